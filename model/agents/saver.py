@@ -1,0 +1,305 @@
+"""401(k) participants: payroll buying, target-date rebalancing, panic, retirement.
+
+Each row is a cohort of participants (one `RetirementSaver` agent), with the dollars of real
+people behind it: contributions and balances sum to the US totals in the configuration.
+The rule is written once over the whole population (`SaverPopulation.decide`), the agents
+read their row.
+
+Daily rule, in order:
+1. non-crypto balances earn `other_return_annual`; cohorts age one day;
+2. panicked savers recover at rate 1/`panic_duration_days`; others panic with a hazard that
+   rises linearly with their crypto's drawdown from its 1-year high (`panic_rate_crash` at
+   `panic_drawdown_scale`), is 5x lower in target-date sleeves, and is multiplied by
+   1 + w * (share of social neighbours panicked). A panicking saver sells
+   `panic_sell_fraction` of its crypto and stops buying crypto; some stop contributing;
+3. on its employer's payday a cohort contributes; `allocation` of it buys crypto (less under a
+   regulator's warning, capped, or frozen);
+4. in the reallocation channel, `allocation` of the existing balance moves in, phased;
+5. target-date sleeves rebalance to their crypto weight every `rebalance_interval_days`
+   (contrarian: they buy after falls and sell after rises, Parker-Schoar-Sun 2023);
+6. under a forced unwind, savers sell 1/`unwind_days` of their crypto a day;
+7. cohorts at retirement age sell all crypto and withdraw; a new cohort of the same
+   employer and pay enters at `entry_age`.
+
+Savers keep no cash inside the crypto market overnight: each day's proceeds and leftovers are
+swept back into the plan's other assets (the ledger records every dollar that crosses).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+from mesa.discrete_space import FixedAgent
+
+from model.config import Config
+from model.ledger import Ledger
+from model.policy import PolicyEffects
+
+DAYS_PER_YEAR = 365.0
+
+
+class SaverPopulation:
+    """State of all saver cohorts in arrays of shape (n,) or (n, assets)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        rng: np.random.Generator,
+        employer: np.ndarray,
+        price0: np.ndarray,
+    ) -> None:
+        s = self.cfg = cfg.savers
+        n = self.n = s.n_cohorts
+        self.menu = np.asarray(s.menu, dtype=float)
+        self.employer = employer
+        self.target_date = rng.random(n) < s.target_date_share
+        self.age = rng.uniform(s.entry_age, s.retirement_age, n)
+        # Relative pay is lognormal; balances grow with years of saving (roughly the
+        # age profile of Vanguard's How America Saves 2025: balances rise ~40x from <25 to 65).
+        self.pay = rng.lognormal(0.0, 0.6, n)
+        years = self.age - s.entry_age
+        weights = self.pay * (years + 1.0) ** 1.5
+        self.contribution = (
+            s.contributions_usd_per_year * self.pay / self.pay.sum() if n else np.zeros(0)
+        )  # USD/year
+        self.other = s.plan_assets_usd * weights / weights.sum() if n else np.zeros(0)  # USD
+        self.eligible = np.zeros(n)  # USD of `other` governed by the target-date sleeve
+        self.coins = np.zeros((n, len(price0)))
+        self.cash = np.zeros(n)  # intraday only: swept to `other` after settlement
+        self.cost = np.zeros(n)  # USD paid for crypto, cumulative (current cohort)
+        self.proceeds = np.zeros(n)  # USD received for crypto, cumulative (current cohort)
+        self.panicked = np.zeros(n, dtype=bool)
+        self.contributing = np.ones(n, dtype=bool)
+        pay_phase = rng.integers(0, s.payday_interval_days, s.n_employers)
+        self.pay_phase = np.zeros(n, dtype=np.int64) if s.payday_sync else pay_phase[employer]
+        rb_phase = rng.integers(0, s.rebalance_interval_days, s.n_employers)
+        self.rebalance_phase = rb_phase[employer] if n else np.zeros(0, dtype=np.int64)
+        self.realloc_base = np.zeros(n)
+        self.retiring = np.zeros(n, dtype=bool)
+        self.retired_loss = 0.0  # USD lost by cohorts that have retired
+        self.daily_growth = (1.0 + s.other_return_annual) ** (1.0 / DAYS_PER_YEAR) - 1.0
+
+    # ---- derived state ---------------------------------------------------------------
+    def crypto_value(self, price: np.ndarray) -> np.ndarray:
+        return self.coins @ price
+
+    def pnl(self, price: np.ndarray) -> np.ndarray:
+        """Profit of each cohort's crypto so far, USD: value + proceeds - cost."""
+        return self.crypto_value(price) + self.proceeds - self.cost
+
+    def total_loss(self, price: np.ndarray) -> float:
+        """Savers' cumulative crypto losses, USD (cohorts in the red, plus retired ones)."""
+        return float(np.maximum(0.0, -self.pnl(price)).sum() + self.retired_loss)
+
+    def allocation_now(self, effects: PolicyEffects) -> float:
+        """The crypto allocation that policy allows today."""
+        if effects.freeze:
+            return 0.0
+        return min(self.cfg.allocation * effects.allocation_factor, effects.allocation_cap)
+
+    # ---- the rule ----------------------------------------------------------------------
+    def decide(
+        self,
+        day: int,
+        price: np.ndarray,
+        drawdown: float,
+        fear_share: np.ndarray,
+        effects: PolicyEffects,
+        rng: np.random.Generator,
+        ledger: Ledger,
+    ) -> np.ndarray:
+        """Orders in coins, shape (n, assets), at the decision price `price`.
+
+        `drawdown` is the menu-weighted fall of prices from their 1-year high (0..1);
+        `fear_share` the share of each cohort's social neighbours that panicked.
+        """
+        s = self.cfg
+        n = self.n
+        u = rng.random((3, n))  # fixed number of draws a day: reproducible whatever happens
+        growth = self.other * self.daily_growth
+        ledger.other_return += float(growth.sum())
+        self.other += growth
+        self.eligible *= 1.0 + self.daily_growth
+        self.age += 1.0 / DAYS_PER_YEAR
+        self.retiring = self.age >= s.retirement_age
+        value = self.crypto_value(price)
+        orders = np.zeros_like(self.coins)
+
+        # 2. panic and recovery
+        recover = self.panicked & (u[0] < 1.0 / s.panic_duration_days)
+        self.panicked &= ~recover
+        self.contributing |= recover
+        hazard = panic_hazard(
+            drawdown, self.target_date, fear_share, s.panic_rate_crash,
+            s.panic_drawdown_scale, s.target_date_panic_factor, s.panic_social_weight,
+        )
+        new = ~self.panicked & ~self.retiring & (value > 0) & (u[1] < hazard)
+        self.panicked |= new
+        self.contributing &= ~(new & (u[2] < s.stop_contributing_share))
+        orders[new] -= s.panic_sell_fraction * self.coins[new]
+
+        alloc = np.where(self.panicked | self.retiring, 0.0, self.allocation_now(effects))
+
+        # 3. payroll
+        paid = self.contributing & ~self.retiring & (
+            (day - self.pay_phase) % s.payday_interval_days == 0
+        )
+        contribution = np.where(paid, self.contribution * s.payday_interval_days / DAYS_PER_YEAR,
+                                0.0)
+        to_crypto = contribution * alloc
+        ledger.payroll_in += float(contribution.sum())
+        self.other += contribution - to_crypto
+        self.eligible += contribution - to_crypto
+        self.cash += to_crypto
+        ledger.to_market += float(to_crypto.sum())
+
+        # 4. one-off reallocation of existing balances, phased
+        if s.channel == "payroll+reallocation" and not effects.freeze:
+            start, length = s.reallocation_start_day, s.reallocation_days
+            if day == start:
+                self.realloc_base = self.other.copy()
+            if start <= day < start + length:
+                step = np.minimum(self.realloc_base / length, self.other)
+                moved = step * alloc
+                self.other -= moved
+                self.eligible += step - moved
+                self.cash += moved
+                ledger.to_market += float(moved.sum())
+        np.minimum(self.eligible, self.other, out=self.eligible)
+
+        orders += self.cash[:, None] * self.menu[None, :] / price[None, :]
+
+        # 5. target-date rebalancing
+        due = self.target_date & ~self.panicked & ~self.retiring & (
+            (day - self.rebalance_phase) % s.rebalance_interval_days == 0
+        )
+        if due.any() and effects.unwind_rate == 0.0:
+            target = rebalance_target(value[due], self.eligible[due], alloc[due])
+            if effects.freeze:
+                target = np.minimum(target, value[due])
+            delta = target - value[due]
+            buy = np.minimum(np.maximum(delta, 0.0), self.eligible[due])
+            idx = np.flatnonzero(due)
+            self.eligible[idx] -= buy
+            self.other[idx] -= buy
+            self.cash[idx] += buy
+            ledger.to_market += float(buy.sum())
+            orders[idx] += buy[:, None] * self.menu[None, :] / price[None, :]
+            sell_frac = np.divide(np.minimum(delta, 0.0), value[due],
+                                  out=np.zeros_like(delta), where=value[due] > 0)
+            orders[idx] += sell_frac[:, None] * self.coins[idx]
+
+        # 6. forced unwind
+        if effects.unwind_rate > 0.0:
+            orders -= effects.unwind_rate * self.coins
+
+        # 7. retirement: sell everything
+        orders[self.retiring] = -self.coins[self.retiring]
+        return np.maximum(orders, -self.coins)
+
+    def settle(self, orders: np.ndarray, price: np.ndarray, ledger: Ledger) -> None:
+        """Execute `orders` (coins) at `price`, sweep cash out, retire cohorts that are done."""
+        spend = orders @ price
+        buys = np.maximum(orders, 0.0) @ price
+        self.cost += buys
+        self.proceeds += buys - spend
+        self.coins += orders
+        np.maximum(self.coins, 0.0, out=self.coins)  # rounding of full sales
+        self.cash -= spend
+        ledger.from_market += float(self.cash.sum())
+        self.other += self.cash
+        self.eligible += np.where(self.target_date, np.maximum(self.cash, 0.0), 0.0)
+        np.minimum(self.eligible, self.other, out=self.eligible)
+        self.cash[:] = 0.0
+
+        done = self.retiring & (self.coins.sum(axis=1) == 0.0)
+        if done.any():
+            pnl = self.proceeds[done] - self.cost[done]
+            self.retired_loss += float(np.maximum(0.0, -pnl).sum())
+            ledger.withdrawals_out += float(self.other[done].sum())
+            self.other[done] = 0.0
+            self.eligible[done] = 0.0
+            self.cost[done] = 0.0
+            self.proceeds[done] = 0.0
+            self.age[done] = self.cfg.entry_age
+            self.panicked[done] = False
+            self.contributing[done] = True
+            self.retiring[done] = False
+
+
+def panic_hazard(
+    drawdown: float,
+    target_date: np.ndarray,
+    fear_share: np.ndarray,
+    rate_crash: float,
+    drawdown_scale: float,
+    target_date_factor: float,
+    social_weight: float,
+) -> np.ndarray:
+    """Daily probability of panic, shape (n,).
+
+    yearly hazard = rate_crash * min(1, drawdown/drawdown_scale)
+                    * (target_date_factor if target-date else 1) * (1 + w * fear_share)
+    """
+    yearly = rate_crash * min(1.0, max(0.0, drawdown) / drawdown_scale)
+    yearly = yearly * np.where(target_date, target_date_factor, 1.0)
+    yearly = yearly * (1.0 + social_weight * fear_share)
+    return -np.expm1(-yearly / DAYS_PER_YEAR)
+
+
+def rebalance_target(value: np.ndarray, eligible: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Crypto value a target-date sleeve holds after rebalancing, USD.
+
+    The sleeve is crypto value + eligible other assets; it keeps `weight` of it in crypto.
+    """
+    return weight * (value + eligible)
+
+
+class RetirementSaver(FixedAgent):
+    """A cohort of 401(k) participants; its state is row `row` of `model.savers`."""
+
+    def __init__(self, model: mesa.Model, row: int) -> None:
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def _pop(self) -> SaverPopulation:
+        return self.model.savers
+
+    @property
+    def age(self) -> float:
+        return float(self._pop.age[self.row])
+
+    @property
+    def employer(self) -> int:
+        return int(self._pop.employer[self.row])
+
+    @property
+    def plan_style(self) -> str:
+        return "target_date" if self._pop.target_date[self.row] else "self_directed"
+
+    @property
+    def balance(self) -> float:
+        """Non-crypto plan balance, USD."""
+        return float(self._pop.other[self.row])
+
+    @property
+    def coins(self) -> np.ndarray:
+        return self._pop.coins[self.row]
+
+    @property
+    def crypto_wealth(self) -> float:
+        return float(self._pop.coins[self.row] @ self.model.market.price)
+
+    @property
+    def panicked(self) -> bool:
+        return bool(self._pop.panicked[self.row])
+
+    @property
+    def contributing(self) -> bool:
+        return bool(self._pop.contributing[self.row])
+
+    @property
+    def wealth(self) -> float:
+        """Crypto holdings at today's price, USD."""
+        return self.crypto_wealth

@@ -1,0 +1,224 @@
+"""Retail traders: fundamentalists, chartists and noise traders who switch by herding.
+
+The structure is Franke & Westerhoff's (2012) DCA-HPM model, written for agents on a graph
+(with Lux & Marchesi's 1999 herding): every day each trader changes its crypto weight by
+
+    fundamentalist:  phi * (log f - log p) + sigma_f * eps_f(t)
+    chartist:        chi * trend           + sigma_c * eps_c(t)
+    noise:           0
+    every trader:    + sigma_i * eps_i(t) + kappa * (w0 - w)
+
+where eps_f, eps_c are common to the group (sentiment) and eps_i is the trader's own; the
+weight stays within [0, leverage] (budget constraint). Fundamentalists and chartists
+reconsider at rate nu: a fundamentalist turns chartist with probability nu*exp(-a), a
+chartist turns fundamentalist with nu*exp(a), where
+
+    a = alpha_0 + alpha_n * (F - C share among its trader neighbours) + alpha_p * mispricing^2
+
+so traders herd locally and return to fundamentals when the price strays far (structural
+stochastic volatility: fat tails and volatility clustering). Leveraged traders are liquidated
+(all coins sold) when equity falls below `maintenance_margin` of the initial margin; a loss
+beyond their equity is written off by the broker (the outside market's account).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import scipy.sparse as sp
+from mesa.discrete_space import FixedAgent
+
+from model.config import Config
+from model.policy import PolicyEffects
+
+FUNDAMENTALIST, CHARTIST, NOISE = 0, 1, 2
+STRATEGY_NAMES = ("fundamentalist", "chartist", "noise")
+FEAR_DAYS = 30  # a liquidation makes a trader a visible source of fear for a month
+
+
+class TraderPopulation:
+    """State of all retail traders in arrays of shape (n,) or (n, assets)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        rng: np.random.Generator,
+        price0: np.ndarray,
+        market_cap: np.ndarray,
+        adjacency: sp.csr_array,
+    ) -> None:
+        t = self.cfg = cfg.traders
+        n = self.n = t.n_traders
+        self.cap_share = market_cap / market_cap.sum()
+        # Wealth is Pareto-like (lognormal with a heavy right tail), summing to the share.
+        w = rng.lognormal(0.0, 1.0, n)
+        equity = t.wealth_share * market_cap.sum() * w / w.sum() if n else np.zeros(0)
+        levered = rng.random(n) < t.leverage_share
+        self.leverage = np.where(levered, t.max_leverage, 1.0)  # maximum position / equity
+        base = np.where(levered, min(t.leveraged_weight, t.max_leverage), t.initial_weight)
+        self.w0 = base[:, None] * self.cap_share[None, :]  # (n, assets): weight returned to
+        self.coins = equity[:, None] * self.w0 / price0[None, :]
+        self.cash = equity * (1.0 - base)
+        self.strategy = rng.choice(3, size=n, p=t.initial_shares).astype(np.int8)
+        self.liquidated_day = np.full(n, -(10**9), dtype=np.int64)
+        self.liquidations = 0  # cumulative count
+        self.bad_debt = 0.0  # USD written off by brokers, cumulative
+        self.trend = np.zeros(len(price0))
+        self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
+        self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
+
+    # ---- derived state ---------------------------------------------------------------
+    def equity(self, price: np.ndarray) -> np.ndarray:
+        return self.coins @ price + self.cash
+
+    def fear(self, day: int) -> np.ndarray:
+        return day - self.liquidated_day < FEAR_DAYS
+
+    def shares(self) -> np.ndarray:
+        """Fractions of fundamentalists, chartists and noise traders."""
+        if self.n == 0:
+            return np.zeros(3)
+        return np.bincount(self.strategy, minlength=3) / self.n
+
+    def herd_signal(self) -> np.ndarray:
+        """(F - C) / (F + C) among each trader's trader neighbours; population-wide if none."""
+        is_f = (self.strategy == FUNDAMENTALIST).astype(float)
+        is_c = (self.strategy == CHARTIST).astype(float)
+        nf, nc = self.adjacency @ is_f, self.adjacency @ is_c
+        total = nf + nc
+        gf, gc = is_f.sum(), is_c.sum()
+        global_signal = (gf - gc) / (gf + gc) if gf + gc > 0 else 0.0
+        return np.divide(nf - nc, total, out=np.full(self.n, global_signal), where=total > 0)
+
+    # ---- the rule ----------------------------------------------------------------------
+    def decide(
+        self,
+        day: int,
+        price: np.ndarray,
+        log_fundamental: np.ndarray,
+        effects: PolicyEffects,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Orders in coins, shape (n, assets), at the decision price `price`."""
+        t = self.cfg
+        n, n_assets = self.coins.shape
+        u = rng.random(n)
+        eps_common = rng.standard_normal((2, n_assets))
+        eps_own = rng.standard_normal((n, n_assets))
+        log_p = np.log(price)
+        mispricing = log_fundamental - log_p  # (assets,)
+
+        # strategy switching (noise traders keep their role)
+        a = (
+            t.predisposition
+            + t.herding * self.herd_signal()
+            + t.misalignment * float(self.cap_share @ mispricing**2)
+        )
+        to_c = (self.strategy == FUNDAMENTALIST) & (u < t.switching_rate * np.exp(-a))
+        to_f = (self.strategy == CHARTIST) & (u < t.switching_rate * np.exp(a))
+        self.strategy[to_c] = CHARTIST
+        self.strategy[to_f] = FUNDAMENTALIST
+
+        equity = self.equity(price)
+        solvent = equity > 0
+        weight = np.divide(
+            self.coins * price[None, :], equity[:, None],
+            out=np.zeros_like(self.coins), where=solvent[:, None],
+        )
+        demand = np.zeros_like(weight)
+        f = self.strategy == FUNDAMENTALIST
+        c = self.strategy == CHARTIST
+        demand[f] = t.fundamentalist_reaction * mispricing + t.fundamentalist_noise * eps_common[0]
+        demand[c] = t.chartist_reaction * self.trend + t.chartist_noise * eps_common[1]
+        demand += t.idiosyncratic_noise * eps_own + t.rebalance_speed * (self.w0 - weight)
+
+        limit = np.minimum(self.leverage, effects.leverage_cap)
+        target = budget_clip(weight + demand, limit)
+        orders = np.where(
+            solvent[:, None], (target - weight) * equity[:, None] / price[None, :], 0.0
+        )
+
+        # margin: leveraged traders below maintenance are liquidated
+        liquidate = needs_liquidation(
+            self.coins @ price, equity, self.leverage, t.maintenance_margin
+        )
+        if liquidate.any():
+            orders[liquidate] = -self.coins[liquidate]
+            self.liquidated_day[liquidate] = day
+            self.liquidations += int(liquidate.sum())
+        return np.maximum(orders, -self.coins)
+
+    def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
+        """Execute at `price`; write off negative equity of emptied accounts.
+
+        Returns the USD written off today (a loss of the brokers, i.e. the outside account).
+        """
+        self.coins += orders
+        np.maximum(self.coins, 0.0, out=self.coins)
+        self.cash -= orders @ price
+        broke = (self.cash < 0) & (self.coins.sum(axis=1) == 0.0)
+        written_off = float(-self.cash[broke].sum())
+        self.cash[broke] = 0.0
+        self.bad_debt += written_off
+        return written_off
+
+    def update_trend(self, log_return: np.ndarray) -> None:
+        self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
+
+
+def budget_clip(weight: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Clip desired weights (n, assets) to >= 0 and a total of at most `limit` (n,)."""
+    w = np.maximum(weight, 0.0)
+    total = w.sum(axis=1)
+    over = total > limit
+    if over.any():
+        w[over] *= (limit[over] / total[over])[:, None]
+    return w
+
+
+def needs_liquidation(
+    position: np.ndarray, equity: np.ndarray, leverage: np.ndarray, maintenance: float
+) -> np.ndarray:
+    """Leveraged traders whose equity is below maintenance * initial margin (position/leverage)."""
+    return (leverage > 1.0) & (position > 0) & (equity < maintenance * position / leverage)
+
+
+class RetailTrader(FixedAgent):
+    """A retail trader; its state is row `row` of `model.traders`."""
+
+    def __init__(self, model: mesa.Model, row: int) -> None:
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def _pop(self) -> TraderPopulation:
+        return self.model.traders
+
+    @property
+    def strategy(self) -> str:
+        return STRATEGY_NAMES[self._pop.strategy[self.row]]
+
+    @property
+    def leverage(self) -> float:
+        return float(self._pop.leverage[self.row])
+
+    @property
+    def coins(self) -> np.ndarray:
+        return self._pop.coins[self.row]
+
+    @property
+    def cash(self) -> float:
+        return float(self._pop.cash[self.row])
+
+    @property
+    def equity(self) -> float:
+        return float(self.coins @ self.model.market.price + self.cash)
+
+    @property
+    def liquidated(self) -> bool:
+        return bool(self.model.day - self._pop.liquidated_day[self.row] < FEAR_DAYS)
+
+    @property
+    def wealth(self) -> float:
+        """Equity (coins at today's price plus cash), USD."""
+        return self.equity

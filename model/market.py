@@ -1,0 +1,156 @@
+"""Price formation and clearing, over an array of assets.
+
+Each day:
+1. the fundamental value takes a correlated random-walk step (plus any scheduled shock);
+   news reaches quotes at once: the log price moves by the fundamental's innovation;
+2. all agents' orders (in coins, signed, at the decision price) are netted per asset;
+3. the market maker moves the log price by the net flow over current depth (Lux-Marchesi,
+   Farmer-Joshi): linear (Delta log p = M * Q / supply / depth_factor, the inelastic-markets
+   multiplier M of Gabaix-Koijen) or square-root in flow over volume (Donier-Bonart);
+   a share of that impact is permanent, the rest decays with a half-life (transient impact);
+4. every order executes at the new price. The counterparty of the net flow is split between
+   the market-maker institutions (by the depth each provides) and the outside market (the
+   unmodelled holders), so that coins and cash are conserved exactly.
+
+Depth thins when realized volatility rises above its calm level and when market makers lose
+capital (liquidity spirals). A circuit breaker, when set, caps the flow-driven move and scales
+every order down to fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.config import Config
+
+
+@dataclass
+class Clearing:
+    """Result of one day's clearing."""
+
+    scale: np.ndarray  # (A,) factor applied to every order (1 unless a breaker or shortage)
+    price: np.ndarray  # (A,) execution price = the new price, USD/coin
+    net_coins: np.ndarray  # (A,) net coins bought by the agents after scaling
+    halted: bool  # the circuit breaker fired today
+
+
+class Market:
+    """State of prices, fundamentals and depth, per asset (arrays of shape (A,))."""
+
+    def __init__(self, cfg: Config, rng: np.random.Generator) -> None:
+        self.cfg = cfg.market
+        self.rng = rng
+        assets = cfg.assets
+        self.names = [a.name for a in assets]
+        self.n = len(assets)
+        p0 = np.array([a.initial_price_usd for a in assets])
+        self.supply = np.array([a.market_cap_usd for a in assets]) / p0  # coins
+        self.log_base = np.log(p0)  # permanent component of the log price
+        self.transient = np.zeros(self.n)  # decaying component of the log price
+        self.log_fundamental = np.log(p0)
+        self.prev_log_fundamental = self.log_fundamental.copy()
+        self.drift = np.array([a.fundamental_drift_annual for a in assets]) / 365.0
+        self.fund_vol = np.array([a.fundamental_vol_annual for a in assets]) / np.sqrt(365.0)
+        self.chol = np.linalg.cholesky(
+            np.asarray(self.cfg.correlation) + 1e-12 * np.eye(self.n)
+        )
+        self.decay = 0.5 ** (1.0 / self.cfg.impact_halflife_days)
+        self.ret = np.zeros(self.n)  # last daily log return
+        window = self.cfg.vol_window_days
+        self._ret_buf = np.zeros((window, self.n))
+        self._n_ret = 0
+        self.vol = np.full(self.n, self.cfg.vol_reference_daily)  # daily realized vol
+
+    # ---- state ---------------------------------------------------------------------
+    @property
+    def log_price(self) -> np.ndarray:
+        return self.log_base + self.transient
+
+    @property
+    def price(self) -> np.ndarray:
+        return np.exp(self.log_price)
+
+    @property
+    def fundamental(self) -> np.ndarray:
+        return np.exp(self.log_fundamental)
+
+    # ---- step 1: news --------------------------------------------------------------
+    def step_fundamental(self, drop: float = 0.0) -> None:
+        """Random-walk step of log fundamentals; `drop` is a scheduled fractional fall."""
+        z = self.chol @ self.rng.standard_normal(self.n)
+        self.prev_log_fundamental = self.log_fundamental.copy()
+        self.log_fundamental = self.log_fundamental + self.drift + self.fund_vol * z
+        if drop > 0.0:
+            self.log_fundamental = self.log_fundamental + np.log1p(-drop)
+        self.log_base = self.log_base + (self.log_fundamental - self.prev_log_fundamental)
+
+    # ---- step 3: impact ------------------------------------------------------------
+    def depth_factor(self, mm_capacity: float) -> np.ndarray:
+        """Depth relative to calm depth, shape (A,).
+
+        `mm_capacity` is the market makers' quoting capital relative to day 0 (0..1+).
+        Their share of depth is divided by 1 + gamma * max(0, vol/vol_ref - 1).
+        """
+        stress = 1.0 + self.cfg.depth_stress_sensitivity * np.maximum(
+            0.0, self.vol / self.cfg.vol_reference_daily - 1.0
+        )
+        share = self.cfg.market_maker_depth_share
+        return (1.0 - share) + share * mm_capacity / stress
+
+    def counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Who takes the other side of the net flow: each market maker's share, shape
+        (n_institutions, A), and the outside market's, shape (A,); in proportion to depth."""
+        stress = 1.0 + self.cfg.depth_stress_sensitivity * np.maximum(
+            0.0, self.vol / self.cfg.vol_reference_daily - 1.0
+        )
+        total = self.depth_factor(float(mm_capacity.sum()))
+        mm = self.cfg.market_maker_depth_share * mm_capacity[:, None] / stress[None, :]
+        mm_share = mm / total[None, :]
+        return mm_share, 1.0 - mm_share.sum(axis=0)
+
+    def impact(self, net_coins: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Flow-driven change of log price for a net purchase of `net_coins`, shape (A,)."""
+        m = self.cfg.impact_multiplier
+        if self.cfg.impact_law == "linear":
+            return m * net_coins / (self.supply * depth)
+        flow_usd = np.abs(net_coins) * self.price
+        sigma = self.cfg.vol_reference_daily
+        return (
+            np.sign(net_coins)
+            * self.cfg.sqrt_impact_coefficient
+            * sigma
+            * np.sqrt(flow_usd / (self.cfg.daily_volume_usd * depth))
+        )
+
+    def clear(
+        self, net_coins: np.ndarray, mm_capacity: float, breaker: float | None
+    ) -> Clearing:
+        """Move prices for the day's net flow and return the execution terms."""
+        depth = self.depth_factor(mm_capacity)
+        move = self.impact(net_coins, depth)
+        scale = np.ones(self.n)
+        halted = False
+        if breaker is not None:
+            big = np.abs(move) > breaker
+            if big.any():
+                halted = True
+                ratio = breaker / np.abs(move[big])
+                # linear law: impact is proportional to flow; sqrt law: to its square root
+                scale[big] = ratio if self.cfg.impact_law == "linear" else ratio**2
+                move[big] = np.sign(move[big]) * breaker
+        keep = self.cfg.impact_permanent_share
+        self.log_base = self.log_base + keep * move
+        self.transient = self.decay * self.transient + (1.0 - keep) * move
+        return Clearing(scale, self.price, net_coins * scale, halted)
+
+    def record_return(self, prev_log_price: np.ndarray) -> None:
+        """Store today's log return and update the rolling realized volatility."""
+        self.ret = self.log_price - prev_log_price
+        window = self._ret_buf.shape[0]
+        self._ret_buf[self._n_ret % window] = self.ret
+        self._n_ret += 1
+        n = min(self._n_ret, window)
+        if n >= 2:
+            self.vol = self._ret_buf[:n].std(axis=0, ddof=1)

@@ -1,0 +1,287 @@
+"""The Mesa model: populations on the market graph, and the order of a day.
+
+A day (one `step`):
+1. scheduled shock: an institution fails (fraud: part of its assets vanish) and/or the
+   fundamental value drops;
+2. news: fundamentals take their random-walk step and quotes follow at once;
+3. the regulator reads yesterday's retirement losses and sets today's policy;
+4. savers, traders and institutions decide their orders at today's quotes (vectorized);
+5. the market clears: net flow over depth moves the price; every order executes at the new
+   price against market makers and the outside market;
+6. credit lines are drawn and repaid, defaults cascade over the exposure layer, market
+   makers lay off inventory;
+7. returns, volatility, losses and flows are recorded (DataCollector).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+from mesa.discrete_space import Network
+
+from model.agents.institution import Institution, InstitutionPopulation
+from model.agents.saver import RetirementSaver, SaverPopulation
+from model.agents.trader import TraderPopulation, RetailTrader
+from model.config import Config
+from model.ledger import Ledger
+from model.network import (
+    build_social_graph,
+    employer_assignment,
+    neighbour_share,
+    social_adjacency,
+)
+from model.market import Market
+from model.regulator import Regulator
+
+PEAK_WINDOW = 365  # days over which savers measure their drawdown
+SUPPLY_MARGIN = 0.5  # buys may take at most half of the outside market's coins in a day
+
+MODEL_REPORTERS = (
+    "price", "fundamental", "log_return", "volatility_30d", "depth_usd",
+    "flow_savers", "flow_traders", "flow_institutions",
+    "saver_crypto_wealth", "saver_loss", "saver_loss_share", "panicked_savers",
+    "fund_leverage", "defaults", "liquidations", "chartist_share",
+    "regulator_pressure", "policy_level", "halted",
+)
+
+
+class Crypto401kModel(mesa.Model):
+    """A crypto market with 401(k) savers, retail traders, institutions and a regulator.
+
+    Args:
+        config: the scenario; the built-in default scenario if None.
+        rng: seed (int) of all random draws; `config.run.seed` if None.
+        **overrides: dotted parameter overrides, e.g. ``**{"savers.allocation": 0.03}``
+            (``savers__allocation=0.03`` also works), as `mesa.batch_run` passes them.
+    """
+
+    def __init__(self, config: Config | None = None, *, rng: int | None = None,
+                 **overrides: Any) -> None:
+        cfg = config or Config()
+        if overrides:
+            cfg = cfg.with_overrides({k.replace("__", "."): v for k, v in overrides.items()})
+        seed = cfg.run.seed if rng is None else int(rng)
+        super().__init__(rng=seed)
+        self.seed = seed
+        self.config = cfg
+        n_s, n_r = cfg.savers.n_cohorts, cfg.traders.n_traders
+        n_i = cfg.n_institutions
+        self.n_nodes = n_s + n_r + n_i
+
+        # the market graph
+        employer = employer_assignment(n_s, cfg.savers.n_employers, self.rng)
+        self.graph = build_social_graph(cfg.network, n_s, n_r, n_i, employer, self.random)
+        adj = social_adjacency(self.graph, self.n_nodes)
+        self.degree = adj.sum(axis=1)
+
+        # populations (state as arrays; rules over whole populations)
+        self.market = Market(cfg, self.rng)
+        price0 = self.market.price
+        market_cap = price0 * self.market.supply
+        self.savers = SaverPopulation(cfg, self.rng, employer, price0)
+        traders_adj = adj[n_s : n_s + n_r][:, n_s : n_s + n_r]
+        self.traders = TraderPopulation(cfg, self.rng, price0, market_cap, traders_adj)
+        self.institutions = InstitutionPopulation(cfg, self.rng, price0, market_cap)
+        self._savers_adj = adj[:n_s]
+        self._savers_degree = self.degree[:n_s]
+        self._add_exposure_edges(n_s + n_r)
+
+        # the outside market: every coin not held by an agent; cash lent out so far
+        held = (self.savers.coins.sum(0) + self.traders.coins.sum(0)
+                + self.institutions.coins.sum(0))
+        self.outside_coins = self.market.supply - held
+        self.outside_cash = self.institutions.outside_cash0
+        self.ledger = Ledger(lost_coins=np.zeros(self.market.n))
+
+        # Mesa agents: views of their rows, placed on the graph's nodes
+        self.grid = Network(self.graph, random=self.random, layout=None)
+        rows = [np.arange(n_s), np.arange(n_r), np.arange(n_i)]
+        offset = 0
+        for cls, r in zip((RetirementSaver, RetailTrader, Institution), rows, strict=True):
+            agents = cls.create_agents(self, len(r), row=r)
+            for agent in agents:
+                agent.cell = self.grid._cells[offset + agent.row]
+            offset += len(r)
+        self.regulator = Regulator(self, cfg.regulator)
+
+        # running records
+        self._peaks = np.tile(price0, (PEAK_WINDOW, 1))
+        self._loss_bps = 0.0
+        self.failed: list[tuple[int, int]] = []  # (day, institution)
+        self.initial_cash = self.total_cash()
+        self.initial_coins = self.total_coins()
+        self.initial_plan_dollars = float(self.savers.other.sum())
+        self._set_records(np.zeros((3, self.market.n)), halted=False)
+        reporters = {name: name for name in MODEL_REPORTERS}
+        agent_reporters = {"wealth": "wealth"} if cfg.run.collect_agent_data else None
+        self.datacollector = mesa.DataCollector(
+            model_reporters=reporters, agent_reporters=agent_reporters
+        )
+        self.running = True
+        self.datacollector.collect(self)
+
+    # ---- the day -------------------------------------------------------------------------
+    @property
+    def day(self) -> int:
+        """Index of the day being (or last) simulated, from 0."""
+        return max(self.steps - 1, 0)
+
+    def step(self) -> None:
+        cfg = self.config
+        day = self.steps - 1
+        market, savers, traders, inst = self.market, self.savers, self.traders, self.institutions
+
+        shock_today = cfg.shock.day is not None and day == cfg.shock.day
+        if shock_today and cfg.shock.default_institution is not None:
+            self._fail_by_shock(cfg.shock.default_institution, cfg.shock.default_loss)
+
+        prev_price = market.price
+        prev_log = market.log_price
+        saver_coins_before = savers.coins.copy()
+        market.step_fundamental(cfg.shock.fundamental_drop if shock_today else 0.0)
+        effects = self.regulator.observe(day, self._loss_bps)
+        price = market.price
+        peak = self._peaks.max(axis=0)
+        drawdown = float(savers.menu @ np.maximum(0.0, 1.0 - price / peak))
+
+        fear = np.zeros(self.n_nodes)
+        n_s, n_r = savers.n, traders.n
+        fear[:n_s] = savers.panicked
+        fear[n_s : n_s + n_r] = traders.fear(day)
+        fear_share = neighbour_share(self._savers_adj, fear, self._savers_degree)
+
+        orders = [
+            savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
+            traders.decide(day, price, market.log_fundamental, effects, self.rng),
+            inst.decide(price, effects),
+        ]
+        buy_scale = supply_scale(orders, self.outside_coins)
+        orders = [np.where(q > 0, q * buy_scale[None, :], q) for q in orders]
+        mm_capacity = inst.mm_capacity(price)
+        mm_share, _ = market.counterparty_shares(mm_capacity)
+        clearing = market.clear(sum(q.sum(axis=0) for q in orders), mm_capacity.sum(),
+                                cfg.regulator.circuit_breaker)
+        orders = [q * clearing.scale[None, :] for q in orders]
+        exec_price = clearing.price
+
+        savers.settle(orders[0], exec_price, self.ledger)
+        self.outside_cash -= traders.settle(orders[1], exec_price)
+        inst.settle(orders[2], exec_price)
+        self._counterparties(clearing.net_coins, exec_price, mm_share)
+        self.outside_cash -= inst.draw_credit()
+        self.outside_cash += inst.repay()
+        coins, cash, failed = inst.resolve_defaults(exec_price)
+        self.outside_coins += coins
+        self.outside_cash += cash
+        self.failed += [(day, i) for i in failed]
+        coins, cash = inst.layoff(exec_price)
+        self.outside_coins += coins
+        self.outside_cash += cash
+
+        market.record_return(prev_log)
+        traders.update_trend(market.ret)
+        self._peaks[day % PEAK_WINDOW] = market.price
+        loss = float(saver_coins_before.sum(axis=0) @ np.maximum(0.0, prev_price - market.price))
+        self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
+        self._set_records([q.sum(axis=0) for q in orders], clearing.halted)
+        self.datacollector.collect(self)
+        if self.steps >= cfg.run.steps:
+            self.running = False
+
+    def run(self, steps: int | None = None) -> None:
+        """Simulate `steps` days (default: the configuration's `run.steps`)."""
+        for _ in range(self.config.run.steps if steps is None else steps):
+            self.step()
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _fail_by_shock(self, i: int, loss: float) -> None:
+        inst = self.institutions
+        if not inst.alive[i]:
+            return
+        inst.lose(i, loss, self.ledger)
+        coins, cash = inst.fail(i, self.market.price)
+        self.outside_coins += coins
+        self.outside_cash += cash
+        self.failed.append((self.steps - 1, i))
+
+    def _counterparties(self, net: np.ndarray, price: np.ndarray, mm_share: np.ndarray) -> None:
+        """Market makers and the outside market take the other side of the net flow."""
+        inst = self.institutions
+        mm_delta = -mm_share * net[None, :]
+        mm_delta = np.maximum(mm_delta, -inst.coins)  # cannot deliver coins it lacks
+        inst.coins += mm_delta
+        inst.cash -= mm_delta @ price
+        outside_delta = -net - mm_delta.sum(axis=0)
+        self.outside_coins += outside_delta
+        self.outside_cash -= float(outside_delta @ price)
+
+    def _add_exposure_edges(self, first_node: int) -> None:
+        inst = self.institutions
+        debtor, creditor = np.nonzero(inst.loans[:, : inst.n])
+        for i, j in zip(debtor.tolist(), creditor.tolist(), strict=True):
+            self.graph.add_edge(first_node + i, first_node + j, layer="exposure",
+                                lender=first_node + j, amount=float(inst.loans[i, j]))
+
+    def _set_records(self, flows: list[np.ndarray], halted: bool) -> None:
+        price = self.market.price
+        self.price = float(price[0])
+        self.fundamental = float(self.market.fundamental[0])
+        self.log_return = float(self.market.ret[0])
+        self.volatility_30d = float(self.market.vol[0] * np.sqrt(365.0))
+        mm_capacity = self.institutions.mm_capacity(price).sum()
+        depth = self.market.depth_factor(mm_capacity)
+        self.depth_usd = float(
+            0.01 * price[0] * self.market.supply[0] * depth[0]
+            / self.config.market.impact_multiplier
+        )  # USD of net flow that moves the price by 1% (linear law)
+        self.flow_savers, self.flow_traders, self.flow_institutions = (
+            float(f @ price) for f in flows
+        )
+        self.saver_crypto_wealth = float(self.savers.crypto_value(price).sum())
+        self.saver_loss = self.savers.total_loss(price)
+        self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
+        self.panicked_savers = int(self.savers.panicked.sum())
+        lev = self.institutions.leverage(price)
+        funds = self.institutions.alive & (self.institutions.kind == 0)
+        self.fund_leverage = float(lev[funds].mean()) if funds.any() else 0.0
+        self.defaults = self.institutions.defaults
+        self.liquidations = self.traders.liquidations
+        self.chartist_share = float(self.traders.shares()[1])
+        self.regulator_pressure = self.regulator.pressure
+        self.policy_level = self.regulator.level
+        self.halted = bool(halted)
+
+    # ---- the books -----------------------------------------------------------------------
+    def total_cash(self) -> float:
+        """USD in every account of the crypto market (negative balances count negative)."""
+        return float(self.savers.cash.sum() + self.traders.cash.sum()
+                     + self.institutions.cash.sum() + self.outside_cash)
+
+    def total_coins(self) -> np.ndarray:
+        return (self.savers.coins.sum(0) + self.traders.coins.sum(0)
+                + self.institutions.coins.sum(0) + self.outside_coins)
+
+    def books(self) -> dict[str, Any]:
+        """Each conserved quantity next to what the recorded boundary flows say it must be."""
+        led = self.ledger
+        return {
+            "cash": self.total_cash(),
+            "cash_expected": self.initial_cash + led.to_market - led.from_market
+            - led.lost_cash,
+            "coins": self.total_coins(),
+            "coins_expected": self.initial_coins - led.lost_coins,
+            "plan_dollars": float(self.savers.other.sum()),
+            "plan_dollars_expected": self.initial_plan_dollars + led.payroll_in
+            + led.other_return - led.to_market + led.from_market - led.withdrawals_out,
+        }
+
+
+def supply_scale(orders: list[np.ndarray], outside_coins: np.ndarray) -> np.ndarray:
+    """Factor (per asset) on buy orders so that net buying takes at most SUPPLY_MARGIN of
+    the outside market's coins in a day (1 almost always)."""
+    buys = sum(np.maximum(q, 0.0).sum(axis=0) for q in orders)
+    sells = sum(np.maximum(-q, 0.0).sum(axis=0) for q in orders)
+    room = SUPPLY_MARGIN * np.maximum(outside_coins, 0.0) + sells
+    return np.where(buys > room, room / np.where(buys > 0, buys, 1.0), 1.0)
