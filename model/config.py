@@ -445,7 +445,7 @@ class Config(Section):
         menu = self.savers.menu
         if len(menu) != n_assets or any(w < 0 for w in menu) or abs(sum(menu) - 1) > 1e-9:
             raise _field_error(
-                "savers.menu", menu, f"{n_assets} non-negative weights summing to 1"
+                "savers.menu", menu, f"a list of {n_assets} non-negative weight(s) summing to 1"
             )
         shares = self.traders.initial_shares
         if len(shares) != 3 or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-9:
@@ -556,11 +556,12 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
         elif isinstance(node, dict) and part in node and isinstance(node[part], dict | list):
             node = node[part]
         else:
-            allowed = sorted(k for k, v in node.items() if isinstance(v, dict | list)) if (
-                isinstance(node, dict)) else []
+            here = ".".join(parts[: depth + 1])
+            if isinstance(node, dict) and part in node:
+                raise ConfigError(f"{key} = {value!r}: {here!r} is a parameter, not a section")
+            allowed = sorted(k for k, v in node.items() if isinstance(v, dict | list))
             raise ConfigError(
-                f"{key} = {value!r}: unknown section {'.'.join(parts[: depth + 1])!r}; "
-                f"allowed: {', '.join(allowed)}"
+                f"{key} = {value!r}: unknown section {here!r}; allowed: {', '.join(allowed)}"
             )
     last = parts[-1]
     if isinstance(node, list):

@@ -39,8 +39,10 @@ def build_social_graph(
     n_institutions: int,
     employer: np.ndarray,
     py_random: random.Random,
-) -> nx.Graph:
-    """The market graph with its social layer; institutions are nodes without social edges.
+) -> nx.MultiGraph:
+    """The market graph with its social layer; institutions are nodes without social edges
+    (unless a GraphML file gives them some). A multigraph, so that two agents may be linked
+    in both layers.
 
     `py_random` is the model's `random.Random`: networkx generators draw from it.
     """
@@ -63,7 +65,7 @@ def build_social_graph(
     else:  # stochastic_block: one block per employer, one for the traders
         social = _block_graph(cfg, n_savers, n_traders, employer, py_random)
 
-    graph = nx.Graph()
+    graph = nx.MultiGraph()
     graph.add_nodes_from(range(n_total))
     graph.add_edges_from(social.edges(), layer="social")
     return graph
@@ -102,7 +104,7 @@ def _block_graph(
     return nx.relabel_nodes(sbm, mapping, copy=True)
 
 
-def _read_graphml(path: str | None, n_total: int) -> nx.Graph:
+def _read_graphml(path: str | None, n_total: int) -> nx.MultiGraph:
     file = Path(path or "")
     if not file.is_file():
         raise ConfigError(f"network.graphml_path = {path!r}: no such file")
@@ -119,14 +121,14 @@ def _read_graphml(path: str | None, n_total: int) -> nx.Graph:
             f"network.graphml_path = {path!r}: has {len(nodes)} nodes; must have exactly the "
             f"nodes 0..{n_total - 1}, one per saver, trader and institution"
         )
-    graph = nx.Graph()
+    graph = nx.MultiGraph()
     graph.add_nodes_from(range(n_total))
     social = [(u, v) for u, v, d in raw.edges(data=True) if d.get("layer", "social") == "social"]
     graph.add_edges_from(social, layer="social")
     return graph
 
 
-def social_adjacency(graph: nx.Graph, n_nodes: int) -> sp.csr_array:
+def social_adjacency(graph: nx.MultiGraph, n_nodes: int) -> sp.csr_array:
     """Sparse 0/1 adjacency of the social layer, shape (n_nodes, n_nodes)."""
     edges = [(u, v) for u, v, d in graph.edges(data=True) if d.get("layer") == "social"]
     if not edges:

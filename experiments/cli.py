@@ -1,0 +1,123 @@
+"""The `crypto401k` command line.
+
+    crypto401k run [--config FILE] [--steps N] [--seed S] [--out DIR] [--set key=value ...]
+    crypto401k params [--markdown]
+
+A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
+and what is allowed, exits with status 2, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from model.config import Config, ConfigError, parameter_table, parse_set_option
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"crypto401k: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="crypto401k", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="simulate one scenario and write its time series")
+    run.add_argument("--config", help="scenario TOML file (default: the built-in scenario)")
+    run.add_argument("--steps", help="days to simulate (run.steps; default 3650)")
+    run.add_argument("--seed", help="random seed (run.seed; default 42)")
+    run.add_argument("--out", default="runs/latest", help="output directory (default: %(default)s)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a parameter, e.g. --set savers.allocation=0.03 (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
+    params.add_argument("--markdown", action="store_true", help="as a markdown table")
+    return parser
+
+
+def load_config(path: str | None, steps: str | None, seed: str | None,
+                overrides: list[str]) -> Config:
+    """The scenario from a file (or the default), with CLI overrides applied and validated."""
+    cfg = Config.from_toml(path) if path else Config()
+    items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
+    if steps is not None:
+        items["run.steps"] = parse_set_option(f"run.steps={steps}")[1]
+    if seed is not None:
+        items["run.seed"] = parse_set_option(f"run.seed={seed}")[1]
+    return cfg.with_overrides(items) if items else cfg
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from experiments.run import prepare_out_dir, simulate, write_outputs
+
+    cfg = load_config(args.config, args.steps, args.seed, args.overrides)
+    out = Path(args.out)
+    prepare_out_dir(out)
+    ts, summary = simulate(cfg)
+    write_outputs(out, cfg, ts, summary)
+    if not args.quiet:
+        print(format_summary(summary, out))
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    rows = parameter_table()
+    if args.markdown:
+        print("| parameter | default | unit | meaning | source |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print(f"| `{r['parameter']}` | {r['default']} | {r['unit']} | {r['meaning']} | "
+                  f"{r['source']} |")
+    else:
+        for r in rows:
+            print(f"{r['parameter']} = {r['default']!r} [{r['unit']}]: {r['meaning']}")
+    return 0
+
+
+def format_summary(s: dict[str, Any], out: Path) -> str:
+    a, p, sv, reg = s["agents"], s["price"], s["savers"], s["regulator"]
+    actions = ", ".join(f"day {x['day']} {x['action']}" for x in reg["actions"]) or "none"
+    return "\n".join([
+        f"crypto401k run: seed {s['seed']}, {s['days']} days, {a['savers']} saver cohorts, "
+        f"{a['traders']} traders, {a['institutions']} institutions ({s['wall_time_s']:.1f} s)",
+        f"  price        ${p['initial']:,.0f} -> ${p['final']:,.0f} "
+        f"(min ${p['min']:,.0f}, max ${p['max']:,.0f})",
+        f"  market       annualized volatility {s['annualized_volatility']:.2f}, excess kurtosis "
+        f"{s['excess_kurtosis']:.1f}, max drawdown {s['max_drawdown']:.0%}, "
+        f"crash days {s['crash_days']}",
+        f"  savers       crypto wealth ${sv['crypto_wealth_usd'] / 1e9:,.1f}B, cumulative loss "
+        f"${sv['loss_usd'] / 1e9:,.1f}B ({sv['loss_share_of_401k_assets']:.3%} of 401(k) assets), "
+        f"peak panicked cohorts {sv['max_panicked_cohorts']}",
+        f"  institutions {s['institutions']['defaults']} defaults; retail liquidations "
+        f"{s['retail_liquidations']}",
+        f"  regulator    highest rung: {reg['max_action']}; actions: {actions}",
+        f"  wrote        {out}/ (timeseries.parquet, timeseries.csv, summary.json, config.toml)",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_params(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"crypto401k: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("crypto401k: interrupted; nothing was written\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

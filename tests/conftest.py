@@ -1,0 +1,37 @@
+"""Shared helpers: small scenarios that run in a fraction of a second."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+from model.config import Config
+
+settings.register_profile(
+    "default", deadline=None, max_examples=20,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", deadline=None, max_examples=200,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+SMALL = {
+    "savers.n_cohorts": 200,
+    "savers.n_employers": 10,
+    "traders.n_traders": 100,
+    "institutions.n_funds": 4,
+    "institutions.n_lenders": 3,
+    "institutions.n_market_makers": 2,
+    "run.steps": 200,
+}
+
+
+def small_config(**overrides: Any) -> Config:
+    """A small scenario; keyword names use '__' for '.', e.g. savers__allocation=0.05."""
+    items = dict(SMALL)
+    items.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return Config().with_overrides(items)

@@ -1,0 +1,93 @@
+"""The market graph: topologies, layers, reproducibility, GraphML input."""
+
+import random
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from model.config import Config, ConfigError
+from model.network import (
+    build_social_graph,
+    employer_assignment,
+    neighbour_share,
+    social_adjacency,
+)
+from model.model import Crypto401kModel
+from tests.conftest import small_config
+
+TOPOLOGIES = ["barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_block"]
+
+
+def _graph(topology, seed=1, n_s=300, n_r=100, n_i=10, **kw):
+    cfg = Config().with_overrides({"network.topology": topology, **kw}).network
+    employer = employer_assignment(n_s, 20, np.random.default_rng(seed))
+    return build_social_graph(cfg, n_s, n_r, n_i, employer, random.Random(seed)), employer
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_each_topology_has_all_nodes_social_layer_and_mean_degree(topology):
+    g, _ = _graph(topology)
+    assert set(g.nodes) == set(range(410))
+    assert all(d["layer"] == "social" for _, _, d in g.edges(data=True))
+    degrees = [g.degree(n) for n in range(400)]
+    assert 3.0 < np.mean(degrees) < 9.0
+    assert all(g.degree(n) == 0 for n in range(400, 410))  # institutions: no social edges
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_same_seed_same_graph_different_seed_different_graph(topology):
+    a, _ = _graph(topology, seed=7)
+    b, _ = _graph(topology, seed=7)
+    c, _ = _graph(topology, seed=8)
+    assert sorted(a.edges) == sorted(b.edges)
+    assert sorted(a.edges) != sorted(c.edges)
+
+
+def test_savers_cluster_by_employer_in_the_block_model():
+    g, employer = _graph("stochastic_block", n_s=1000, n_r=200, n_i=0)
+    saver_edges = [(u, v) for u, v in g.edges() if u < 1000 and v < 1000]
+    same = np.mean([employer[u] == employer[v] for u, v in saver_edges])
+    assert same > 0.6  # within_block_share 0.8 vs ~0.2 by chance for Zipf employers
+
+
+def test_neighbour_share_over_sparse_adjacency():
+    g = nx.Graph([(0, 1), (0, 2), (1, 2), (2, 3)])
+    nx.set_edge_attributes(g, "social", "layer")
+    adj = social_adjacency(g, 5)
+    flag = np.array([1, 0, 0, 1, 0])
+    share = neighbour_share(adj, flag, adj.sum(axis=1))
+    assert np.allclose(share, [0.0, 0.5, 2 / 3, 0.0, 0.0])
+
+
+def test_model_graph_has_exposure_layer_and_agents_on_nodes():
+    m = Crypto401kModel(small_config())
+    layers = {d["layer"] for _, _, d in m.graph.edges(data=True)}
+    assert layers == {"social", "exposure"}
+    first_inst = m.savers.n + m.traders.n
+    for u, v, d in m.graph.edges(data=True):
+        if d["layer"] == "exposure":
+            assert u >= first_inst and v >= first_inst
+    saver = m.agents_by_type[next(t for t in m.agent_types if t.__name__ == "RetirementSaver")]
+    a = saver.to_list()[5]
+    assert a.cell.coordinate == a.row
+
+
+def test_graphml_topology(tmp_path):
+    cfg = small_config()
+    n = cfg.savers.n_cohorts + cfg.traders.n_traders + cfg.n_institutions
+    g = nx.path_graph(n)
+    path = tmp_path / "g.graphml"
+    nx.write_graphml(g, path)
+    m = Crypto401kModel(cfg.with_overrides({"network.topology": "graphml",
+                                            "network.graphml_path": str(path)}))
+    social = [(u, v) for u, v, d in m.graph.edges(data=True) if d["layer"] == "social"]
+    assert len(social) == n - 1
+
+
+def test_graphml_with_wrong_nodes_is_a_config_error(tmp_path):
+    path = tmp_path / "g.graphml"
+    nx.write_graphml(nx.path_graph(5), path)
+    cfg = small_config(network__topology="graphml", network__graphml_path=str(path))
+    with pytest.raises(ConfigError, match="must have exactly the nodes"):
+        Crypto401kModel(cfg)
