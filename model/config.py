@@ -77,7 +77,8 @@ class MarketConfig(Section):
         "Donier & Bonart (2015) find square-root impact of metaorders on Bitcoin",
     )
     daily_volume_usd: float = P(
-        5.0e10, "USD/day", "spot volume used by the square-root law",
+        5.0e10, "USD/day", "spot volume of all assets at day-0 prices, used by the square-root "
+        "law (it scales with market cap: constant turnover)",
         "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1)", gt=0,
     )
     sqrt_impact_coefficient: float = P(

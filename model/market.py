@@ -47,6 +47,9 @@ class Market:
         self.n = len(assets)
         p0 = np.array([a.initial_price_usd for a in assets])
         self.supply = np.array([a.market_cap_usd for a in assets]) / p0  # coins
+        # daily spot volume / market cap; the square-root law is split by market cap
+        caps = np.array([a.market_cap_usd for a in assets])
+        self.turnover = self.cfg.daily_volume_usd * caps / caps.sum() / caps
         self.log_base = np.log(p0)  # permanent component of the log price
         self.transient = np.zeros(self.n)  # decaying component of the log price
         self.log_fundamental = np.log(p0)
@@ -111,17 +114,20 @@ class Market:
         return mm_share, 1.0 - mm_share.sum(axis=0)
 
     def impact(self, net_coins: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """Flow-driven change of log price for a net purchase of `net_coins`, shape (A,)."""
-        m = self.cfg.impact_multiplier
+        """Flow-driven change of log price for a net purchase of `net_coins`, shape (A,).
+
+        Both laws depend on coins traded relative to supply, so impact is scale-free in
+        the price level: spot volume is a constant turnover of market cap (the configured
+        dollar volume at day-0 prices).
+        """
+        share = net_coins / (self.supply * depth)
         if self.cfg.impact_law == "linear":
-            return m * net_coins / (self.supply * depth)
-        flow_usd = np.abs(net_coins) * self.price
-        sigma = self.cfg.vol_reference_daily
+            return self.cfg.impact_multiplier * share
         return (
-            np.sign(net_coins)
+            np.sign(share)
             * self.cfg.sqrt_impact_coefficient
-            * sigma
-            * np.sqrt(flow_usd / (self.cfg.daily_volume_usd * depth))
+            * self.cfg.vol_reference_daily
+            * np.sqrt(np.abs(share) / self.turnover)
         )
 
     def clear(

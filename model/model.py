@@ -115,9 +115,13 @@ class Crypto401kModel(mesa.Model):
         self.initial_plan_dollars = float(self.savers.other.sum())
         self._set_records(np.zeros((3, self.market.n)), halted=False)
         reporters = {name: name for name in MODEL_REPORTERS}
-        agent_reporters = {"wealth": "wealth"} if cfg.run.collect_agent_data else None
+        per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
+        agenttype_reporters = (
+            {cls: per_agent for cls in (RetirementSaver, RetailTrader, Institution)}
+            if cfg.run.collect_agent_data else None
+        )
         self.datacollector = mesa.DataCollector(
-            model_reporters=reporters, agent_reporters=agent_reporters
+            model_reporters=reporters, agenttype_reporters=agenttype_reporters
         )
         self.running = True
         self.datacollector.collect(self)
@@ -165,18 +169,21 @@ class Crypto401kModel(mesa.Model):
                                 cfg.regulator.circuit_breaker)
         orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
+        orders[0] = savers.fill(orders[0], price, exec_price)
+        fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
+        orders = [np.where(q > 0, q * fill_scale[None, :], q) for q in orders]
 
         savers.settle(orders[0], exec_price, self.ledger)
         self.outside_cash -= traders.settle(orders[1], exec_price)
         inst.settle(orders[2], exec_price)
-        self._counterparties(clearing.net_coins, exec_price, mm_share)
+        self._counterparties(sum(q.sum(axis=0) for q in orders), exec_price, mm_share)
         self.outside_cash -= inst.draw_credit()
         self.outside_cash += inst.repay()
         coins, cash, failed = inst.resolve_defaults(exec_price)
         self.outside_coins += coins
         self.outside_cash += cash
         self.failed += [(day, i) for i in failed]
-        coins, cash = inst.layoff(exec_price)
+        coins, cash = inst.layoff(exec_price, self.outside_coins)
         self.outside_coins += coins
         self.outside_cash += cash
 
@@ -278,10 +285,13 @@ class Crypto401kModel(mesa.Model):
         }
 
 
-def supply_scale(orders: list[np.ndarray], outside_coins: np.ndarray) -> np.ndarray:
-    """Factor (per asset) on buy orders so that net buying takes at most SUPPLY_MARGIN of
-    the outside market's coins in a day (1 almost always)."""
+def supply_scale(
+    orders: list[np.ndarray], outside_coins: np.ndarray, margin: float = SUPPLY_MARGIN
+) -> np.ndarray:
+    """Factor (per asset) on buy orders so that net buying takes at most `margin` of the
+    outside market's coins (1 almost always). Applied to orders before clearing, and to
+    fills after it (dollar buys get more coins when the price falls)."""
     buys = sum(np.maximum(q, 0.0).sum(axis=0) for q in orders)
     sells = sum(np.maximum(-q, 0.0).sum(axis=0) for q in orders)
-    room = SUPPLY_MARGIN * np.maximum(outside_coins, 0.0) + sells
+    room = margin * np.maximum(outside_coins, 0.0) + sells
     return np.where(buys > room, room / np.where(buys > 0, buys, 1.0), 1.0)

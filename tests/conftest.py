@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from model.config import Config
 
@@ -17,6 +17,7 @@ settings.register_profile(
     "thorough", deadline=None, max_examples=200,
     suppress_health_check=[HealthCheck.too_slow],
 )
+settings.register_profile("noshrink", deadline=None, max_examples=40, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SMALL = {

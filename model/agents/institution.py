@@ -262,12 +262,15 @@ class InstitutionPopulation:
         self.coins[i] -= lost_coins
         self.cash[i] -= lost_cash
 
-    def layoff(self, price: np.ndarray) -> tuple[np.ndarray, float]:
+    def layoff(self, price: np.ndarray, outside_coins: np.ndarray) -> tuple[np.ndarray, float]:
         """Market makers pass excess inventory to (or refill it from) the outside market at
         the day's price, without price impact. Returns (coins, cash) the outside receives."""
         mms = self.alive & (self.kind == MARKET_MAKER)
         delta = np.where(mms[:, None], LAYOFF_RATE * (self.coins - self.mm_target_coins), 0.0)
-        delta = np.minimum(delta, self.coins)
+        refill = np.maximum(-delta, 0.0).sum(axis=0)
+        room = np.maximum(outside_coins, 0.0) * 0.5
+        shrink = np.where(refill > room, room / np.where(refill > 0, refill, 1.0), 1.0)
+        delta = np.where(delta < 0, delta * shrink[None, :], delta)
         self.coins -= delta
         self.cash += delta @ price
         return delta.sum(axis=0), -float((delta @ price).sum())

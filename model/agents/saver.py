@@ -197,13 +197,25 @@ class SaverPopulation:
         orders[self.retiring] = -self.coins[self.retiring]
         return np.maximum(orders, -self.coins)
 
-    def settle(self, orders: np.ndarray, price: np.ndarray, ledger: Ledger) -> None:
-        """Execute `orders` (coins) at `price`, sweep cash out, retire cohorts that are done."""
-        spend = orders @ price
-        buys = np.maximum(orders, 0.0) @ price
+    @staticmethod
+    def fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Coins actually bought (+) or sold (-) at `price`, shape (n, assets).
+
+        Buys are dollar amounts (a payroll deduction buys whatever it buys): the coins
+        ordered at `decision_price` are paid for with the same dollars at `price`. Sales are
+        coin quantities.
+        """
+        dollars = np.maximum(orders, 0.0) * decision_price[None, :]
+        return dollars / price[None, :] + np.minimum(orders, 0.0)
+
+    def settle(self, delta: np.ndarray, price: np.ndarray, ledger: Ledger) -> None:
+        """Execute coin changes `delta` at `price`, sweep cash out, retire cohorts that are
+        done."""
+        spend = delta @ price
+        buys = np.maximum(delta, 0.0) @ price
         self.cost += buys
         self.proceeds += buys - spend
-        self.coins += orders
+        self.coins += delta
         np.maximum(self.coins, 0.0, out=self.coins)  # rounding of full sales
         self.cash -= spend
         ledger.from_market += float(self.cash.sum())

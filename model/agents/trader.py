@@ -109,10 +109,11 @@ class TraderPopulation:
         mispricing = log_fundamental - log_p  # (assets,)
 
         # strategy switching (noise traders keep their role)
-        a = (
+        a = np.clip(
             t.predisposition
             + t.herding * self.herd_signal()
-            + t.misalignment * float(self.cap_share @ mispricing**2)
+            + t.misalignment * float(self.cap_share @ mispricing**2),
+            -50.0, 50.0,
         )
         to_c = (self.strategy == FUNDAMENTALIST) & (u < t.switching_rate * np.exp(-a))
         to_f = (self.strategy == CHARTIST) & (u < t.switching_rate * np.exp(a))
