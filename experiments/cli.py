@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from experiments.run import RUN_FILES
 from model.config import Config, ConfigError, parameter_table, parse_set_option
 
 EXIT_USAGE = 2
@@ -36,8 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", help="days to simulate (run.steps; default 3650)")
     run.add_argument("--seed", help="random seed (run.seed; default 42)")
     run.add_argument("--out", default="runs/latest", help="output directory (default: %(default)s)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a parameter, e.g. --set savers.allocation=0.03 (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. --set savers.allocation=0.03 (repeatable)",
+    )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
@@ -45,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(path: str | None, steps: str | None, seed: str | None,
-                overrides: list[str]) -> Config:
+def load_config(
+    path: str | None, steps: str | None, seed: str | None, overrides: list[str]
+) -> Config:
     """The scenario from a file (or the default), with CLI overrides applied and validated."""
     cfg = Config.from_toml(path) if path else Config()
     items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
@@ -76,8 +84,10 @@ def cmd_params(args: argparse.Namespace) -> int:
         print("| parameter | default | unit | meaning | source |")
         print("|---|---|---|---|---|")
         for r in rows:
-            print(f"| `{r['parameter']}` | {r['default']} | {r['unit']} | {r['meaning']} | "
-                  f"{r['source']} |")
+            print(
+                f"| `{r['parameter']}` | {r['default']} | {r['unit']} | {r['meaning']} | "
+                f"{r['source']} |"
+            )
     else:
         for r in rows:
             print(f"{r['parameter']} = {r['default']!r} [{r['unit']}]: {r['meaning']}")
@@ -87,22 +97,24 @@ def cmd_params(args: argparse.Namespace) -> int:
 def format_summary(s: dict[str, Any], out: Path) -> str:
     a, p, sv, reg = s["agents"], s["price"], s["savers"], s["regulator"]
     actions = ", ".join(f"day {x['day']} {x['action']}" for x in reg["actions"]) or "none"
-    return "\n".join([
+    wealth, loss = sv["crypto_wealth_usd"] / 1e9, sv["loss_usd"] / 1e9
+    lines = [
         f"crypto401k run: seed {s['seed']}, {s['days']} days, {a['savers']} saver cohorts, "
         f"{a['traders']} traders, {a['institutions']} institutions ({s['wall_time_s']:.1f} s)",
         f"  price        ${p['initial']:,.0f} -> ${p['final']:,.0f} "
         f"(min ${p['min']:,.0f}, max ${p['max']:,.0f})",
-        f"  market       annualized volatility {s['annualized_volatility']:.2f}, excess kurtosis "
-        f"{s['excess_kurtosis']:.1f}, max drawdown {s['max_drawdown']:.0%}, "
-        f"crash days {s['crash_days']}",
-        f"  savers       crypto wealth ${sv['crypto_wealth_usd'] / 1e9:,.1f}B, cumulative loss "
-        f"${sv['loss_usd'] / 1e9:,.1f}B ({sv['loss_share_of_401k_assets']:.3%} of 401(k) assets), "
+        f"  market       annualized volatility {s['annualized_volatility']:.2f}, "
+        f"excess kurtosis {s['excess_kurtosis']:.1f}, "
+        f"max drawdown {s['max_drawdown']:.0%}, crash days {s['crash_days']}",
+        f"  savers       crypto wealth ${wealth:,.1f}B, cumulative loss ${loss:,.1f}B "
+        f"({sv['loss_share_of_401k_assets']:.3%} of 401(k) assets), "
         f"peak panicked cohorts {sv['max_panicked_cohorts']}",
-        f"  institutions {s['institutions']['defaults']} defaults; retail liquidations "
-        f"{s['retail_liquidations']}",
+        f"  institutions {s['institutions']['defaults']} defaults; "
+        f"retail liquidations {s['retail_liquidations']}",
         f"  regulator    highest rung: {reg['max_action']}; actions: {actions}",
-        f"  wrote        {out}/ (timeseries.parquet, timeseries.csv, summary.json, config.toml)",
-    ])
+        f"  wrote        {out}/ ({', '.join(RUN_FILES)})",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,22 +44,36 @@ class AssetConfig(Section):
 
     name: str = P("BTC", "-", "ticker used in output columns", "-", min_length=1)
     market_cap_usd: float = P(
-        2.2e12, "USD", "market capitalisation at day 0",
+        2.2e12,
+        "USD",
+        "market capitalisation at day 0",
         "DESIGN.md: crypto market cap about $2.2T (2025); BTC $2.09T in June 2025 "
-        "(seed-world-facts.md section 1)", gt=0,
+        "(seed-world-facts.md section 1)",
+        gt=0,
     )
     initial_price_usd: float = P(
-        110_000.0, "USD/coin", "price at day 0",
-        "BTC traded $105k-$122k in mid-2025 (seed-world-facts.md section 1)", gt=0,
+        110_000.0,
+        "USD/coin",
+        "price at day 0",
+        "BTC traded $105k-$122k in mid-2025 (seed-world-facts.md section 1)",
+        gt=0,
     )
     fundamental_vol_annual: float = P(
-        0.35, "1/sqrt(year)", "volatility of the log fundamental value (random walk)",
+        0.35,
+        "1/sqrt(year)",
+        "volatility of the log fundamental value (random walk)",
         "calibrated (docs/calibration.md): the news component; traders add the rest of the "
-        "observed 0.76 (Bitstamp 2014-2020)", ge=0, le=5,
+        "observed 0.76 (Bitstamp 2014-2020)",
+        ge=0,
+        le=5,
     )
     fundamental_drift_annual: float = P(
-        0.0, "1/year", "drift of the log fundamental value",
-        "zero: the model makes no claim about crypto's long-run return", ge=-1, le=1,
+        0.0,
+        "1/year",
+        "drift of the log fundamental value",
+        "zero: the model makes no claim about crypto's long-run return",
+        ge=-1,
+        le=1,
     )
 
 
@@ -67,52 +81,87 @@ class MarketConfig(Section):
     """Price formation: a market maker moves the log price by net order flow over depth."""
 
     impact_multiplier: float = P(
-        5.0, "USD of market cap per USD of net flow",
+        5.0,
+        "USD of market cap per USD of net flow",
         "inelastic-markets multiplier M: a net flow of F dollars moves the log price by "
         "M*F/market_cap when depth is at its calm level",
-        "Gabaix & Koijen (2021) estimate M about 5 for US equities", gt=0, le=100,
+        "Gabaix & Koijen (2021) estimate M about 5 for US equities",
+        gt=0,
+        le=100,
     )
     impact_law: Literal["linear", "sqrt"] = P(
-        "linear", "-", "linear: impact proportional to flow; sqrt: square-root law in flow/volume",
+        "linear",
+        "-",
+        "linear: impact proportional to flow; sqrt: square-root law in flow/volume",
         "Donier & Bonart (2015) find square-root impact of metaorders on Bitcoin",
     )
     daily_volume_usd: float = P(
-        5.0e10, "USD/day", "spot volume of all assets at day-0 prices, used by the square-root "
+        5.0e10,
+        "USD/day",
+        "spot volume of all assets at day-0 prices, used by the square-root "
         "law (it scales with market cap: constant turnover)",
-        "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1)", gt=0,
+        "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1)",
+        gt=0,
     )
     sqrt_impact_coefficient: float = P(
-        1.0, "-", "Y in impact = Y * sigma_daily * sqrt(|flow| / volume)",
-        "Donier & Bonart (2015): Y of order 1", gt=0,
+        1.0,
+        "-",
+        "Y in impact = Y * sigma_daily * sqrt(|flow| / volume)",
+        "Donier & Bonart (2015): Y of order 1",
+        gt=0,
     )
     impact_permanent_share: float = P(
-        1.0, "fraction", "share of each day's impact that is permanent; the rest decays",
+        1.0,
+        "fraction",
+        "share of each day's impact that is permanent; the rest decays",
         "treatment: payroll buying is uninformed flow whose impact may decay "
-        "(Donier & Bonart 2015 find partial decay)", ge=0, le=1,
+        "(Donier & Bonart 2015 find partial decay)",
+        ge=0,
+        le=1,
     )
     impact_halflife_days: float = P(
-        10.0, "days", "half-life of the transient part of impact",
-        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015)", gt=0,
+        10.0,
+        "days",
+        "half-life of the transient part of impact",
+        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015)",
+        gt=0,
     )
     market_maker_depth_share: float = P(
-        0.5, "fraction", "share of calm depth provided by market-maker institutions (the rest "
+        0.5,
+        "fraction",
+        "share of calm depth provided by market-maker institutions (the rest "
         "comes from the unmodelled outside market)",
-        "stated assumption; market makers' withdrawal in stress is what thins depth", ge=0, le=1,
+        "stated assumption; market makers' withdrawal in stress is what thins depth",
+        ge=0,
+        le=1,
     )
     depth_stress_sensitivity: float = P(
-        1.0, "-", "gamma: market-maker depth is divided by 1 + gamma*max(0, vol/vol_ref - 1)",
-        "liquidity spirals (Brunnermeier & Pedersen 2009); stated functional form", ge=0, le=20,
+        1.0,
+        "-",
+        "gamma: market-maker depth is divided by 1 + gamma*max(0, vol/vol_ref - 1)",
+        "liquidity spirals (Brunnermeier & Pedersen 2009); stated functional form",
+        ge=0,
+        le=20,
     )
     vol_reference_daily: float = P(
-        0.04, "1/sqrt(day)", "calm daily volatility at which depth is at its calm level",
-        "Bitstamp BTC 2014-2020 daily std 0.040 (DESIGN.md calibration targets)", gt=0,
+        0.04,
+        "1/sqrt(day)",
+        "calm daily volatility at which depth is at its calm level",
+        "Bitstamp BTC 2014-2020 daily std 0.040 (DESIGN.md calibration targets)",
+        gt=0,
     )
     vol_window_days: int = P(
-        30, "days", "window of realized volatility (reported and used for depth)",
-        "the conventional 30-day realized volatility", ge=2, le=365,
+        30,
+        "days",
+        "window of realized volatility (reported and used for depth)",
+        "the conventional 30-day realized volatility",
+        ge=2,
+        le=365,
     )
     correlation: list[list[float]] = P(
-        [[1.0]], "-", "correlation matrix of the assets' fundamental shocks (assets x assets)",
+        [[1.0]],
+        "-",
+        "correlation matrix of the assets' fundamental shocks (assets x assets)",
         "one asset in the core; see issue 8 for the several-asset calibration",
     )
 
@@ -120,156 +169,300 @@ class MarketConfig(Section):
 class SaverConfig(Section):
     """401(k) participants, each agent a cohort of people (`RetirementSaver`)."""
 
-    n_cohorts: int = P(2000, "agents", "number of saver cohort agents", "size choice", ge=0,
-                       le=5_000_000)
+    n_cohorts: int = P(
+        2000, "agents", "number of saver cohort agents", "size choice", ge=0, le=5_000_000
+    )
     plan_assets_usd: float = P(
-        8.7e12, "USD", "401(k) assets at day 0 (all cohorts together)",
-        "ICI quarterly retirement market data, Q1 2025: $8.7T", gt=0,
+        8.7e12,
+        "USD",
+        "401(k) assets at day 0 (all cohorts together)",
+        "ICI quarterly retirement market data, Q1 2025: $8.7T",
+        gt=0,
     )
     contributions_usd_per_year: float = P(
-        0.65e12, "USD/year", "employee + employer contributions of all cohorts",
+        0.65e12,
+        "USD/year",
+        "employee + employer contributions of all cohorts",
         "DESIGN.md: DC contributions about $0.65T a year (12% of pay: 7.7% deferral + employer, "
-        "Vanguard How America Saves 2025)", ge=0,
+        "Vanguard How America Saves 2025)",
+        ge=0,
     )
     allocation: float = P(
-        0.0, "fraction", "crypto share of contributions, and target-date sleeves' crypto weight",
-        "treatment (experiments sweep 0/1/3/5%); 0 is the pre-2025 baseline", ge=0, le=1,
+        0.0,
+        "fraction",
+        "crypto share of contributions, and target-date sleeves' crypto weight",
+        "treatment (experiments sweep 0/1/3/5%); 0 is the pre-2025 baseline",
+        ge=0,
+        le=1,
     )
     menu: list[float] = P(
-        [1.0], "fraction per asset", "split of the crypto allocation over the assets",
+        [1.0],
+        "fraction per asset",
+        "split of the crypto allocation over the assets",
         "one asset in the core",
     )
     channel: Literal["payroll", "payroll+reallocation"] = P(
-        "payroll", "-", "payroll: only new contributions buy crypto; payroll+reallocation: also "
+        "payroll",
+        "-",
+        "payroll: only new contributions buy crypto; payroll+reallocation: also "
         "move `allocation` of existing balances, phased over `reallocation_days`",
         "DESIGN.md: two inflow channels, kept apart",
     )
-    reallocation_start_day: int = P(30, "day", "first day of the reallocation phase",
-                                    "stated assumption: a month after plans open", ge=0)
+    reallocation_start_day: int = P(
+        30,
+        "day",
+        "first day of the reallocation phase",
+        "stated assumption: a month after plans open",
+        ge=0,
+    )
     reallocation_days: int = P(
-        180, "days", "length of the reallocation phase",
-        "stated assumption: plan menus change over months, not days", ge=1,
+        180,
+        "days",
+        "length of the reallocation phase",
+        "stated assumption: plan menus change over months, not days",
+        ge=1,
     )
     target_date_share: float = P(
-        0.83, "fraction", "share of cohorts in target-date sleeves (the rest self-directed)",
-        "Vanguard HAS 2024: 83% of participants use target-date funds", ge=0, le=1,
+        0.83,
+        "fraction",
+        "share of cohorts in target-date sleeves (the rest self-directed)",
+        "Vanguard HAS 2024: 83% of participants use target-date funds",
+        ge=0,
+        le=1,
     )
     rebalance_interval_days: int = P(
-        91, "days", "target-date sleeves rebalance to their crypto weight this often",
-        "quarterly rebalancing, typical of target-date funds (Parker, Schoar & Sun 2023)", ge=1,
+        91,
+        "days",
+        "target-date sleeves rebalance to their crypto weight this often",
+        "quarterly rebalancing, typical of target-date funds (Parker, Schoar & Sun 2023)",
+        ge=1,
     )
-    payday_interval_days: int = P(14, "days", "days between paydays", "biweekly payroll", ge=1,
-                                  le=365)
+    payday_interval_days: int = P(
+        14, "days", "days between paydays", "biweekly payroll", ge=1, le=365
+    )
     payday_sync: bool = P(
-        False, "-", "true: every employer pays on the same day; false: paydays staggered",
+        False,
+        "-",
+        "true: every employer pays on the same day; false: paydays staggered",
         "treatment (DESIGN.md)",
     )
-    n_employers: int = P(50, "employers", "employers (plan sponsors); savers cluster by employer",
-                         "size choice", ge=1)
+    n_employers: int = P(
+        50,
+        "employers",
+        "employers (plan sponsors); savers cluster by employer",
+        "size choice",
+        ge=1,
+    )
     other_return_annual: float = P(
-        0.05, "1/year", "return on the non-crypto part of the plan",
-        "stated assumption: a balanced portfolio's long-run nominal return", ge=-0.5, le=0.5,
+        0.05,
+        "1/year",
+        "return on the non-crypto part of the plan",
+        "stated assumption: a balanced portfolio's long-run nominal return",
+        ge=-0.5,
+        le=0.5,
     )
     panic_rate_crash: float = P(
-        0.144, "1/year", "yearly probability that a self-directed saver panics when its crypto "
+        0.144,
+        "1/year",
+        "yearly probability that a self-directed saver panics when its crypto "
         "sleeve is down `panic_drawdown_scale` or more",
-        "ICI: 14.4% of participants changed the allocation of balances in 2008", ge=0, le=50,
+        "ICI: 14.4% of participants changed the allocation of balances in 2008",
+        ge=0,
+        le=50,
     )
     panic_drawdown_scale: float = P(
-        0.5, "fraction", "drawdown of the saver's crypto from its 1-year high at which the panic "
+        0.5,
+        "fraction",
+        "drawdown of the saver's crypto from its 1-year high at which the panic "
         "hazard reaches `panic_rate_crash` (linear below)",
-        "2008: equities fell about 50% peak to trough", gt=0, le=1,
+        "2008: equities fell about 50% peak to trough",
+        gt=0,
+        le=1,
     )
     target_date_panic_factor: float = P(
-        0.2, "-", "target-date participants' panic hazard relative to self-directed",
-        "Vanguard (Oct 2020): pure target-date investors about 5x less likely to trade", ge=0, le=1,
+        0.2,
+        "-",
+        "target-date participants' panic hazard relative to self-directed",
+        "Vanguard (Oct 2020): pure target-date investors about 5x less likely to trade",
+        ge=0,
+        le=1,
     )
     panic_social_weight: float = P(
-        2.0, "-", "hazard multiplier 1 + w * (share of social neighbours panicked)",
-        "peer effects in retirement-plan decisions (Duflo & Saez 2003); size assumed", ge=0,
+        2.0,
+        "-",
+        "hazard multiplier 1 + w * (share of social neighbours panicked)",
+        "peer effects in retirement-plan decisions (Duflo & Saez 2003); size assumed",
+        ge=0,
     )
     panic_sell_fraction: float = P(
-        0.5, "fraction", "share of its crypto a panicking saver sells at once",
-        "stated assumption: 2008 traders moved part, not all, of their balances", ge=0, le=1,
+        0.5,
+        "fraction",
+        "share of its crypto a panicking saver sells at once",
+        "stated assumption: 2008 traders moved part, not all, of their balances",
+        ge=0,
+        le=1,
     )
     stop_contributing_share: float = P(
-        0.26, "fraction", "share of panicking savers who also stop contributing altogether",
-        "ICI 2008: 3.7% stopped contributing vs 14.4% who reallocated (3.7/14.4)", ge=0, le=1,
+        0.26,
+        "fraction",
+        "share of panicking savers who also stop contributing altogether",
+        "ICI 2008: 3.7% stopped contributing vs 14.4% who reallocated (3.7/14.4)",
+        ge=0,
+        le=1,
     )
     panic_duration_days: float = P(
-        365.0, "days", "mean time before a panicked saver resumes its crypto allocation",
-        "stated assumption: allocations are revisited about yearly", gt=0,
+        365.0,
+        "days",
+        "mean time before a panicked saver resumes its crypto allocation",
+        "stated assumption: allocations are revisited about yearly",
+        gt=0,
     )
     entry_age: float = P(25.0, "years", "age at which a new cohort enters", "-", ge=16, le=70)
-    retirement_age: float = P(65.0, "years", "age at which a cohort retires and withdraws",
-                              "-", ge=17, le=90)
+    retirement_age: float = P(
+        65.0, "years", "age at which a cohort retires and withdraws", "-", ge=17, le=90
+    )
 
 
 class TraderConfig(Section):
     """Retail traders: fundamentalists, chartists and noise traders (`RetailTrader`)."""
 
-    n_traders: int = P(1000, "agents", "number of retail trader agents", "size choice", ge=0,
-                       le=5_000_000)
-    wealth_share: float = P(
-        0.2, "fraction of market cap", "retail traders' total equity at day 0",
-        "stated assumption: retail exchange accounts hold a fifth of the market", ge=0, le=10,
+    n_traders: int = P(
+        1000, "agents", "number of retail trader agents", "size choice", ge=0, le=5_000_000
     )
-    initial_weight: float = P(0.5, "fraction", "crypto share of a trader's equity at day 0, and "
-                              "the weight it slowly returns to", "stated assumption", ge=0, le=1)
+    wealth_share: float = P(
+        0.2,
+        "fraction of market cap",
+        "retail traders' total equity at day 0",
+        "stated assumption: retail exchange accounts hold a fifth of the market",
+        ge=0,
+        le=10,
+    )
+    initial_weight: float = P(
+        0.5,
+        "fraction",
+        "crypto share of a trader's equity at day 0, and the weight it slowly returns to",
+        "stated assumption",
+        ge=0,
+        le=1,
+    )
     initial_shares: list[float] = P(
-        [0.4, 0.4, 0.2], "fractions", "fundamentalist, chartist, noise shares at day 0",
+        [0.4, 0.4, 0.2],
+        "fractions",
+        "fundamentalist, chartist, noise shares at day 0",
         "Lux & Marchesi (1999) start near equal fundamentalist/chartist groups",
     )
     fundamentalist_reaction: float = P(
-        0.05, "1/day", "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "Franke & Westerhoff (2012) DCA-HPM structure; calibrated (docs/calibration.md)", ge=0,
+        0.05,
+        "1/day",
+        "phi: share of equity a fundamentalist trades per unit log mispricing",
+        "Franke & Westerhoff (2012) DCA-HPM structure; calibrated (docs/calibration.md)",
+        ge=0,
     )
     chartist_reaction: float = P(
-        1.0, "-", "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "Franke & Westerhoff (2012); calibrated", ge=0,
+        1.0,
+        "-",
+        "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
+        "Franke & Westerhoff (2012); calibrated",
+        ge=0,
     )
-    trend_halflife_days: float = P(3.0, "days", "half-life of the chartists' trend estimate",
-                                   "stated assumption: chartists watch the last days", gt=0)
+    trend_halflife_days: float = P(
+        3.0,
+        "days",
+        "half-life of the chartists' trend estimate",
+        "stated assumption: chartists watch the last days",
+        gt=0,
+    )
     fundamentalist_noise: float = P(
-        0.02, "1/sqrt(day)", "sigma_f: common daily noise in fundamentalists' demand",
-        "Franke & Westerhoff (2012) structural stochastic volatility; calibrated", ge=0,
+        0.02,
+        "1/sqrt(day)",
+        "sigma_f: common daily noise in fundamentalists' demand",
+        "Franke & Westerhoff (2012) structural stochastic volatility; calibrated",
+        ge=0,
     )
     chartist_noise: float = P(
-        0.08, "1/sqrt(day)", "sigma_c: common daily noise in chartists' demand",
-        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; calibrated", ge=0,
+        0.08,
+        "1/sqrt(day)",
+        "sigma_c: common daily noise in chartists' demand",
+        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; calibrated",
+        ge=0,
     )
-    idiosyncratic_noise: float = P(0.02, "1/sqrt(day)", "each trader's own daily demand noise",
-                                   "stated assumption", ge=0)
-    rebalance_speed: float = P(0.01, "1/day", "daily pull of a trader's weight to its "
-                               "initial weight (keeps positions inside the budget)",
-                               "stated assumption", ge=0, le=1)
-    switching_rate: float = P(0.05, "1/day", "nu: base rate of strategy reconsideration",
-                              "Franke & Westerhoff (2012) nu about 0.05", ge=0, le=1)
-    predisposition: float = P(0.0, "-", "alpha_0: attractiveness of fundamentalism over "
-                              "chartism", "Franke & Westerhoff (2012)", ge=-10, le=10)
-    herding: float = P(1.5, "-", "alpha_n: weight of the neighbours' majority (herding)",
-                       "Franke & Westerhoff (2012); Lux & Marchesi (1999)", ge=0, le=20)
-    misalignment: float = P(10.0, "-", "alpha_p: weight of squared log mispricing in favour of "
-                            "fundamentalism", "Franke & Westerhoff (2012)", ge=0, le=1000)
+    idiosyncratic_noise: float = P(
+        0.02, "1/sqrt(day)", "each trader's own daily demand noise", "stated assumption", ge=0
+    )
+    rebalance_speed: float = P(
+        0.01,
+        "1/day",
+        "daily pull of a trader's weight to its initial weight (keeps positions inside the budget)",
+        "stated assumption",
+        ge=0,
+        le=1,
+    )
+    switching_rate: float = P(
+        0.05,
+        "1/day",
+        "nu: base rate of strategy reconsideration",
+        "Franke & Westerhoff (2012) nu about 0.05",
+        ge=0,
+        le=1,
+    )
+    predisposition: float = P(
+        0.0,
+        "-",
+        "alpha_0: attractiveness of fundamentalism over chartism",
+        "Franke & Westerhoff (2012)",
+        ge=-10,
+        le=10,
+    )
+    herding: float = P(
+        1.5,
+        "-",
+        "alpha_n: weight of the neighbours' majority (herding)",
+        "Franke & Westerhoff (2012); Lux & Marchesi (1999)",
+        ge=0,
+        le=20,
+    )
+    misalignment: float = P(
+        10.0,
+        "-",
+        "alpha_p: weight of squared log mispricing in favour of fundamentalism",
+        "Franke & Westerhoff (2012)",
+        ge=0,
+        le=1000,
+    )
     leverage_share: float = P(
-        0.05, "fraction", "share of traders who use leverage",
+        0.05,
+        "fraction",
+        "share of traders who use leverage",
         "with `leveraged_weight` 3 this puts levered retail positions at about 3% of market cap, "
-        "the size of 2025 open interest ($70-116B, seed-world-facts.md section 8)", ge=0, le=1,
+        "the size of 2025 open interest ($70-116B, seed-world-facts.md section 8)",
+        ge=0,
+        le=1,
     )
     leveraged_weight: float = P(
-        3.0, "x", "crypto position / equity that leveraged traders hold at day 0 and return to",
+        3.0,
+        "x",
+        "crypto position / equity that leveraged traders hold at day 0 and return to",
         "stated assumption: typical effective leverage well below the exchange maximum",
-        ge=0, le=250,
+        ge=0,
+        le=250,
     )
     max_leverage: float = P(
-        10.0, "x", "leverage of leveraged traders (position / equity)",
+        10.0,
+        "x",
+        "leverage of leveraged traders (position / equity)",
         "Binance caps new users at 20x, BitMEX/Binance offer up to 125x "
-        "(seed-world-facts.md section 7)", ge=1, le=250,
+        "(seed-world-facts.md section 7)",
+        ge=1,
+        le=250,
     )
     maintenance_margin: float = P(
-        0.5, "fraction of initial margin", "a leveraged trader is liquidated when equity falls "
+        0.5,
+        "fraction of initial margin",
+        "a leveraged trader is liquidated when equity falls "
         "below this share of the initial margin (position / max_leverage)",
-        "exchanges set maintenance at about half of initial margin", gt=0, le=1,
+        "exchanges set maintenance at about half of initial margin",
+        gt=0,
+        le=1,
     )
 
 
@@ -277,47 +470,103 @@ class InstitutionConfig(Section):
     """Leveraged funds, lenders and market makers (`Institution`) on the exposure layer."""
 
     n_funds: int = P(10, "agents", "leveraged funds", "size choice", ge=0, le=100_000)
-    n_lenders: int = P(5, "agents", "crypto lenders (prime brokers)", "size choice", ge=0,
-                       le=100_000)
-    n_market_makers: int = P(5, "agents", "market makers providing depth", "size choice", ge=0,
-                             le=100_000)
+    n_lenders: int = P(
+        5, "agents", "crypto lenders (prime brokers)", "size choice", ge=0, le=100_000
+    )
+    n_market_makers: int = P(
+        5, "agents", "market makers providing depth", "size choice", ge=0, le=100_000
+    )
     fund_equity_share: float = P(
-        0.02, "fraction of market cap", "funds' total equity at day 0",
+        0.02,
+        "fraction of market cap",
+        "funds' total equity at day 0",
         "stated assumption: CME+Binance BTC open interest ~$30B in 2025 (seed-world-facts.md "
-        "section 8) against a $2.2T market", ge=0, le=1,
+        "section 8) against a $2.2T market",
+        ge=0,
+        le=1,
     )
     leverage_target: float = P(
-        2.0, "x", "funds' target leverage (position / equity)",
+        2.0,
+        "x",
+        "funds' target leverage (position / equity)",
         "Greenwood, Landier & Thesmar (2015) leverage targeting; CME margin 20-40% "
-        "(seed-world-facts.md section 7)", ge=1, le=100,
+        "(seed-world-facts.md section 7)",
+        ge=1,
+        le=100,
     )
     leverage_max: float = P(
-        3.0, "x", "margin limit: above it a fund must sell back to its target at once",
-        "Thurner, Farmer & Geanakoplos (2012)", ge=1, le=200,
+        3.0,
+        "x",
+        "margin limit: above it a fund must sell back to its target at once",
+        "Thurner, Farmer & Geanakoplos (2012)",
+        ge=1,
+        le=200,
     )
-    adjust_speed: float = P(0.2, "1/day", "share of the gap to target leverage a fund closes "
-                            "per day when within its margin limit", "stated assumption", gt=0,
-                            le=1)
-    lender_equity_share: float = P(0.01, "fraction of market cap", "lenders' total equity",
-                                   "stated assumption", ge=0, le=1)
-    lender_leverage: float = P(5.0, "x", "lenders' assets / equity; the rest is deposits from "
-                               "the outside", "stated assumption (Celsius: $4.3B assets vs "
-                               "$1.2B hole)", ge=1, le=100)
-    interbank_density: float = P(0.4, "fraction", "probability of a loan between two lenders",
-                                 "stated assumption", ge=0, le=1)
-    interbank_share: float = P(0.2, "fraction", "share of a lender's assets lent to other "
-                               "lenders", "stated assumption", ge=0, le=0.9)
+    adjust_speed: float = P(
+        0.2,
+        "1/day",
+        "share of the gap to target leverage a fund closes per day when within its margin limit",
+        "stated assumption",
+        gt=0,
+        le=1,
+    )
+    lender_equity_share: float = P(
+        0.01, "fraction of market cap", "lenders' total equity", "stated assumption", ge=0, le=1
+    )
+    lender_leverage: float = P(
+        5.0,
+        "x",
+        "lenders' assets / equity; the rest is deposits from the outside",
+        "stated assumption (Celsius: $4.3B assets vs $1.2B hole)",
+        ge=1,
+        le=100,
+    )
+    interbank_density: float = P(
+        0.4,
+        "fraction",
+        "probability of a loan between two lenders",
+        "stated assumption",
+        ge=0,
+        le=1,
+    )
+    interbank_share: float = P(
+        0.2,
+        "fraction",
+        "share of a lender's assets lent to other lenders",
+        "stated assumption",
+        ge=0,
+        le=0.9,
+    )
     lender_liquidation_days: float = P(
-        5.0, "days", "lenders sell seized collateral at 1/days of it per day (fire sale)",
-        "stated assumption", ge=1,
+        5.0,
+        "days",
+        "lenders sell seized collateral at 1/days of it per day (fire sale)",
+        "stated assumption",
+        ge=1,
     )
-    mm_equity_share: float = P(0.01, "fraction of market cap", "market makers' total equity",
-                               "stated assumption", ge=0, le=1)
-    mm_inventory_weight: float = P(0.5, "fraction", "market makers' coin share of their assets "
-                                   "at day 0", "stated assumption", ge=0, le=1)
+    mm_equity_share: float = P(
+        0.01,
+        "fraction of market cap",
+        "market makers' total equity",
+        "stated assumption",
+        ge=0,
+        le=1,
+    )
+    mm_inventory_weight: float = P(
+        0.5,
+        "fraction",
+        "market makers' coin share of their assets at day 0",
+        "stated assumption",
+        ge=0,
+        le=1,
+    )
     mm_withdraw_equity: float = P(
-        0.5, "fraction", "a market maker below this share of its initial equity stops quoting",
-        "stated assumption: loss limits", ge=0, le=1,
+        0.5,
+        "fraction",
+        "a market maker below this share of its initial equity stops quoting",
+        "stated assumption: loss limits",
+        ge=0,
+        le=1,
     )
 
 
@@ -326,41 +575,90 @@ class RegulatorConfig(Section):
 
     enabled: bool = P(True, "-", "whether the regulator acts", "treatment")
     pressure_decay: float = P(
-        0.99, "per day", "rho in S_t = rho*S_(t-1) + kappa*loss_t (half-life ln2/(1-rho) days)",
-        "stated assumption: public memory of about two months", ge=0, lt=1,
+        0.99,
+        "per day",
+        "rho in S_t = rho*S_(t-1) + kappa*loss_t (half-life ln2/(1-rho) days)",
+        "stated assumption: public memory of about two months",
+        ge=0,
+        lt=1,
     )
-    loss_weight: float = P(1.0, "pressure per bp", "kappa: pressure added per basis point of "
-                           "401(k) assets lost in a day", "normalisation", ge=0)
+    loss_weight: float = P(
+        1.0,
+        "pressure per bp",
+        "kappa: pressure added per basis point of 401(k) assets lost in a day",
+        "normalisation",
+        ge=0,
+    )
     threshold: float = P(
-        50.0, "pressure", "pressure at which the first action (warning) is set in motion; "
-        "rung k needs k times this",
-        "stated assumption: a loss of about 0.5% of 401(k) assets draws a response", gt=0,
+        50.0,
+        "pressure",
+        "pressure at which the first action (warning) is set in motion; rung k needs k times this",
+        "stated assumption: a loss of about 0.5% of 401(k) assets draws a response",
+        gt=0,
     )
     lag_days: int = P(
-        120, "days", "days between the decision to act and the action taking effect",
+        120,
+        "days",
+        "days between the decision to act and the action taking effect",
         "DOL 'extreme care' release (Mar 2022) came about 4 months after the Nov 2021 peak "
-        "(seed-world-facts.md section 7)", ge=0,
+        "(seed-world-facts.md section 7)",
+        ge=0,
     )
-    relax_fraction: float = P(0.5, "fraction", "a rung is relaxed when pressure stays below "
-                              "this share of its threshold", "hysteresis; stated assumption",
-                              ge=0, le=1)
-    relax_days: int = P(180, "days", "days pressure must stay low before relaxing a rung",
-                        "regulation loosens slowly (Dagher 2018)", ge=1)
-    warning_effect: float = P(0.5, "fraction", "share of new crypto contributions that "
-                              "continue after a warning", "stated assumption", ge=0, le=1)
-    cap_allocation: float = P(0.01, "fraction", "allocation cap imposed at rung 2",
-                              "DESIGN.md: e.g. 5% -> 1%", ge=0, le=1)
-    unwind_days: int = P(90, "days", "forced unwind sells savers' crypto over this many days",
-                         "stated assumption", ge=1)
-    max_level: int = P(4, "rung", "highest rung the regulator may reach (1 warning, 2 cap, "
-                       "3 freeze, 4 forced unwind)", "treatment", ge=0, le=4)
+    relax_fraction: float = P(
+        0.5,
+        "fraction",
+        "a rung is relaxed when pressure stays below this share of its threshold",
+        "hysteresis; stated assumption",
+        ge=0,
+        le=1,
+    )
+    relax_days: int = P(
+        180,
+        "days",
+        "days pressure must stay low before relaxing a rung",
+        "regulation loosens slowly (Dagher 2018)",
+        ge=1,
+    )
+    warning_effect: float = P(
+        0.5,
+        "fraction",
+        "share of new crypto contributions that continue after a warning",
+        "stated assumption",
+        ge=0,
+        le=1,
+    )
+    cap_allocation: float = P(
+        0.01, "fraction", "allocation cap imposed at rung 2", "DESIGN.md: e.g. 5% -> 1%", ge=0, le=1
+    )
+    unwind_days: int = P(
+        90,
+        "days",
+        "forced unwind sells savers' crypto over this many days",
+        "stated assumption",
+        ge=1,
+    )
+    max_level: int = P(
+        4,
+        "rung",
+        "highest rung the regulator may reach (1 warning, 2 cap, 3 freeze, 4 forced unwind)",
+        "treatment",
+        ge=0,
+        le=4,
+    )
     circuit_breaker: float | None = P(
-        None, "log return", "halt: the day's price move is capped at this size and orders "
-        "scaled to fit (None: no breaker)", "optional market tool (Westerhoff 2008)", gt=0,
+        None,
+        "log return",
+        "halt: the day's price move is capped at this size and orders "
+        "scaled to fit (None: no breaker)",
+        "optional market tool (Westerhoff 2008)",
+        gt=0,
     )
     leverage_cap: float | None = P(
-        None, "x", "from rung 2 on, traders' and funds' leverage is capped here (None: no cap)",
-        "optional market tool", ge=1,
+        None,
+        "x",
+        "from rung 2 on, traders' and funds' leverage is capped here (None: no cap)",
+        "optional market tool",
+        ge=1,
     )
 
 
@@ -369,18 +667,36 @@ class NetworkConfig(Section):
 
     topology: Literal[
         "barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_block", "graphml"
-    ] = P("stochastic_block", "-", "family of the social layer",
-          "savers cluster by employer (DESIGN.md)")
-    mean_degree: float = P(6.0, "edges/node", "mean social degree", "stated assumption",
-                           gt=0, le=1000)
-    rewire_prob: float = P(0.1, "probability", "Watts-Strogatz rewiring probability",
-                           "Watts & Strogatz (1998)", ge=0, le=1)
+    ] = P(
+        "stochastic_block",
+        "-",
+        "family of the social layer",
+        "savers cluster by employer (DESIGN.md)",
+    )
+    mean_degree: float = P(
+        6.0, "edges/node", "mean social degree", "stated assumption", gt=0, le=1000
+    )
+    rewire_prob: float = P(
+        0.1,
+        "probability",
+        "Watts-Strogatz rewiring probability",
+        "Watts & Strogatz (1998)",
+        ge=0,
+        le=1,
+    )
     within_block_share: float = P(
-        0.8, "fraction", "stochastic block: share of a node's edges inside its block "
-        "(its employer, or the traders' block)", "stated assumption", ge=0, le=1,
+        0.8,
+        "fraction",
+        "stochastic block: share of a node's edges inside its block "
+        "(its employer, or the traders' block)",
+        "stated assumption",
+        ge=0,
+        le=1,
     )
     graphml_path: str | None = P(
-        None, "path", "GraphML file for topology='graphml': nodes 0..n-1 in agent order "
+        None,
+        "path",
+        "GraphML file for topology='graphml': nodes 0..n-1 in agent order "
         "(savers, traders, institutions); edges may carry `layer`",
         "user input",
     )
@@ -390,28 +706,38 @@ class ShockConfig(Section):
     """A scheduled shock: a fall of fundamental value, or the default of an institution."""
 
     day: int | None = P(None, "day", "day of the shock (None: no shock)", "treatment", ge=0)
-    fundamental_drop: float = P(0.0, "fraction", "fall of every asset's fundamental value",
-                                "treatment", ge=0, lt=1)
+    fundamental_drop: float = P(
+        0.0, "fraction", "fall of every asset's fundamental value", "treatment", ge=0, lt=1
+    )
     default_institution: int | None = P(
-        None, "index", "institution (0-based, in the order funds, lenders, market makers) "
-        "that fails on the shock day, losing `default_loss` of its assets", "treatment", ge=0,
+        None,
+        "index",
+        "institution (0-based, in the order funds, lenders, market makers) "
+        "that fails on the shock day, losing `default_loss` of its assets",
+        "treatment",
+        ge=0,
     )
     default_loss: float = P(
-        1.0, "fraction", "share of the failed institution's coins and cash that vanish "
+        1.0,
+        "fraction",
+        "share of the failed institution's coins and cash that vanish "
         "(fraud, theft) and are booked as lost",
         "FTX: $8.9B of $11.6B customer balances missing (seed-world-facts.md section 4)",
-        ge=0, le=1,
+        ge=0,
+        le=1,
     )
 
 
 class RunConfig(Section):
     """How long to run and what to record."""
 
-    steps: int = P(3650, "days", "days to simulate", "DESIGN.md: 10 simulated years", ge=1,
-                   le=365_000)
+    steps: int = P(
+        3650, "days", "days to simulate", "DESIGN.md: 10 simulated years", ge=1, le=365_000
+    )
     seed: int = P(42, "-", "seed of the model's random generators", "-", ge=0)
-    collect_agent_data: bool = P(False, "-", "also record per-agent state every day (slow)",
-                                 "off by default for speed")
+    collect_agent_data: bool = P(
+        False, "-", "also record per-agent state every day (slow)", "off by default for speed"
+    )
 
 
 class Config(Section):
@@ -440,7 +766,8 @@ class Config(Section):
             raise _field_error("market.correlation", corr, f"a {n_assets}x{n_assets} matrix")
         if not _is_correlation(corr):
             raise _field_error(
-                "market.correlation", corr,
+                "market.correlation",
+                corr,
                 "a symmetric positive semi-definite matrix with ones on the diagonal",
             )
         menu = self.savers.menu
@@ -451,17 +778,20 @@ class Config(Section):
         shares = self.traders.initial_shares
         if len(shares) != 3 or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-9:
             raise _field_error(
-                "traders.initial_shares", shares,
+                "traders.initial_shares",
+                shares,
                 "3 non-negative shares (fundamentalist, chartist, noise) summing to 1",
             )
         if self.institutions.leverage_max < self.institutions.leverage_target:
             raise _field_error(
-                "institutions.leverage_max", self.institutions.leverage_max,
+                "institutions.leverage_max",
+                self.institutions.leverage_max,
                 f"a value >= institutions.leverage_target ({self.institutions.leverage_target})",
             )
         if self.savers.retirement_age <= self.savers.entry_age:
             raise _field_error(
-                "savers.retirement_age", self.savers.retirement_age,
+                "savers.retirement_age",
+                self.savers.retirement_age,
                 f"an age above savers.entry_age ({self.savers.entry_age})",
             )
         if self.network.topology == "graphml" and not self.network.graphml_path:
@@ -471,9 +801,12 @@ class Config(Section):
         k = self.shock.default_institution
         if k is not None and k >= self.n_institutions:
             raise _field_error(
-                "shock.default_institution", k,
+                "shock.default_institution",
+                k,
                 f"an index in 0..{self.n_institutions - 1} (there are {self.n_institutions} "
-                "institutions)" if self.n_institutions else "None (there are no institutions)",
+                "institutions)"
+                if self.n_institutions
+                else "None (there are no institutions)",
             )
         return self
 
@@ -620,9 +953,7 @@ def _describe(exc: ValidationError) -> str:
         where = f"in [{section}]" if section else "at the top level"
         return f"{loc} = {value!r}: unknown parameter {where}; allowed: {allowed}"
     msg = err["msg"]
-    if kind == "literal_error":
-        msg = "must be " + msg.removeprefix("Input should be ")
-    elif msg.startswith("Input should be "):
+    if kind == "literal_error" or msg.startswith("Input should be "):
         msg = "must be " + msg.removeprefix("Input should be ")
     if isinstance(value, float) and not math.isfinite(value):
         value = str(value)

@@ -56,9 +56,7 @@ class Market:
         self.prev_log_fundamental = self.log_fundamental.copy()
         self.drift = np.array([a.fundamental_drift_annual for a in assets]) / 365.0
         self.fund_vol = np.array([a.fundamental_vol_annual for a in assets]) / np.sqrt(365.0)
-        self.chol = np.linalg.cholesky(
-            np.asarray(self.cfg.correlation) + 1e-12 * np.eye(self.n)
-        )
+        self.chol = np.linalg.cholesky(np.asarray(self.cfg.correlation) + 1e-12 * np.eye(self.n))
         self.decay = 0.5 ** (1.0 / self.cfg.impact_halflife_days)
         self.ret = np.zeros(self.n)  # last daily log return
         window = self.cfg.vol_window_days
@@ -130,9 +128,7 @@ class Market:
             * np.sqrt(np.abs(share) / self.turnover)
         )
 
-    def clear(
-        self, net_coins: np.ndarray, mm_capacity: float, breaker: float | None
-    ) -> Clearing:
+    def clear(self, net_coins: np.ndarray, mm_capacity: float, breaker: float | None) -> Clearing:
         """Move prices for the day's net flow and return the execution terms."""
         depth = self.depth_factor(mm_capacity)
         move = self.impact(net_coins, depth)

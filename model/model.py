@@ -23,27 +23,41 @@ from mesa.discrete_space import Network
 
 from model.agents.institution import Institution, InstitutionPopulation
 from model.agents.saver import RetirementSaver, SaverPopulation
-from model.agents.trader import TraderPopulation, RetailTrader
+from model.agents.trader import RetailTrader, TraderPopulation
 from model.config import Config
 from model.ledger import Ledger
+from model.market import Market
 from model.network import (
     build_social_graph,
     employer_assignment,
     neighbour_share,
     social_adjacency,
 )
-from model.market import Market
 from model.regulator import Regulator
 
 PEAK_WINDOW = 365  # days over which savers measure their drawdown
 SUPPLY_MARGIN = 0.5  # buys may take at most half of the outside market's coins in a day
 
 MODEL_REPORTERS = (
-    "price", "fundamental", "log_return", "volatility_30d", "depth_usd",
-    "flow_savers", "flow_traders", "flow_institutions",
-    "saver_crypto_wealth", "saver_loss", "saver_loss_share", "panicked_savers",
-    "fund_leverage", "defaults", "liquidations", "chartist_share",
-    "regulator_pressure", "policy_level", "halted",
+    "price",
+    "fundamental",
+    "log_return",
+    "volatility_30d",
+    "depth_usd",
+    "flow_savers",
+    "flow_traders",
+    "flow_institutions",
+    "saver_crypto_wealth",
+    "saver_loss",
+    "saver_loss_share",
+    "panicked_savers",
+    "fund_leverage",
+    "defaults",
+    "liquidations",
+    "chartist_share",
+    "regulator_pressure",
+    "policy_level",
+    "halted",
 )
 
 
@@ -57,8 +71,9 @@ class Crypto401kModel(mesa.Model):
             (``savers__allocation=0.03`` also works), as `mesa.batch_run` passes them.
     """
 
-    def __init__(self, config: Config | None = None, *, rng: int | None = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self, config: Config | None = None, *, rng: int | None = None, **overrides: Any
+    ) -> None:
         cfg = config or Config()
         if overrides:
             cfg = cfg.with_overrides({k.replace("__", "."): v for k, v in overrides.items()})
@@ -89,8 +104,7 @@ class Crypto401kModel(mesa.Model):
         self._add_exposure_edges(n_s + n_r)
 
         # the outside market: every coin not held by an agent; cash lent out so far
-        held = (self.savers.coins.sum(0) + self.traders.coins.sum(0)
-                + self.institutions.coins.sum(0))
+        held = self.savers.coins.sum(0) + self.traders.coins.sum(0) + self.institutions.coins.sum(0)
         self.outside_coins = self.market.supply - held
         self.outside_cash = self.institutions.outside_cash0
         self.ledger = Ledger(lost_coins=np.zeros(self.market.n))
@@ -118,7 +132,8 @@ class Crypto401kModel(mesa.Model):
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
         agenttype_reporters = (
             {cls: per_agent for cls in (RetirementSaver, RetailTrader, Institution)}
-            if cfg.run.collect_agent_data else None
+            if cfg.run.collect_agent_data
+            else None
         )
         self.datacollector = mesa.DataCollector(
             model_reporters=reporters, agenttype_reporters=agenttype_reporters
@@ -165,8 +180,9 @@ class Crypto401kModel(mesa.Model):
         orders = [np.where(q > 0, q * buy_scale[None, :], q) for q in orders]
         mm_capacity = inst.mm_capacity(price)
         mm_share, _ = market.counterparty_shares(mm_capacity)
-        clearing = market.clear(sum(q.sum(axis=0) for q in orders), mm_capacity.sum(),
-                                cfg.regulator.circuit_breaker)
+        clearing = market.clear(
+            sum(q.sum(axis=0) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
+        )
         orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
         orders[0] = savers.fill(orders[0], price, exec_price)
@@ -228,8 +244,13 @@ class Crypto401kModel(mesa.Model):
         inst = self.institutions
         debtor, creditor = np.nonzero(inst.loans[:, : inst.n])
         for i, j in zip(debtor.tolist(), creditor.tolist(), strict=True):
-            self.graph.add_edge(first_node + i, first_node + j, layer="exposure",
-                                lender=first_node + j, amount=float(inst.loans[i, j]))
+            self.graph.add_edge(
+                first_node + i,
+                first_node + j,
+                layer="exposure",
+                lender=first_node + j,
+                amount=float(inst.loans[i, j]),
+            )
 
     def _set_records(self, flows: list[np.ndarray], halted: bool) -> None:
         price = self.market.price
@@ -240,7 +261,10 @@ class Crypto401kModel(mesa.Model):
         mm_capacity = self.institutions.mm_capacity(price).sum()
         depth = self.market.depth_factor(mm_capacity)
         self.depth_usd = float(
-            0.01 * price[0] * self.market.supply[0] * depth[0]
+            0.01
+            * price[0]
+            * self.market.supply[0]
+            * depth[0]
             / self.config.market.impact_multiplier
         )  # USD of net flow that moves the price by 1% (linear law)
         self.flow_savers, self.flow_traders, self.flow_institutions = (
@@ -263,25 +287,36 @@ class Crypto401kModel(mesa.Model):
     # ---- the books -----------------------------------------------------------------------
     def total_cash(self) -> float:
         """USD in every account of the crypto market (negative balances count negative)."""
-        return float(self.savers.cash.sum() + self.traders.cash.sum()
-                     + self.institutions.cash.sum() + self.outside_cash)
+        return float(
+            self.savers.cash.sum()
+            + self.traders.cash.sum()
+            + self.institutions.cash.sum()
+            + self.outside_cash
+        )
 
     def total_coins(self) -> np.ndarray:
-        return (self.savers.coins.sum(0) + self.traders.coins.sum(0)
-                + self.institutions.coins.sum(0) + self.outside_coins)
+        return (
+            self.savers.coins.sum(0)
+            + self.traders.coins.sum(0)
+            + self.institutions.coins.sum(0)
+            + self.outside_coins
+        )
 
     def books(self) -> dict[str, Any]:
         """Each conserved quantity next to what the recorded boundary flows say it must be."""
         led = self.ledger
         return {
             "cash": self.total_cash(),
-            "cash_expected": self.initial_cash + led.to_market - led.from_market
-            - led.lost_cash,
+            "cash_expected": self.initial_cash + led.to_market - led.from_market - led.lost_cash,
             "coins": self.total_coins(),
             "coins_expected": self.initial_coins - led.lost_coins,
             "plan_dollars": float(self.savers.other.sum()),
-            "plan_dollars_expected": self.initial_plan_dollars + led.payroll_in
-            + led.other_return - led.to_market + led.from_market - led.withdrawals_out,
+            "plan_dollars_expected": self.initial_plan_dollars
+            + led.payroll_in
+            + led.other_return
+            - led.to_market
+            + led.from_market
+            - led.withdrawals_out,
         }
 
 

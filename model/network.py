@@ -87,7 +87,7 @@ def _block_graph(
     block_of = np.concatenate([employer, np.full(n_traders, employer.max(initial=-1) + 1)])
     # networkx wants nodes grouped by block: relabel after building.
     order = np.argsort(block_of, kind="stable")
-    labels, sizes = np.unique(block_of, return_counts=True)
+    _, sizes = np.unique(block_of, return_counts=True)
     k, w = cfg.mean_degree, cfg.within_block_share
     n_b = len(sizes)
     probs = np.empty((n_b, n_b))

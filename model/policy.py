@@ -19,8 +19,13 @@ import math
 from dataclasses import dataclass, field
 
 WARNING, CAP, FREEZE, UNWIND = 1, 2, 3, 4
-RUNG_NAMES = {0: "none", WARNING: "warning", CAP: "allocation cap", FREEZE: "inflow freeze",
-              UNWIND: "forced unwind"}
+RUNG_NAMES = {
+    0: "none",
+    WARNING: "warning",
+    CAP: "allocation cap",
+    FREEZE: "inflow freeze",
+    UNWIND: "forced unwind",
+}
 
 
 @dataclass
@@ -42,10 +47,10 @@ class PolicyLadder:
     def update(self, day: int, signal: float) -> int:
         """Advance one day with today's signal; return the rung in force."""
         self.pressure = self.decay * self.pressure + self.weight * signal
-        if self.pending_level is None and self.level < self.max_level:
-            if self.pressure >= (self.level + 1) * self.threshold:
-                self.pending_level = self.level + 1
-                self.pending_due = day + self.lag_days
+        idle = self.pending_level is None and self.level < self.max_level
+        if idle and self.pressure >= (self.level + 1) * self.threshold:
+            self.pending_level = self.level + 1
+            self.pending_due = day + self.lag_days
         if self.pending_level is not None:
             if day >= self.pending_due:
                 self.level = self.pending_level

@@ -17,7 +17,7 @@ import math
 import mesa
 
 from model.config import RegulatorConfig
-from model.policy import CAP, FREEZE, UNWIND, WARNING, RUNG_NAMES, PolicyEffects, PolicyLadder
+from model.policy import CAP, FREEZE, RUNG_NAMES, UNWIND, WARNING, PolicyEffects, PolicyLadder
 
 
 class Regulator(mesa.Agent):

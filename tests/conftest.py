@@ -10,14 +10,24 @@ from hypothesis import HealthCheck, Phase, settings
 from model.config import Config
 
 settings.register_profile(
-    "default", deadline=None, max_examples=20,
+    "default",
+    deadline=None,
+    max_examples=20,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "thorough", deadline=None, max_examples=200,
+    "thorough",
+    deadline=None,
+    max_examples=200,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("noshrink", deadline=None, max_examples=40, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(  # generate many cases fast, skip shrinking (for hunting bugs)
+    "noshrink",
+    deadline=None,
+    max_examples=40,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SMALL = {

@@ -67,7 +67,7 @@ def test_bad_values_name_field_value_and_rule(overrides, fragments):
 def test_unknown_toml_section(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text("[savings]\nallocation = 0.05\n")
-    with pytest.raises(ConfigError, match="savings.*unknown parameter at the top level"):
+    with pytest.raises(ConfigError, match=r"savings.*unknown parameter at the top level"):
         Config.from_toml(path)
 
 

@@ -19,20 +19,23 @@ def test_margin_call_sells_exactly_what_restores_the_target():
 
 
 def test_within_limit_a_fund_closes_part_of_the_gap():
-    delta = leverage_order(np.array([250.0]), np.array([100.0]), np.array([2.0]),
-                           np.array([3.0]), speed=0.2)
+    delta = leverage_order(
+        np.array([250.0]), np.array([100.0]), np.array([2.0]), np.array([3.0]), speed=0.2
+    )
     assert np.isclose(delta, 0.2 * (200.0 - 250.0))
 
 
 def test_rising_prices_make_leverage_targeters_buy():
-    delta = leverage_order(np.array([150.0]), np.array([100.0]), np.array([2.0]),
-                           np.array([3.0]), speed=1.0)
+    delta = leverage_order(
+        np.array([150.0]), np.array([100.0]), np.array([2.0]), np.array([3.0]), speed=1.0
+    )
     assert delta[0] > 0
 
 
 def test_insolvent_fund_sells_everything():
-    delta = leverage_order(np.array([100.0]), np.array([-5.0]), np.array([2.0]),
-                           np.array([3.0]), speed=0.2)
+    delta = leverage_order(
+        np.array([100.0]), np.array([-5.0]), np.array([2.0]), np.array([3.0]), speed=0.2
+    )
     assert delta[0] == -100.0
 
 
@@ -48,8 +51,7 @@ def test_initial_balance_sheets():
     assert (inst.cash >= 0).all()
     assert (inst.equity(PRICE) > 0).all()
     # every loan is someone's claim: claims + the outside's share = liabilities
-    assert np.isclose(inst.claims().sum() + inst.loans[:, inst.n].sum(),
-                      inst.liabilities().sum())
+    assert np.isclose(inst.claims().sum() + inst.loans[:, inst.n].sum(), inst.liabilities().sum())
 
 
 def test_margin_call_in_the_population_restores_target_at_decision_price():
@@ -73,7 +75,7 @@ def test_default_passes_loss_to_creditors_pro_rata():
     recovery = assets / owed.sum()
     assert recovery < 1
     cash_total = inst.cash.sum()
-    out_coins, out_cash = inst.fail(fund, crash)
+    _, out_cash = inst.fail(fund, crash)
     assert not inst.alive[fund]
     assert inst.loans[fund].sum() == 0 and inst.coins[fund].sum() == 0
     # cash only moved (to creditors and the outside)
@@ -87,8 +89,11 @@ def test_default_passes_loss_to_creditors_pro_rata():
 
 
 def test_cascade_through_leveraged_lenders():
-    inst = _population(institutions__lender_leverage=50.0, institutions__n_lenders=1,
-                       institutions__fund_equity_share=0.5)
+    inst = _population(
+        institutions__lender_leverage=50.0,
+        institutions__n_lenders=1,
+        institutions__fund_equity_share=0.5,
+    )
     _, _, failed = inst.resolve_defaults(PRICE * 0.05)
     kinds = inst.kind[failed]
     assert (kinds == FUND).any() and (kinds == LENDER).any()

@@ -30,8 +30,7 @@ def test_buying_raises_and_selling_lowers_price():
 
 def test_transient_impact_decays_and_permanent_does_not():
     perm = _market(**{"market.impact_permanent_share": 1.0})
-    trans = _market(**{"market.impact_permanent_share": 0.0,
-                       "market.impact_halflife_days": 5.0})
+    trans = _market(**{"market.impact_permanent_share": 0.0, "market.impact_halflife_days": 5.0})
     for m in (perm, trans):
         m.clear(m.supply * 1e-3, 1.0, None)
     jump_perm, jump_trans = perm.log_price.copy(), trans.log_price.copy()

@@ -15,8 +15,12 @@ def _run(**kw):
 
 
 def test_allocation_zero_means_no_crypto_and_no_loss():
-    m, df = _run(savers__allocation=0.0, savers__channel="payroll+reallocation",
-                 shock__day=50, shock__fundamental_drop=0.6)
+    m, df = _run(
+        savers__allocation=0.0,
+        savers__channel="payroll+reallocation",
+        shock__day=50,
+        shock__fundamental_drop=0.6,
+    )
     assert (m.savers.coins == 0).all()
     assert (df["saver_crypto_wealth"] == 0).all() and (df["saver_loss"] == 0).all()
     assert (df["flow_savers"] == 0).all() and (df["panicked_savers"] == 0).all()
@@ -40,17 +44,26 @@ def test_payroll_inflows_accumulate_crypto():
 
 def test_reallocation_channel_moves_existing_balances():
     _, payroll = _run(savers__allocation=0.03, savers__panic_rate_crash=0.0)
-    m, both = _run(savers__allocation=0.03, savers__channel="payroll+reallocation",
-                   savers__reallocation_start_day=0, savers__reallocation_days=100,
-                   savers__panic_rate_crash=0.0)
+    m, both = _run(
+        savers__allocation=0.03,
+        savers__channel="payroll+reallocation",
+        savers__reallocation_start_day=0,
+        savers__reallocation_days=100,
+        savers__panic_rate_crash=0.0,
+    )
     assert both["saver_crypto_wealth"].iloc[-1] > 5 * payroll["saver_crypto_wealth"].iloc[-1]
     assert m.ledger.to_market > 0.5 * 0.03 * m.initial_plan_dollars
 
 
 def test_fundamental_shock_crashes_price_and_savers_lose():
-    _, df = _run(savers__allocation=0.05, savers__channel="payroll+reallocation",
-                 savers__reallocation_start_day=0, savers__reallocation_days=30,
-                 shock__day=100, shock__fundamental_drop=0.6)
+    _, df = _run(
+        savers__allocation=0.05,
+        savers__channel="payroll+reallocation",
+        savers__reallocation_start_day=0,
+        savers__reallocation_days=30,
+        shock__day=100,
+        shock__fundamental_drop=0.6,
+    )
     assert df["price"].iloc[101] < 0.6 * df["price"].iloc[99]
     assert df["saver_loss"].iloc[-1] > 0
 
@@ -62,17 +75,27 @@ def test_institution_default_shock_is_recorded_and_passes_losses():
 
 
 def test_big_crash_with_leverage_causes_liquidations_and_defaults():
-    _, df = _run(shock__day=20, shock__fundamental_drop=0.7,
-                 institutions__leverage_target=4.0, institutions__leverage_max=5.0)
+    _, df = _run(
+        shock__day=20,
+        shock__fundamental_drop=0.7,
+        institutions__leverage_target=4.0,
+        institutions__leverage_max=5.0,
+    )
     assert df["liquidations"].iloc[-1] > 0
     assert df["defaults"].iloc[-1] > 0
 
 
 def test_sensitive_regulator_escalates_after_losses():
-    _, df = _run(savers__allocation=0.05, savers__channel="payroll+reallocation",
-                 savers__reallocation_start_day=0, savers__reallocation_days=20,
-                 shock__day=40, shock__fundamental_drop=0.6,
-                 regulator__threshold=5.0, regulator__lag_days=10)
+    _, df = _run(
+        savers__allocation=0.05,
+        savers__channel="payroll+reallocation",
+        savers__reallocation_start_day=0,
+        savers__reallocation_days=20,
+        shock__day=40,
+        shock__fundamental_drop=0.6,
+        regulator__threshold=5.0,
+        regulator__lag_days=10,
+    )
     assert df["policy_level"].max() >= 2
     first_action = int(np.argmax(df["policy_level"].to_numpy() > 0))
     first_alarm = int(np.argmax(df["regulator_pressure"].to_numpy() >= 5.0))
@@ -95,11 +118,19 @@ def test_mesa_agents_are_views_of_population_rows():
 
 
 def test_runs_under_mesa_batch_run():
-    params = {"savers.allocation": [0.0, 0.05], **{k: v for k, v in
-              {"savers.n_cohorts": 50, "traders.n_traders": 40}.items()}}
-    results = mesa.batch_run(Crypto401kModel, parameters=params, rng=[1, 2], max_steps=20,
-                             data_collection_period=-1, display_progress=False,
-                             number_processes=1)
+    params = {
+        "savers.allocation": [0.0, 0.05],
+        **{k: v for k, v in {"savers.n_cohorts": 50, "traders.n_traders": 40}.items()},
+    }
+    results = mesa.batch_run(
+        Crypto401kModel,
+        parameters=params,
+        rng=[1, 2],
+        max_steps=20,
+        data_collection_period=-1,
+        display_progress=False,
+        number_processes=1,
+    )
     assert len(results) == 4
     assert {r["savers.allocation"] for r in results} == {0.0, 0.05}
     assert all(np.isfinite(r["price"]) for r in results)
@@ -111,8 +142,9 @@ def test_agent_data_collection_is_optional():
     savers = m.datacollector.get_agenttype_vars_dataframe(RetirementSaver)
     assert len(savers) == 6 * m.savers.n
     insts = m.datacollector.get_agenttype_vars_dataframe(Institution)
-    assert np.isclose(insts["wealth"].iloc[-m.institutions.n:].sum(),
-                      m.institutions.equity(m.market.price).sum())
+    assert np.isclose(
+        insts["wealth"].iloc[-m.institutions.n :].sum(), m.institutions.equity(m.market.price).sum()
+    )
     quiet = Crypto401kModel(small_config(run__steps=5))
     quiet.run()
     assert quiet.datacollector.get_agenttype_vars_dataframe(RetirementSaver).empty

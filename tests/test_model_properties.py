@@ -43,7 +43,8 @@ scenarios = st.fixed_dictionaries(
         "market__impact_permanent_share": st.floats(0.0, 1.0),
         "market__depth_stress_sensitivity": st.floats(0.0, 10.0),
         "network__topology": st.sampled_from(
-            ["barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_block"]),
+            ["barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_block"]
+        ),
         "regulator__threshold": st.floats(0.01, 100.0),
         "regulator__lag_days": st.integers(0, 30),
         "regulator__circuit_breaker": st.none() | st.floats(0.01, 0.5),
@@ -57,8 +58,11 @@ scenarios = st.fixed_dictionaries(
 
 
 def _build(params: dict, fail_first: bool) -> Crypto401kModel:
-    n_inst = (params["institutions__n_funds"] + params["institutions__n_lenders"]
-              + params["institutions__n_market_makers"])
+    n_inst = (
+        params["institutions__n_funds"]
+        + params["institutions__n_lenders"]
+        + params["institutions__n_market_makers"]
+    )
     if params["institutions__leverage_target"] > 3.0:
         params["institutions__leverage_max"] = params["institutions__leverage_target"] * 1.5
     params["shock__default_institution"] = 0 if (fail_first and n_inst) else None
@@ -71,8 +75,12 @@ def _assert_books_balance(m: Crypto401kModel, largest: float = 0.0) -> float:
     """Books balance to float64 rounding of the largest gross balances seen so far (relative
     1e-11); returns that largest gross balance."""
     b = m.books()
-    gross_cash = (np.abs(m.traders.cash).sum() + np.abs(m.institutions.cash).sum()
-                  + abs(m.outside_cash) + m.institutions.loans.sum())
+    gross_cash = (
+        np.abs(m.traders.cash).sum()
+        + np.abs(m.institutions.cash).sum()
+        + abs(m.outside_cash)
+        + m.institutions.loans.sum()
+    )
     largest = max(largest, gross_cash + m.ledger.to_market + m.ledger.from_market + 1.0)
     assert abs(b["cash"] - b["cash_expected"]) <= 1e-11 * largest
     assert np.allclose(b["coins"], b["coins_expected"], rtol=1e-11, atol=1e-6)
@@ -107,15 +115,31 @@ def test_prices_positive_and_finite(params, fail_first):
 @pytest.mark.parametrize(
     "extreme",
     [
-        {"savers__allocation": 1.0, "savers__channel": "payroll+reallocation",
-         "savers__reallocation_start_day": 0, "savers__reallocation_days": 5},
-        {"traders__leverage_share": 1.0, "traders__max_leverage": 50.0,
-         "traders__leveraged_weight": 50.0, "shock__day": 10, "shock__fundamental_drop": 0.9},
-        {"savers__allocation": 1.0, "traders__max_leverage": 50.0,
-         "traders__leverage_share": 1.0, "institutions__leverage_target": 50.0,
-         "institutions__leverage_max": 100.0, "shock__day": 30,
-         "shock__fundamental_drop": 0.9, "shock__default_institution": 0,
-         "regulator__threshold": 0.01, "regulator__lag_days": 0},
+        {
+            "savers__allocation": 1.0,
+            "savers__channel": "payroll+reallocation",
+            "savers__reallocation_start_day": 0,
+            "savers__reallocation_days": 5,
+        },
+        {
+            "traders__leverage_share": 1.0,
+            "traders__max_leverage": 50.0,
+            "traders__leveraged_weight": 50.0,
+            "shock__day": 10,
+            "shock__fundamental_drop": 0.9,
+        },
+        {
+            "savers__allocation": 1.0,
+            "traders__max_leverage": 50.0,
+            "traders__leverage_share": 1.0,
+            "institutions__leverage_target": 50.0,
+            "institutions__leverage_max": 100.0,
+            "shock__day": 30,
+            "shock__fundamental_drop": 0.9,
+            "shock__default_institution": 0,
+            "regulator__threshold": 0.01,
+            "regulator__lag_days": 0,
+        },
     ],
 )
 def test_extreme_configurations_keep_prices_finite_and_books_balanced(extreme):
@@ -146,8 +170,10 @@ def test_different_seed_different_path():
     b = Crypto401kModel(small_config(run__seed=2))
     a.run()
     b.run()
-    assert not np.array_equal(a.datacollector.get_model_vars_dataframe()["price"],
-                              b.datacollector.get_model_vars_dataframe()["price"])
+    assert not np.array_equal(
+        a.datacollector.get_model_vars_dataframe()["price"],
+        b.datacollector.get_model_vars_dataframe()["price"],
+    )
 
 
 def test_rng_argument_overrides_config_seed():

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from model.config import Config, ConfigError
+from model.model import Crypto401kModel
 from model.network import (
     build_social_graph,
     employer_assignment,
     neighbour_share,
     social_adjacency,
 )
-from model.model import Crypto401kModel
 from tests.conftest import small_config
 
 TOPOLOGIES = ["barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_block"]
@@ -79,8 +79,9 @@ def test_graphml_topology(tmp_path):
     g = nx.path_graph(n)
     path = tmp_path / "g.graphml"
     nx.write_graphml(g, path)
-    m = Crypto401kModel(cfg.with_overrides({"network.topology": "graphml",
-                                            "network.graphml_path": str(path)}))
+    m = Crypto401kModel(
+        cfg.with_overrides({"network.topology": "graphml", "network.graphml_path": str(path)})
+    )
     social = [(u, v) for u, v, d in m.graph.edges(data=True) if d["layer"] == "social"]
     assert len(social) == n - 1
 

@@ -8,8 +8,15 @@ from model.regulator import effects_of
 
 
 def _ladder(**kw):
-    args = dict(threshold=10.0, decay=0.9, weight=1.0, lag_days=5, relax_fraction=0.5,
-                relax_days=3, max_level=4)
+    args = dict(
+        threshold=10.0,
+        decay=0.9,
+        weight=1.0,
+        lag_days=5,
+        relax_fraction=0.5,
+        relax_days=3,
+        max_level=4,
+    )
     args.update(kw)
     return PolicyLadder(**args)
 

@@ -30,8 +30,12 @@ def test_rebalance_target_is_contrarian():
 
 
 def test_target_date_savers_buy_after_fall_and_sell_after_rise():
-    pop, rng = _population(savers__allocation=0.05, savers__target_date_share=1.0,
-                           savers__rebalance_interval_days=1, savers__panic_rate_crash=0.0)
+    pop, rng = _population(
+        savers__allocation=0.05,
+        savers__target_date_share=1.0,
+        savers__rebalance_interval_days=1,
+        savers__panic_rate_crash=0.0,
+    )
     ledger = Ledger()
     fear = np.zeros(pop.n)
     effects = PolicyEffects.none()
@@ -50,20 +54,27 @@ def test_target_date_savers_buy_after_fall_and_sell_after_rise():
 
 
 def test_self_directed_savers_do_not_rebalance():
-    pop, rng = _population(savers__allocation=0.05, savers__target_date_share=0.0,
-                           savers__rebalance_interval_days=1, savers__panic_rate_crash=0.0)
+    pop, rng = _population(
+        savers__allocation=0.05,
+        savers__target_date_share=0.0,
+        savers__rebalance_interval_days=1,
+        savers__panic_rate_crash=0.0,
+    )
     pop.coins[:, 0] = 10.0
     pop.eligible[:] = 1e9
     pop.age[:] = 40.0
     pop.pay_phase[:] = 1
-    orders = pop.decide(0, PRICE * 0.5, 0.5, np.zeros(pop.n), PolicyEffects.none(), rng,
-                        Ledger())
+    orders = pop.decide(0, PRICE * 0.5, 0.5, np.zeros(pop.n), PolicyEffects.none(), rng, Ledger())
     assert (orders == 0).all()
 
 
 def test_payday_buys_allocation_times_contribution():
-    pop, rng = _population(savers__allocation=0.03, savers__payday_sync=True,
-                           savers__target_date_share=0.0, savers__panic_rate_crash=0.0)
+    pop, rng = _population(
+        savers__allocation=0.03,
+        savers__payday_sync=True,
+        savers__target_date_share=0.0,
+        savers__panic_rate_crash=0.0,
+    )
     pop.age[:] = 40.0
     ledger = Ledger()
     orders = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects.none(), rng, ledger)
@@ -78,15 +89,19 @@ def test_payday_buys_allocation_times_contribution():
 
 
 def test_freeze_stops_crypto_buying_and_cap_limits_it():
-    pop, rng = _population(savers__allocation=0.05, savers__payday_sync=True,
-                           savers__target_date_share=0.0, savers__panic_rate_crash=0.0)
+    pop, rng = _population(
+        savers__allocation=0.05,
+        savers__payday_sync=True,
+        savers__target_date_share=0.0,
+        savers__panic_rate_crash=0.0,
+    )
     pop.age[:] = 40.0
-    frozen = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects(freeze=True), rng,
-                        Ledger())
+    frozen = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects(freeze=True), rng, Ledger())
     assert (frozen == 0).all()
     pop.cash[:] = 0
-    capped = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects(allocation_cap=0.01),
-                        rng, Ledger())
+    capped = pop.decide(
+        0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects(allocation_cap=0.01), rng, Ledger()
+    )
     per_payday = pop.contribution * 14 / 365
     assert np.allclose(capped[:, 0] * PRICE[0], 0.01 * per_payday)
 
@@ -103,9 +118,13 @@ def test_panic_hazard_rises_with_drawdown_and_fear_and_is_lower_for_target_date(
 
 
 def test_panicked_savers_sell_and_stop_buying():
-    pop, rng = _population(savers__allocation=0.05, savers__panic_rate_crash=50.0,
-                           savers__panic_sell_fraction=0.5, savers__payday_sync=True,
-                           savers__target_date_share=0.0)
+    pop, rng = _population(
+        savers__allocation=0.05,
+        savers__panic_rate_crash=50.0,
+        savers__panic_sell_fraction=0.5,
+        savers__payday_sync=True,
+        savers__target_date_share=0.0,
+    )
     pop.coins[:, 0] = 10.0
     pop.age[:] = 40.0
     orders = pop.decide(0, PRICE, 1.0, np.ones(pop.n), PolicyEffects.none(), rng, Ledger())

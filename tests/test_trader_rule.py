@@ -18,10 +18,15 @@ PRICE = np.array([100.0])
 
 
 def _population(n=50, **overrides):
-    quiet = {"traders__n_traders": n, "traders__idiosyncratic_noise": 0.0,
-             "traders__fundamentalist_noise": 0.0, "traders__chartist_noise": 0.0,
-             "traders__switching_rate": 0.0, "traders__rebalance_speed": 0.0,
-             "traders__leverage_share": 0.0}
+    quiet = {
+        "traders__n_traders": n,
+        "traders__idiosyncratic_noise": 0.0,
+        "traders__fundamentalist_noise": 0.0,
+        "traders__chartist_noise": 0.0,
+        "traders__switching_rate": 0.0,
+        "traders__rebalance_speed": 0.0,
+        "traders__leverage_share": 0.0,
+    }
     cfg = small_config(**(quiet | overrides))
     rng = np.random.default_rng(3)
     pop = TraderPopulation(cfg, rng, PRICE, PRICE * 1e6, sp.csr_array((n, n)))
@@ -88,8 +93,12 @@ def test_liquidated_trader_sells_everything_and_bad_debt_is_written_off():
 
 
 def test_regulator_leverage_cap_binds():
-    pop, rng = _population(n=10, traders__leverage_share=1.0, traders__max_leverage=10.0,
-                           traders__fundamentalist_reaction=100.0)
+    pop, rng = _population(
+        n=10,
+        traders__leverage_share=1.0,
+        traders__max_leverage=10.0,
+        traders__fundamentalist_reaction=100.0,
+    )
     pop.strategy[:] = FUNDAMENTALIST
     orders = pop.decide(0, PRICE, np.log(PRICE * 3), PolicyEffects(leverage_cap=2.0), rng)
     pop.settle(orders, PRICE)

@@ -42,10 +42,13 @@ class InstitutionPopulation:
         self, cfg: Config, rng: np.random.Generator, price0: np.ndarray, market_cap: np.ndarray
     ) -> None:
         c = self.cfg = cfg.institutions
-        self.kind = np.concatenate([
-            np.full(c.n_funds, FUND), np.full(c.n_lenders, LENDER),
-            np.full(c.n_market_makers, MARKET_MAKER),
-        ]).astype(np.int8)
+        self.kind = np.concatenate(
+            [
+                np.full(c.n_funds, FUND),
+                np.full(c.n_lenders, LENDER),
+                np.full(c.n_market_makers, MARKET_MAKER),
+            ]
+        ).astype(np.int8)
         n = self.n = len(self.kind)
         n_assets = len(price0)
         self.cap_share = market_cap / market_cap.sum()
@@ -80,8 +83,9 @@ class InstitutionPopulation:
                 self.cash[j] -= amount * len(chosen)
         lender_liab = self.loans[lenders]
         sums = lender_liab.sum(axis=1, keepdims=True)
-        self.credit[lenders] = np.divide(lender_liab, sums, out=np.zeros_like(lender_liab),
-                                         where=sums > 0)
+        self.credit[lenders] = np.divide(
+            lender_liab, sums, out=np.zeros_like(lender_liab), where=sums > 0
+        )
 
         # funds: equity levered to target with loans from one or two lenders
         eq_f = split(c.fund_equity_share * total_cap, funds)
@@ -98,8 +102,9 @@ class InstitutionPopulation:
 
         # market makers: inventory and cash, credit from the outside
         eq_m = split(c.mm_equity_share * total_cap, mms)
-        self.coins[mms] = (c.mm_inventory_weight * eq_m)[:, None] * self.cap_share[None, :] / (
-            price0[None, :])
+        self.coins[mms] = (
+            (c.mm_inventory_weight * eq_m)[:, None] * self.cap_share[None, :] / (price0[None, :])
+        )
         self.cash[mms] = (1.0 - c.mm_inventory_weight) * eq_m
         self.credit[mms, n] = 1.0
         self.mm_target_coins = self.coins.copy()
@@ -148,11 +153,14 @@ class InstitutionPopulation:
             target = np.minimum(self.leverage_target[funds], effects.leverage_cap)
             limit = np.minimum(self.leverage_max[funds], effects.leverage_cap)
             delta = leverage_order(value, equity, target, limit, self.cfg.adjust_speed)
-            sell = np.divide(np.minimum(delta, 0.0), value, out=np.zeros_like(delta),
-                             where=value > 0)
+            sell = np.divide(
+                np.minimum(delta, 0.0), value, out=np.zeros_like(delta), where=value > 0
+            )
             buy = np.maximum(delta, 0.0)
-            orders[funds] = (sell[:, None] * self.coins[funds]
-                             + buy[:, None] * self.cap_share[None, :] / price[None, :])
+            orders[funds] = (
+                sell[:, None] * self.coins[funds]
+                + buy[:, None] * self.cap_share[None, :] / price[None, :]
+            )
         lenders = self.alive & (self.kind == LENDER)
         orders[lenders] -= self.coins[lenders] / self.cfg.lender_liquidation_days
         return np.maximum(orders, -self.coins)
@@ -195,8 +203,9 @@ class InstitutionPopulation:
         pay = np.maximum(pay, 0.0)
         if not (pay > 0).any():
             return 0.0
-        share = np.divide(self.loans, liab[:, None], out=np.zeros_like(self.loans),
-                          where=liab[:, None] > 0)
+        share = np.divide(
+            self.loans, liab[:, None], out=np.zeros_like(self.loans), where=liab[:, None] > 0
+        )
         paid = pay[:, None] * share
         self.loans -= paid
         np.maximum(self.loans, 0.0, out=self.loans)

@@ -130,8 +130,13 @@ class SaverPopulation:
         self.panicked &= ~recover
         self.contributing |= recover
         hazard = panic_hazard(
-            drawdown, self.target_date, fear_share, s.panic_rate_crash,
-            s.panic_drawdown_scale, s.target_date_panic_factor, s.panic_social_weight,
+            drawdown,
+            self.target_date,
+            fear_share,
+            s.panic_rate_crash,
+            s.panic_drawdown_scale,
+            s.target_date_panic_factor,
+            s.panic_social_weight,
         )
         new = ~self.panicked & ~self.retiring & (value > 0) & (u[1] < hazard)
         self.panicked |= new
@@ -141,11 +146,14 @@ class SaverPopulation:
         alloc = np.where(self.panicked | self.retiring, 0.0, self.allocation_now(effects))
 
         # 3. payroll
-        paid = self.contributing & ~self.retiring & (
-            (day - self.pay_phase) % s.payday_interval_days == 0
+        paid = (
+            self.contributing
+            & ~self.retiring
+            & ((day - self.pay_phase) % s.payday_interval_days == 0)
         )
-        contribution = np.where(paid, self.contribution * s.payday_interval_days / DAYS_PER_YEAR,
-                                0.0)
+        contribution = np.where(
+            paid, self.contribution * s.payday_interval_days / DAYS_PER_YEAR, 0.0
+        )
         to_crypto = contribution * alloc
         ledger.payroll_in += float(contribution.sum())
         self.other += contribution - to_crypto
@@ -170,8 +178,11 @@ class SaverPopulation:
         orders += self.cash[:, None] * self.menu[None, :] / price[None, :]
 
         # 5. target-date rebalancing
-        due = self.target_date & ~self.panicked & ~self.retiring & (
-            (day - self.rebalance_phase) % s.rebalance_interval_days == 0
+        due = (
+            self.target_date
+            & ~self.panicked
+            & ~self.retiring
+            & ((day - self.rebalance_phase) % s.rebalance_interval_days == 0)
         )
         if due.any() and effects.unwind_rate == 0.0:
             target = rebalance_target(value[due], self.eligible[due], alloc[due])
@@ -185,8 +196,9 @@ class SaverPopulation:
             self.cash[idx] += buy
             ledger.to_market += float(buy.sum())
             orders[idx] += buy[:, None] * self.menu[None, :] / price[None, :]
-            sell_frac = np.divide(np.minimum(delta, 0.0), value[due],
-                                  out=np.zeros_like(delta), where=value[due] > 0)
+            sell_frac = np.divide(
+                np.minimum(delta, 0.0), value[due], out=np.zeros_like(delta), where=value[due] > 0
+            )
             orders[idx] += sell_frac[:, None] * self.coins[idx]
 
         # 6. forced unwind

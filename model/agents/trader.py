@@ -113,7 +113,8 @@ class TraderPopulation:
             t.predisposition
             + t.herding * self.herd_signal()
             + t.misalignment * float(self.cap_share @ mispricing**2),
-            -50.0, 50.0,
+            -50.0,
+            50.0,
         )
         to_c = (self.strategy == FUNDAMENTALIST) & (u < t.switching_rate * np.exp(-a))
         to_f = (self.strategy == CHARTIST) & (u < t.switching_rate * np.exp(a))
@@ -123,8 +124,10 @@ class TraderPopulation:
         equity = self.equity(price)
         solvent = equity > 0
         weight = np.divide(
-            self.coins * price[None, :], equity[:, None],
-            out=np.zeros_like(self.coins), where=solvent[:, None],
+            self.coins * price[None, :],
+            equity[:, None],
+            out=np.zeros_like(self.coins),
+            where=solvent[:, None],
         )
         demand = np.zeros_like(weight)
         f = self.strategy == FUNDAMENTALIST
