@@ -188,10 +188,11 @@ class SaverConfig(Section):
         ge=0,
     )
     allocation: float = P(
-        0.0,
+        0.01,
         "fraction",
         "crypto share of contributions, and target-date sleeves' crypto weight",
-        "treatment (experiments sweep 0/1/3/5%); 0 is the pre-2025 baseline",
+        "treatment (experiments sweep 0/1/3/5%); default 1%, the low end of the 1/3/5% "
+        "scenarios in the seed article (Dunleavy, Varys Capital); 0 is the no-401(k) baseline",
         ge=0,
         le=1,
     )

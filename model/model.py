@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 from mesa.discrete_space import Network
 
-from model.agents.institution import Institution, InstitutionPopulation
+from model.agents.institution import FUND, Institution, InstitutionPopulation
 from model.agents.saver import RetirementSaver, SaverPopulation
 from model.agents.trader import RetailTrader, TraderPopulation
 from model.config import Config
@@ -275,7 +275,7 @@ class Crypto401kModel(mesa.Model):
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
         self.panicked_savers = int(self.savers.panicked.sum())
         lev = self.institutions.leverage(price)
-        funds = self.institutions.alive & (self.institutions.kind == 0)
+        funds = self.institutions.alive & (self.institutions.kind == FUND) & np.isfinite(lev)
         self.fund_leverage = float(lev[funds].mean()) if funds.any() else 0.0
         self.defaults = self.institutions.defaults
         self.liquidations = self.traders.liquidations

@@ -199,7 +199,7 @@ def test_console_script_usage_error_is_one_line_exit_2():
 def test_params_lists_every_parameter(capsys):
     assert main(["params", "--markdown"]) == 0
     table = capsys.readouterr().out
-    assert "| `savers.allocation` | 0.0 | fraction |" in table
+    assert "| `savers.allocation` | 0.01 | fraction |" in table
     assert "ICI" in table
 
 
