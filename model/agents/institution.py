@@ -22,10 +22,9 @@ Institutions are few (tens to hundreds), so the loan matrix is dense.
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
-from mesa.discrete_space import FixedAgent
 
+from model.agents.view import RowAgent
 from model.config import Config
 from model.ledger import Ledger
 from model.policy import PolicyEffects
@@ -299,16 +298,11 @@ def leverage_order(
     return np.where(equity > 0, delta, -value)
 
 
-class Institution(FixedAgent):
+class Institution(RowAgent):
     """A fund, lender or market maker; its state is row `row` of `model.institutions`."""
 
-    def __init__(self, model: mesa.Model, row: int) -> None:
-        super().__init__(model)
-        self.row = row
-
-    @property
-    def _pop(self) -> InstitutionPopulation:
-        return self.model.institutions
+    population = "institutions"
+    _pop: InstitutionPopulation
 
     @property
     def kind(self) -> str:
@@ -317,10 +311,6 @@ class Institution(FixedAgent):
     @property
     def alive(self) -> bool:
         return bool(self._pop.alive[self.row])
-
-    @property
-    def coins(self) -> np.ndarray:
-        return self._pop.coins[self.row]
 
     @property
     def cash(self) -> float:

@@ -27,10 +27,9 @@ swept back into the plan's other assets (the ledger records every dollar that cr
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
-from mesa.discrete_space import FixedAgent
 
+from model.agents.view import RowAgent
 from model.config import Config
 from model.ledger import Ledger
 from model.policy import PolicyEffects
@@ -279,16 +278,11 @@ def rebalance_target(value: np.ndarray, eligible: np.ndarray, weight: np.ndarray
     return weight * (value + eligible)
 
 
-class RetirementSaver(FixedAgent):
+class RetirementSaver(RowAgent):
     """A cohort of 401(k) participants; its state is row `row` of `model.savers`."""
 
-    def __init__(self, model: mesa.Model, row: int) -> None:
-        super().__init__(model)
-        self.row = row
-
-    @property
-    def _pop(self) -> SaverPopulation:
-        return self.model.savers
+    population = "savers"
+    _pop: SaverPopulation
 
     @property
     def age(self) -> float:
@@ -306,10 +300,6 @@ class RetirementSaver(FixedAgent):
     def balance(self) -> float:
         """Non-crypto plan balance, USD."""
         return float(self._pop.other[self.row])
-
-    @property
-    def coins(self) -> np.ndarray:
-        return self._pop.coins[self.row]
 
     @property
     def crypto_wealth(self) -> float:

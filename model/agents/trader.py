@@ -23,11 +23,10 @@ beyond their equity is written off by the broker (the outside market's account).
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 import scipy.sparse as sp
-from mesa.discrete_space import FixedAgent
 
+from model.agents.view import RowAgent
 from model.config import Config
 from model.policy import PolicyEffects
 
@@ -187,16 +186,11 @@ def needs_liquidation(
     return (leverage > 1.0) & (position > 0) & (equity < maintenance * position / leverage)
 
 
-class RetailTrader(FixedAgent):
+class RetailTrader(RowAgent):
     """A retail trader; its state is row `row` of `model.traders`."""
 
-    def __init__(self, model: mesa.Model, row: int) -> None:
-        super().__init__(model)
-        self.row = row
-
-    @property
-    def _pop(self) -> TraderPopulation:
-        return self.model.traders
+    population = "traders"
+    _pop: TraderPopulation
 
     @property
     def strategy(self) -> str:
@@ -205,10 +199,6 @@ class RetailTrader(FixedAgent):
     @property
     def leverage(self) -> float:
         return float(self._pop.leverage[self.row])
-
-    @property
-    def coins(self) -> np.ndarray:
-        return self._pop.coins[self.row]
 
     @property
     def cash(self) -> float:

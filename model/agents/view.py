@@ -1,0 +1,28 @@
+"""The Mesa face of a vectorized population: an agent that reads and writes its row."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import mesa
+import numpy as np
+from mesa.discrete_space import FixedAgent
+
+
+class RowAgent(FixedAgent):
+    """An agent whose state is row `row` of the population `model.<population>`."""
+
+    population: ClassVar[str]
+
+    def __init__(self, model: mesa.Model, row: int) -> None:
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def _pop(self) -> Any:
+        return getattr(self.model, self.population)
+
+    @property
+    def coins(self) -> np.ndarray:
+        """Coins held, per asset (a view: writing it changes the population's state)."""
+        return self._pop.coins[self.row]
