@@ -62,7 +62,7 @@ class AssetConfig(Section):
         0.35,
         "1/sqrt(year)",
         "volatility of the log fundamental value (random walk)",
-        "calibrated (docs/calibration.md): the news component; traders add the rest of the "
+        "provisional (README, Status): the news component; traders add the rest of the "
         "observed 0.76 (Bitstamp 2014-2020)",
         ge=0,
         le=5,
@@ -356,14 +356,15 @@ class TraderConfig(Section):
         0.05,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "Franke & Westerhoff (2012) DCA-HPM structure; calibrated (docs/calibration.md)",
+        "Franke & Westerhoff (2012) DCA-HPM structure; provisional (README, Status)",
         ge=0,
     )
     chartist_reaction: float = P(
-        1.0,
+        0.5,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "Franke & Westerhoff (2012); calibrated",
+        "Franke & Westerhoff (2012) structure; provisional: hand-checked on 4 seeds x 5 years "
+        "(README, Status) until the calibration issue fits it",
         ge=0,
     )
     trend_halflife_days: float = P(
@@ -377,14 +378,14 @@ class TraderConfig(Section):
         0.02,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "Franke & Westerhoff (2012) structural stochastic volatility; calibrated",
+        "Franke & Westerhoff (2012) structural stochastic volatility; provisional",
         ge=0,
     )
     chartist_noise: float = P(
         0.08,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
-        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; calibrated",
+        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; provisional",
         ge=0,
     )
     idiosyncratic_noise: float = P(
@@ -407,10 +408,11 @@ class TraderConfig(Section):
         le=1,
     )
     predisposition: float = P(
-        0.0,
+        -0.3,
         "-",
-        "alpha_0: attractiveness of fundamentalism over chartism",
-        "Franke & Westerhoff (2012)",
+        "alpha_0: attractiveness of fundamentalism over chartism (negative: a predisposition "
+        "to chartism)",
+        "Franke & Westerhoff (2012) estimate alpha_0 about -0.3 (DCA-HPM); provisional",
         ge=-10,
         le=10,
     )
@@ -421,6 +423,15 @@ class TraderConfig(Section):
         "Franke & Westerhoff (2012); Lux & Marchesi (1999)",
         ge=0,
         le=20,
+    )
+    herding_locality: float = P(
+        0.5,
+        "fraction",
+        "weight of the neighbours' majority in the herding signal (the rest: the whole "
+        "population's, as in Lux & Marchesi's mean field)",
+        "stated assumption: traders see both their circle and market-wide sentiment",
+        ge=0,
+        le=1,
     )
     misalignment: float = P(
         10.0,

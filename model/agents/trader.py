@@ -80,14 +80,17 @@ class TraderPopulation:
         return np.bincount(self.strategy, minlength=3) / self.n
 
     def herd_signal(self) -> np.ndarray:
-        """(F - C) / (F + C) among each trader's trader neighbours; population-wide if none."""
+        """Majority signal (F - C) / (F + C): a blend of each trader's trader neighbours
+        (weight `herding_locality`) and the whole population (Lux-Marchesi's mean field)."""
         is_f = (self.strategy == FUNDAMENTALIST).astype(float)
         is_c = (self.strategy == CHARTIST).astype(float)
         nf, nc = self.adjacency @ is_f, self.adjacency @ is_c
         total = nf + nc
         gf, gc = is_f.sum(), is_c.sum()
         global_signal = (gf - gc) / (gf + gc) if gf + gc > 0 else 0.0
-        return np.divide(nf - nc, total, out=np.full(self.n, global_signal), where=total > 0)
+        local = np.divide(nf - nc, total, out=np.full(self.n, global_signal), where=total > 0)
+        w = self.cfg.herding_locality
+        return w * local + (1.0 - w) * global_signal
 
     # ---- the rule ----------------------------------------------------------------------
     def decide(
