@@ -131,9 +131,10 @@ class MarketConfig(Section):
         "fraction",
         "share of calm depth provided by market-maker institutions (the rest "
         "comes from the unmodelled outside market)",
-        "stated assumption; market makers' withdrawal in stress is what thins depth",
+        "stated assumption; market makers' withdrawal in stress is what thins depth (below 1: "
+        "the outside market always provides some depth)",
         ge=0,
-        le=1,
+        lt=1,
     )
     depth_stress_sensitivity: float = P(
         1.0,

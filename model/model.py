@@ -193,15 +193,15 @@ class Crypto401kModel(mesa.Model):
         self.outside_cash -= traders.settle(orders[1], exec_price)
         inst.settle(orders[2], exec_price)
         self._counterparties(sum(q.sum(axis=0) for q in orders), exec_price, mm_share)
+        coins, cash = inst.layoff(exec_price, self.outside_coins)
+        self.outside_coins += coins
+        self.outside_cash += cash
         self.outside_cash -= inst.draw_credit()
         self.outside_cash += inst.repay()
         coins, cash, failed = inst.resolve_defaults(exec_price)
         self.outside_coins += coins
         self.outside_cash += cash
         self.failed += [(day, i) for i in failed]
-        coins, cash = inst.layoff(exec_price, self.outside_coins)
-        self.outside_coins += coins
-        self.outside_cash += cash
 
         market.record_return(prev_log)
         traders.update_trend(market.ret)

@@ -98,3 +98,8 @@ def test_parse_set_option(item, expected):
 def test_parse_set_option_needs_equals():
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_option("savers.allocation")
+
+
+def test_outside_market_always_keeps_some_depth():
+    with pytest.raises(ConfigError, match=r"market\.market_maker_depth_share"):
+        Config().with_overrides({"market.market_maker_depth_share": 1.0})

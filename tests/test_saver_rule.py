@@ -146,3 +146,44 @@ def test_retiring_cohort_sells_everything_withdraws_and_is_replaced():
     assert pop.coins[0, 0] == 0.0 and pop.other[0] == 0.0
     assert pop.age[0] == pop.cfg.entry_age
     assert np.isclose(ledger.withdrawals_out, balance)
+
+
+def test_warning_and_freeze_stop_new_money_but_do_not_make_target_date_funds_sell():
+    from model.policy import PolicyEffects as Fx
+
+    for effects in (Fx(allocation_factor=0.5), Fx(allocation_factor=0.5, freeze=True)):
+        pop, rng = _population(
+            savers__allocation=0.05,
+            savers__target_date_share=1.0,
+            savers__rebalance_interval_days=1,
+            savers__panic_rate_crash=0.0,
+        )
+        pop.other[:] = 1e10
+        pop.eligible[:] = 1e9
+        pop.coins[:, 0] = 0.05 / 0.95 * 1e9 / 100.0  # on target at price 100
+        pop.age[:] = 40.0
+        pop.pay_phase[:] = 1
+        orders = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), effects, rng, Ledger())
+        assert np.allclose(orders, 0.0)
+        # after a fall, still no buying of the dip with new money
+        orders = pop.decide(0, PRICE * 0.5, 0.5, np.zeros(pop.n), effects, rng, Ledger())
+        assert (orders <= 0).all()
+
+
+def test_cap_makes_target_date_funds_sell_down_to_the_cap():
+    pop, rng = _population(
+        savers__allocation=0.05,
+        savers__target_date_share=1.0,
+        savers__rebalance_interval_days=1,
+        savers__panic_rate_crash=0.0,
+    )
+    pop.other[:] = 1e10
+    pop.eligible[:] = 0.95e9
+    pop.coins[:, 0] = 0.05e9 / 100.0
+    pop.age[:] = 40.0
+    pop.pay_phase[:] = 1
+    orders = pop.decide(
+        0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects(allocation_cap=0.01), rng, Ledger()
+    )
+    sleeve = 0.05e9 + 0.95e9 * (1 + pop.daily_growth)  # the other assets earned a day
+    assert np.allclose(orders[:, 0] * 100.0, 0.01 * sleeve - 0.05e9)

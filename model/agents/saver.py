@@ -161,11 +161,11 @@ class SaverPopulation:
         ledger.to_market += float(to_crypto.sum())
 
         # 4. one-off reallocation of existing balances, phased
-        if s.channel == "payroll+reallocation" and not effects.freeze:
+        if s.channel == "payroll+reallocation":
             start, length = s.reallocation_start_day, s.reallocation_days
             if day == start:
                 self.realloc_base = self.other.copy()
-            if start <= day < start + length:
+            if start <= day < start + length and not effects.freeze:
                 step = np.minimum(self.realloc_base / length, self.other)
                 moved = step * alloc
                 self.other -= moved
@@ -184,10 +184,14 @@ class SaverPopulation:
             & ((day - self.rebalance_phase) % s.rebalance_interval_days == 0)
         )
         if due.any() and effects.unwind_rate == 0.0:
-            target = rebalance_target(value[due], self.eligible[due], alloc[due])
-            if effects.freeze:
-                target = np.minimum(target, value[due])
-            delta = target - value[due]
+            # The sleeve's weight is lowered only by a cap: a warning or a freeze stops new
+            # money, it does not make the fund sell what it holds.
+            weight = min(s.allocation, effects.allocation_cap)
+            held = value[due] + self.cash[due]  # today's payroll purchase counts as held
+            target = rebalance_target(held, self.eligible[due], np.full(len(held), weight))
+            if effects.freeze or effects.allocation_factor < 1.0:
+                target = np.minimum(target, held)
+            delta = target - held
             buy = np.minimum(np.maximum(delta, 0.0), self.eligible[due])
             idx = np.flatnonzero(due)
             self.eligible[idx] -= buy
