@@ -12,8 +12,8 @@ matrix of the social layer (`social_adjacency`), never through per-node Python l
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
+from random import Random
 
 import networkx as nx
 import numpy as np
@@ -38,7 +38,7 @@ def build_social_graph(
     n_traders: int,
     n_institutions: int,
     employer: np.ndarray,
-    py_random: random.Random,
+    py_random: Random,
 ) -> nx.MultiGraph:
     """The market graph with its social layer; institutions are nodes without social edges
     (unless a GraphML file gives them some). A multigraph, so that two agents may be linked
@@ -76,7 +76,7 @@ def _block_graph(
     n_savers: int,
     n_traders: int,
     employer: np.ndarray,
-    py_random: random.Random,
+    py_random: Random,
 ) -> nx.Graph:
     """Stochastic block model whose blocks are employers (savers) plus one traders' block.
 

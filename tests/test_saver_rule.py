@@ -29,22 +29,28 @@ def test_rebalance_target_is_contrarian():
     assert rebalance_target(risen, eligible, weight) < risen  # sells the rally
 
 
-def test_target_date_savers_buy_after_fall_and_sell_after_rise():
+def _target_date_sleeve(crypto_usd: float, eligible_usd: float):
+    """Target-date savers at 5% allocation who rebalance daily, no panic and no payday on day
+    0, each holding `crypto_usd` of crypto (price 100) and `eligible_usd` in the sleeve."""
     pop, rng = _population(
         savers__allocation=0.05,
         savers__target_date_share=1.0,
         savers__rebalance_interval_days=1,
         savers__panic_rate_crash=0.0,
     )
+    pop.other[:] = 1e10
+    pop.eligible[:] = eligible_usd
+    pop.coins[:, 0] = crypto_usd / 100.0
+    pop.age[:] = 40.0
+    pop.pay_phase[:] = 1
+    return pop, rng
+
+
+def test_target_date_savers_buy_after_fall_and_sell_after_rise():
+    pop, rng = _target_date_sleeve(0.05 / 0.95 * 1e9, 1e9)  # on target
     ledger = Ledger()
     fear = np.zeros(pop.n)
     effects = PolicyEffects.none()
-    # build a sleeve: eligible dollars and crypto on target at price 100
-    pop.other[:] = 1e10
-    pop.eligible[:] = 1e9
-    pop.coins[:, 0] = 0.05 / 0.95 * 1e9 / 100.0
-    pop.age[:] = 40.0
-    pop.pay_phase[:] = 1  # no payday on day 0
     after_fall = pop.decide(0, PRICE * 0.5, 0.5, fear, effects, rng, ledger)
     assert (after_fall[:, 0] > 0).all()
     pop.cash[:] = 0.0
@@ -152,17 +158,7 @@ def test_warning_and_freeze_stop_new_money_but_do_not_make_target_date_funds_sel
     from model.policy import PolicyEffects as Fx
 
     for effects in (Fx(allocation_factor=0.5), Fx(allocation_factor=0.5, freeze=True)):
-        pop, rng = _population(
-            savers__allocation=0.05,
-            savers__target_date_share=1.0,
-            savers__rebalance_interval_days=1,
-            savers__panic_rate_crash=0.0,
-        )
-        pop.other[:] = 1e10
-        pop.eligible[:] = 1e9
-        pop.coins[:, 0] = 0.05 / 0.95 * 1e9 / 100.0  # on target at price 100
-        pop.age[:] = 40.0
-        pop.pay_phase[:] = 1
+        pop, rng = _target_date_sleeve(0.05 / 0.95 * 1e9, 1e9)  # on target
         orders = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), effects, rng, Ledger())
         assert np.allclose(orders, 0.0)
         # after a fall, still no buying of the dip with new money
@@ -171,17 +167,7 @@ def test_warning_and_freeze_stop_new_money_but_do_not_make_target_date_funds_sel
 
 
 def test_cap_makes_target_date_funds_sell_down_to_the_cap():
-    pop, rng = _population(
-        savers__allocation=0.05,
-        savers__target_date_share=1.0,
-        savers__rebalance_interval_days=1,
-        savers__panic_rate_crash=0.0,
-    )
-    pop.other[:] = 1e10
-    pop.eligible[:] = 0.95e9
-    pop.coins[:, 0] = 0.05e9 / 100.0
-    pop.age[:] = 40.0
-    pop.pay_phase[:] = 1
+    pop, rng = _target_date_sleeve(0.05e9, 0.95e9)
     orders = pop.decide(
         0, PRICE, 0.0, np.zeros(pop.n), PolicyEffects(allocation_cap=0.01), rng, Ledger()
     )
