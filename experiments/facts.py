@@ -11,6 +11,7 @@ calibration issue's work; this is its first look.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -50,16 +51,24 @@ def baseline_facts(seed: int, years: float) -> list[float]:
     return facts_of(m.datacollector.get_model_vars_dataframe()["price"].to_numpy())
 
 
+def map_seeds(fn, seeds, years: float, workers: int) -> list:
+    """fn(seed, years) for each seed, in order; in `workers` spawned processes (fork is
+    unsafe once numpy's threads exist), or in this process when workers is 1."""
+    seeds = list(seeds)
+    if workers <= 1:
+        return [fn(s, years) for s in seeds]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        return list(pool.map(fn, seeds, [years] * len(seeds)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--years", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    with ProcessPoolExecutor(args.workers) as pool:
-        rows = np.array(
-            list(pool.map(baseline_facts, range(args.seeds), [args.years] * args.seeds))
-        )
+    rows = np.array(map_seeds(baseline_facts, range(args.seeds), args.years, args.workers))
     real = facts_of(load_btc_close()[1])
     print(f"{'fact':24s} {'Bitcoin':>8s} {'model mean':>11s} {'min':>8s} {'max':>8s}")
     for k, name in enumerate(FACTS):

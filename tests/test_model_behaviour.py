@@ -2,6 +2,7 @@
 
 import mesa
 import numpy as np
+import pytest
 
 from model.agents import Institution, RetailTrader, RetirementSaver
 from model.model import MODEL_REPORTERS, Crypto401kModel
@@ -147,4 +148,5 @@ def test_agent_data_collection_is_optional():
     )
     quiet = Crypto401kModel(small_config(run__steps=5))
     quiet.run()
-    assert quiet.datacollector.get_agenttype_vars_dataframe(RetirementSaver).empty
+    with pytest.warns(UserWarning, match="No agent-type reporters"):
+        assert quiet.datacollector.get_agenttype_vars_dataframe(RetirementSaver).empty
