@@ -1,6 +1,7 @@
 """The `crypto401k` command line.
 
     crypto401k run [--config FILE] [--steps N] [--seed S] [--out DIR] [--set key=value ...]
+    crypto401k validate [--seeds N] [--years Y] [--workers K] [--json] [--out DIR]
     crypto401k params [--markdown]
 
 A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
+    val = sub.add_parser("validate", help="stylized facts of the no-401(k) baseline vs Bitcoin")
+    val.add_argument("--seeds", default="30", help="seeds to run (default: %(default)s)")
+    val.add_argument("--years", default="5", help="years per seed (default: %(default)s)")
+    val.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
+    val.add_argument("--data", help="BTC CSV with date,close columns (default: the shipped one)")
+    val.add_argument("--out", default="runs/validate", help="figures folder (default: %(default)s)")
+    val.add_argument("--json", action="store_true", help="print one JSON object, no table")
+
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
     params.add_argument("--markdown", action="store_true", help="as a markdown table")
     return parser
@@ -75,6 +84,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_outputs(out, cfg, ts, summary)
     if not args.quiet:
         print(format_summary(summary, out))
+    return 0
+
+
+def _number(flag: str, raw: str, kind: type) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        article = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{flag} = {raw!r}: must be {article}") from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from experiments.validate import format_table, validate, write_figures
+
+    seeds = _number("--seeds", args.seeds, int)
+    years = _number("--years", args.years, float)
+    workers = _number("--workers", args.workers, int)
+    if workers < 1:
+        raise ConfigError(f"--workers = {workers}: must be at least 1")
+    result, runs, real_r = validate(seeds, years, workers, args.data)
+    files = write_figures(Path(args.out), runs, real_r)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_table(result))
+        print(f"figures: {', '.join(str(f) for f in files)}")
     return 0
 
 
@@ -122,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "validate":
+            return cmd_validate(args)
         return cmd_params(args)
     except ConfigError as exc:
         sys.stderr.write(f"crypto401k: error: {exc}\n")

@@ -72,3 +72,32 @@ def hill_tail_index(returns: np.ndarray, tail: float = 0.05) -> float:
     if k < 2 or a[k] <= 0:
         return float("nan")
     return float(1.0 / np.mean(np.log(a[:k] / a[k])))
+
+
+FACT_NAMES = (
+    "annualized_volatility",
+    "excess_kurtosis",
+    "hill_tail_index",
+    "acf_r_lag1",
+    "acf_abs_r_lag1",
+    "acf_abs_r_lag10",
+    "acf_abs_r_lag50",
+    "acf_abs_r_lag100",
+    "max_drawdown",
+)
+
+
+def stylized_facts(prices: np.ndarray) -> dict[str, float]:
+    """The stylized facts of a daily price series (the calibration targets of DESIGN.md)."""
+    p = np.asarray(prices, dtype=float)
+    r = log_returns(p)
+    acf_abs = autocorrelation(np.abs(r), [1, 10, 50, 100])
+    values = [
+        annualized_volatility(r),
+        excess_kurtosis(r),
+        hill_tail_index(r),
+        float(autocorrelation(r, [1])[0]),
+        *acf_abs.tolist(),
+        max_drawdown(p),
+    ]
+    return dict(zip(FACT_NAMES, values, strict=True))

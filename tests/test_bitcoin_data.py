@@ -39,11 +39,3 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     bad.write_text("when,what\nyesterday,1\n")
     with pytest.raises(ValueError, match="cannot read a date,close series"):
         load_btc_close(bad)
-
-
-def test_facts_script_runs_on_the_model(capsys):
-    from experiments.facts import main
-
-    main(["--seeds", "2", "--years", "0.5", "--workers", "1"])
-    out = capsys.readouterr().out
-    assert "annualized volatility" in out and "0.755" in out  # Bitcoin, from the data

@@ -1,0 +1,215 @@
+"""Validation: the no-401(k) baseline's stylized facts against real Bitcoin.
+
+For each of N seeds the baseline (savers' allocation 0) runs for Y years; every stylized fact
+of `model.metrics.stylized_facts` is computed per seed. Each fact is reported next to its value
+on the shipped Bitstamp series, with the model's mean and 5-95% band across seeds, and
+whether the real value lies in the band.
+
+The method-of-simulated-moments distance (Franke & Westerhoff 2012) is
+
+    J = (m_model - m_real)' W (m_model - m_real)
+
+where m_model is the seed-average of the moments, and W is the inverse of the covariance of
+the real moments estimated by a moving-block bootstrap of the real returns. Block length:
+`BLOCK_DAYS`. Draws: `BOOTSTRAP_DRAWS`. The generator is seeded, so J is reproducible.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import metrics as mt
+from model.config import ConfigError
+from model.data import load_btc_close
+from model.model import Crypto401kModel
+
+MSM_MOMENTS = (
+    "annualized_volatility",
+    "excess_kurtosis",
+    "hill_tail_index",
+    "acf_r_lag1",
+    "acf_abs_r_lag1",
+    "acf_abs_r_lag10",
+    "acf_abs_r_lag50",
+)
+BLOCK_DAYS = 50
+BOOTSTRAP_DRAWS = 500
+BOOTSTRAP_SEED = 20141128  # first day of the Bitstamp series
+ACF_LAGS = np.arange(1, 101)
+
+
+def baseline_run(seed: int, years: float) -> dict[str, Any]:
+    """One no-401(k) baseline run: its facts and the pieces the figures need."""
+    m = Crypto401kModel(rng=seed, **{"savers.allocation": 0.0, "run.steps": round(365 * years)})
+    m.run()
+    prices = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
+    r = mt.log_returns(prices)
+    return {
+        "facts": mt.stylized_facts(prices),
+        "returns": r,
+        "acf_abs": mt.autocorrelation(np.abs(r), ACF_LAGS),
+    }
+
+
+def map_seeds(fn, seeds, years: float, workers: int) -> list:
+    """fn(seed, years) for each seed, in seed order; in `workers` spawned processes (fork is
+    unsafe once numpy's threads exist), or in this process when workers is 1. The result
+    does not depend on the number of workers."""
+    seeds = list(seeds)
+    if workers <= 1:
+        return [fn(s, years) for s in seeds]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        return list(pool.map(fn, seeds, [years] * len(seeds)))
+
+
+def bootstrap_moment_cov(
+    returns: np.ndarray,
+    draws: int = BOOTSTRAP_DRAWS,
+    block: int = BLOCK_DAYS,
+    seed: int = BOOTSTRAP_SEED,
+) -> np.ndarray:
+    """Covariance of the MSM moments over moving-block bootstrap resamples of `returns`."""
+    rng = np.random.default_rng(seed)
+    n = len(returns)
+    n_blocks = int(np.ceil(n / block))
+    samples = np.empty((draws, len(MSM_MOMENTS)))
+    for b in range(draws):
+        starts = rng.integers(0, n - block + 1, n_blocks)
+        r = np.concatenate([returns[s : s + block] for s in starts])[:n]
+        prices = np.exp(np.concatenate([[0.0], np.cumsum(r)]))
+        facts = mt.stylized_facts(prices)
+        samples[b] = [facts[k] for k in MSM_MOMENTS]
+    return np.cov(samples, rowvar=False)
+
+
+def msm_distance(model_moments: np.ndarray, real_moments: np.ndarray, cov: np.ndarray) -> float:
+    """(m_model - m_real)' W (m_model - m_real) with W = pinv(cov)."""
+    d = np.asarray(model_moments) - np.asarray(real_moments)
+    return float(d @ np.linalg.pinv(cov) @ d)
+
+
+def validate(
+    seeds: int, years: float, workers: int = 2, data: str | Path | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]], np.ndarray]:
+    """Run the validation. Returns (result, per-seed runs, real returns).
+
+    The result is {"facts": {name: {real, model_mean, model_p05, model_p95, in_band}},
+    "msm_distance": J, "seeds": N, "years": Y}.
+    """
+    if seeds < 1:
+        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
+    if not years > 0:
+        raise ConfigError(f"--years = {years}: must be greater than 0")
+    if round(365 * years) < 120:
+        raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
+    try:
+        _, close = load_btc_close(data)
+    except ValueError as exc:
+        raise ConfigError(f"--data: {exc}") from None
+    real = mt.stylized_facts(close)
+    runs = map_seeds(baseline_run, range(seeds), years, workers)
+    table = np.array([[run["facts"][k] for k in mt.FACT_NAMES] for run in runs])
+    facts = {}
+    for k, name in enumerate(mt.FACT_NAMES):
+        col = table[:, k]
+        p05, p95 = np.nanpercentile(col, [5, 95])
+        facts[name] = {
+            "real": real[name],
+            "model_mean": float(np.nanmean(col)),
+            "model_p05": float(p05),
+            "model_p95": float(p95),
+            "in_band": bool(p05 <= real[name] <= p95),
+        }
+    real_r = mt.log_returns(close)
+    cov = bootstrap_moment_cov(real_r)
+    model_m = np.array([facts[k]["model_mean"] for k in MSM_MOMENTS])
+    real_m = np.array([real[k] for k in MSM_MOMENTS])
+    result = {
+        "facts": facts,
+        "msm_distance": msm_distance(model_m, real_m, cov),
+        "seeds": seeds,
+        "years": years,
+    }
+    return result, runs, real_r
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"validation: no-401(k) baseline, {result['seeds']} seeds x {result['years']:g} years,"
+        " against Bitstamp BTC/USD 2014-11..2020-01",
+        f"{'fact':24s} {'Bitcoin':>9s} {'model mean':>11s} {'5%':>9s} {'95%':>9s}  in band",
+    ]
+    for name, f in result["facts"].items():
+        lines.append(
+            f"{name:24s} {f['real']:9.3f} {f['model_mean']:11.3f} {f['model_p05']:9.3f} "
+            f"{f['model_p95']:9.3f}  {'yes' if f['in_band'] else 'no'}"
+        )
+    lines.append(f"MSM distance (inverse bootstrap covariance): {result['msm_distance']:.2f}")
+    return "\n".join(lines)
+
+
+def write_figures(out: Path, runs: list[dict[str, Any]], real_r: np.ndarray) -> list[Path]:
+    """The return distribution (log density) and the |r| autocorrelation band, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    model_r = np.concatenate([run["returns"] for run in runs])
+    frame = pd.concat(
+        [
+            pd.DataFrame({"daily log return": real_r, "series": "Bitcoin (Bitstamp)"}),
+            pd.DataFrame({"daily log return": model_r, "series": "model baseline"}),
+        ]
+    )
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sns.histplot(
+        frame,
+        x="daily log return",
+        hue="series",
+        stat="density",
+        common_norm=False,
+        element="step",
+        fill=False,
+        bins=120,
+        ax=ax,
+    )
+    ax.set_yscale("log")
+    ax.set_ylabel("density (log scale)")
+    ax.set_title("Distribution of daily log returns")
+    fig.tight_layout()
+    files.append(out / "return_distribution.png")
+    fig.savefig(files[-1], dpi=120)
+    plt.close(fig)
+
+    acfs = np.array([run["acf_abs"] for run in runs])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lo, hi = np.nanpercentile(acfs, [5, 95], axis=0)
+    ax.fill_between(ACF_LAGS, lo, hi, alpha=0.3, label="model 5-95% across seeds")
+    ax.plot(ACF_LAGS, np.nanmean(acfs, axis=0), label="model mean")
+    ax.plot(
+        ACF_LAGS,
+        mt.autocorrelation(np.abs(real_r), ACF_LAGS),
+        color="k",
+        label="Bitcoin (Bitstamp)",
+    )
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("lag (days)")
+    ax.set_ylabel("autocorrelation of |daily log return|")
+    ax.set_title("Volatility clustering")
+    ax.legend()
+    fig.tight_layout()
+    files.append(out / "acf_abs_returns.png")
+    fig.savefig(files[-1], dpi=120)
+    plt.close(fig)
+    return files

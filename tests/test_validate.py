@@ -1,0 +1,99 @@
+"""`crypto401k validate`: the table, the JSON, the MSM distance, the figures, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from experiments.validate import MSM_MOMENTS, bootstrap_moment_cov, msm_distance
+from model import metrics
+from model.data import load_btc_close
+
+
+def test_validate_json_has_every_fact_and_a_distance(tmp_path, capsys):
+    code = main(
+        [
+            "validate",
+            "--seeds",
+            "2",
+            "--years",
+            "0.5",
+            "--workers",
+            "1",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["facts"]) == set(metrics.FACT_NAMES)
+    for fact in result["facts"].values():
+        assert set(fact) == {"real", "model_mean", "model_p05", "model_p95", "in_band"}
+        assert fact["model_p05"] <= fact["model_mean"] <= fact["model_p95"]
+        assert fact["in_band"] == (fact["model_p05"] <= fact["real"] <= fact["model_p95"])
+    assert result["facts"]["annualized_volatility"]["real"] == pytest.approx(0.755, abs=0.001)
+    assert result["msm_distance"] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "acf_abs_returns.png",
+        "return_distribution.png",
+    ]
+
+
+def test_validate_result_does_not_depend_on_workers(tmp_path, capsys):
+    outs = []
+    for workers in ("1", "2"):
+        main(
+            [
+                "validate",
+                "--seeds",
+                "2",
+                "--years",
+                "0.4",
+                "--workers",
+                workers,
+                "--json",
+                "--out",
+                str(tmp_path / workers),
+            ]
+        )
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0] == outs[1]
+
+
+def test_msm_distance_is_zero_at_the_real_moments_and_grows_away():
+    _, close = load_btc_close()
+    r = metrics.log_returns(close)
+    cov = bootstrap_moment_cov(r, draws=100)
+    assert cov.shape == (len(MSM_MOMENTS), len(MSM_MOMENTS))
+    real = np.array([metrics.stylized_facts(close)[k] for k in MSM_MOMENTS])
+    assert msm_distance(real, real, cov) == pytest.approx(0.0, abs=1e-12)
+    near, far = real.copy(), real.copy()
+    near[0] += 0.05
+    far[0] += 0.20
+    assert 0 < msm_distance(near, real, cov) < msm_distance(far, real, cov)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--seeds", "0"], "--seeds = 0"),
+        (["--seeds", "many"], "--seeds = 'many'"),
+        (["--years", "-1"], "--years = -1"),
+        (["--workers", "0"], "--workers = 0"),
+        (["--data", "/no/such.csv"], "--data"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, fragment):
+    code = main(["validate", "--out", str(tmp_path / "figs"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and fragment in err
+    assert not (tmp_path / "figs").exists()
+
+
+def test_unreadable_data_file(tmp_path, capsys):
+    bad = tmp_path / "btc.csv"
+    bad.write_text("day,price\n1,2\n")
+    assert main(["validate", "--data", str(bad), "--out", str(tmp_path / "f")]) == 2
+    assert "cannot read a date,close series" in capsys.readouterr().err
