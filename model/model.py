@@ -329,4 +329,4 @@ def supply_scale(
     buys = sum(np.maximum(q, 0.0).sum(axis=0) for q in orders)
     sells = sum(np.maximum(-q, 0.0).sum(axis=0) for q in orders)
     room = margin * np.maximum(outside_coins, 0.0) + sells
-    return np.where(buys > room, room / np.where(buys > 0, buys, 1.0), 1.0)
+    return np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
