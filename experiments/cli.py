@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from experiments.run import RUN_FILES
-from model.config import Config, ConfigError, parameter_table, parse_set_option
+from model.config import (
+    Config,
+    ConfigError,
+    parameter_markdown,
+    parameter_table,
+    parse_set_option,
+)
 
 EXIT_USAGE = 2
 
@@ -118,13 +124,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     rows = parameter_table()
     if args.markdown:
-        print("| parameter | default | unit | meaning | source |")
-        print("|---|---|---|---|---|")
-        for r in rows:
-            print(
-                f"| `{r['parameter']}` | {r['default']} | {r['unit']} | {r['meaning']} | "
-                f"{r['source']} |"
-            )
+        print(parameter_markdown())
     else:
         for r in rows:
             print(f"{r['parameter']} = {r['default']!r} [{r['unit']}]: {r['meaning']}")

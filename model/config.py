@@ -42,7 +42,13 @@ class Section(BaseModel):
 class AssetConfig(Section):
     """One traded crypto asset. The core scenario trades one (Bitcoin)."""
 
-    name: str = P("BTC", "-", "ticker used in output columns", "-", min_length=1)
+    name: str = P(
+        "BTC",
+        "-",
+        "ticker used in output columns",
+        "naming choice; a later issue adds ETH, a DeFi basket and a stablecoin",
+        min_length=1,
+    )
     market_cap_usd: float = P(
         2.2e12,
         "USD",
@@ -319,9 +325,21 @@ class SaverConfig(Section):
         "stated assumption: allocations are revisited about yearly",
         gt=0,
     )
-    entry_age: float = P(25.0, "years", "age at which a new cohort enters", "-", ge=16, le=70)
+    entry_age: float = P(
+        25.0,
+        "years",
+        "age at which a new cohort enters",
+        "Vanguard How America Saves reports balances from the <25 bracket; careers start ~25",
+        ge=16,
+        le=70,
+    )
     retirement_age: float = P(
-        65.0, "years", "age at which a cohort retires and withdraws", "-", ge=17, le=90
+        65.0,
+        "years",
+        "age at which a cohort retires and withdraws",
+        "the normal retirement age of most plans",
+        ge=17,
+        le=90,
     )
 
 
@@ -747,7 +765,13 @@ class RunConfig(Section):
     steps: int = P(
         3650, "days", "days to simulate", "DESIGN.md: 10 simulated years", ge=1, le=365_000
     )
-    seed: int = P(42, "-", "seed of the model's random generators", "-", ge=0)
+    seed: int = P(
+        42,
+        "-",
+        "seed of the model's random generators",
+        "any integer; it fixes every random draw of a run",
+        ge=0,
+    )
     collect_agent_data: bool = P(
         False, "-", "also record per-agent state every day (slow)", "off by default for speed"
     )
@@ -1007,3 +1031,12 @@ def parameter_table() -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def parameter_markdown() -> str:
+    """The parameter table as markdown (the ODD document embeds exactly this)."""
+    lines = ["| parameter | default | unit | meaning | source |", "|---|---|---|---|---|"]
+    for r in parameter_table():
+        cells = [f"`{r['parameter']}`", str(r["default"]), r["unit"], r["meaning"], r["source"]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
