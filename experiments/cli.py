@@ -2,6 +2,7 @@
 
     crypto401k run [--config FILE] [--steps N] [--seed S] [--out DIR] [--set key=value ...]
     crypto401k validate [--seeds N] [--years Y] [--workers K] [--json] [--out DIR]
+    crypto401k calibrate [--seeds N] [--years Y] [--workers K]
     crypto401k params [--markdown]
 
 A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--out", default="runs/validate", help="figures folder (default: %(default)s)")
     val.add_argument("--json", action="store_true", help="print one JSON object, no table")
 
+    cal = sub.add_parser("calibrate", help="grid search of trader parameters by MSM distance")
+    cal.add_argument("--seeds", default="8", help="seeds per grid point (default: %(default)s)")
+    cal.add_argument("--years", default="5", help="years per seed (default: %(default)s)")
+    cal.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
+
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
     params.add_argument("--markdown", action="store_true", help="as a markdown table")
     return parser
@@ -121,6 +127,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from experiments.calibrate import format_rows, search
+
+    seeds = _number("--seeds", args.seeds, int)
+    years = _number("--years", args.years, float)
+    workers = _number("--workers", args.workers, int)
+    if workers < 1:
+        raise ConfigError(f"--workers = {workers}: must be at least 1")
+    print(format_rows(search(seeds, years, workers)))
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     rows = parameter_table()
     if args.markdown:
@@ -161,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
         return cmd_params(args)
     except ConfigError as exc:
         sys.stderr.write(f"crypto401k: error: {exc}\n")

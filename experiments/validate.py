@@ -43,9 +43,10 @@ BOOTSTRAP_SEED = 20141128  # first day of the Bitstamp series
 ACF_LAGS = np.arange(1, 101)
 
 
-def baseline_run(seed: int, years: float) -> dict[str, Any]:
+def baseline_run(seed: int, years: float, overrides: dict | None = None) -> dict[str, Any]:
     """One no-401(k) baseline run: its facts and the pieces the figures need."""
-    m = Crypto401kModel(rng=seed, **{"savers.allocation": 0.0, "run.steps": round(365 * years)})
+    settings = {"savers.allocation": 0.0, "run.steps": round(365 * years), **(overrides or {})}
+    m = Crypto401kModel(rng=seed, **settings)
     m.run()
     prices = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
     r = mt.log_returns(prices)
