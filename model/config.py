@@ -68,7 +68,7 @@ class AssetConfig(Section):
         0.35,
         "1/sqrt(year)",
         "volatility of the log fundamental value (random walk)",
-        "provisional (README, Status): the news component; traders add the rest of the "
+        "stated value, not searched (docs/calibration.md): the news component; traders add the rest of the "
         "observed 0.76 (Bitstamp 2014-2020)",
         ge=0,
         le=5,
@@ -375,15 +375,15 @@ class TraderConfig(Section):
         0.05,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "Franke & Westerhoff (2012) DCA-HPM structure; provisional (README, Status)",
+        "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched (docs/calibration.md)",
         ge=0,
     )
     chartist_reaction: float = P(
-        0.5,
+        0.25,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "Franke & Westerhoff (2012) structure; provisional: hand-checked on 4 seeds x 5 years "
-        "(README, Status) until the calibration issue fits it",
+        "Franke & Westerhoff (2012) structure; calibrated: the MSM-best grid point "
+        "(docs/calibration.md, `crypto401k calibrate`)",
         ge=0,
     )
     trend_halflife_days: float = P(
@@ -397,14 +397,14 @@ class TraderConfig(Section):
         0.02,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "Franke & Westerhoff (2012) structural stochastic volatility; provisional",
+        "Franke & Westerhoff (2012) structural stochastic volatility; not searched",
         ge=0,
     )
     chartist_noise: float = P(
         0.08,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
-        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; provisional",
+        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; not searched",
         ge=0,
     )
     idiosyncratic_noise: float = P(
@@ -427,11 +427,12 @@ class TraderConfig(Section):
         le=1,
     )
     predisposition: float = P(
-        -0.3,
+        -0.5,
         "-",
         "alpha_0: attractiveness of fundamentalism over chartism (negative: a predisposition "
         "to chartism)",
-        "Franke & Westerhoff (2012) estimate alpha_0 about -0.3 (DCA-HPM); provisional",
+        "Franke & Westerhoff (2012) estimate alpha_0 < 0; calibrated: the MSM-best grid point "
+        "(docs/calibration.md, `crypto401k calibrate`)",
         ge=-10,
         le=10,
     )

@@ -97,3 +97,19 @@ def test_unreadable_data_file(tmp_path, capsys):
     bad.write_text("day,price\n1,2\n")
     assert main(["validate", "--data", str(bad), "--out", str(tmp_path / "f")]) == 2
     assert "cannot read a date,close series" in capsys.readouterr().err
+
+
+def test_calibrate_scores_every_grid_point_best_first(capsys):
+    from experiments.calibrate import GRID
+
+    assert main(["calibrate", "--seeds", "1", "--years", "0.4", "--workers", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    n_points = int(np.prod([len(v) for v in GRID.values()]))
+    assert len(lines) == 2 + n_points
+    distances = [float(line.split("|")[3]) for line in lines[2:]]
+    assert distances == sorted(distances) and all(d > 0 for d in distances)
+
+
+def test_calibrate_bad_input(capsys):
+    assert main(["calibrate", "--seeds", "0"]) == 2
+    assert "--seeds = 0" in capsys.readouterr().err
