@@ -68,8 +68,8 @@ class AssetConfig(Section):
         0.35,
         "1/sqrt(year)",
         "volatility of the log fundamental value (random walk)",
-        "stated value, not searched (docs/calibration.md): the news component; traders add the rest of the "
-        "observed 0.76 (Bitstamp 2014-2020)",
+        "stated value, not searched (docs/calibration.md): the news component; traders add "
+        "the rest of the observed 0.76 (Bitstamp 2014-2020)",
         ge=0,
         le=5,
     )
@@ -375,7 +375,8 @@ class TraderConfig(Section):
         0.05,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched (docs/calibration.md)",
+        "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched "
+        "(docs/calibration.md)",
         ge=0,
     )
     chartist_reaction: float = P(
