@@ -34,3 +34,31 @@ def test_autocorrelation_of_ar1():
         x[t] = 0.6 * x[t - 1] + rng.normal()
     acf = metrics.autocorrelation(x, [1, 2])
     assert np.allclose(acf, [0.6, 0.36], atol=0.02)
+
+
+def _garch(n: int, omega: float, alpha: float, beta: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    r = np.empty(n)
+    var = omega / (1 - alpha - beta)
+    for t in range(n):
+        r[t] = np.sqrt(var) * rng.standard_normal()
+        var = omega + alpha * r[t] ** 2 + beta * var
+    return r
+
+
+def test_garch_series_shows_volatility_clustering_and_fat_tails():
+    r = _garch(50_000, omega=1e-5, alpha=0.10, beta=0.88, seed=3)
+    acf = metrics.autocorrelation(np.abs(r), [1, 10, 50])
+    assert acf[0] > 0.15 and acf[1] > 0.08 and acf[2] > 0.02  # clustering that lasts
+    assert metrics.excess_kurtosis(r) > 1.0
+    assert abs(metrics.autocorrelation(r, [1])[0]) < 0.02  # but no linear predictability
+    iid = np.random.default_rng(3).permutation(r)  # same distribution, no clustering
+    assert abs(metrics.autocorrelation(np.abs(iid), [1])[0]) < 0.02
+
+
+def test_stylized_facts_names_and_values():
+    prices = np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.04, 2000)))
+    facts = metrics.stylized_facts(prices)
+    assert tuple(facts) == metrics.FACT_NAMES
+    assert np.isclose(facts["annualized_volatility"], 0.04 * np.sqrt(365), rtol=0.05)
+    assert facts["max_drawdown"] < 0
