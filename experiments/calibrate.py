@@ -60,17 +60,7 @@ def search(seeds: int, years: float, workers: int) -> list[dict]:
 
 
 def format_rows(rows: list[dict]) -> str:
-    keys = [
-        *GRID,
-        "msm_distance",
-        "annualized_volatility",
-        "excess_kurtosis",
-        "hill_tail_index",
-        "acf_r_lag1",
-        "acf_abs_r_lag1",
-        "acf_abs_r_lag10",
-        "acf_abs_r_lag50",
-    ]
+    keys = [*GRID, "msm_distance", *MSM_MOMENTS]
     short = [k.split(".")[-1] for k in keys]
     lines = ["| " + " | ".join(short) + " |", "|" + "---|" * len(keys)]
     for r in rows:
