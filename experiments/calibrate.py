@@ -20,11 +20,11 @@ from experiments.validate import (
     MSM_MOMENTS,
     baseline_run,
     bootstrap_moment_cov,
+    check_sweep,
     map_seeds,
     msm_distance,
 )
 from model import metrics as mt
-from model.config import ConfigError
 from model.data import load_btc_close
 
 GRID = {
@@ -35,10 +35,7 @@ GRID = {
 
 def search(seeds: int, years: float, workers: int) -> list[dict]:
     """Score every grid point; rows sorted by MSM distance (best first)."""
-    if seeds < 1:
-        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
-    if round(365 * years) < 120:
-        raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
+    check_sweep(seeds, years, workers)
     _, close = load_btc_close()
     real = mt.stylized_facts(close)
     real_m = np.array([real[k] for k in MSM_MOMENTS])

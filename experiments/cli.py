@@ -107,17 +107,21 @@ def _number(flag: str, raw: str, kind: type) -> Any:
         raise ConfigError(f"{flag} = {raw!r}: must be {article}") from None
 
 
+def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
+    """--seeds, --years, --workers as numbers (their ranges are checked by check_sweep)."""
+    return (
+        _number("--seeds", args.seeds, int),
+        _number("--years", args.years, float),
+        _number("--workers", args.workers, int),
+    )
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
     from experiments.validate import format_table, validate, write_figures
 
-    seeds = _number("--seeds", args.seeds, int)
-    years = _number("--years", args.years, float)
-    workers = _number("--workers", args.workers, int)
-    if workers < 1:
-        raise ConfigError(f"--workers = {workers}: must be at least 1")
-    result, runs, real_r = validate(seeds, years, workers, args.data)
+    result, runs, real_r = validate(*_sweep_args(args), args.data)
     files = write_figures(Path(args.out), runs, real_r)
     if args.json:
         print(json.dumps(result))
@@ -130,12 +134,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from experiments.calibrate import format_rows, search
 
-    seeds = _number("--seeds", args.seeds, int)
-    years = _number("--years", args.years, float)
-    workers = _number("--workers", args.workers, int)
-    if workers < 1:
-        raise ConfigError(f"--workers = {workers}: must be at least 1")
-    print(format_rows(search(seeds, years, workers)))
+    print(format_rows(search(*_sweep_args(args))))
     return 0
 
 

@@ -62,6 +62,18 @@ def map_seeds(fn, seeds, years: float, workers: int) -> list:
         return list(pool.map(fn, seeds, [years] * len(seeds)))
 
 
+def check_sweep(seeds: int, years: float, workers: int) -> None:
+    """Validate a sweep's size once, at the boundary; raise ConfigError naming the flag."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
+    if not years > 0:
+        raise ConfigError(f"--years = {years}: must be greater than 0")
+    if round(365 * years) < 120:
+        raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
+    if workers < 1:
+        raise ConfigError(f"--workers = {workers}: must be at least 1")
+
+
 def bootstrap_moment_cov(
     returns: np.ndarray,
     draws: int = BOOTSTRAP_DRAWS,
@@ -96,12 +108,7 @@ def validate(
     The result is {"facts": {name: {real, model_mean, model_p05, model_p95, in_band}},
     "msm_distance": J, "seeds": N, "years": Y}.
     """
-    if seeds < 1:
-        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
-    if not years > 0:
-        raise ConfigError(f"--years = {years}: must be greater than 0")
-    if round(365 * years) < 120:
-        raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
+    check_sweep(seeds, years, workers)
     try:
         _, close = load_btc_close(data)
     except ValueError as exc:

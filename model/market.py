@@ -88,26 +88,25 @@ class Market:
         self.log_base = self.log_base + (self.log_fundamental - self.prev_log_fundamental)
 
     # ---- step 3: impact ------------------------------------------------------------
+    def stress(self) -> np.ndarray:
+        """Divisor of market makers' depth: 1 + gamma * max(0, vol/vol_ref - 1), shape (A,)."""
+        excess = np.maximum(0.0, self.vol / self.cfg.vol_reference_daily - 1.0)
+        return 1.0 + self.cfg.depth_stress_sensitivity * excess
+
     def depth_factor(self, mm_capacity: float) -> np.ndarray:
         """Depth relative to calm depth, shape (A,).
 
         `mm_capacity` is the market makers' quoting capital relative to day 0 (0..1+).
         Their share of depth is divided by 1 + gamma * max(0, vol/vol_ref - 1).
         """
-        stress = 1.0 + self.cfg.depth_stress_sensitivity * np.maximum(
-            0.0, self.vol / self.cfg.vol_reference_daily - 1.0
-        )
         share = self.cfg.market_maker_depth_share
-        return (1.0 - share) + share * mm_capacity / stress
+        return (1.0 - share) + share * mm_capacity / self.stress()
 
     def counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Who takes the other side of the net flow: each market maker's share, shape
         (n_institutions, A), and the outside market's, shape (A,); in proportion to depth."""
-        stress = 1.0 + self.cfg.depth_stress_sensitivity * np.maximum(
-            0.0, self.vol / self.cfg.vol_reference_daily - 1.0
-        )
         total = self.depth_factor(float(mm_capacity.sum()))
-        mm = self.cfg.market_maker_depth_share * mm_capacity[:, None] / stress[None, :]
+        mm = self.cfg.market_maker_depth_share * mm_capacity[:, None] / self.stress()[None, :]
         mm_share = mm / total[None, :]
         return mm_share, 1.0 - mm_share.sum(axis=0)
 
