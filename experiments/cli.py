@@ -4,6 +4,8 @@
     crypto401k validate [--seeds N] [--years Y] [--workers K] [--json] [--out DIR]
     crypto401k calibrate [--seeds N] [--years Y] [--workers K]
     crypto401k params [--markdown]
+    crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
+                          [--scheduler ADDRESS] [--out DIR] [--quiet]
 
 A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
 and what is allowed, exits with status 2, and writes nothing.
@@ -67,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seeds", default="8", help="seeds per grid point (default: %(default)s)")
     cal.add_argument("--years", default="5", help="years per seed (default: %(default)s)")
     cal.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
+
+    exp = sub.add_parser(
+        "experiment", help="run (or resume) a sweep: a built-in experiment or a spec file"
+    )
+    exp.add_argument("spec", help="dampen, contagion, backlash, topology, sensitivity, or a .toml")
+    exp.add_argument("--seeds", help="seeds per point (default: the spec's)")
+    exp.add_argument("--quick", action="store_true", help="the spec's small CI-sized version")
+    exp.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
+    exp.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    exp.add_argument(
+        "--out",
+        help="output folder (default: results/NAME, or runs/experiments/NAME-quick with --quick)",
+    )
+    exp.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
 
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
     params.add_argument("--markdown", action="store_true", help="as a markdown table")
@@ -138,6 +154,34 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from experiments.experiment import run_experiment
+
+    seeds = None if args.seeds is None else _number("--seeds", args.seeds, int)
+    workers = _number("--workers", args.workers, int)
+    try:
+        result = run_experiment(
+            args.spec,
+            seeds=seeds,
+            quick=args.quick,
+            workers=workers,
+            scheduler=args.scheduler,
+            out=Path(args.out) if args.out else None,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "crypto401k: interrupted; finished runs are kept; run the same command to resume\n"
+        )
+        return 130
+    if not args.quiet:
+        n, failed = len(result.runs), result.failures
+        print(f"{n - failed} runs ok, {failed} failed ({result.wall_time_s:.0f} s)")
+        print(result.answer)
+        print(f"wrote {result.out}/: {', '.join(f.name for f in result.files)}")
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     rows = parameter_table()
     if args.markdown:
@@ -180,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
+        if args.command == "experiment":
+            return cmd_experiment(args)
         return cmd_params(args)
     except ConfigError as exc:
         sys.stderr.write(f"crypto401k: error: {exc}\n")

@@ -101,3 +101,51 @@ def stylized_facts(prices: np.ndarray) -> dict[str, float]:
         max_drawdown(p),
     ]
     return dict(zip(FACT_NAMES, values, strict=True))
+
+
+def hop_distance(adjacency, sources: np.ndarray) -> np.ndarray:
+    """Fewest edges from any of `sources` to each node (multi-source breadth-first search).
+
+    `adjacency` is a symmetric scipy sparse matrix (n x n); `sources` node indices.
+    Returns an int array of length n: 0 at the sources, -1 where no path exists.
+    """
+    n = adjacency.shape[0]
+    dist = np.full(n, -1, dtype=np.int64)
+    frontier = np.zeros(n, dtype=bool)
+    frontier[np.asarray(sources, dtype=np.int64)] = True
+    hops = 0
+    while frontier.any():
+        dist[frontier] = hops
+        reached = (adjacency @ frontier.astype(np.float64)) > 0
+        frontier = reached & (dist < 0)
+        hops += 1
+    return dist
+
+
+def recovery_days(prices: np.ndarray, day: int) -> tuple[int, bool]:
+    """Days after `day` until the price is back at its level of the day before (prices[day-1]).
+
+    Returns (days, recovered). If it never recovers, days is the number of days observed
+    after `day` (a censored value) and recovered is False.
+    """
+    p = np.asarray(prices, dtype=float)
+    level = p[day - 1]
+    after = np.flatnonzero(p[day:] >= level)
+    if len(after):
+        return int(after[0]), True
+    return len(p) - day, False
+
+
+def window_losses(pnl: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Losses (USD, positive = lost) of each holder between two days, from cumulative
+    mark-to-market gains `pnl` of shape (days, holders): -(pnl[end] - pnl[start])."""
+    pnl = np.asarray(pnl, dtype=float)
+    return -(pnl[end] - pnl[start])
+
+
+def loss_share(losses: np.ndarray, k: int) -> float:
+    """Share of the total loss borne by holder k; holders that gained count as zero.
+    NaN when nobody lost."""
+    pos = np.maximum(np.asarray(losses, dtype=float), 0.0)
+    total = pos.sum()
+    return float(pos[k] / total) if total > 0 else float("nan")

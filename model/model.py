@@ -58,7 +58,13 @@ MODEL_REPORTERS = (
     "regulator_pressure",
     "policy_level",
     "halted",
+    "pnl_savers",
+    "pnl_traders",
+    "pnl_institutions",
+    "pnl_outside",
 )
+# the holders whose mark-to-market gains are recorded (pnl_<holder>, USD, cumulative)
+HOLDERS = ("savers", "traders", "institutions", "outside")
 
 
 class Crypto401kModel(mesa.Model):
@@ -89,6 +95,7 @@ class Crypto401kModel(mesa.Model):
         employer = employer_assignment(n_s, cfg.savers.n_employers, self.rng)
         self.graph = build_social_graph(cfg.network, n_s, n_r, n_i, employer, self.random)
         adj = social_adjacency(self.graph, self.n_nodes)
+        self.social_adj = adj  # csr, n_nodes x n_nodes, social layer only
         self.degree = adj.sum(axis=1)
 
         # populations (state as arrays; rules over whole populations)
@@ -123,6 +130,7 @@ class Crypto401kModel(mesa.Model):
         # running records
         self._peaks = np.tile(price0, (PEAK_WINDOW, 1))
         self._loss_bps = 0.0
+        self.holding_pnl = np.zeros(len(HOLDERS))  # USD, cumulative, per holder in HOLDERS
         self.failed: list[tuple[int, int]] = []  # (day, institution)
         self.initial_cash = self.total_cash()
         self.initial_coins = self.total_coins()
@@ -159,6 +167,7 @@ class Crypto401kModel(mesa.Model):
         prev_price = market.price
         prev_log = market.log_price
         saver_coins_before = savers.coins.copy()
+        holdings_before = self._holdings()
         market.step_fundamental(cfg.shock.fundamental_drop if shock_today else 0.0)
         effects = self.regulator.observe(day, self._loss_bps)
         price = market.price
@@ -207,6 +216,8 @@ class Crypto401kModel(mesa.Model):
         traders.update_trend(market.ret)
         self._peaks[day % PEAK_WINDOW] = market.price
         loss = float(saver_coins_before.sum(axis=0) @ np.maximum(0.0, prev_price - market.price))
+        # gains on the day's opening holdings at the close-to-close price change
+        self.holding_pnl += holdings_before @ (market.price - prev_price)
         self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
         self._set_records([q.sum(axis=0) for q in orders], clearing.halted)
         self.datacollector.collect(self)
@@ -283,6 +294,20 @@ class Crypto401kModel(mesa.Model):
         self.regulator_pressure = self.regulator.pressure
         self.policy_level = self.regulator.level
         self.halted = bool(halted)
+        self.pnl_savers, self.pnl_traders, self.pnl_institutions, self.pnl_outside = (
+            float(x) for x in self.holding_pnl
+        )
+
+    def _holdings(self) -> np.ndarray:
+        """Coins held by each holder in HOLDERS, shape (holders, assets)."""
+        return np.stack(
+            [
+                self.savers.coins.sum(0),
+                self.traders.coins.sum(0),
+                self.institutions.coins.sum(0),
+                self.outside_coins,
+            ]
+        )
 
     # ---- the books -----------------------------------------------------------------------
     def total_cash(self) -> float:

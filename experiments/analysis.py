@@ -1,0 +1,158 @@
+"""Statistics of a sweep: small pure functions, arrays or frames in, numbers or frames out.
+
+- `mean_ci`: mean and 95% Student-t confidence interval over seeds.
+- `paired_effect`: treatment minus control, paired by seed (common random numbers), with its
+  95% CI and a paired t-test p-value.
+- `holm`: Holm-Bonferroni adjustment of a family of p-values.
+- `effect_table`: all of it for every point and metric of a grid sweep.
+- `answer_sentence`: the experiment's one-sentence answer, worded by the test's result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from experiments.outcomes import METRICS
+
+ALPHA = 0.05
+
+
+def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of the finite values of x; NaN bounds with fewer than two."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return (float("nan"),) * 3
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return mean, mean - half, mean + half
+
+
+def paired_effect(treatment: np.ndarray, control: np.ndarray) -> dict[str, float]:
+    """Mean paired difference (treatment - control, element i of each from the same seed),
+    its 95% CI, and the two-sided paired t-test p-value. Pairs with a NaN are dropped. When
+    every difference is identical the p-value is 1 if they are all 0, else 0."""
+    d = np.asarray(treatment, dtype=float) - np.asarray(control, dtype=float)
+    d = d[np.isfinite(d)]
+    mean, lo, hi = mean_ci(d)
+    if len(d) < 2:
+        p = float("nan")
+    elif np.ptp(d) == 0:
+        p = 1.0 if d[0] == 0 else 0.0
+    else:
+        p = float(stats.ttest_1samp(d, 0.0).pvalue)
+    return {"diff": mean, "diff_lo": lo, "diff_hi": hi, "p": p, "pairs": len(d)}
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (NaN stays NaN, excluded from the family)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def effect_table(
+    runs: pd.DataFrame, control_of: dict[int, int | None], metrics: list[str]
+) -> pd.DataFrame:
+    """One row per (point, metric): n, mean and CI, the control's mean, the paired effect
+    against the point's control, and Holm-adjusted p-values within each metric.
+
+    `runs` has columns point, seed, status and the metrics; `control_of` maps each point to
+    its control point (None for controls and when the experiment has no control).
+    """
+    ok = runs[runs["status"] == "ok"]
+    rows = []
+    for metric in metrics:
+        wide = ok.pivot(index="seed", columns="point", values=metric)
+        for point, ctrl in control_of.items():
+            x = wide[point].to_numpy() if point in wide else np.array([])
+            mean, lo, hi = mean_ci(x)
+            row = {"point": point, "metric": metric, "n": int(np.isfinite(x).sum())}
+            row.update(mean=mean, lo=lo, hi=hi)
+            if ctrl is not None and ctrl in wide and point in wide:
+                c = wide[ctrl].to_numpy()
+                row["control_mean"] = mean_ci(c)[0]
+                row.update(paired_effect(x, c))
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in ("control_mean", "diff", "diff_lo", "diff_hi", "p", "pairs"):
+        if col not in table:
+            table[col] = np.nan
+    table["p_holm"] = np.nan
+    for metric in metrics:
+        sel = table["metric"] == metric
+        table.loc[sel, "p_holm"] = holm(table.loc[sel, "p"].to_numpy())
+    return table
+
+
+def fmt(x: float, metric: str | None = None) -> str:
+    """A number for a table or sentence: percentages for fractions, else 3 significant digits."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    unit = METRICS[metric].unit if metric else ""
+    if unit.startswith("fraction") and abs(x) < 10:
+        return f"{100 * x:.3g}%"
+    if unit == "USD":
+        return f"${x / 1e9:,.3g}B"
+    return f"{x:.3g}"
+
+
+def fmt_ci(mean: float, lo: float, hi: float, metric: str | None = None) -> str:
+    return f"{fmt(mean, metric)} [{fmt(lo, metric)}, {fmt(hi, metric)}]"
+
+
+def answer_sentence(row: dict[str, Any] | pd.Series, subject: str, metric: str) -> str:
+    """'<subject> raised/cut/did not significantly change <metric> from X [CI] to Y [CI] ...'"""
+    label = METRICS[metric].label
+    if not np.isfinite(row.get("diff", np.nan)):
+        return (
+            f"{subject}: {label} {fmt_ci(row['mean'], row['lo'], row['hi'], metric)} (no control)."
+        )
+    significant = np.isfinite(row["p_holm"]) and row["p_holm"] < ALPHA
+    if significant:
+        verb = "raised" if row["diff"] > 0 else "lowered"
+    else:
+        verb = "did not significantly change"
+    ctrl = fmt(row["control_mean"], metric)
+    treat = fmt_ci(row["mean"], row["lo"], row["hi"], metric)
+    effect = fmt_ci(row["diff"], row["diff_lo"], row["diff_hi"], metric)
+    return (
+        f"{subject} {verb} {label} ({ctrl} in the control, {treat} with it; paired difference "
+        f"{effect}, Holm-adjusted p = {row['p_holm']:.2g}, {int(row['pairs'])} seeds)."
+    )
+
+
+def across_sentence(groups: dict[str, np.ndarray], subject: str, metric: str) -> str:
+    """'<subject>: <metric> was X [CI] (a), Y [CI] (b) ...; the differences are (not)
+    significant (Friedman test ...)'. `groups` holds one array per value, aligned by seed."""
+    label = METRICS[metric].label
+    parts = [f"{fmt_ci(*mean_ci(x), metric)} ({name})" for name, x in groups.items()]
+    arrays = np.array([np.asarray(x, dtype=float) for x in groups.values()])
+    arrays = arrays[:, np.all(np.isfinite(arrays), axis=0)]
+    n = arrays.shape[1]
+    if len(groups) < 2 or n < 2:
+        return f"{subject}: {label} was " + ", ".join(parts) + " (too few runs for a test)."
+    if len(groups) == 2:
+        p, test = paired_effect(arrays[0], arrays[1])["p"], "paired t-test"
+    elif np.all(arrays == arrays[0]):
+        p, test = 1.0, "Friedman test"
+    else:
+        p, test = float(stats.friedmanchisquare(*arrays).pvalue), "Friedman test"
+    verdict = "differ significantly" if p < ALPHA else "do not differ significantly"
+    return (
+        f"{subject}: {label} was " + ", ".join(parts) + f"; these {verdict} "
+        f"({test} over {n} paired seeds, p = {p:.2g})."
+    )

@@ -1,0 +1,510 @@
+"""Run an experiment end to end: spec -> sweep -> runs.parquet, figures, summary.md, manifest.
+
+    results/<name>/
+        runs/            one JSON file per finished run (raw; git-ignored; makes resume work)
+        runs.parquet     one row per run: stage, point, parameters, seed, status, error, metrics
+        manifest.json    spec, seeds, points, code and package versions, machine, wall time
+        summary.md       per treatment: mean and 95% CI, paired effect vs control, test; answer
+        *.png            figures (seaborn), means with 95% CIs over seeds
+
+Everything the user can get wrong (spec, parameters, scheduler, output folder) is checked
+before the first run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import model
+from experiments import analysis, figures, sensitivity
+from experiments.outcomes import METRICS
+from experiments.spec import Point, Spec, check_overrides, grid_points, load_spec
+from experiments.sweep import RUNS_SUBDIR, connect, make_tasks, run_sweep
+from model.config import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OUTPUT_FILES = ("runs.parquet", "manifest.json", "summary.md")
+PACKAGES = ("mesa", "numpy", "pandas", "networkx", "scipy", "SALib", "dask", "distributed")
+
+
+@dataclass
+class Outcome:
+    """What a finished experiment wrote, for the CLI to report."""
+
+    out: Path
+    runs: pd.DataFrame
+    answer: str
+    files: list[Path] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    @property
+    def failures(self) -> int:
+        return int((self.runs["status"] != "ok").sum())
+
+
+def default_out(spec: Spec, quick: bool) -> Path:
+    """results/<name>/ for a full run; runs/experiments/<name>-quick/ for a quick one (so a
+    quick run never overwrites the canonical results)."""
+    if quick:
+        return Path("runs") / "experiments" / f"{spec.name}-quick"
+    return Path("results") / spec.name
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse a folder that exists and is not an experiment's output."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"--out = {str(out)!r}: exists and is not a directory")
+    names = {p.name for p in out.iterdir()}
+    if names and not (names & {RUNS_SUBDIR, *OUTPUT_FILES}):
+        raise ConfigError(
+            f"--out = {str(out)!r}: exists and holds files that are not an experiment's "
+            f"({', '.join(sorted(names)[:3])}); choose another directory"
+        )
+
+
+def run_experiment(
+    ref: str,
+    *,
+    seeds: int | None = None,
+    quick: bool = False,
+    workers: int = 2,
+    scheduler: str | None = None,
+    out: Path | None = None,
+    progress: bool = True,
+) -> Outcome:
+    """Run (or resume) experiment `ref` (a built-in name or a spec file) and write its results."""
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
+    if workers < 1:
+        raise ConfigError(f"--workers = {workers}: must be at least 1")
+    spec = load_spec(ref).sized(quick, seeds)
+    if spec.kind == "grid":
+        points = grid_points(spec)
+    else:
+        _check_bounds(spec)
+        points, _ = sensitivity.morris_points(spec)
+    out = Path(out) if out is not None else default_out(spec, quick)
+    check_out_dir(out)
+    client = connect(scheduler) if scheduler else None
+
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    seed_list = list(range(spec.first_seed, spec.first_seed + spec.seeds))
+    run_dir = out / RUNS_SUBDIR
+    sweep = {"workers": workers, "client": client, "progress": progress}
+    try:
+        if spec.kind == "grid":
+            tasks = make_tasks(points, seed_list, spec.window_days)
+            records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
+            runs = collate(points, records)
+            files, answer = _write_grid(spec, points, runs, out, quick)
+        else:
+            runs, files, answer, points = _run_sensitivity(
+                spec, points, seed_list, run_dir, out, sweep, quick
+            )
+    finally:
+        if client is not None:
+            client.close()
+    wall = time.perf_counter() - t0
+    write_parquet(runs, out / "runs.parquet")
+    manifest = _manifest(spec, quick, seed_list, points, runs, started, wall, workers, scheduler)
+    _write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    files = [out / "runs.parquet", out / "manifest.json", *files]
+    return Outcome(out=out, runs=runs, answer=answer, files=files, wall_time_s=wall)
+
+
+# ---- collation ---------------------------------------------------------------------------
+def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per run in task order; parameters from the points (not the stored files)."""
+    by_key = {p.key: p for p in points}
+    param_names = list(dict.fromkeys(k for p in points for k in p.params))
+    rows = []
+    for r in records:
+        p = by_key[r["key"]]
+        row = {"stage": p.stage, "point": p.index, "is_control": p.is_control}
+        row.update({k: p.params.get(k) for k in param_names})
+        row.update(seed=r["seed"], status=r["status"], error=r.get("error", ""))
+        row.update({m: r.get(m, float("nan")) for m in METRICS})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for k in param_names:
+        df[k] = _uniform_column(df[k])
+    for m in METRICS:
+        df[m] = df[m].astype(float)
+    return df
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _uniform_column(col: pd.Series) -> pd.Series:
+    values = [v for v in col if not _missing(v)]
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return col.astype(float)
+    if values and all(isinstance(v, bool) for v in values):
+        return col.astype("boolean")
+    return pd.Series([None if _missing(v) else str(v) for v in col], dtype="string")
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---- grid experiments --------------------------------------------------------------------
+def control_map(spec: Spec, points: list[Point]) -> dict[int, int | None]:
+    """Each point's control point (None for the controls themselves, or without a control)."""
+    from experiments.spec import control_params
+
+    index = {json.dumps(p.params, sort_keys=True): p.index for p in points}
+    out: dict[int, int | None] = {}
+    for p in points:
+        if not spec.control or p.is_control:
+            out[p.index] = None
+        else:
+            out[p.index] = index.get(json.dumps(control_params(spec, p.params), sort_keys=True))
+    return out
+
+
+def find_point(points: list[Point], params: dict[str, Any]) -> Point | None:
+    for p in points:
+        if all(p.params.get(k) == v for k, v in params.items()):
+            return p
+    return None
+
+
+QUICK_NOTE = "[quick run at CI size: a smoke test, not a result] "
+
+
+def _write_grid(
+    spec: Spec, points: list[Point], runs: pd.DataFrame, out: Path, quick: bool
+) -> tuple[list[Path], str]:
+    table = analysis.effect_table(runs, control_map(spec, points), spec.metrics)
+    answer = (QUICK_NOTE if quick else "") + _grid_answer(spec, points, table, runs)
+    pngs = figures.grid_figures(runs, spec, out)
+    _write_text(out / "summary.md", grid_summary(spec, points, runs, table, answer, pngs))
+    return [out / "summary.md", *pngs], answer
+
+
+def _across_answer(spec: Spec, points: list[Point], runs: pd.DataFrame) -> str:
+    a = spec.answer
+    fixed = {k: v for k, v in a.treatment.items() if k != a.across}
+    chosen = [
+        p
+        for p in points
+        if p.params.get(a.across) is not None
+        and all(p.params.get(k) == v for k, v in fixed.items())
+    ]
+    ok = runs[runs["status"] == "ok"]
+    wide = ok.pivot(index="seed", columns="point", values=a.metric)
+    groups = {str(p.params[a.across]): wide[p.index].to_numpy() for p in chosen if p.index in wide}
+    return analysis.across_sentence(groups, a.subject, a.metric)
+
+
+def _grid_answer(spec: Spec, points: list[Point], table: pd.DataFrame, runs: pd.DataFrame) -> str:
+    a = spec.answer
+    if a.across:
+        return _across_answer(spec, points, runs)
+    point = find_point(points, a.treatment)
+    if point is None:
+        return f"{a.subject}: the answer's treatment {a.treatment} is not among the points run."
+    row = table[(table["point"] == point.index) & (table["metric"] == a.metric)]
+    if row.empty or row.iloc[0]["n"] == 0:
+        return f"{a.subject}: no successful run, so no answer."
+    return analysis.answer_sentence(row.iloc[0], a.subject, a.metric)
+
+
+def _describe_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in params.items()) or "(base)"
+
+
+def _setup_lines(spec: Spec, runs: pd.DataFrame) -> list[str]:
+    ok = int((runs["status"] == "ok").sum())
+    lines = [
+        "| | |",
+        "|---|---|",
+        f"| question | {spec.question} |",
+        f"| seeds | {spec.seeds} per point ({spec.first_seed}..{spec.first_seed + spec.seeds - 1});"
+        " common random numbers: seed k is the same at every point |",
+        f"| horizon | {spec.years:g} years ({round(365 * spec.years)} days) |",
+        f"| fixed | {_describe_params(spec.base)} |",
+    ]
+    if spec.kind == "grid":
+        dims = {**spec.grid, **{k: list(v) for k, v in spec.variants.items()}}
+        swept = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in dims.items())
+        lines.append(f"| swept | {swept} |")
+        if spec.control:
+            ignores = (
+                f" (ignoring {', '.join(spec.control_ignores)})" if spec.control_ignores else ""
+            )
+            lines.append(f"| control | {_describe_params(spec.control)}{ignores} |")
+    lines.append(f"| runs | {ok} ok, {len(runs) - ok} failed |")
+    return lines
+
+
+def grid_summary(
+    spec: Spec,
+    points: list[Point],
+    runs: pd.DataFrame,
+    table: pd.DataFrame,
+    answer: str,
+    pngs: list[Path],
+) -> str:
+    keys = list(dict.fromkeys(k for p in points for k in p.params))
+    lines = [f"# {spec.name}: {spec.question}", "", f"**Answer.** {answer}", ""]
+    lines += _setup_lines(spec, runs)
+    for metric in spec.metrics:
+        m = METRICS[metric]
+        lines += ["", f"## {m.label} [{m.unit}]", "", f"{m.meaning}.", ""]
+        header = ["point", *keys, "n", "mean [95% CI]", "effect vs control [95% CI]", "p (Holm)"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        by_point = {p.index: p for p in points}
+        for _, r in table[table["metric"] == metric].iterrows():
+            p = by_point[int(r["point"])]
+            vals = [str(p.params.get(k, "any")) for k in keys]
+            name = f"{p.index} (control)" if p.is_control else str(p.index)
+            effect = (
+                analysis.fmt_ci(r["diff"], r["diff_lo"], r["diff_hi"], metric)
+                if np.isfinite(r["diff"])
+                else "-"
+            )
+            p_txt = f"{r['p_holm']:.2g}" if np.isfinite(r["p_holm"]) else "-"
+            cells = [
+                name,
+                *vals,
+                str(int(r["n"])),
+                analysis.fmt_ci(r["mean"], r["lo"], r["hi"], metric),
+            ]
+            lines.append("| " + " | ".join([*cells, effect, p_txt]) + " |")
+    lines += _failures(runs, keys)
+    lines += [
+        "",
+        "## Method",
+        "",
+        "Means with 95% Student-t confidence intervals over seeds. The effect is the mean of "
+        "the paired differences treatment - control, run by run on the same seed (common "
+        "random numbers), with its 95% t interval and a two-sided paired t-test; p-values are "
+        "Holm-adjusted across the treatments of each metric. Fractions are shown in percent "
+        "(effects in percentage points); USD in billions. 'any' marks a parameter the control "
+        "ignores.",
+    ]
+    if pngs:
+        lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
+    return "\n".join(lines) + "\n"
+
+
+def _failures(runs: pd.DataFrame, keys: list[str]) -> list[str]:
+    failed = runs[runs["status"] != "ok"]
+    lines = ["", "## Failures", ""]
+    if failed.empty:
+        return [*lines, "None: every run finished."]
+    lines += ["| point | parameters | seed | error |", "|---|---|---|---|"]
+    for _, r in failed.iterrows():
+        params = ", ".join(f"{k} = {r[k]}" for k in keys if k in r and pd.notna(r[k]))
+        lines.append(f"| {r['point']} | {params} | {r['seed']} | {r['error']} |")
+    return lines
+
+
+# ---- sensitivity -------------------------------------------------------------------------
+def _check_bounds(spec: Spec) -> None:
+    for name, (lo, hi) in spec.sensitivity.bounds.items():
+        if not lo < hi:
+            raise ConfigError(
+                f"spec {spec.name}: sensitivity.bounds.{name} = {[lo, hi]}: low < high"
+            )
+        for v in (lo, hi):
+            check_overrides({**spec.base, name: v})
+
+
+def _run_sensitivity(
+    spec: Spec,
+    morris_pts: list[Point],
+    seeds: list[int],
+    run_dir: Path,
+    out: Path,
+    sweep: dict[str, Any],
+    quick: bool,
+) -> tuple[pd.DataFrame, list[Path], str, list[Point]]:
+    _, x_m = sensitivity.morris_points(spec)
+    tasks = make_tasks(morris_pts, seeds, spec.window_days)
+    morris_runs = collate(morris_pts, run_sweep(tasks, run_dir, label="morris", **sweep))
+    morris = {m: sensitivity.analyse_morris(spec, x_m, morris_runs, m) for m in spec.metrics}
+    names = sensitivity.screen(spec, morris[spec.sensitivity.screen_metric])
+    sobol_pts, x_s = sensitivity.sobol_points(spec, names)
+    tasks = make_tasks(sobol_pts, seeds, spec.window_days)
+    sobol_runs = collate(sobol_pts, run_sweep(tasks, run_dir, label="sobol", **sweep))
+    sobol = {m: sensitivity.analyse_sobol(spec, names, x_s, sobol_runs, m) for m in spec.metrics}
+    runs = pd.concat([morris_runs, sobol_runs], ignore_index=True)
+    answer = (QUICK_NOTE if quick else "") + sensitivity_answer(spec, sobol)
+    pngs = figures.sensitivity_figures(morris, sobol, out)
+    text = sensitivity_summary(spec, runs, morris, names, sobol, answer, pngs)
+    _write_text(out / "summary.md", text)
+    return runs, [out / "summary.md", *pngs], answer, [*morris_pts, *sobol_pts]
+
+
+def sensitivity_answer(spec: Spec, sobol: dict[str, pd.DataFrame]) -> str:
+    parts = []
+    for metric in spec.metrics:
+        t = sobol[metric]
+        if t.empty:
+            parts.append(f"{METRICS[metric].label}: indices could not be computed")
+            continue
+        top = t.iloc[0]
+        parts.append(
+            f"{METRICS[metric].label} depends most on {top['parameter']} (total index ST = "
+            f"{top['ST']:.2f} ± {top['ST_conf']:.2f}, first order {top['S1']:.2f} ± "
+            f"{top['S1_conf']:.2f})"
+        )
+    return "Among the screened parameters, " + "; ".join(parts) + "."
+
+
+def sensitivity_summary(
+    spec: Spec,
+    runs: pd.DataFrame,
+    morris: dict[str, pd.DataFrame],
+    names: list[str],
+    sobol: dict[str, pd.DataFrame],
+    answer: str,
+    pngs: list[Path],
+) -> str:
+    sens = spec.sensitivity
+    lines = [f"# {spec.name}: {spec.question}", "", f"**Answer.** {answer}", ""]
+    lines += _setup_lines(spec, runs)
+    bounds = "; ".join(f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in sens.bounds.items())
+    lines += [
+        f"| parameters | {bounds} |",
+        f"| Morris | {sens.morris_trajectories} trajectories, {sens.morris_levels} levels, "
+        f"{len(sens.bounds) + 1} points each |",
+        f"| Sobol | N = {sens.sobol_samples}, {sens.sobol_samples * (len(names) + 2)} points; "
+        f"parameters: the {sens.sobol_top} largest mu* on {sens.screen_metric}: "
+        f"{', '.join(names)} |",
+    ]
+    for metric in spec.metrics:
+        m = METRICS[metric]
+        lines += ["", f"## {m.label} [{m.unit}]", "", "Morris screening:", ""]
+        lines += ["| parameter | mu* [95% CI half-width] | sigma |", "|---|---|---|"]
+        for _, r in morris[metric].iterrows():
+            lines.append(
+                f"| {r['parameter']} | {r['mu_star']:.3g} ± {r['mu_star_conf']:.2g} | "
+                f"{r['sigma']:.3g} |"
+            )
+        lines += ["", "Sobol indices:", "", "| parameter | S1 ± 95% | ST ± 95% |", "|---|---|---|"]
+        for _, r in sobol[metric].iterrows():
+            lines.append(
+                f"| {r['parameter']} | {r['S1']:.2f} ± {r['S1_conf']:.2f} | "
+                f"{r['ST']:.2f} ± {r['ST_conf']:.2f} |"
+            )
+    lines += _failures(runs, list(sens.bounds))
+    lines += [
+        "",
+        "## Method",
+        "",
+        "Morris elementary effects (SALib) screen every parameter; mu* is the mean absolute "
+        "elementary effect in the metric's unit over the parameter's full range, with a 95% "
+        "bootstrap half-width. Sobol indices (Saltelli sampling, SALib) for the most "
+        "influential ones, others at their base values; S1 is the share of output variance "
+        "explained by the parameter alone, ST including its interactions; ± are 95% "
+        "bootstrap half-widths. Every sample point averages the same seeds, so seed noise is "
+        "averaged out, not attributed.",
+    ]
+    if pngs:
+        lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
+    return "\n".join(lines) + "\n"
+
+
+# ---- provenance --------------------------------------------------------------------------
+def code_version() -> dict[str, Any]:
+    """The package version, and the git commit with a dirty flag when run from a checkout."""
+    info: dict[str, Any] = {"package": model.__version__}
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        info.update(git_commit=commit, git_dirty=bool(dirty))
+    except (OSError, subprocess.SubprocessError):
+        info.update(git_commit=None, git_dirty=None)
+    return info
+
+
+def _manifest(
+    spec: Spec,
+    quick: bool,
+    seeds: list[int],
+    points: list[Point],
+    runs: pd.DataFrame,
+    started: datetime,
+    wall: float,
+    workers: int,
+    scheduler: str | None,
+) -> dict[str, Any]:
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "experiment": spec.name,
+        "quick": quick,
+        "spec": spec.model_dump(),
+        "seeds": seeds,
+        "points": [
+            {
+                "stage": p.stage,
+                "point": p.index,
+                "key": p.key,
+                "control": p.is_control,
+                "params": p.params,
+            }
+            for p in points
+        ],
+        "runs": {
+            "total": len(runs),
+            "ok": int((runs["status"] == "ok").sum()),
+            "failed": int((runs["status"] != "ok").sum()),
+        },
+        "code": code_version(),
+        "packages": {"python": platform.python_version(), **versions},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "execution": {"workers": workers, "scheduler": scheduler, "argv": sys.argv},
+        "started_utc": started.isoformat(timespec="seconds"),
+        "wall_time_s": round(wall, 2),
+    }

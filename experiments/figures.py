@@ -1,0 +1,148 @@
+"""Figures of a sweep (seaborn, PNG): means with 95% confidence intervals over seeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.outcomes import METRICS
+from experiments.spec import Spec
+from model.config import parameter_table
+
+DPI = 120
+
+
+def _units() -> dict[str, str]:
+    return {r["parameter"]: r["unit"] for r in parameter_table()}
+
+
+def axis_label(name: str) -> str:
+    """'savers.allocation [fraction]' for a parameter; 'annualized volatility [..]' for a metric."""
+    if name in METRICS:
+        m = METRICS[name]
+        return f"{m.label} [{m.unit}]"
+    unit = _units().get(name, "-")
+    return f"{name} [{unit}]"
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_frame(runs: pd.DataFrame, spec: Spec) -> pd.DataFrame:
+    """Runs ready to plot: a control twin lacks the parameters its experiment ignores (they
+    cannot matter there), so its rows are repeated under each of their values."""
+    df = runs[runs["status"] == "ok"].copy()
+    dims = dimensions(spec)
+    for key in spec.control_ignores:
+        if key not in df:
+            continue
+        values = list(dims[key])
+        missing = df[key].isna()
+        copies = [df[missing].assign(**{key: v}) for v in values]
+        df = pd.concat([df[~missing], *copies], ignore_index=True)
+    return df
+
+
+def dimensions(spec: Spec) -> dict[str, list]:
+    """Every swept dimension with its values (variants by label), in the spec's order."""
+    return {**spec.grid, **{k: list(v) for k, v in spec.variants.items()}}
+
+
+def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
+    """One figure per headline metric: mean and 95% CI against the first swept parameter,
+    one line per value of the second, one panel per value of the third."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    df = plot_frame(runs, spec)
+    dims = dimensions(spec)
+    keys = [k for k in dims if k in df and df[k].nunique(dropna=False) > 1] if len(df) else []
+    keys += [k for k in spec.control if k not in keys and k in df and df[k].nunique() > 1]
+    x = keys[0] if keys else next(iter(dims))
+    hue = keys[1] if len(keys) > 1 else None
+    col = keys[2] if len(keys) > 2 else None
+    if hue is not None:
+        df[hue] = df[hue].astype(str)
+    if col is not None:
+        df[col] = df[col].astype(str)
+    paths = []
+    sns.set_theme(style="whitegrid")
+    for metric in spec.metrics:
+        data = df[np.isfinite(df[metric].astype(float))]
+        if data.empty:
+            continue
+        grid = sns.catplot(
+            data=data,
+            x=x,
+            y=metric,
+            hue=hue,
+            col=col,
+            kind="point",
+            errorbar=("ci", 95),
+            seed=0,
+            dodge=0.3 if hue is not None and data[hue].nunique() > 1 else False,
+            capsize=0.1,
+            height=3.6,
+            aspect=1.2,
+        )
+        grid.set_axis_labels(axis_label(x), axis_label(metric))
+        grid.figure.suptitle(
+            f"{spec.name}: {METRICS[metric].label} (mean, 95% CI over seeds)", y=1.03
+        )
+        paths.append(_save(grid.figure, out / f"{metric}.png"))
+        plt.close(grid.figure)
+    return paths
+
+
+def sensitivity_figures(
+    morris: dict[str, pd.DataFrame], sobol: dict[str, pd.DataFrame], out: Path
+) -> list[Path]:
+    """Morris mu* with its CI, and Sobol S1/ST with theirs, one panel per metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for name, tables, cols in (
+        ("morris", morris, [("mu_star", "mu_star_conf", "mu*")]),
+        ("sobol", sobol, [("S1", "S1_conf", "first order S1"), ("ST", "ST_conf", "total ST")]),
+    ):
+        metrics = [m for m, t in tables.items() if len(t)]
+        if not metrics:
+            continue
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)
+        for ax, metric in zip(axes[0], metrics, strict=True):
+            t = tables[metric]
+            y = np.arange(len(t))
+            height = 0.8 / len(cols)
+            for k, (val, conf, label) in enumerate(cols):
+                ax.barh(
+                    y + k * height,
+                    t[val],
+                    height,
+                    xerr=t[conf],
+                    capsize=3,
+                    label=label,
+                )
+            ax.set_yticks(y + height * (len(cols) - 1) / 2, t["parameter"], fontsize=8)
+            ax.invert_yaxis()
+            unit = METRICS[metric].unit if name == "morris" else "share of variance"
+            ax.set_xlabel(f"{cols[0][2] if name == 'morris' else 'index'} [{unit}]")
+            ax.set_title(METRICS[metric].label, fontsize=10)
+            ax.legend(fontsize=8)
+        fig.suptitle(f"sensitivity: {name} (95% bootstrap CI)")
+        fig.tight_layout()
+        paths.append(_save(fig, out / f"{name}.png"))
+        plt.close(fig)
+    return paths

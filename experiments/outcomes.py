@@ -1,0 +1,175 @@
+"""The headline metrics of one run, and the function a sweep's workers execute.
+
+`execute(task)` builds the model for one (parameter point, seed) pair, simulates it, and
+returns one flat record: the task's identity, `status` ("ok" or "failed"), and every metric in
+`METRICS` (NaN where a metric does not apply, e.g. shock metrics in a run without a shock).
+It never raises for a failing run: the error is returned so that the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from model import metrics as mt
+from model.model import HOLDERS, Crypto401kModel
+
+
+class Metric(NamedTuple):
+    label: str
+    unit: str
+    meaning: str
+
+
+METRICS: dict[str, Metric] = {
+    # market
+    "annualized_volatility": Metric(
+        "annualized volatility", "1/sqrt(year)", "std of daily log returns x sqrt(365)"
+    ),
+    "excess_kurtosis": Metric("excess kurtosis", "-", "of daily log returns (0 for a Gaussian)"),
+    "max_drawdown": Metric("max drawdown", "fraction", "deepest fall from a running peak (<= 0)"),
+    "crash_days": Metric("crash days", "days", "days with |log return| > 10%"),
+    "final_price_ratio": Metric("final / initial price", "-", "price at the end over day 0"),
+    # savers
+    "saver_loss_share": Metric(
+        "savers' loss", "fraction of 401(k) assets", "savers' cumulative crypto losses at the end"
+    ),
+    "saver_peak_panicked_share": Metric(
+        "peak panicked cohorts", "fraction of cohorts", "highest share of cohorts in panic"
+    ),
+    # institutions and traders
+    "defaults": Metric("institution defaults", "count", "institutions that failed"),
+    "liquidations": Metric("retail liquidations", "count", "leveraged traders liquidated"),
+    # regulator
+    "policy_acted": Metric("policy acted", "0/1", "the regulator took at least one action"),
+    "policy_max_level": Metric("highest policy rung", "rung", "0 none ... 4 forced unwind"),
+    "policy_first_day": Metric("first action day", "day", "day of the first action (NaN: none)"),
+    "policy_days_active": Metric("days under policy", "days", "days at rung 1 or higher"),
+    "forced_unwind": Metric("forced unwind", "0/1", "the regulator reached the forced unwind"),
+    # a scheduled shock (NaN without one)
+    "shock_loss_usd": Metric(
+        "market loss after the shock", "USD", "all holders' losses over the window"
+    ),
+    "shock_loss_savers_usd": Metric("savers' loss after the shock", "USD", "over the window"),
+    "shock_loss_traders_usd": Metric("traders' loss after the shock", "USD", "over the window"),
+    "shock_loss_institutions_usd": Metric(
+        "institutions' loss after the shock", "USD", "over the window"
+    ),
+    "shock_loss_outside_usd": Metric(
+        "outside holders' loss after the shock", "USD", "unmodelled holders, over the window"
+    ),
+    "shock_saver_share": Metric(
+        "savers' share of the loss", "fraction", "savers' loss / all holders' losses (window)"
+    ),
+    "panic_share": Metric(
+        "cohorts panicked after the shock", "fraction of cohorts", "panicked within the window"
+    ),
+    "panic_reach_hops": Metric(
+        "panic reach", "hops", "farthest panicked cohort from the first panicked, social graph"
+    ),
+    "panic_employers_share": Metric(
+        "employers reached by panic", "fraction of employers", "with a cohort panicked (window)"
+    ),
+    "recovery_days": Metric(
+        "recovery time", "days", "until the price regains its pre-shock level (censored)"
+    ),
+    "recovered": Metric("recovered", "0/1", "the price regained its pre-shock level"),
+}
+
+
+def execute(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one task {"point", "seed", "overrides", "window_days", ...}; return its record.
+
+    The record holds every key of the task but "overrides", plus status, error, wall_time_s
+    and the metrics. Runs in worker processes, so it takes and returns plain data.
+    """
+    record = {k: v for k, v in task.items() if k != "overrides"}
+    start = time.perf_counter()
+    try:
+        values = run_metrics(task["overrides"], task["seed"], task.get("window_days", 180))
+        record.update(status="ok", error="", **values)
+    except Exception as exc:  # a failing run is data, not a crash of the sweep
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc} ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})",
+            **dict.fromkeys(METRICS, float("nan")),
+        )
+    record["wall_time_s"] = time.perf_counter() - start
+    return record
+
+
+def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[str, float]:
+    """Simulate one configuration and compute every metric of `METRICS`."""
+    m = Crypto401kModel(rng=seed, **overrides)
+    cfg = m.config
+    shock_day = (
+        cfg.shock.day if cfg.shock.day is not None and cfg.shock.day < cfg.run.steps else None
+    )
+    first_panic = np.full(m.savers.n, -1, dtype=np.int64)
+    panicked_before = np.zeros(m.savers.n, dtype=bool)
+    for day in range(cfg.run.steps):
+        if day == shock_day:
+            panicked_before = m.savers.panicked.copy()
+        m.step()
+        if shock_day is not None and shock_day <= day <= shock_day + window_days:
+            new = m.savers.panicked & ~panicked_before & (first_panic < 0)
+            first_panic[new] = day
+
+    ts = m.datacollector.get_model_vars_dataframe()
+    prices = ts["price"].to_numpy()
+    r = mt.log_returns(prices)
+    levels = ts["policy_level"].to_numpy()
+    acted = levels > 0
+    out = {
+        "annualized_volatility": mt.annualized_volatility(r),
+        "excess_kurtosis": mt.excess_kurtosis(r),
+        "max_drawdown": mt.max_drawdown(prices),
+        "crash_days": float(mt.crash_days(r)),
+        "final_price_ratio": float(prices[-1] / prices[0]),
+        "saver_loss_share": float(ts["saver_loss_share"].iloc[-1]),
+        "saver_peak_panicked_share": float(ts["panicked_savers"].max() / m.savers.n),
+        "defaults": float(ts["defaults"].iloc[-1]),
+        "liquidations": float(ts["liquidations"].iloc[-1]),
+        "policy_acted": float(acted.any()),
+        "policy_max_level": float(levels.max()),
+        "policy_first_day": float(np.argmax(acted) - 1) if acted.any() else float("nan"),
+        "policy_days_active": float(acted[1:].sum()),
+        "forced_unwind": float((levels >= 4).any()),
+    }
+    out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic))
+    return out
+
+
+def _shock_metrics(
+    m: Crypto401kModel, ts, shock_day: int | None, window_days: int, first_panic: np.ndarray
+) -> dict[str, float]:
+    keys = [k for k in METRICS if k.startswith(("shock_", "panic_")) or k.startswith("recover")]
+    if shock_day is None:
+        return dict.fromkeys(keys, float("nan"))
+    # row t of the time series is the state after day t-1 (row 0: before day 0)
+    pnl = ts[[f"pnl_{h}" for h in HOLDERS]].to_numpy()
+    end = min(shock_day + 1 + window_days, len(ts) - 1)
+    losses = mt.window_losses(pnl, shock_day, end)
+    out = {f"shock_loss_{h}_usd": float(x) for h, x in zip(HOLDERS, losses, strict=True)}
+    out["shock_loss_usd"] = float(losses.sum())
+    out["shock_saver_share"] = mt.loss_share(losses, HOLDERS.index("savers"))
+
+    panicked = first_panic >= 0
+    out["panic_share"] = float(panicked.mean())
+    employers = m.savers.employer
+    n_employers = m.config.savers.n_employers
+    out["panic_employers_share"] = float(len(np.unique(employers[panicked])) / n_employers)
+    if panicked.any():
+        origins = np.flatnonzero(first_panic == first_panic[panicked].min())
+        hops = mt.hop_distance(m.social_adj, origins)[: m.savers.n]
+        out["panic_reach_hops"] = float(hops[panicked].max())
+    else:
+        out["panic_reach_hops"] = 0.0
+    days, recovered = mt.recovery_days(ts["price"].to_numpy(), shock_day + 1)
+    out["recovery_days"] = float(days)
+    out["recovered"] = float(recovered)
+    return out

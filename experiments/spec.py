@@ -1,0 +1,256 @@
+"""Experiment specifications: what to run, read from TOML and checked before anything runs.
+
+A spec names fixed overrides (`base`), a full-factorial `grid` of parameter values, an optional
+`control` (the no-401(k) or policy-off reference each treatment is compared with), the seeds
+and the horizon, the headline `metrics`, and the one-sentence `answer` to report. A
+`[quick]` table shrinks it for CI. A sensitivity spec has `kind = "sensitivity"` and a
+`[sensitivity]` table of parameter bounds instead of a grid (Morris, then Sobol).
+
+The built-in specs are `experiments/specs/<name>.toml`; any other TOML file with the same
+fields is accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from experiments.outcomes import METRICS
+from model.config import Config, ConfigError
+
+SPEC_DIR = Path(__file__).parent / "specs"
+# bump when the model or a metric changes what a finished run's record would hold: stored
+# runs of an older version are then run again instead of being reused
+METRICS_VERSION = 1
+Value = float | int | bool | str | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Answer(_Strict):
+    """The question's one-sentence answer: `metric` in `treatment` against its control."""
+
+    metric: str
+    treatment: dict[str, Value] = Field(default_factory=dict)
+    subject: str
+    # compare the metric across the values of this dimension (the treatment fixing the
+    # others) instead of against the control: a Friedman test over seeds
+    across: str | None = None
+
+
+class Quick(_Strict):
+    """Replacements for a CI-sized run: fewer seeds, a shorter horizon, a smaller grid."""
+
+    seeds: int = Field(3, ge=1)
+    years: float = Field(0.5, gt=0)
+    base: dict[str, Value] = Field(default_factory=dict)
+    grid: dict[str, list[Value]] = Field(default_factory=dict)
+    window_days: int | None = Field(None, ge=1)
+    morris_trajectories: int | None = Field(None, ge=2)
+    sobol_samples: int | None = Field(None, ge=2)
+
+
+class Sensitivity(_Strict):
+    """Morris screening over `bounds`, then Sobol indices for the `sobol_top` most influential."""
+
+    bounds: dict[str, tuple[float, float]]
+    morris_trajectories: int = Field(10, ge=2)
+    morris_levels: int = Field(4, ge=2)
+    sobol_samples: int = Field(64, ge=2)  # N; a power of 2 keeps Saltelli's sequence balanced
+    sobol_top: int = Field(4, ge=1)
+    screen_metric: str = "annualized_volatility"
+
+
+class Spec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    question: str
+    kind: Literal["grid", "sensitivity"] = "grid"
+    seeds: int = Field(30, ge=1)
+    first_seed: int = Field(0, ge=0)
+    years: float = Field(gt=0)
+    window_days: int = Field(180, ge=1)  # days after a shock over which its losses are counted
+    metrics: list[str] = Field(min_length=1)
+    base: dict[str, Value] = Field(default_factory=dict)
+    grid: dict[str, list[Value]] = Field(default_factory=dict)
+    # named bundles of overrides swept as one dimension, e.g. variants.shock.drop = {...}
+    variants: dict[str, dict[str, dict[str, Value]]] = Field(default_factory=dict)
+    control: dict[str, Value] = Field(default_factory=dict)
+    # grid parameters that cannot matter in the control (e.g. the inflow channel when the
+    # allocation is 0): its twin takes their base values, so one control serves many points
+    control_ignores: list[str] = Field(default_factory=list)
+    answer: Answer | None = None
+    sensitivity: Sensitivity | None = None
+    quick: Quick = Quick()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        for m in [*self.metrics, *([self.answer.metric] if self.answer else [])]:
+            if m not in METRICS:
+                raise ValueError(f"metric {m!r} is unknown; allowed: {', '.join(METRICS)}")
+        if self.kind == "grid":
+            dims = [*self.grid.values(), *self.variants.values()]
+            if not dims or any(len(v) == 0 for v in dims):
+                raise ValueError("the grid is empty; give at least one value per parameter")
+            if set(self.grid) & set(self.variants):
+                raise ValueError("a dimension is both in grid and in variants")
+            if self.answer is None:
+                raise ValueError("a grid experiment needs an [answer] table")
+        elif self.sensitivity is None:
+            raise ValueError("kind 'sensitivity' needs a [sensitivity] table with bounds")
+        return self
+
+    def sized(self, quick: bool, seeds: int | None = None) -> Spec:
+        """This spec at CI size (`quick`) and/or with another number of seeds."""
+        data = self.model_dump()
+        if quick:
+            q = self.quick
+            data.update(seeds=q.seeds, years=q.years, base={**self.base, **q.base})
+            data["grid"] = {**self.grid, **{k: v for k, v in q.grid.items() if k in self.grid}}
+            for dim, labels in q.grid.items():
+                if dim in self.variants:
+                    data["variants"][dim] = {
+                        k: v for k, v in self.variants[dim].items() if k in labels
+                    }
+            if q.window_days is not None:
+                data["window_days"] = q.window_days
+            if self.sensitivity is not None:
+                sens = data["sensitivity"]
+                for key in ("morris_trajectories", "sobol_samples"):
+                    if getattr(q, key) is not None:
+                        sens[key] = getattr(q, key)
+            # a treatment dropped from the quick grid keeps its answer on the nearest point
+            if self.answer is not None:
+                dims = {**data["grid"], **{k: list(v) for k, v in data["variants"].items()}}
+                data["answer"]["treatment"] = {
+                    k: (v if v in dims.get(k, [v]) else dims[k][-1])
+                    for k, v in self.answer.treatment.items()
+                }
+        if seeds is not None:
+            data["seeds"] = seeds
+        return _validate(data, self.name)
+
+
+class Point(BaseModel):
+    """One parameter point: the overrides that define it (base merged in) and its identity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    params: dict[str, Value]  # the swept values (what distinguishes it from other points)
+    overrides: dict[str, Value]  # everything passed to the model, base and horizon included
+    is_control: bool = False
+    stage: str = "grid"
+
+    @property
+    def key(self) -> str:
+        """Content hash of the overrides and `METRICS_VERSION`: the same point gives the same
+        key whatever the spec's order, and a stored run is reused only for the same point."""
+        blob = json.dumps([METRICS_VERSION, self.overrides], sort_keys=True, default=repr)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in SPEC_DIR.glob("*.toml"))
+
+
+def load_spec(name_or_path: str) -> Spec:
+    """A built-in spec by name, or a spec file by path; ConfigError on any problem."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        if name_or_path not in builtin_names():
+            raise ConfigError(
+                f"experiment = {name_or_path!r}: unknown; allowed: {', '.join(builtin_names())} "
+                "or a path to a spec .toml file"
+            )
+        path = SPEC_DIR / f"{name_or_path}.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"spec file {str(path)!r}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"spec file {str(path)!r}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"spec file {str(path)!r}: not valid TOML ({exc})") from None
+    return _validate(data, str(path))
+
+
+def _validate(data: dict[str, Any], where: str) -> Spec:
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"spec {where}: field {loc!r} is unknown") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        shown = f" = {value!r}" if loc and not isinstance(value, dict) else ""
+        raise ConfigError(f"spec {where}: {loc or 'spec'}{shown}: {msg}") from None
+
+
+def steps_for(years: float) -> int:
+    return max(1, round(365 * years))
+
+
+def grid_points(spec: Spec) -> list[Point]:
+    """The full-factorial grid plus, for each treatment, its control twin (the treatment with
+    the control's values), every point checked against the configuration."""
+    dims = {**spec.grid, **{k: list(v) for k, v in spec.variants.items()}}
+    combos = [dict(zip(dims, values, strict=True)) for values in itertools.product(*dims.values())]
+    points: list[dict[str, Value]] = []
+    for combo in combos:
+        if combo not in points:
+            points.append(combo)
+    if spec.control:
+        for combo in list(points):
+            twin = control_params(spec, combo)
+            if twin not in points:
+                points.append(twin)
+    return [
+        _point(spec, i, params, is_control=_is_control(spec, params))
+        for i, params in enumerate(points)
+    ]
+
+
+def control_params(spec: Spec, params: dict[str, Value]) -> dict[str, Value]:
+    """The swept parameters of a point's control twin (no twin without a control)."""
+    if not spec.control:
+        return dict(params)
+    kept = {k: v for k, v in params.items() if k not in spec.control_ignores}
+    return {**kept, **spec.control}
+
+
+def _is_control(spec: Spec, params: dict[str, Value]) -> bool:
+    return bool(spec.control) and all(params.get(k) == v for k, v in spec.control.items())
+
+
+def _point(spec: Spec, index: int, params: dict[str, Value], **kw: Any) -> Point:
+    overrides = dict(spec.base)
+    for k, v in params.items():
+        if k in spec.variants:
+            overrides.update(spec.variants[k][v])
+        else:
+            overrides[k] = v
+    overrides["run.steps"] = steps_for(spec.years)
+    try:
+        check_overrides(overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"spec {spec.name}, point {_describe(params)}: {exc}") from None
+    return Point(index=index, params=params, overrides=overrides, **kw)
+
+
+def _describe(params: dict[str, Value]) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in params.items())
+
+
+def check_overrides(overrides: dict[str, Value]) -> None:
+    """Raise ConfigError (naming the parameter) if the model would reject these overrides."""
+    Config().with_overrides(dict(overrides))

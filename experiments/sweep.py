@@ -1,0 +1,178 @@
+"""The sweep runner: every (point, seed) pair, on local processes or a Dask cluster, resumable.
+
+Each finished run is written at once to its own JSON file in `run_dir` (written to a temporary
+name, then renamed: a file is either whole or absent). A rerun reads the files already there,
+skips those runs and runs only the rest, so an interrupted sweep loses nothing. Records are
+returned in task order (points, then seeds), never in completion order, so the result does
+not depend on the number of workers or on where a sweep was interrupted.
+
+Common random numbers: seed k is the same model seed at every point, and the model draws a
+fixed number of random numbers a day, so treatments differ only by their parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from experiments.outcomes import execute
+from experiments.spec import Point
+from model.config import ConfigError
+
+RUNS_SUBDIR = "runs"
+
+
+def make_tasks(points: list[Point], seeds: list[int], window_days: int) -> list[dict[str, Any]]:
+    """One task per (point, seed), points in order, seeds in order within each."""
+    return [
+        {
+            "key": p.key,
+            "stage": p.stage,
+            "seed": s,
+            "window_days": window_days,
+            "overrides": p.overrides,
+        }
+        for p in points
+        for s in seeds
+    ]
+
+
+def run_file(run_dir: Path, task: dict[str, Any]) -> Path:
+    return run_dir / f"{task['key']}-seed{task['seed']}.json"
+
+
+def read_finished(run_dir: Path, task: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored record of a task, or None if it has not finished (or its file is unreadable,
+    in which case it runs again)."""
+    try:
+        record = json.loads(run_file(run_dir, task).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != task["key"] or record.get("seed") != task["seed"]:
+        return None
+    return record
+
+
+def write_record(run_dir: Path, record: dict[str, Any]) -> None:
+    """Write one run's record atomically (temporary file in the same folder, then rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=run_dir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, default=_json_default, allow_nan=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, run_file(run_dir, record))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_sweep(
+    tasks: list[dict[str, Any]],
+    run_dir: Path,
+    *,
+    workers: int = 1,
+    client: Any = None,
+    progress: bool = True,
+    label: str = "runs",
+) -> list[dict[str, Any]]:
+    """Run every task that has no record yet; return all records in task order.
+
+    `client` is a `distributed.Client` (then `workers` is ignored); otherwise `workers` local
+    processes (1: in this process).
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any] | None] = [read_finished(run_dir, t) for t in tasks]
+    pending = [i for i, r in enumerate(records) if r is None]
+    bar = _progress_bar(len(tasks), len(tasks) - len(pending), progress, label)
+    try:
+        if client is not None:
+            results = _on_dask(client, [tasks[i] for i in pending])
+        elif workers > 1 and len(pending) > 1:
+            results = _on_processes(workers, [tasks[i] for i in pending])
+        else:
+            results = ((j, execute(tasks[i])) for j, i in enumerate(pending))
+        for j, record in results:
+            write_record(run_dir, record)
+            records[pending[j]] = record
+            bar.update(1)
+    finally:
+        bar.close()
+    return [r for r in records if r is not None]
+
+
+def _on_processes(workers: int, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+    # spawn, not fork: forking a process whose numpy threads are running is unsafe
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx)
+    try:
+        futures = {pool.submit(execute, t): j for j, t in enumerate(tasks)}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield futures[fut], fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_dask(client: Any, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+    from distributed import as_completed
+
+    futures = client.map(execute, tasks, pure=False)
+    index = {f.key: j for j, f in enumerate(futures)}
+    try:
+        for fut in as_completed(futures):
+            yield index[fut.key], fut.result()
+    finally:
+        client.cancel(futures)
+
+
+def connect(address: str, timeout_s: float = 10.0) -> Any:
+    """A `distributed.Client` for the scheduler at `address`; ConfigError if unreachable."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason})"
+        ) from None
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, done: int, enabled: bool, label: str) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="run", desc=label, file=sys.stderr, smoothing=0.1)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def finite_or_none(x: float) -> float | None:
+    return x if isinstance(x, float) and math.isfinite(x) else None
+
+
+Executor = Callable[[dict[str, Any]], dict[str, Any]]
