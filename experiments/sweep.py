@@ -130,7 +130,7 @@ def _on_dask(client: Any, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, di
     futures = client.map(execute, tasks, pure=False)
     index = {f.key: j for j, f in enumerate(futures)}
     try:
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             yield index[fut.key], fut.result()
     finally:
         client.cancel(futures)

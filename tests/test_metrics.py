@@ -62,3 +62,27 @@ def test_stylized_facts_names_and_values():
     assert tuple(facts) == metrics.FACT_NAMES
     assert np.isclose(facts["annualized_volatility"], 0.04 * np.sqrt(365), rtol=0.05)
     assert facts["max_drawdown"] < 0
+
+
+def test_hop_distance_on_a_path_and_a_disconnected_node():
+    import scipy.sparse as sp
+
+    edges = [(0, 1), (1, 2), (2, 3)]
+    rows, cols = zip(*(edges + [(b, a) for a, b in edges]), strict=True)
+    adj = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
+    assert metrics.hop_distance(adj, np.array([0])).tolist() == [0, 1, 2, 3, -1]
+    assert metrics.hop_distance(adj, np.array([0, 3])).tolist() == [0, 1, 1, 0, -1]
+
+
+def test_recovery_days_counts_until_the_pre_shock_level():
+    p = np.array([100.0, 100.0, 70.0, 80.0, 101.0, 90.0])
+    assert metrics.recovery_days(p, 2) == (2, True)
+    assert metrics.recovery_days(np.array([100.0, 60.0, 70.0]), 1) == (2, False)
+
+
+def test_window_losses_and_loss_share():
+    pnl = np.array([[0.0, 0.0, 0.0], [-1.0, -3.0, 2.0], [-2.0, -6.0, 1.0]])
+    losses = metrics.window_losses(pnl, 0, 2)
+    assert losses.tolist() == [2.0, 6.0, -1.0]
+    assert metrics.loss_share(losses, 0) == 0.25  # the gainer counts as zero
+    assert np.isnan(metrics.loss_share(np.array([-1.0, -2.0]), 0))

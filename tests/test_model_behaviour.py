@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model.agents import Institution, RetailTrader, RetirementSaver
-from model.model import MODEL_REPORTERS, Crypto401kModel
+from model.model import HOLDERS, MODEL_REPORTERS, Crypto401kModel
 from tests.conftest import small_config
 
 
@@ -150,3 +150,14 @@ def test_agent_data_collection_is_optional():
     quiet.run()
     with pytest.warns(UserWarning, match="No agent-type reporters"):
         assert quiet.datacollector.get_agenttype_vars_dataframe(RetirementSaver).empty
+
+
+def test_holders_gains_add_up_to_the_change_in_market_value():
+    """pnl_<holder> splits every day's revaluation of all coins among the holders."""
+    m = Crypto401kModel(small_config(run__steps=200, shock__day=100, shock__fundamental_drop=0.3))
+    m.run()
+    ts = m.datacollector.get_model_vars_dataframe()
+    gains = ts[[f"pnl_{h}" for h in HOLDERS]].sum(axis=1).to_numpy()
+    value = np.cumsum(np.r_[0.0, np.diff(ts["price"].to_numpy())]) * m.market.supply[0]
+    assert np.allclose(gains, value, rtol=1e-9, atol=1e-3 * m.market.supply[0])
+    assert ts["pnl_traders"].iloc[-1] < 0  # a 30% crash costs the traders who hold coins

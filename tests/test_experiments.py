@@ -1,0 +1,315 @@
+"""The experiment runner end to end: specs, sweeps, resume after a kill, Dask, outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import outcomes
+from experiments.cli import main
+from experiments.experiment import run_experiment
+from experiments.outcomes import METRICS
+from experiments.spec import builtin_names, grid_points, load_spec
+
+EXPERIMENTS = ["dampen", "contagion", "backlash", "topology", "sensitivity"]
+CLI = [sys.executable, "-m", "experiments.cli"]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory) -> dict[str, Path]:
+    """Every built-in experiment in quick mode, run once for the module."""
+    root = tmp_path_factory.mktemp("quick")
+    outs = {}
+    for name in EXPERIMENTS:
+        outs[name] = root / name
+        assert main(["experiment", name, "--quick", "--quiet", "--out", str(outs[name])]) == 0
+    return outs
+
+
+# ---- specs -------------------------------------------------------------------------------
+def test_the_five_experiments_are_built_in():
+    assert set(EXPERIMENTS) <= set(builtin_names())
+    for name in EXPERIMENTS:
+        spec = load_spec(name)
+        assert spec.name == name
+        assert spec.seeds >= 30 or spec.kind == "sensitivity"
+
+
+def test_dampen_grid_has_one_control_for_twelve_treatments():
+    spec = load_spec("dampen")
+    points = grid_points(spec)
+    controls = [p for p in points if p.is_control]
+    assert len(points) == 13 and len(controls) == 1
+    assert controls[0].overrides["savers.allocation"] == 0.0
+    assert len({p.key for p in points}) == 13  # distinct runs get distinct files
+
+
+def test_variants_expand_to_bundles_of_overrides():
+    spec = load_spec("contagion")
+    points = grid_points(spec)
+    lender = [p for p in points if p.params.get("shock") == "lender default"]
+    assert lender and all(p.overrides["shock.default_institution"] == 10 for p in lender)
+    assert all(
+        "shock.default_institution" not in p.overrides
+        for p in points
+        if p.params.get("shock") == "fundamental drop 30%"
+    )
+
+
+def write_spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "my.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+name = "mine"
+question = "q?"
+seeds = 2
+years = 0.4
+metrics = ["annualized_volatility"]
+[base]
+"savers.n_cohorts" = 60
+"traders.n_traders" = 60
+"savers.n_employers" = 6
+[grid]
+"savers.allocation" = [0.02, 0.05]
+[control]
+"savers.allocation" = 0.0
+[answer]
+metric = "annualized_volatility"
+treatment = { "savers.allocation" = 0.05 }
+subject = "Five percent"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace('"savers.allocation" = [0.02, 0.05]', '"savers.alocation" = [0.1]'),
+            "savers.alocation",
+        ),
+        (
+            GOOD.replace('"savers.allocation" = [0.02, 0.05]', '"savers.allocation" = []'),
+            "grid is empty",
+        ),
+        (
+            GOOD.replace('"savers.allocation" = [0.02, 0.05]', '"savers.allocation" = [2.0]'),
+            "savers.allocation",
+        ),
+        (GOOD.replace("seeds = 2", "seeds = 2\ncolour = 1"), "'colour' is unknown"),
+        (GOOD.replace('metrics = ["annualized_volatility"]', 'metrics = ["vol"]'), "'vol'"),
+        (GOOD.replace("years = 0.4", "years = -1"), "years"),
+        ("name = ", "not valid TOML"),
+    ],
+)
+def test_bad_spec_exits_2_before_anything_runs(tmp_path, capsys, text, expected):
+    out = tmp_path / "out"
+    code = main(["experiment", str(write_spec(tmp_path, text)), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unknown_experiment_name_lists_the_built_in_ones(tmp_path, capsys):
+    assert main(["experiment", "dampn", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "dampn" in err and "dampen" in err and "sensitivity" in err
+
+
+def test_unreachable_scheduler_exits_2_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path, GOOD)
+    args = ["experiment", str(spec), "--scheduler", "tcp://127.0.0.1:9", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler" in err and "tcp://127.0.0.1:9" in err
+    assert not out.exists()
+
+
+def test_bad_flags_and_foreign_out_dir_exit_2(tmp_path, capsys):
+    spec = str(write_spec(tmp_path, GOOD))
+    assert main(["experiment", spec, "--seeds", "x"]) == 2
+    assert main(["experiment", spec, "--workers", "0"]) == 2
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    assert main(["experiment", spec, "--out", str(foreign)]) == 2
+    assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+    assert "--out" in capsys.readouterr().err
+
+
+# ---- outputs -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_quick_experiment_writes_every_output(quick, name):
+    out = quick[name]
+    runs = pd.read_parquet(out / "runs.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    summary = (out / "summary.md").read_text()
+    spec = load_spec(name).sized(quick=True)
+    assert len(runs) == manifest["runs"]["total"] == len(manifest["points"]) * spec.seeds
+    assert (runs["status"] == "ok").all()
+    assert set(METRICS) <= set(runs.columns)
+    assert not runs.duplicated(["stage", "point", "seed"]).any()
+    for m in spec.metrics:
+        assert runs[m].notna().any(), m
+    assert {"code", "packages", "machine", "wall_time_s", "seeds", "spec"} <= set(manifest)
+    assert manifest["packages"]["mesa"].startswith("3.5")
+    assert "**Answer.**" in summary and "[quick run" in summary
+    pngs = sorted(out.glob("*.png"))
+    assert pngs and all(p.stat().st_size > 5000 for p in pngs)
+    assert all(f"({p.name})" in summary for p in pngs)
+
+
+def test_summary_reports_ci_and_effect_against_control(quick):
+    summary = (quick["dampen"] / "summary.md").read_text()
+    assert "effect vs control [95% CI]" in summary and "(control)" in summary
+    runs = pd.read_parquet(quick["dampen"] / "runs.parquet")
+    ctrl = runs[runs["is_control"]]
+    assert (ctrl["savers.allocation"] == 0.0).all() and ctrl["savers.channel"].isna().all()
+
+
+def test_common_random_numbers_pair_treatments_by_seed(quick):
+    """Same seed, same fundamental path: only the parameters differ between treatments."""
+    from model.model import Crypto401kModel
+
+    paths = []
+    for alloc in (0.0, 0.05):
+        m = Crypto401kModel(
+            rng=7, **{"savers.allocation": alloc, "run.steps": 60, "savers.n_cohorts": 50}
+        )
+        m.run()
+        paths.append(m.datacollector.get_model_vars_dataframe()["fundamental"].to_numpy())
+    assert np.array_equal(paths[0], paths[1])
+
+
+def test_results_read_back_with_pandas_and_duckdb(quick):
+    """The two example queries of the README."""
+    duckdb = pytest.importorskip("duckdb")  # a dev dependency: installed in CI
+    path = quick["dampen"] / "runs.parquet"
+    df = pd.read_parquet(path)
+    by_pandas = df[df.status == "ok"].groupby("savers.allocation")["annualized_volatility"].mean()
+    rows = duckdb.sql(
+        f"""SELECT "savers.allocation", avg(annualized_volatility)
+            FROM '{path}' WHERE status = 'ok' GROUP BY 1 ORDER BY 1"""
+    ).fetchall()
+    assert [r[0] for r in rows] == list(by_pandas.index)
+    assert np.allclose([r[1] for r in rows], by_pandas.to_numpy())
+
+
+# ---- the runner ----------------------------------------------------------------------------
+def test_result_does_not_depend_on_workers_or_on_resuming(tmp_path):
+    spec = write_spec(tmp_path, GOOD)
+    one = run_experiment(str(spec), workers=1, out=tmp_path / "one", progress=False)
+    two = run_experiment(str(spec), workers=2, out=tmp_path / "two", progress=False)
+    pd.testing.assert_frame_equal(one.runs, two.runs)
+    # lose two finished runs; the rerun makes exactly those again
+    files = sorted((tmp_path / "one" / "runs").glob("*.json"))
+    for f in files[:2]:
+        f.unlink()
+    files[2].write_text('{"key": "truncated')  # a corrupt file counts as not finished
+    again = run_experiment(str(spec), workers=1, out=tmp_path / "one", progress=False)
+    pd.testing.assert_frame_equal(one.runs, again.runs)
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    real = outcomes.run_metrics
+
+    def flaky(overrides, seed, window_days):
+        if seed == 1 and overrides["savers.allocation"] == 0.05:
+            raise FloatingPointError("price went to zero")
+        return real(overrides, seed, window_days)
+
+    monkeypatch.setattr(outcomes, "run_metrics", flaky)
+    spec = write_spec(tmp_path, GOOD)
+    result = run_experiment(str(spec), workers=1, out=tmp_path / "o", progress=False)
+    failed = result.runs[result.runs["status"] == "failed"]
+    assert len(failed) == 1 and failed.iloc[0]["seed"] == 1
+    assert "FloatingPointError: price went to zero" in failed.iloc[0]["error"]
+    assert result.failures == 1 and len(result.runs) == 6
+    summary = (tmp_path / "o" / "summary.md").read_text()
+    assert "price went to zero" in summary and "5 ok, 1 failed" in summary
+
+
+def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.DataFrame:
+    out = tmp_path / f"killed-{sig}"
+    spec = write_spec(tmp_path, GOOD.replace("seeds = 2", "seeds = 12"))
+    cmd = [*CLI, "experiment", str(spec), "--quiet", "--workers", str(workers), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = len(list((out / "runs").glob("*.json"))) if (out / "runs").exists() else 0
+        if done >= 5 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep finished before it could be interrupted"
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    finished = len(list((out / "runs").glob("*.json")))
+    assert 5 <= finished < 36
+    assert not (out / "runs.parquet").exists()
+    subprocess.run(cmd, check=True, timeout=300)
+    return pd.read_parquet(out / "runs.parquet")
+
+
+@pytest.mark.parametrize(("sig", "workers"), [(signal.SIGKILL, 1), (signal.SIGINT, 2)])
+def test_killed_sweep_resumes_to_the_same_runs_parquet(tmp_path, sig, workers):
+    resumed = _interrupted_then_resumed(tmp_path, sig, workers)
+    spec = write_spec(tmp_path, GOOD.replace("seeds = 2", "seeds = 12"))
+    whole = run_experiment(str(spec), workers=2, out=tmp_path / "whole", progress=False)
+    pd.testing.assert_frame_equal(resumed, whole.runs)
+    assert len(resumed) == 36 and not resumed.duplicated(["point", "seed"]).any()
+    assert not [
+        p for p in (tmp_path / f"killed-{sig}" / "runs").iterdir() if p.name.startswith(".tmp")
+    ]
+
+
+def test_dask_local_cluster_gives_the_same_runs(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = write_spec(tmp_path, GOOD)
+    local = run_experiment(str(spec), workers=1, out=tmp_path / "local", progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = run_experiment(
+            str(spec), scheduler=cluster.scheduler_address, out=tmp_path / "dask", progress=False
+        )
+    pd.testing.assert_frame_equal(local.runs, remote.runs)
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["execution"]["scheduler"] == cluster.scheduler_address
+
+
+def test_quick_default_out_never_touches_results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = write_spec(tmp_path, GOOD)
+    assert main(["experiment", str(spec), "--quick", "--quiet"]) == 0
+    assert (tmp_path / "runs" / "experiments" / "mine-quick" / "summary.md").exists()
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_prints_the_answer(tmp_path, capsys):
+    spec = write_spec(tmp_path, GOOD)
+    assert (
+        main(["experiment", str(spec), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"])
+        == 0
+    )
+    code = subprocess.run(
+        [*CLI, "experiment", str(spec), "--out", str(tmp_path / "o"), "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
+    assert code.returncode == 0
+    assert "Five percent" in code.stdout and "6 runs ok, 0 failed" in code.stdout
