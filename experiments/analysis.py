@@ -1,8 +1,8 @@
 """Statistics of a sweep: small pure functions, arrays or frames in, numbers or frames out.
 
-- `mean_ci`: mean and 95% Student-t confidence interval over seeds.
+- `mean_ci`: mean and 95% Student-t confidence interval over seeds (Wilson for 0/1 rates).
 - `paired_effect`: treatment minus control, paired by seed (common random numbers), with its
-  95% CI and a paired t-test p-value.
+  95% CI and a paired test (t-test; exact McNemar for 0/1; exact sign test if degenerate).
 - `holm`: Holm-Bonferroni adjustment of a family of p-values.
 - `effect_table`: all of it for every point and metric of a grid sweep.
 - `answer_sentence`: the experiment's one-sentence answer, worded by the test's result.
@@ -21,30 +21,59 @@ from experiments.outcomes import METRICS
 ALPHA = 0.05
 
 
-def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of the finite values of x; NaN bounds with fewer than two."""
+def is_binary(metric: str) -> bool:
+    """A 0/1 outcome (its mean is a rate)."""
+    return metric in METRICS and METRICS[metric].unit == "0/1"
+
+
+def mean_ci(x: np.ndarray, level: float = 0.95, binary: bool = False) -> tuple[float, float, float]:
+    """(mean, low, high) of the finite values of x: a Student-t interval, or for a 0/1
+    outcome the Wilson score interval of the rate (it stays inside [0, 1]). NaN bounds with
+    fewer than two values (one suffices for Wilson)."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) == 0:
         return (float("nan"),) * 3
     mean = float(x.mean())
+    if binary:
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        n = len(x)
+        centre = (mean + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(mean * (1 - mean) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+        return mean, float(centre - half), float(centre + half)
     if len(x) < 2:
         return mean, float("nan"), float("nan")
     half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
     return mean, mean - half, mean + half
 
 
-def paired_effect(treatment: np.ndarray, control: np.ndarray) -> dict[str, float]:
+def paired_effect(
+    treatment: np.ndarray, control: np.ndarray, binary: bool = False
+) -> dict[str, float]:
     """Mean paired difference (treatment - control, element i of each from the same seed),
-    its 95% CI, and the two-sided paired t-test p-value. Pairs with a NaN are dropped. When
-    every difference is identical the p-value is 1 if they are all 0, else 0."""
-    d = np.asarray(treatment, dtype=float) - np.asarray(control, dtype=float)
-    d = d[np.isfinite(d)]
+    its 95% t interval, and a two-sided p-value. Pairs with a NaN are dropped.
+
+    The test is the paired t-test; for 0/1 outcomes the exact McNemar test (a binomial test
+    on the discordant pairs); and when every difference is the same the exact sign test
+    (p = 1 if they are all 0), since a t-test is undefined there.
+    """
+    t = np.asarray(treatment, dtype=float)
+    c = np.asarray(control, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(c)
+    t, c = t[ok], c[ok]
+    d = t - c
     mean, lo, hi = mean_ci(d)
-    if len(d) < 2:
+    if binary and len(d):
+        lo, hi = max(lo, -1.0), min(hi, 1.0)
+    if len(d) == 0:
         p = float("nan")
+    elif binary:
+        up, down = int((t > c).sum()), int((t < c).sum())
+        p = float(stats.binomtest(up, up + down, 0.5).pvalue) if up + down else 1.0
     elif np.ptp(d) == 0:
-        p = 1.0 if d[0] == 0 else 0.0
+        p = 1.0 if d[0] == 0 else min(1.0, 2.0 * 0.5 ** len(d))
+    elif len(d) < 2:
+        p = float("nan")
     else:
         p = float(stats.ttest_1samp(d, 0.0).pvalue)
     return {"diff": mean, "diff_lo": lo, "diff_hi": hi, "p": p, "pairs": len(d)}
@@ -79,13 +108,13 @@ def effect_table(
         wide = ok.pivot(index="seed", columns="point", values=metric)
         for point, ctrl in control_of.items():
             x = wide[point].to_numpy() if point in wide else np.array([])
-            mean, lo, hi = mean_ci(x)
+            mean, lo, hi = mean_ci(x, binary=is_binary(metric))
             row = {"point": point, "metric": metric, "n": int(np.isfinite(x).sum())}
             row.update(mean=mean, lo=lo, hi=hi)
             if ctrl is not None and ctrl in wide and point in wide:
                 c = wide[ctrl].to_numpy()
                 row["control_mean"] = mean_ci(c)[0]
-                row.update(paired_effect(x, c))
+                row.update(paired_effect(x, c, binary=is_binary(metric)))
             rows.append(row)
     table = pd.DataFrame(rows)
     for col in ("control_mean", "diff", "diff_lo", "diff_hi", "p", "pairs"):
@@ -139,14 +168,15 @@ def across_sentence(groups: dict[str, np.ndarray], subject: str, metric: str) ->
     """'<subject>: <metric> was X [CI] (a), Y [CI] (b) ...; the differences are (not)
     significant (Friedman test ...)'. `groups` holds one array per value, aligned by seed."""
     label = METRICS[metric].label
-    parts = [f"{fmt_ci(*mean_ci(x), metric)} ({name})" for name, x in groups.items()]
+    binary = is_binary(metric)
+    parts = [f"{fmt_ci(*mean_ci(x, binary=binary), metric)} ({name})" for name, x in groups.items()]
     arrays = np.array([np.asarray(x, dtype=float) for x in groups.values()])
     arrays = arrays[:, np.all(np.isfinite(arrays), axis=0)]
     n = arrays.shape[1]
     if len(groups) < 2 or n < 2:
         return f"{subject}: {label} was " + ", ".join(parts) + " (too few runs for a test)."
     if len(groups) == 2:
-        p, test = paired_effect(arrays[0], arrays[1])["p"], "paired t-test"
+        p, test = paired_effect(arrays[0], arrays[1], binary)["p"], "paired test"
     elif np.all(arrays == arrays[0]):
         p, test = 1.0, "Friedman test"
     else:

@@ -5,7 +5,7 @@
     crypto401k calibrate [--seeds N] [--years Y] [--workers K]
     crypto401k params [--markdown]
     crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
-                          [--scheduler ADDRESS] [--out DIR] [--quiet]
+                          [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--quiet]
 
 A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
 and what is allowed, exits with status 2, and writes nothing.
@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: results/NAME, or runs/experiments/NAME-quick with --quick)",
     )
     exp.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    exp.add_argument(
+        "--retry-failed", action="store_true", help="run again the runs recorded as failed"
+    )
 
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
     params.add_argument("--markdown", action="store_true", help="as a markdown table")
@@ -168,6 +171,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             out=Path(args.out) if args.out else None,
             progress=not args.quiet,
+            retry_failed=args.retry_failed,
         )
     except KeyboardInterrupt:
         sys.stderr.write(

@@ -86,6 +86,7 @@ def run_experiment(
     scheduler: str | None = None,
     out: Path | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> Outcome:
     """Run (or resume) experiment `ref` (a built-in name or a spec file) and write its results."""
     if seeds is not None and seeds < 1:
@@ -106,16 +107,25 @@ def run_experiment(
     t0 = time.perf_counter()
     seed_list = list(range(spec.first_seed, spec.first_seed + spec.seeds))
     run_dir = out / RUNS_SUBDIR
-    sweep = {"workers": workers, "client": client, "progress": progress}
+    sweep = {
+        "workers": workers,
+        "client": client,
+        "progress": progress,
+        "retry_failed": retry_failed,
+    }
+    version = code_version()
+    code = version["git_commit"] and version["git_commit"][:12] + (
+        "+dirty" if version["git_dirty"] else ""
+    )
     try:
         if spec.kind == "grid":
-            tasks = make_tasks(points, seed_list, spec.window_days)
+            tasks = make_tasks(points, seed_list, spec.window_days, code)
             records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
             runs = collate(points, records)
             files, answer = _write_grid(spec, points, runs, out, quick)
         else:
             runs, files, answer, points = _run_sensitivity(
-                spec, points, seed_list, run_dir, out, sweep, quick
+                spec, points, seed_list, run_dir, out, {**sweep, "code": code}, quick
             )
     finally:
         if client is not None:
@@ -131,14 +141,15 @@ def run_experiment(
 # ---- collation ---------------------------------------------------------------------------
 def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per run in task order; parameters from the points (not the stored files)."""
-    by_key = {p.key: p for p in points}
+    by_index = {p.index: p for p in points}
     param_names = list(dict.fromkeys(k for p in points for k in p.params))
     rows = []
     for r in records:
-        p = by_key[r["key"]]
+        p = by_index[r["point"]]
         row = {"stage": p.stage, "point": p.index, "is_control": p.is_control}
         row.update({k: p.params.get(k) for k in param_names})
         row.update(seed=r["seed"], status=r["status"], error=r.get("error", ""))
+        row["code"] = r.get("code")
         row.update({m: r.get(m, float("nan")) for m in METRICS})
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -146,6 +157,7 @@ def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
         df[k] = _uniform_column(df[k])
     for m in METRICS:
         df[m] = df[m].astype(float)
+    df["code"] = df["code"].astype("string")
     return df
 
 
@@ -179,13 +191,13 @@ def control_map(spec: Spec, points: list[Point]) -> dict[int, int | None]:
     """Each point's control point (None for the controls themselves, or without a control)."""
     from experiments.spec import control_params
 
-    index = {json.dumps(p.params, sort_keys=True): p.index for p in points}
     out: dict[int, int | None] = {}
     for p in points:
-        if not spec.control or p.is_control:
-            out[p.index] = None
-        else:
-            out[p.index] = index.get(json.dumps(control_params(spec, p.params), sort_keys=True))
+        twin = control_params(spec, p.params) if spec.control and not p.is_control else None
+        # == on values, so a control written 0 matches a grid value 0.0
+        out[p.index] = next(
+            (q.index for q in points if twin is not None and q.params == twin), None
+        )
     return out
 
 
@@ -202,9 +214,10 @@ QUICK_NOTE = "[quick run at CI size: a smoke test, not a result] "
 def _write_grid(
     spec: Spec, points: list[Point], runs: pd.DataFrame, out: Path, quick: bool
 ) -> tuple[list[Path], str]:
-    table = analysis.effect_table(runs, control_map(spec, points), spec.metrics)
+    controls = control_map(spec, points)
+    table = analysis.effect_table(runs, controls, spec.metrics)
     answer = (QUICK_NOTE if quick else "") + _grid_answer(spec, points, table, runs)
-    pngs = figures.grid_figures(runs, spec, out)
+    pngs = figures.grid_figures(runs, spec, out) + figures.effect_figures(runs, spec, controls, out)
     _write_text(out / "summary.md", grid_summary(spec, points, runs, table, answer, pngs))
     return [out / "summary.md", *pngs], answer
 
@@ -348,19 +361,25 @@ def _run_sensitivity(
     sweep: dict[str, Any],
     quick: bool,
 ) -> tuple[pd.DataFrame, list[Path], str, list[Point]]:
+    sweep = dict(sweep)
+    code = sweep.pop("code")
     _, x_m = sensitivity.morris_points(spec)
-    tasks = make_tasks(morris_pts, seeds, spec.window_days)
+    tasks = make_tasks(morris_pts, seeds, spec.window_days, code)
     morris_runs = collate(morris_pts, run_sweep(tasks, run_dir, label="morris", **sweep))
     morris = {m: sensitivity.analyse_morris(spec, x_m, morris_runs, m) for m in spec.metrics}
-    names = sensitivity.screen(spec, morris[spec.sensitivity.screen_metric])
+    names, screened = sensitivity.screen(spec, morris[spec.sensitivity.screen_metric])
     sobol_pts, x_s = sensitivity.sobol_points(spec, names)
-    tasks = make_tasks(sobol_pts, seeds, spec.window_days)
+    tasks = make_tasks(sobol_pts, seeds, spec.window_days, code)
     sobol_runs = collate(sobol_pts, run_sweep(tasks, run_dir, label="sobol", **sweep))
     sobol = {m: sensitivity.analyse_sobol(spec, names, x_s, sobol_runs, m) for m in spec.metrics}
     runs = pd.concat([morris_runs, sobol_runs], ignore_index=True)
     answer = (QUICK_NOTE if quick else "") + sensitivity_answer(spec, sobol)
     pngs = figures.sensitivity_figures(morris, sobol, out)
-    text = sensitivity_summary(spec, runs, morris, names, sobol, answer, pngs)
+    noise = {
+        m: (sensitivity.noise_share(morris_runs, m), sensitivity.noise_share(sobol_runs, m))
+        for m in spec.metrics
+    }
+    text = sensitivity_summary(spec, runs, morris, names, screened, sobol, noise, answer, pngs)
     _write_text(out / "summary.md", text)
     return runs, [out / "summary.md", *pngs], answer, [*morris_pts, *sobol_pts]
 
@@ -386,11 +405,18 @@ def sensitivity_summary(
     runs: pd.DataFrame,
     morris: dict[str, pd.DataFrame],
     names: list[str],
+    screened: bool,
     sobol: dict[str, pd.DataFrame],
+    noise: dict[str, tuple[float, float]],
     answer: str,
     pngs: list[Path],
 ) -> str:
     sens = spec.sensitivity
+    chosen = (
+        f"the {sens.sobol_top} largest mu* on {sens.screen_metric}"
+        if screened
+        else f"screening failed (a point lacks a run), so the first {sens.sobol_top} parameters"
+    )
     lines = [f"# {spec.name}: {spec.question}", "", f"**Answer.** {answer}", ""]
     lines += _setup_lines(spec, runs)
     bounds = "; ".join(f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in sens.bounds.items())
@@ -399,12 +425,23 @@ def sensitivity_summary(
         f"| Morris | {sens.morris_trajectories} trajectories, {sens.morris_levels} levels, "
         f"{len(sens.bounds) + 1} points each |",
         f"| Sobol | N = {sens.sobol_samples}, {sens.sobol_samples * (len(names) + 2)} points; "
-        f"parameters: the {sens.sobol_top} largest mu* on {sens.screen_metric}: "
-        f"{', '.join(names)} |",
+        f"parameters: {chosen}: {', '.join(names)} |",
     ]
     for metric in spec.metrics:
         m = METRICS[metric]
-        lines += ["", f"## {m.label} [{m.unit}]", "", "Morris screening:", ""]
+        nm, ns = noise[metric]
+        lines += [
+            "",
+            f"## {m.label} [{m.unit}]",
+            "",
+            f"Seed noise accounts for about {_pct(nm)} of the variance of the Morris point means "
+            f"and {_pct(ns)} of the Sobol ones (within-point variance / seeds, over the "
+            "variance between points); indices near that level are indistinguishable from "
+            "noise.",
+            "",
+            "Morris screening:",
+            "",
+        ]
         lines += ["| parameter | mu* [95% CI half-width] | sigma |", "|---|---|---|"]
         for _, r in morris[metric].iterrows():
             lines.append(
@@ -433,6 +470,10 @@ def sensitivity_summary(
     if pngs:
         lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
     return "\n".join(lines) + "\n"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%" if np.isfinite(x) else "n/a"
 
 
 # ---- provenance --------------------------------------------------------------------------
@@ -497,7 +538,12 @@ def _manifest(
             "ok": int((runs["status"] == "ok").sum()),
             "failed": int((runs["status"] != "ok").sum()),
         },
-        "code": code_version(),
+        "code": {
+            **code_version(),
+            # the commits that produced the stored runs (more than one if a sweep resumed
+            # across commits)
+            "runs_by_commit": runs["code"].fillna("unknown").value_counts().to_dict(),
+        },
         "packages": {"python": platform.python_version(), **versions},
         "machine": {
             "platform": platform.platform(),

@@ -88,6 +88,7 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
             hue=hue,
             col=col,
             kind="point",
+            linestyle="-" if pd.api.types.is_numeric_dtype(data[x]) else "none",
             errorbar=("ci", 95),
             seed=0,
             dodge=0.3 if hue is not None and data[hue].nunique() > 1 else False,
@@ -97,7 +98,7 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
         )
         grid.set_axis_labels(axis_label(x), axis_label(metric))
         grid.figure.suptitle(
-            f"{spec.name}: {METRICS[metric].label} (mean, 95% CI over seeds)", y=1.03
+            f"{spec.name}: {METRICS[metric].label}\n(mean, 95% CI over seeds)", y=1.04, fontsize=10
         )
         paths.append(_save(grid.figure, out / f"{metric}.png"))
         plt.close(grid.figure)
@@ -145,4 +146,78 @@ def sensitivity_figures(
         fig.tight_layout()
         paths.append(_save(fig, out / f"{name}.png"))
         plt.close(fig)
+    return paths
+
+
+def paired_differences(
+    runs: pd.DataFrame, control_of: dict[int, int | None], metric: str
+) -> pd.DataFrame:
+    """Per seed, each treatment's metric minus its control's on the same seed (the paired
+    differences the summary's effects and tests are computed from)."""
+    ok = runs[runs["status"] == "ok"]
+    wide = ok.pivot(index="seed", columns="point", values=metric)
+    params = ok.drop_duplicates("point").set_index("point")
+    frames = []
+    for point, ctrl in control_of.items():
+        if ctrl is None or point not in wide or ctrl not in wide:
+            continue
+        d = (wide[point] - wide[ctrl]).dropna()
+        frame = pd.DataFrame({"seed": d.index, "effect": d.to_numpy(), "point": point})
+        for key in params.columns:
+            frame[key] = params.loc[point, key]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def effect_figures(
+    runs: pd.DataFrame, spec: Spec, control_of: dict[int, int | None], out: Path
+) -> list[Path]:
+    """One figure per headline metric: the paired effect against the control (mean and 95%
+    CI of the per-seed differences), against the swept parameters."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    dims = [k for k in dimensions(spec) if k not in spec.control]
+    dims = [k for k in dimensions(spec) if k in spec.control] + dims
+    paths = []
+    for metric in spec.metrics:
+        df = paired_differences(runs, control_of, metric)
+        if df.empty:
+            continue
+        keys = [k for k in dims if k in df and df[k].nunique() > 1]
+        x = keys[0] if keys else dims[0]
+        hue = keys[1] if len(keys) > 1 else None
+        col = keys[2] if len(keys) > 2 else None
+        for k in (hue, col):
+            if k is not None:
+                df[k] = df[k].astype(str)
+        grid = sns.catplot(
+            data=df,
+            x=x,
+            y="effect",
+            hue=hue,
+            col=col,
+            kind="point",
+            linestyle="-" if pd.api.types.is_numeric_dtype(df[x]) else "none",
+            errorbar=("ci", 95),
+            seed=0,
+            dodge=0.3 if hue is not None and df[hue].nunique() > 1 else False,
+            capsize=0.1,
+            height=3.6,
+            aspect=1.2,
+        )
+        for ax in grid.axes.flat:
+            ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+        m = METRICS[metric]
+        grid.set_axis_labels(axis_label(x), f"effect on {m.label} [{m.unit}]")
+        grid.figure.suptitle(
+            f"{spec.name}: effect on {m.label} vs control\n(paired by seed; mean, 95% CI)",
+            y=1.04,
+            fontsize=10,
+        )
+        paths.append(_save(grid.figure, out / f"{metric}_effect.png"))
+        plt.close(grid.figure)
     return paths

@@ -4,6 +4,16 @@
 returns one flat record: the task's identity, `status` ("ok" or "failed"), and every metric in
 `METRICS` (NaN where a metric does not apply, e.g. shock metrics in a run without a shock).
 It never raises for a failing run: the error is returned so that the sweep goes on.
+
+Who bears a shock's loss: each holder's mark-to-market loss on the coins it held, day by day,
+over the window (days shock..shock + window - 1), plus the assets that vanished when an
+institution failed (fraud). Losses are booked to the holder of the coins whose value fell;
+credit losses passed on through defaults move a loss between holders and are not counted
+twice. The holders add up to the fall in the value of all coins, plus what vanished.
+
+Panic reach is measured from the cohorts that panicked first after the shock (hops on the
+social graph); cohorts that panic on their own far away also count, so compare it across
+networks of similar size, next to `panic_share`.
 """
 
 from __future__ import annotations
@@ -51,7 +61,7 @@ METRICS: dict[str, Metric] = {
     "forced_unwind": Metric("forced unwind", "0/1", "the regulator reached the forced unwind"),
     # a scheduled shock (NaN without one)
     "shock_loss_usd": Metric(
-        "market loss after the shock", "USD", "all holders' losses over the window"
+        "market loss after the shock", "USD", "all holders' losses and vanished assets (window)"
     ),
     "shock_loss_savers_usd": Metric("savers' loss after the shock", "USD", "over the window"),
     "shock_loss_traders_usd": Metric("traders' loss after the shock", "USD", "over the window"),
@@ -61,8 +71,15 @@ METRICS: dict[str, Metric] = {
     "shock_loss_outside_usd": Metric(
         "outside holders' loss after the shock", "USD", "unmodelled holders, over the window"
     ),
+    "shock_loss_vanished_usd": Metric(
+        "assets vanished in the failure",
+        "USD",
+        "a failed institution's coins and cash lost to fraud",
+    ),
     "shock_saver_share": Metric(
-        "savers' share of the loss", "fraction", "savers' loss / all holders' losses (window)"
+        "savers' share of the loss",
+        "fraction",
+        "savers' loss / all losses incl. vanished assets (window)",
     ),
     "panic_share": Metric(
         "cohorts panicked after the shock", "fraction of cohorts", "panicked within the window"
@@ -74,7 +91,10 @@ METRICS: dict[str, Metric] = {
         "employers reached by panic", "fraction of employers", "with a cohort panicked (window)"
     ),
     "recovery_days": Metric(
-        "recovery time", "days", "until the price regains its pre-shock level (censored)"
+        "recovery time (restricted)",
+        "days",
+        "until the price regains its pre-shock level; a run that never does counts the days "
+        "it was observed (read its mean as a restricted mean, next to `recovered`)",
     ),
     "recovered": Metric("recovered", "0/1", "the price regained its pre-shock level"),
 }
@@ -111,13 +131,19 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
     )
     first_panic = np.full(m.savers.n, -1, dtype=np.int64)
     panicked_before = np.zeros(m.savers.n, dtype=bool)
+    vanished = 0.0
     for day in range(cfg.run.steps):
         if day == shock_day:
             panicked_before = m.savers.panicked.copy()
+            lost_before = _lost_value(m, m.market.price)
+            price_before = m.market.price.copy()
         m.step()
-        if shock_day is not None and shock_day <= day <= shock_day + window_days:
+        # the window: days shock_day .. shock_day + window_days - 1
+        if shock_day is not None and shock_day <= day < shock_day + window_days:
             new = m.savers.panicked & ~panicked_before & (first_panic < 0)
             first_panic[new] = day
+        if shock_day is not None and day == shock_day + window_days - 1:
+            vanished = _lost_value(m, price_before) - lost_before
 
     ts = m.datacollector.get_model_vars_dataframe()
     prices = ts["price"].to_numpy()
@@ -140,21 +166,33 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
         "policy_days_active": float(acted[1:].sum()),
         "forced_unwind": float((levels >= 4).any()),
     }
-    out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic))
+    out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic, vanished))
     return out
 
 
+def _lost_value(m: Crypto401kModel, price: np.ndarray) -> float:
+    """USD value of what failed institutions lost to fraud so far, at `price`."""
+    return float(m.ledger.lost_cash + m.ledger.lost_coins @ price)
+
+
 def _shock_metrics(
-    m: Crypto401kModel, ts, shock_day: int | None, window_days: int, first_panic: np.ndarray
+    m: Crypto401kModel,
+    ts,
+    shock_day: int | None,
+    window_days: int,
+    first_panic: np.ndarray,
+    vanished: float,
 ) -> dict[str, float]:
     keys = [k for k in METRICS if k.startswith(("shock_", "panic_")) or k.startswith("recover")]
     if shock_day is None:
         return dict.fromkeys(keys, float("nan"))
     # row t of the time series is the state after day t-1 (row 0: before day 0)
+    # row t is the state after day t-1: the window's days S..S+W-1 run from row S to S+W
     pnl = ts[[f"pnl_{h}" for h in HOLDERS]].to_numpy()
-    end = min(shock_day + 1 + window_days, len(ts) - 1)
-    losses = mt.window_losses(pnl, shock_day, end)
+    losses = mt.window_losses(pnl, shock_day, shock_day + window_days)
     out = {f"shock_loss_{h}_usd": float(x) for h, x in zip(HOLDERS, losses, strict=True)}
+    out["shock_loss_vanished_usd"] = vanished
+    losses = np.append(losses, vanished)
     out["shock_loss_usd"] = float(losses.sum())
     out["shock_saver_share"] = mt.loss_share(losses, HOLDERS.index("savers"))
 

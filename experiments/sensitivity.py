@@ -60,9 +60,27 @@ def sobol_points(spec: Spec, names: list[str]) -> tuple[list[Point], np.ndarray]
 
 
 def point_means(df: pd.DataFrame, n_points: int, metric: str) -> np.ndarray:
-    """Mean of `metric` over seeds for points 0..n_points-1 (NaN where a point has no run)."""
-    means = df.groupby("point")[metric].mean()
+    """Mean of `metric` over seeds for points 0..n_points-1; NaN where a point lacks a seed
+    (a failed run): averaging over different seeds would break common random numbers."""
+    ok = df[df["status"] == "ok"]
+    n_seeds = df["seed"].nunique()
+    g = ok.groupby("point")[metric]
+    means = g.mean().where(g.count() == n_seeds)
     return means.reindex(range(n_points)).to_numpy(dtype=float)
+
+
+def noise_share(df: pd.DataFrame, metric: str) -> float:
+    """Share of the variance of the point means that seed noise alone would produce:
+    mean within-point variance / seeds, over the variance of the point means. Near 0 the
+    indices measure the parameters; near 1 they mostly measure noise."""
+    ok = df[df["status"] == "ok"]
+    g = ok.groupby("point")[metric]
+    n = g.count()
+    if n.min() < 2:
+        return float("nan")
+    within = float((g.var(ddof=1) / n).mean())
+    between = float(g.mean().var(ddof=1))
+    return within / between if between > 0 else float("nan")
 
 
 def analyse_morris(spec: Spec, x: np.ndarray, df: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -92,12 +110,15 @@ def analyse_morris(spec: Spec, x: np.ndarray, df: pd.DataFrame, metric: str) -> 
     return out.sort_values("mu_star", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def screen(spec: Spec, morris_table: pd.DataFrame) -> list[str]:
-    """The parameters Sobol analyses: the `sobol_top` largest mu* (in the bounds' order)."""
+def screen(spec: Spec, morris_table: pd.DataFrame) -> tuple[list[str], bool]:
+    """The parameters Sobol analyses: the `sobol_top` largest mu* (in the bounds' order), and
+    whether screening worked (if it failed, the first `sobol_top` of the bounds are taken and
+    the summary says so)."""
     top = set(morris_table["parameter"].head(spec.sensitivity.sobol_top))
-    if not top:  # screening failed: keep the first ones rather than nothing
+    screened = bool(top)
+    if not screened:
         top = set(list(spec.sensitivity.bounds)[: spec.sensitivity.sobol_top])
-    return [n for n in spec.sensitivity.bounds if n in top]
+    return [n for n in spec.sensitivity.bounds if n in top], screened
 
 
 def analyse_sobol(

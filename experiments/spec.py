@@ -27,7 +27,7 @@ from model.config import Config, ConfigError
 SPEC_DIR = Path(__file__).parent / "specs"
 # bump when the model or a metric changes what a finished run's record would hold: stored
 # runs of an older version are then run again instead of being reused
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 Value = float | int | bool | str | None
 
 
@@ -101,11 +101,36 @@ class Spec(_Strict):
                 raise ValueError("the grid is empty; give at least one value per parameter")
             if set(self.grid) & set(self.variants):
                 raise ValueError("a dimension is both in grid and in variants")
+            self._check_dimensions()
             if self.answer is None:
                 raise ValueError("a grid experiment needs an [answer] table")
         elif self.sensitivity is None:
             raise ValueError("kind 'sensitivity' needs a [sensitivity] table with bounds")
         return self
+
+    def _check_dimensions(self) -> None:
+        dims = {**self.grid, **{k: list(v) for k, v in self.variants.items()}}
+        for name, where in [
+            *((k, "control_ignores") for k in self.control_ignores),
+            *((k, "quick.grid") for k in self.quick.grid),
+        ]:
+            if name not in dims:
+                raise ValueError(f"{where}: {name!r} is not swept; swept: {', '.join(dims)}")
+        for k, labels in self.quick.grid.items():
+            unknown = [v for v in labels if v not in dims[k]]
+            if unknown:
+                raise ValueError(f"quick.grid.{k}: {unknown} not among {dims[k]}")
+        a = self.answer
+        if a.across is not None and a.across not in dims:
+            raise ValueError(f"answer.across: {a.across!r} is not swept; swept: {', '.join(dims)}")
+        swept_or_control = {k: list(v) for k, v in dims.items()}
+        for k, v in self.control.items():
+            swept_or_control.setdefault(k, []).append(v)
+        for k, v in a.treatment.items():
+            if k not in swept_or_control:
+                raise ValueError(f"answer.treatment: {k!r} is not swept; swept: {', '.join(dims)}")
+            if v not in swept_or_control[k]:
+                raise ValueError(f"answer.treatment.{k} = {v!r}: not among {swept_or_control[k]}")
 
     def sized(self, quick: bool, seeds: int | None = None) -> Spec:
         """This spec at CI size (`quick`) and/or with another number of seeds."""
@@ -244,6 +269,12 @@ def _point(spec: Spec, index: int, params: dict[str, Value], **kw: Any) -> Point
         check_overrides(overrides)
     except ConfigError as exc:
         raise ConfigError(f"spec {spec.name}, point {_describe(params)}: {exc}") from None
+    day = overrides.get("shock.day")
+    if day is not None and day + spec.window_days > overrides["run.steps"]:
+        raise ConfigError(
+            f"spec {spec.name}: shock.day = {day}: the shock's window of {spec.window_days} "
+            f"days must end by the horizon ({overrides['run.steps']} days)"
+        )
     return Point(index=index, params=params, overrides=overrides, **kw)
 
 

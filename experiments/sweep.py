@@ -13,12 +13,11 @@ fixed number of random numbers a day, so treatments differ only by their paramet
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,23 @@ from model.config import ConfigError
 RUNS_SUBDIR = "runs"
 
 
-def make_tasks(points: list[Point], seeds: list[int], window_days: int) -> list[dict[str, Any]]:
-    """One task per (point, seed), points in order, seeds in order within each."""
+# task fields that may differ between the run that wrote a record and a rerun reusing it
+NOT_COMPARED = frozenset({"overrides", "point", "code"})
+
+
+def make_tasks(
+    points: list[Point], seeds: list[int], window_days: int, code: str | None = None
+) -> list[dict[str, Any]]:
+    """One task per (point, seed), points in order, seeds in order within each. `code` (the
+    git commit) is stored in each record, so a resumed sweep can tell which code ran what."""
     return [
         {
             "key": p.key,
+            "point": p.index,
             "stage": p.stage,
             "seed": s,
             "window_days": window_days,
+            "code": code,
             "overrides": p.overrides,
         }
         for p in points
@@ -49,14 +57,18 @@ def run_file(run_dir: Path, task: dict[str, Any]) -> Path:
     return run_dir / f"{task['key']}-seed{task['seed']}.json"
 
 
-def read_finished(run_dir: Path, task: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored record of a task, or None if it has not finished (or its file is unreadable,
-    in which case it runs again)."""
+def read_finished(
+    run_dir: Path, task: dict[str, Any], retry_failed: bool = False
+) -> dict[str, Any] | None:
+    """The stored record of a task, or None if it must run: no file, an unreadable one, one
+    written for other settings (e.g. another shock window), or a failure to retry."""
     try:
         record = json.loads(run_file(run_dir, task).read_text())
     except (OSError, ValueError):
         return None
-    if record.get("key") != task["key"] or record.get("seed") != task["seed"]:
+    if any(record.get(k) != v for k, v in task.items() if k not in NOT_COMPARED):
+        return None
+    if retry_failed and record.get("status") != "ok":
         return None
     return record
 
@@ -83,14 +95,16 @@ def run_sweep(
     client: Any = None,
     progress: bool = True,
     label: str = "runs",
+    retry_failed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run every task that has no record yet; return all records in task order.
+    """Run every task that has no record yet; return one record per task, in task order.
 
     `client` is a `distributed.Client` (then `workers` is ignored); otherwise `workers` local
-    processes (1: in this process).
+    processes (1: in this process). A run whose worker died (killed, out of memory) comes back
+    as a failed record that is not written, so the next rerun tries it again.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    records: list[dict[str, Any] | None] = [read_finished(run_dir, t) for t in tasks]
+    records: list[dict[str, Any] | None] = [read_finished(run_dir, t, retry_failed) for t in tasks]
     pending = [i for i, r in enumerate(records) if r is None]
     bar = _progress_bar(len(tasks), len(tasks) - len(pending), progress, label)
     try:
@@ -101,12 +115,24 @@ def run_sweep(
         else:
             results = ((j, execute(tasks[i])) for j, i in enumerate(pending))
         for j, record in results:
-            write_record(run_dir, record)
+            if not record.get("lost"):
+                write_record(run_dir, record)
             records[pending[j]] = record
             bar.update(1)
     finally:
         bar.close()
-    return [r for r in records if r is not None]
+    # a stored record may come from an earlier version of the spec: number it as now
+    return [
+        {**r, "point": t["point"]} if r is not None else lost_record(t, "not run")
+        for r, t in zip(records, tasks, strict=True)
+    ]
+
+
+def lost_record(task: dict[str, Any], why: str) -> dict[str, Any]:
+    """A failed record for a run whose worker was lost: kept in memory, never written."""
+    record = {k: v for k, v in task.items() if k != "overrides"}
+    record.update(status="failed", error=f"worker lost: {why}", lost=True)
+    return record
 
 
 def _on_processes(workers: int, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
@@ -119,7 +145,12 @@ def _on_processes(workers: int, tasks: list[dict[str, Any]]) -> Iterator[tuple[i
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for fut in done:
-                yield futures[fut], fut.result()
+                j = futures[fut]
+                try:
+                    record = fut.result()
+                except Exception as exc:  # the worker died (BrokenProcessPool...)
+                    record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
+                yield j, record
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -130,23 +161,38 @@ def _on_dask(client: Any, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, di
     futures = client.map(execute, tasks, pure=False)
     index = {f.key: j for j, f in enumerate(futures)}
     try:
-        for fut in as_completed(futures, loop=client.loop):
-            yield index[fut.key], fut.result()
+        for fut in as_completed(futures, loop=client.loop, raise_errors=False):
+            j = index[fut.key]
+            try:
+                record = fut.result()
+            except Exception as exc:  # KilledWorker, a lost connection...
+                record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
+            yield j, record
     finally:
         client.cancel(futures)
 
 
 def connect(address: str, timeout_s: float = 10.0) -> Any:
-    """A `distributed.Client` for the scheduler at `address`; ConfigError if unreachable."""
+    """A `distributed.Client` for the scheduler at `address`, with at least one worker;
+    ConfigError if it cannot be reached or has no worker within `timeout_s`."""
     from distributed import Client
 
     try:
-        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+        client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+    except Exception as exc:  # a bad address raises anything from ValueError to AssertionError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
-            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason})"
+            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
+            "expected an address like tcp://HOST:8786"
         ) from None
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except Exception:
+        client.close()
+        raise ConfigError(
+            f"--scheduler = {address!r}: the scheduler has no worker (waited {timeout_s:g} s)"
+        ) from None
+    return client
 
 
 class _NoBar:
@@ -169,10 +215,3 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def finite_or_none(x: float) -> float | None:
-    return x if isinstance(x, float) and math.isfinite(x) else None
-
-
-Executor = Callable[[dict[str, Any]], dict[str, Any]]

@@ -601,6 +601,16 @@ class InstitutionConfig(Section):
         ge=0,
         le=1,
     )
+    reentry_days: int | None = P(
+        90,
+        "days",
+        "a failed institution's place is taken by a new one of the same kind with its initial "
+        "equity (and a lender's deposits) from outside investors after this many days "
+        "(None: never)",
+        "Thurner, Farmer & Geanakoplos (2012) reintroduce defaulted funds after a fixed wait; "
+        "a quarter to raise a new fund is a stated assumption",
+        ge=1,
+    )
 
 
 class RegulatorConfig(Section):

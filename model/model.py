@@ -53,6 +53,7 @@ MODEL_REPORTERS = (
     "panicked_savers",
     "fund_leverage",
     "defaults",
+    "institutions_alive",
     "liquidations",
     "chartist_share",
     "regulator_pressure",
@@ -211,6 +212,7 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += coins
         self.outside_cash += cash
         self.failed += [(day, i) for i in failed]
+        self.outside_cash -= inst.reenter()
 
         market.record_return(prev_log)
         traders.update_trend(market.ret)
@@ -289,6 +291,7 @@ class Crypto401kModel(mesa.Model):
         funds = self.institutions.alive & (self.institutions.kind == FUND) & np.isfinite(lev)
         self.fund_leverage = float(lev[funds].mean()) if funds.any() else 0.0
         self.defaults = self.institutions.defaults
+        self.institutions_alive = int(self.institutions.alive.sum())
         self.liquidations = self.traders.liquidations
         self.chartist_share = float(self.traders.shares()[1])
         self.regulator_pressure = self.regulator.pressure

@@ -78,7 +78,8 @@ def _runs() -> pd.DataFrame:
 def test_effect_table_pairs_each_point_with_its_control():
     t = effect_table(_runs(), {0: 1, 1: None}, ["v"])
     treat = t[t.point == 0].iloc[0]
-    assert treat["diff"] == 1.0 and treat["p_holm"] == 0.0 and treat["control_mean"] == 4.5
+    assert treat["diff"] == 1.0 and treat["control_mean"] == 4.5
+    assert treat["p_holm"] == 2 * 0.5**10  # a constant shift: exact sign test over 10 seeds
     assert np.isnan(t[t.point == 1].iloc[0]["diff"])
 
 
@@ -100,3 +101,14 @@ def test_across_sentence_runs_a_friedman_test():
     shifted = {"a": same["a"], "b": same["a"] + 1.0, "c": same["a"] + 2.0}
     text = across_sentence(shifted, "S", "panic_share")
     assert "differ significantly" in text and "Friedman" in text and "30 paired seeds" in text
+
+
+def test_binary_outcomes_get_wilson_intervals_and_an_exact_mcnemar_test():
+    x = np.array([1.0, 1.0, 1.0])
+    mean, lo, hi = mean_ci(x, binary=True)
+    assert mean == 1.0 and 0.0 < lo < 1.0 and hi <= 1.0
+    # 3 seeds switching 0 -> 1: suggestive, not significant (exact p = 0.25)
+    e = paired_effect(np.ones(3), np.zeros(3), binary=True)
+    assert e["diff"] == 1.0 and e["p"] == 0.25 and e["diff_hi"] <= 1.0
+    e = paired_effect(np.ones(30), np.zeros(30), binary=True)
+    assert e["p"] < 1e-8

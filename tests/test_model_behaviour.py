@@ -70,9 +70,21 @@ def test_fundamental_shock_crashes_price_and_savers_lose():
 
 
 def test_institution_default_shock_is_recorded_and_passes_losses():
-    m, df = _run(shock__day=20, shock__default_institution=0)
+    m, df = _run(shock__day=20, shock__default_institution=0, institutions__reentry_days=None)
     assert (0 in [i for _, i in m.failed]) and df["defaults"].iloc[-1] >= 1
     assert not m.institutions.alive[0]
+
+
+def test_a_failed_institution_is_replaced_after_the_reentry_wait():
+    m, df = _run(
+        run__steps=80, shock__day=20, shock__default_institution=0, institutions__reentry_days=30
+    )
+    alive = df["institutions_alive"].to_numpy()  # row t: after day t-1
+    n = m.institutions.n
+    assert (20, 0) in m.failed
+    assert alive[21] < n and m.institutions.alive[0] and m.institutions.entries >= 1
+    # the newcomer starts with its predecessor's initial equity and levers up from nothing
+    assert m.institutions.equity(m.market.price)[0] > 0
 
 
 def test_big_crash_with_leverage_causes_liquidations_and_defaults():

@@ -58,6 +58,8 @@ class InstitutionPopulation:
         self.credit = np.zeros((n, n + 1))  # whom i draws new credit from (rows sum to 1)
         self.alive = np.ones(n, dtype=bool)
         self.defaults = 0
+        self.entries = 0
+        self.days_dead = np.zeros(n, dtype=np.int64)
 
         funds = np.flatnonzero(self.kind == FUND)
         lenders = np.flatnonzero(self.kind == LENDER)
@@ -112,6 +114,7 @@ class InstitutionPopulation:
         # every loan from the outside so far left the outside's cash
         self.outside_cash0 = -float(self.loans[:, n].sum())
         self.equity0 = self.equity(price0)
+        self.deposits0 = self.loans[:, n] * (self.kind == LENDER)
         self.leverage_target = np.full(n, c.leverage_target)
         self.leverage_max = np.full(n, c.leverage_max)
 
@@ -260,6 +263,28 @@ class InstitutionPopulation:
                 out_cash += m
                 failed.append(int(i))
         return out_coins, out_cash, failed
+
+    def reenter(self) -> float:
+        """New institutions take the places of those dead for `reentry_days`: each starts
+        with its predecessor's initial equity in cash (a lender also with its initial
+        deposits, owed to the outside), no coins and no loans; funds then lever up and market
+        makers refill their inventory gradually. Returns the USD the outside put in."""
+        self.days_dead[~self.alive] += 1
+        wait = self.cfg.reentry_days
+        if wait is None:
+            return 0.0
+        new = ~self.alive & (self.days_dead >= wait)
+        if not new.any():
+            return 0.0
+        idx = np.flatnonzero(new)
+        n = self.n
+        injected = np.maximum(self.equity0[idx], 0.0) + self.deposits0[idx]
+        self.cash[idx] += injected
+        self.loans[idx, n] += self.deposits0[idx]
+        self.alive[idx] = True
+        self.days_dead[idx] = 0
+        self.entries += len(idx)
+        return float(injected.sum())
 
     def lose(self, i: int, fraction: float, ledger: Ledger) -> None:
         """Fraud or theft: `fraction` of i's coins and cash vanish (booked as lost)."""
