@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ def run_sweep(
     progress: bool = True,
     label: str = "runs",
     retry_failed: bool = False,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = execute,
 ) -> list[dict[str, Any]]:
     """Run every task that has no record yet; return one record per task, in task order.
 
@@ -109,11 +110,11 @@ def run_sweep(
     bar = _progress_bar(len(tasks), len(tasks) - len(pending), progress, label)
     try:
         if client is not None:
-            results = _on_dask(client, [tasks[i] for i in pending])
+            results = _on_dask(client, fn, [tasks[i] for i in pending])
         elif workers > 1 and len(pending) > 1:
-            results = _on_processes(workers, [tasks[i] for i in pending])
+            results = _on_processes(workers, fn, [tasks[i] for i in pending])
         else:
-            results = ((j, execute(tasks[i])) for j, i in enumerate(pending))
+            results = ((j, fn(tasks[i])) for j, i in enumerate(pending))
         for j, record in results:
             if not record.get("lost"):
                 write_record(run_dir, record)
@@ -135,12 +136,12 @@ def lost_record(task: dict[str, Any], why: str) -> dict[str, Any]:
     return record
 
 
-def _on_processes(workers: int, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
     # spawn, not fork: forking a process whose numpy threads are running is unsafe
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx)
     try:
-        futures = {pool.submit(execute, t): j for j, t in enumerate(tasks)}
+        futures = {pool.submit(fn, t): j for j, t in enumerate(tasks)}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
@@ -155,10 +156,10 @@ def _on_processes(workers: int, tasks: list[dict[str, Any]]) -> Iterator[tuple[i
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _on_dask(client: Any, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+def _on_dask(client: Any, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
     from distributed import as_completed
 
-    futures = client.map(execute, tasks, pure=False)
+    futures = client.map(fn, tasks, pure=False)
     index = {f.key: j for j, f in enumerate(futures)}
     try:
         for fut in as_completed(futures, loop=client.loop, raise_errors=False):

@@ -313,3 +313,70 @@ def test_cli_prints_the_answer(tmp_path, capsys):
     )
     assert code.returncode == 0
     assert "Five percent" in code.stdout and "6 runs ok, 0 failed" in code.stdout
+
+
+def die_on_seed_1(task):
+    """A worker that dies (as if killed by the OOM killer) on seed 1."""
+    if task["seed"] == 1:
+        os._exit(1)
+    return outcomes.execute(task)
+
+
+def test_a_dead_worker_loses_only_its_runs_and_a_rerun_retries_them(tmp_path):
+    from experiments.spec import Spec
+    from experiments.sweep import make_tasks, run_sweep
+
+    spec = load_spec(str(write_spec(tmp_path, GOOD.replace("seeds = 2", "seeds = 3"))))
+    assert isinstance(spec, Spec)
+    tasks = make_tasks(grid_points(spec), [0, 1, 2], spec.window_days)
+    run_dir = tmp_path / "runs"
+    first = run_sweep(tasks, run_dir, workers=2, progress=False, fn=die_on_seed_1)
+    lost = [r for r in first if r["status"] == "failed"]
+    assert lost and all("worker lost" in r["error"] for r in lost)
+    assert any(r["seed"] == 1 for r in lost)
+    assert len(list(run_dir.glob("*.json"))) == len(first) - len(lost)  # lost runs not written
+    again = run_sweep(tasks, run_dir, workers=2, progress=False)
+    assert all(r["status"] == "ok" for r in again) and len(again) == len(tasks)
+
+
+def test_retry_failed_reruns_recorded_failures(tmp_path, monkeypatch):
+    real = outcomes.run_metrics
+
+    def broken(overrides, seed, window_days):
+        raise RuntimeError("transient")
+
+    monkeypatch.setattr(outcomes, "run_metrics", broken)
+    spec = str(write_spec(tmp_path, GOOD))
+    first = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False)
+    assert first.failures == 6
+    monkeypatch.setattr(outcomes, "run_metrics", real)
+    kept = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False)
+    assert kept.failures == 6  # a recorded failure is a result: kept unless asked
+    retried = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False, retry_failed=True)
+    assert retried.failures == 0
+
+
+@pytest.mark.parametrize(
+    ("replace", "expected"),
+    [
+        (('"savers.allocation" = 0.05 }', '"savers.allocation" = 0.07 }'), "answer.treatment"),
+        (
+            (
+                'metric = "annualized_volatility"\ntreatment',
+                'metric = "annualized_volatility"\nacross = "x"\ntreatment',
+            ),
+            "answer.across",
+        ),
+        (("seeds = 2", 'seeds = 2\ncontrol_ignores = ["savers.channel"]'), "control_ignores"),
+        (("[base]", '[base]\n"shock.day" = 100'), "window"),
+    ],
+)
+def test_spec_mistakes_found_only_after_a_sweep_are_caught_before(
+    tmp_path, capsys, replace, expected
+):
+    text = GOOD.replace(*replace)
+    assert text != GOOD
+    out = tmp_path / "out"
+    assert main(["experiment", str(write_spec(tmp_path, text)), "--out", str(out)]) == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists()
