@@ -313,17 +313,20 @@ def grid_summary(
             ]
             lines.append("| " + " | ".join([*cells, effect, p_txt]) + " |")
     lines += _failures(runs, keys)
-    lines += [
-        "",
-        "## Method",
-        "",
-        "Means with 95% Student-t confidence intervals over seeds. The effect is the mean of "
-        "the paired differences treatment - control, run by run on the same seed (common "
-        "random numbers), with its 95% t interval and a two-sided paired t-test; p-values are "
-        "Holm-adjusted across the treatments of each metric. Fractions are shown in percent "
-        "(effects in percentage points); USD in billions. 'any' marks a parameter the control "
-        "ignores.",
-    ]
+    method = (
+        "Means with 95% Student-t confidence intervals over seeds (Wilson intervals for 0/1 "
+        "outcomes). The effect is the mean of the paired differences treatment - control, run "
+        "by run on the same seed (common random numbers), with its 95% t interval; the test is "
+        "a two-sided paired t-test (exact McNemar for 0/1 outcomes, the exact sign test when "
+        "every difference is equal), Holm-adjusted across the treatments of each metric. "
+        "Fractions are shown in percent (effects in percentage points); USD in billions. "
+        "'any' marks a parameter the control ignores."
+    )
+    return _closing(lines, method, pngs)
+
+
+def _closing(lines: list[str], method: str, pngs: list[Path]) -> str:
+    lines = [*lines, "", "## Method", "", method]
     if pngs:
         lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
     return "\n".join(lines) + "\n"
@@ -455,21 +458,16 @@ def sensitivity_summary(
                 f"{r['ST']:.2f} ± {r['ST_conf']:.2f} |"
             )
     lines += _failures(runs, list(sens.bounds))
-    lines += [
-        "",
-        "## Method",
-        "",
+    method = (
         "Morris elementary effects (SALib) screen every parameter; mu* is the mean absolute "
         "elementary effect in the metric's unit over the parameter's full range, with a 95% "
         "bootstrap half-width. Sobol indices (Saltelli sampling, SALib) for the most "
         "influential ones, others at their base values; S1 is the share of output variance "
         "explained by the parameter alone, ST including its interactions; ± are 95% "
         "bootstrap half-widths. Every sample point averages the same seeds, so seed noise is "
-        "averaged out, not attributed.",
-    ]
-    if pngs:
-        lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
-    return "\n".join(lines) + "\n"
+        "averaged out, not attributed; a point missing a seed is left out of the analysis."
+    )
+    return _closing(lines, method, pngs)
 
 
 def _pct(x: float) -> str:

@@ -35,6 +35,45 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _point_figure(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None,
+    col: str | None,
+    ylabel: str,
+    title: str,
+    path: Path,
+) -> Path:
+    """Means and 95% bootstrap CIs of y against x (lines only for a numeric x)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    grid = sns.catplot(
+        data=data,
+        x=x,
+        y=y,
+        hue=hue,
+        col=col,
+        kind="point",
+        linestyle="-" if pd.api.types.is_numeric_dtype(data[x]) else "none",
+        errorbar=("ci", 95),
+        seed=0,
+        dodge=0.3 if hue is not None and data[hue].nunique() > 1 else False,
+        capsize=0.1,
+        height=3.6,
+        aspect=1.2,
+    )
+    if y == "effect":
+        for ax in grid.axes.flat:
+            ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+    grid.set_axis_labels(axis_label(x), ylabel)
+    grid.figure.suptitle(title, y=1.04, fontsize=10)
+    _save(grid.figure, path)
+    plt.close(grid.figure)
+    return path
+
+
 def plot_frame(runs: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     """Runs ready to plot: a control twin lacks the parameters its experiment ignores (they
     cannot matter there), so its rows are repeated under each of their values."""
@@ -61,7 +100,6 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     df = plot_frame(runs, spec)
@@ -81,27 +119,12 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
         data = df[np.isfinite(df[metric].astype(float))]
         if data.empty:
             continue
-        grid = sns.catplot(
-            data=data,
-            x=x,
-            y=metric,
-            hue=hue,
-            col=col,
-            kind="point",
-            linestyle="-" if pd.api.types.is_numeric_dtype(data[x]) else "none",
-            errorbar=("ci", 95),
-            seed=0,
-            dodge=0.3 if hue is not None and data[hue].nunique() > 1 else False,
-            capsize=0.1,
-            height=3.6,
-            aspect=1.2,
+        title = f"{spec.name}: {METRICS[metric].label}\n(mean, 95% CI over seeds)"
+        paths.append(
+            _point_figure(
+                data, x, metric, hue, col, axis_label(metric), title, out / f"{metric}.png"
+            )
         )
-        grid.set_axis_labels(axis_label(x), axis_label(metric))
-        grid.figure.suptitle(
-            f"{spec.name}: {METRICS[metric].label}\n(mean, 95% CI over seeds)", y=1.04, fontsize=10
-        )
-        paths.append(_save(grid.figure, out / f"{metric}.png"))
-        plt.close(grid.figure)
     return paths
 
 
@@ -177,8 +200,6 @@ def effect_figures(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
 
     dims = [k for k in dimensions(spec) if k not in spec.control]
     dims = [k for k in dimensions(spec) if k in spec.control] + dims
@@ -194,30 +215,10 @@ def effect_figures(
         for k in (hue, col):
             if k is not None:
                 df[k] = df[k].astype(str)
-        grid = sns.catplot(
-            data=df,
-            x=x,
-            y="effect",
-            hue=hue,
-            col=col,
-            kind="point",
-            linestyle="-" if pd.api.types.is_numeric_dtype(df[x]) else "none",
-            errorbar=("ci", 95),
-            seed=0,
-            dodge=0.3 if hue is not None and df[hue].nunique() > 1 else False,
-            capsize=0.1,
-            height=3.6,
-            aspect=1.2,
-        )
-        for ax in grid.axes.flat:
-            ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
         m = METRICS[metric]
-        grid.set_axis_labels(axis_label(x), f"effect on {m.label} [{m.unit}]")
-        grid.figure.suptitle(
-            f"{spec.name}: effect on {m.label} vs control\n(paired by seed; mean, 95% CI)",
-            y=1.04,
-            fontsize=10,
+        title = f"{spec.name}: effect on {m.label} vs control\n(paired by seed; mean, 95% CI)"
+        ylabel = f"effect on {m.label} [{m.unit}]"
+        paths.append(
+            _point_figure(df, x, "effect", hue, col, ylabel, title, out / f"{metric}_effect.png")
         )
-        paths.append(_save(grid.figure, out / f"{metric}_effect.png"))
-        plt.close(grid.figure)
     return paths
