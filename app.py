@@ -1,0 +1,17 @@
+"""The crypto401k browser app: `.venv/bin/solara run app.py` (serves http://127.0.0.1:8765).
+
+Set the controls on the left, press Reset to build the model with them, then Step or Play.
+The parts live in `experiments/viz.py`.
+"""
+
+from mesa.visualization import SolaraViz
+
+from experiments.viz import CONTROLS, DEFAULTS, AppModel, NetworkView, SeriesView, StatusPanel
+
+page = SolaraViz(
+    AppModel(**DEFAULTS),
+    components=[(StatusPanel, 0), (NetworkView, 0), (SeriesView, 0)],
+    model_params=CONTROLS,
+    name="crypto401k: 401(k) money in a crypto market",
+    play_interval=150,
+)

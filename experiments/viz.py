@@ -1,0 +1,359 @@
+"""The browser app's parts: the model as the app builds it, its controls, and its views.
+
+`app.py` puts these into Mesa's `SolaraViz`. Everything is drawn with matplotlib, so the page
+needs no JavaScript beyond Solara's own front end (which `.ci/solara-assets` installs for
+offline use). The network's layout is computed once per model, from its structure (employer
+blocks on a ring, traders inside, institutions at the centre), not by a force simulation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import solara
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from mesa.visualization.utils import force_update, update_counter
+
+from model.config import Config, ConfigError
+from model.model import Crypto401kModel
+from model.policy import RUNG_NAMES
+
+PLAN_STYLES = {"target-date": 1.0, "self-directed": 0.0, "mixed (83% target-date)": 0.83}
+TOPOLOGIES = ["stochastic_block", "barabasi_albert", "watts_strogatz", "erdos_renyi"]
+
+# the app's controls: name -> (Mesa input spec); the values are the app's default scenario
+CONTROLS: dict[str, dict[str, Any]] = {
+    "allocation": {
+        "type": "SliderFloat",
+        "label": "401(k) crypto allocation",
+        "value": 0.03,
+        "min": 0.0,
+        "max": 0.10,
+        "step": 0.005,
+    },
+    "channel": {
+        "type": "Select",
+        "label": "inflow channel",
+        "value": "payroll",
+        "values": ["payroll", "payroll+reallocation"],
+    },
+    "plan_style": {
+        "type": "Select",
+        "label": "plan style",
+        "value": "mixed (83% target-date)",
+        "values": list(PLAN_STYLES),
+    },
+    "n_savers": {
+        "type": "SliderInt",
+        "label": "saver cohorts",
+        "value": 1000,
+        "min": 100,
+        "max": 3000,
+        "step": 100,
+    },
+    "n_traders": {
+        "type": "SliderInt",
+        "label": "retail traders",
+        "value": 500,
+        "min": 100,
+        "max": 2000,
+        "step": 100,
+    },
+    "topology": {
+        "type": "Select",
+        "label": "network",
+        "value": "stochastic_block",
+        "values": TOPOLOGIES,
+    },
+    "leverage": {
+        "type": "SliderFloat",
+        "label": "funds' target leverage (margin limit 3x)",
+        "value": 2.0,
+        "min": 1.0,
+        "max": 5.0,
+        "step": 0.25,
+    },
+    "regulator": {"type": "Checkbox", "label": "regulator on", "value": True},
+    "threshold": {
+        "type": "SliderFloat",
+        "label": "regulator threshold",
+        "value": 50.0,
+        "min": 5.0,
+        "max": 200.0,
+        "step": 5.0,
+    },
+    "lag_days": {
+        "type": "SliderInt",
+        "label": "regulator lag (days)",
+        "value": 120,
+        "min": 0,
+        "max": 365,
+        "step": 10,
+    },
+    "shock_day": {
+        "type": "SliderInt",
+        "label": "shock day (0: none)",
+        "value": 0,
+        "min": 0,
+        "max": 730,
+        "step": 10,
+    },
+    "shock_size": {
+        "type": "SliderFloat",
+        "label": "shock: fundamental drop",
+        "value": 0.3,
+        "min": 0.0,
+        "max": 0.9,
+        "step": 0.05,
+    },
+    "seed": {"type": "InputText", "label": "seed", "value": "42"},
+}
+DEFAULTS = {k: v["value"] for k, v in CONTROLS.items()}
+
+
+def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(seed, dotted overrides) for the app's control values; ConfigError on a bad seed."""
+    p = {**DEFAULTS, **params}
+    try:
+        seed = int(str(p["seed"]).strip())
+    except ValueError:
+        raise ConfigError(f"seed = {p['seed']!r}: must be an integer") from None
+    overrides = {
+        "savers.allocation": float(p["allocation"]),
+        "savers.channel": p["channel"],
+        "savers.target_date_share": PLAN_STYLES[p["plan_style"]],
+        "savers.n_cohorts": int(p["n_savers"]),
+        "traders.n_traders": int(p["n_traders"]),
+        "network.topology": p["topology"],
+        "institutions.leverage_target": float(p["leverage"]),
+        "regulator.enabled": bool(p["regulator"]),
+        "regulator.threshold": float(p["threshold"]),
+        "regulator.lag_days": int(p["lag_days"]),
+        "shock.day": int(p["shock_day"]) or None,
+        "shock.fundamental_drop": float(p["shock_size"]),
+        "run.steps": 10 * 365,
+    }
+    return seed, overrides
+
+
+_last_valid: dict[Any, AppModel] = {}
+
+
+def _session() -> Any:
+    """The browser session (Solara kernel) this code runs for; one key outside a server."""
+    try:
+        from solara.server import kernel_context
+
+        return kernel_context.get_current_context().id
+    except Exception:
+        return None
+
+
+class AppModel(Crypto401kModel):
+    """The model built from the app's controls.
+
+    If the controls make a configuration the model rejects, building returns the session's
+    last valid model, still running, with `config_error` holding the configuration's message
+    (so the page shows the message instead of a traceback, and the simulation goes on).
+    """
+
+    def __new__(cls, **params: Any) -> AppModel:
+        try:
+            Config().with_overrides(overrides_for(params)[1])
+        except ConfigError as exc:
+            # this session's model, or (for the one app.py builds at import, outside any
+            # session) the last one built
+            last = _last_valid.get(_session()) or _last_valid.get("latest")
+            if last is not None:
+                last.config_error = str(exc)
+                force_update()  # the page keeps the same model object: redraw it
+                return last
+            raise
+        return super().__new__(cls)
+
+    def __init__(self, **params: Any) -> None:
+        if getattr(self, "_built", False):  # the last valid model, returned by __new__
+            return
+        seed, overrides = overrides_for(params)
+        super().__init__(rng=seed, **overrides)
+        self._built = True
+        self.params = {**DEFAULTS, **params}
+        self.config_error: str | None = None
+        self.layout = structured_layout(self)
+        self.edges = edge_image(self, self.layout)
+        _last_valid[_session()] = _last_valid["latest"] = self
+
+
+# ---- the network -------------------------------------------------------------------------
+def structured_layout(m: Crypto401kModel) -> np.ndarray:
+    """Node positions, shape (nodes, 2): employers' cohorts as small discs on an outer ring,
+    traders in a disc inside it, institutions on a small central ring. Deterministic
+    (golden-angle spirals, no random numbers) and O(nodes)."""
+    n_s, n_r, n_i = m.savers.n, m.traders.n, m.institutions.n
+    pos = np.zeros((n_s + n_r + n_i, 2))
+    employers = m.savers.employer
+    n_emp = m.config.savers.n_employers
+    for e in range(n_emp):
+        members = np.flatnonzero(employers == e)
+        angle = 2 * np.pi * e / n_emp
+        centre = np.array([np.cos(angle), np.sin(angle)])
+        pos[members] = centre + _spiral(len(members), 0.9 * np.pi / n_emp)
+    pos[n_s : n_s + n_r] = _spiral(n_r, 0.55)
+    angles = 2 * np.pi * np.arange(n_i) / max(n_i, 1)
+    pos[n_s + n_r :] = 0.2 * np.column_stack([np.cos(angles), np.sin(angles)])
+    return pos
+
+
+def _spiral(n: int, radius: float) -> np.ndarray:
+    k = np.arange(n) + 0.5
+    r = radius * np.sqrt(k / max(n, 1))
+    theta = k * np.pi * (3 - np.sqrt(5))
+    return np.column_stack([r * np.cos(theta), r * np.sin(theta)])
+
+
+def node_states(m: Crypto401kModel) -> tuple[np.ndarray, list[str]]:
+    """Each node's colour: agent type, and panicked / liquidated / defaulted states."""
+    colours = {
+        "saver": "#4c72b0",
+        "panicked saver": "#d62728",
+        "trader": "#55a868",
+        "liquidated trader": "#000000",
+        "institution": "#8172b2",
+        "defaulted institution": "#bbbbbb",
+    }
+    s = np.where(m.savers.panicked, "panicked saver", "saver")
+    t = np.where(m.traders.fear(m.day), "liquidated trader", "trader")
+    i = np.where(m.institutions.alive, "institution", "defaulted institution")
+    names = np.concatenate([s, t, i])
+    return np.array([colours[x] for x in names]), list(colours.items())
+
+
+LIMIT = 1.25  # the layout fits in [-LIMIT, LIMIT]^2
+NETWORK_INCHES, NETWORK_DPI = 6.2, 90
+
+
+def edge_image(m: Crypto401kModel, pos: np.ndarray) -> np.ndarray:
+    """The edges drawn once into an RGBA image (they do not change during a run), so that a
+    frame only draws the nodes on top of it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES), dpi=NETWORK_DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    social, exposure = [], []
+    for u, v, layer in m.graph.edges(data="layer"):
+        (exposure if layer == "exposure" else social).append((pos[u], pos[v]))
+    ax.add_collection(LineCollection(social, colors="#999999", linewidths=0.15, alpha=0.35))
+    ax.add_collection(LineCollection(exposure, colors="#dd8452", linewidths=1.2))
+    ax.set_xlim(-LIMIT, LIMIT)
+    ax.set_ylim(-LIMIT, LIMIT)
+    ax.set_axis_off()
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def network_figure(m: AppModel) -> Figure:
+    pos = m.layout
+    fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES + 0.6))
+    ax = fig.add_axes((0, 0.1, 1, 0.86))
+    ax.imshow(m.edges, extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), interpolation="bilinear")
+    colour, legend = node_states(m)
+    sizes = np.full(len(pos), 6.0)
+    sizes[m.savers.n + m.traders.n :] = 40.0
+    ax.scatter(pos[:, 0], pos[:, 1], s=sizes, c=colour, linewidths=0)
+    for label, c in legend:
+        ax.scatter([], [], s=20, c=c, label=label)
+    ax.plot([], [], color="#999999", label="social edge")
+    ax.plot([], [], color="#dd8452", label="exposure edge (loan)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=7, frameon=False)
+    ax.set_xlim(-LIMIT, LIMIT)
+    ax.set_ylim(-LIMIT, LIMIT)
+    ax.set_axis_off()
+    ax.set_title(f"market graph, day {m.day}", fontsize=9)
+    return fig
+
+
+@solara.component
+def NetworkView(model: AppModel) -> None:
+    update_counter.get()  # redraw after every step (SolaraViz bumps the counter)
+    solara.FigureMatplotlib(network_figure(model), format="png", dpi=90)
+
+
+# ---- the time series ------------------------------------------------------------------------
+def series_figure(m: AppModel) -> Figure:
+    df = m.datacollector.get_model_vars_dataframe()
+    day = np.arange(len(df)) - 1
+    fig = Figure(figsize=(9.0, 6.0))
+    fig.subplots_adjust(left=0.09, right=0.93, top=0.98, bottom=0.08, hspace=0.15, wspace=0.4)
+    grid = fig.subplots(3, 2, sharex=True)
+    axes = grid.T.ravel()  # column by column: price, volatility, savers | pressure, flows
+    axes[5].set_visible(False)
+    ax = axes[0]
+    ax.plot(day, df["price"], label="price", lw=1)
+    ax.plot(day, df["fundamental"], label="fundamental", lw=1, ls="--")
+    ax.set_ylabel("USD/coin")
+    ax.legend(fontsize=7)
+    axes[1].plot(day, df["volatility_30d"], lw=1)
+    axes[1].set_ylabel("30-day vol\n[1/sqrt(yr)]")
+    ax = axes[2]
+    ax.plot(day, df["saver_crypto_wealth"] / 1e9, label="crypto wealth", lw=1)
+    ax.plot(day, df["saver_loss"] / 1e9, label="cumulative loss", lw=1)
+    ax.set_ylabel("savers [USD bn]")
+    ax.legend(fontsize=7)
+    ax = axes[3]
+    ax.plot(day, df["regulator_pressure"], label="pressure", lw=1)
+    ax.axhline(m.config.regulator.threshold, color="0.4", ls=":", lw=1, label="threshold")
+    ax.set_ylabel("pressure")
+    twin = ax.twinx()
+    twin.step(day, df["policy_level"], where="post", color="#c44e52", lw=1)
+    twin.set_ylim(-0.2, 4.2)
+    twin.set_ylabel("policy rung", color="#c44e52")
+    ax.legend(fontsize=7, loc="upper left")
+    ax = axes[4]
+    for col, label in (
+        ("flow_savers", "savers"),
+        ("flow_traders", "traders"),
+        ("flow_institutions", "institutions"),
+    ):
+        ax.plot(day, df[col] / 1e9, label=label, lw=0.8)
+    ax.set_ylabel("net flow\n[USD bn/day]")
+    ax.set_xlabel("day")
+    axes[2].set_xlabel("day")
+    ax.legend(fontsize=7)
+    return fig
+
+
+@solara.component
+def SeriesView(model: AppModel) -> None:
+    update_counter.get()
+    solara.FigureMatplotlib(series_figure(model), format="png", dpi=80)
+
+
+# ---- the text panel -----------------------------------------------------------------------
+def status_text(m: AppModel) -> str:
+    df = m.datacollector.get_model_vars_dataframe()
+    price = float(df["price"].iloc[-1])
+    drawdown = price / float(df["price"].cummax().iloc[-1]) - 1.0
+    action = RUNG_NAMES[m.regulator.level]
+    lines = [
+        f"**Day {m.day}** · price **${price:,.0f}** · drawdown {drawdown:.0%}",
+        f"regulator: {action if m.config.regulator.enabled else 'off'} "
+        f"(pressure {m.regulator.pressure:.1f} / threshold {m.config.regulator.threshold:g})",
+        f"401(k) crypto allocation {m.config.savers.allocation:.1%} ({m.config.savers.channel}) · "
+        f"savers: {int(m.savers.panicked.sum())} cohorts panicked · "
+        f"institutions: {int(m.institutions.alive.sum())} of {m.institutions.n} operating",
+    ]
+    return "\n\n".join(lines)
+
+
+@solara.component
+def StatusPanel(model: AppModel) -> None:
+    update_counter.get()
+    if model.config_error:
+        solara.Error(
+            f"Not applied: {model.config_error}. The last valid model keeps running.",
+            icon=True,
+        )
+    solara.Markdown(status_text(model))

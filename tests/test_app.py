@@ -1,0 +1,176 @@
+"""The browser app: rendered without a browser, then served and driven in a real chromium.
+
+The browser test needs Debian's `chromium` (`apt-get install chromium`; `.ci/run` installs it)
+and the front-end files that `.ci/solara-assets` puts in Solara's cache. Chromium runs with
+every non-local connection sent to a dead proxy, and so does the server, so the test also
+proves that the page works with no internet.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import solara
+
+from experiments.viz import DEFAULTS, AppModel, StatusPanel, status_text
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
+def test_page_renders_without_a_browser():
+    import ipywidgets
+
+    import app
+
+    box, rc = solara.render(app.page, handle_error=False)
+    # the main panel: the status text and the two figures (the sidebar with the controls
+    # only exists inside a served app; the browser test drives it)
+    tree = repr(box)  # the widgets' state, the markdown's HTML included
+    assert "<strong>Day 0</strong> · price <strong>$110,000</strong>" in tree
+    images = rc.find(ipywidgets.Image).widgets
+    assert len(images) == 2 and all(bytes(img.value[:4]) == b"\x89PNG" for img in images)
+
+
+def test_bad_controls_keep_the_last_valid_model_and_say_why():
+    good = AppModel(**DEFAULTS)
+    good.step()
+    bad = AppModel(**{**DEFAULTS, "leverage": 4.0})  # above the 3x margin limit
+    assert bad is good and good.day == 0 and good.steps == 1
+    assert "institutions.leverage_max" in good.config_error and "4.0" in good.config_error
+    _, rc = solara.render(StatusPanel(good), handle_error=False)
+    shown = " ".join(str(getattr(w, "children", "")) for w in rc.find().widgets)
+    assert "Not applied" in shown and "leverage" in shown
+    fixed = AppModel(**{**DEFAULTS, "allocation": 0.05})
+    assert fixed is not good and fixed.config_error is None
+    assert fixed.config.savers.allocation == 0.05
+
+
+def test_status_text_names_day_price_drawdown_and_action():
+    m = AppModel(**{**DEFAULTS, "n_savers": 200, "n_traders": 200})
+    for _ in range(5):
+        m.step()
+    text = status_text(m)
+    assert "Day 4" in text and "price" in text and "drawdown" in text and "regulator" in text
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "HTTPS_PROXY": DEAD_PROXY,
+        "HTTP_PROXY": DEAD_PROXY,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    solara_bin = Path(sys.executable).parent / "solara"
+    proc = subprocess.Popen(
+        [
+            str(solara_bin),
+            "run",
+            "app.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--production",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install chromium); CI must have it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--proxy-server={DEAD_PROXY.removeprefix('http://')}",
+        "--proxy-bypass-list=127.0.0.1;localhost",
+    ]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield b
+        b.close()
+
+
+def test_browser_steps_the_model_and_rebuilds_it_from_the_controls(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    failed = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto(server, wait_until="domcontentloaded")
+    step = page.get_by_role("button", name="Step")
+    step.wait_for(timeout=120_000)
+    status = page.get_by_text(re.compile(r"Day \d+ · price"))
+    status.wait_for(timeout=60_000)
+    page.locator("img").first.wait_for(timeout=60_000)  # a figure arrived
+    before = status.inner_text()
+    assert before.startswith("Day 0")
+    for _ in range(3):
+        step.click()
+        time.sleep(0.5)
+    page.get_by_text(re.compile(r"Day 2 · price")).wait_for(timeout=30_000)
+    after = status.inner_text()
+    price = re.compile(r"price \$([\d,]+)")
+    assert price.search(after).group(1) != price.search(before).group(1)
+
+    # one step of the allocation slider (0.03 -> 0.035), then Reset rebuilds the model
+    slider = page.get_by_role("slider", name="401(k) crypto allocation")
+    slider.focus()
+    slider.press("ArrowRight")
+    assert slider.get_attribute("aria-valuenow") == "0.035"
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text(re.compile(r"401\(k\) crypto allocation 3\.5%")).wait_for(timeout=60_000)
+    assert status.inner_text().startswith("Day 0")
+
+    # a combination the configuration rejects: the message shows, the model keeps running
+    step.click()
+    page.get_by_text(re.compile(r"Day 0 · price")).wait_for(timeout=30_000)
+    leverage = page.get_by_role("slider", name=re.compile("target leverage"))
+    leverage.focus()
+    leverage.press("End")  # 5x, above the 3x margin limit
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text(re.compile("Not applied: institutions.leverage_max")).wait_for(timeout=30_000)
+    assert page.get_by_text(re.compile(r"401\(k\) crypto allocation 3\.5%")).is_visible()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
+    assert not [u for u in failed if not u.startswith(server)], failed
+    page.close()
