@@ -96,8 +96,11 @@ subject = "Five percent"
     ("text", "expected"),
     [
         (
-            GOOD.replace('"savers.allocation" = [0.02, 0.05]', '"savers.alocation" = [0.1]'),
-            "savers.alocation",
+            GOOD.replace(
+                '"savers.allocation" = [0.02, 0.05]',
+                '"savers.allocation" = [0.02, 0.05]\n"traders.herdin" = [1.0]',
+            ),
+            "traders.herdin",
         ),
         (
             GOOD.replace('"savers.allocation" = [0.02, 0.05]', '"savers.allocation" = []'),
