@@ -64,9 +64,11 @@ def _point_figure(
         height=3.6,
         aspect=1.2,
     )
-    if y == "effect":
-        for ax in grid.axes.flat:
+    for ax in grid.axes.flat:
+        if y == "effect":
             ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+        if not pd.api.types.is_numeric_dtype(data[x]):  # category names: keep them apart
+            ax.tick_params(axis="x", labelrotation=25)
     grid.set_axis_labels(axis_label(x), ylabel)
     grid.figure.suptitle(title, y=1.04, fontsize=10)
     _save(grid.figure, path)

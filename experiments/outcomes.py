@@ -82,7 +82,9 @@ METRICS: dict[str, Metric] = {
         "savers' loss / all losses incl. vanished assets (window)",
     ),
     "panic_share": Metric(
-        "cohorts panicked after the shock", "fraction of cohorts", "panicked within the window"
+        "share of cohorts that panicked after the shock",
+        "fraction of cohorts",
+        "panicked within the window",
     ),
     "panic_reach_hops": Metric(
         "panic reach", "hops", "farthest panicked cohort from the first panicked, social graph"
