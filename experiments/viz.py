@@ -61,6 +61,14 @@ CONTROLS: dict[str, dict[str, Any]] = {
         "max": 2000,
         "step": 100,
     },
+    "n_funds": {
+        "type": "SliderInt",
+        "label": "leveraged funds",
+        "value": 10,
+        "min": 0,
+        "max": 40,
+        "step": 1,
+    },
     "topology": {
         "type": "Select",
         "label": "network",
@@ -74,6 +82,14 @@ CONTROLS: dict[str, dict[str, Any]] = {
         "min": 1.0,
         "max": 5.0,
         "step": 0.25,
+    },
+    "trader_leverage": {
+        "type": "SliderFloat",
+        "label": "share of traders on leverage",
+        "value": 0.05,
+        "min": 0.0,
+        "max": 0.3,
+        "step": 0.01,
     },
     "regulator": {"type": "Checkbox", "label": "regulator on", "value": True},
     "threshold": {
@@ -126,6 +142,8 @@ def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         "savers.target_date_share": PLAN_STYLES[p["plan_style"]],
         "savers.n_cohorts": int(p["n_savers"]),
         "traders.n_traders": int(p["n_traders"]),
+        "institutions.n_funds": int(p["n_funds"]),
+        "traders.leverage_share": float(p["trader_leverage"]),
         "network.topology": p["topology"],
         "institutions.leverage_target": float(p["leverage"]),
         "regulator.enabled": bool(p["regulator"]),
