@@ -1,4 +1,4 @@
-"""The crypto401k browser app: `.venv/bin/solara run app.py` (serves http://127.0.0.1:8765).
+"""The crypto401k browser app: `.venv/bin/solara run app.py --host 127.0.0.1` (port 8765).
 
 Set the controls on the left, press Reset to build the model with them, then Step or Play.
 The parts live in `experiments/viz.py`.

@@ -48,7 +48,7 @@ CONTROLS: dict[str, dict[str, Any]] = {
     "n_savers": {
         "type": "SliderInt",
         "label": "saver cohorts",
-        "value": 1000,
+        "value": 2000,
         "min": 100,
         "max": 3000,
         "step": 100,
@@ -56,7 +56,7 @@ CONTROLS: dict[str, dict[str, Any]] = {
     "n_traders": {
         "type": "SliderInt",
         "label": "retail traders",
-        "value": 500,
+        "value": 1000,
         "min": 100,
         "max": 2000,
         "step": 100,
