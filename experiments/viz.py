@@ -8,6 +8,7 @@ blocks on a ring, traders inside, institutions at the centre), not by a force si
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -135,7 +136,9 @@ def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     try:
         seed = int(str(p["seed"]).strip())
     except ValueError:
-        raise ConfigError(f"seed = {p['seed']!r}: must be an integer") from None
+        seed = -1
+    if seed < 0:
+        raise ConfigError(f"seed = {p['seed']!r}: must be a whole number >= 0")
     overrides = {
         "savers.allocation": float(p["allocation"]),
         "savers.channel": p["channel"],
@@ -156,7 +159,8 @@ def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return seed, overrides
 
 
-_last_valid: dict[Any, AppModel] = {}
+# each browser session's last valid model; weak, so a closed session's model is freed
+_last_valid: weakref.WeakValueDictionary[Any, AppModel] = weakref.WeakValueDictionary()
 
 
 def _session() -> Any:
@@ -181,9 +185,7 @@ class AppModel(Crypto401kModel):
         try:
             Config().with_overrides(overrides_for(params)[1])
         except ConfigError as exc:
-            # this session's model, or (for the one app.py builds at import, outside any
-            # session) the last one built
-            last = _last_valid.get(_session()) or _last_valid.get("latest")
+            last = _last_valid.get(_session())
             if last is not None:
                 last.config_error = str(exc)
                 force_update()  # the page keeps the same model object: redraw it
@@ -201,7 +203,7 @@ class AppModel(Crypto401kModel):
         self.config_error: str | None = None
         self.layout = structured_layout(self)
         self.edges = edge_image(self, self.layout)
-        _last_valid[_session()] = _last_valid["latest"] = self
+        _last_valid[_session()] = self
 
 
 # ---- the network -------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def test_page_renders_without_a_browser():
 
     import app
 
-    box, rc = solara.render(app.page, handle_error=False)
+    box, rc = solara.render(app.Page(), handle_error=False)
     # the main panel: the status text and the two figures (the sidebar with the controls
     # only exists inside a served app; the browser test drives it)
     tree = repr(box)  # the widgets' state, the markdown's HTML included
@@ -51,6 +51,8 @@ def test_bad_controls_keep_the_last_valid_model_and_say_why():
     _, rc = solara.render(StatusPanel(good), handle_error=False)
     shown = " ".join(str(getattr(w, "children", "")) for w in rc.find().widgets)
     assert "Not applied" in shown and "leverage" in shown
+    assert AppModel(**{**DEFAULTS, "seed": "-1"}) is good and "seed" in good.config_error
+    assert AppModel(**{**DEFAULTS, "seed": "abc"}) is good
     fixed = AppModel(**{**DEFAULTS, "allocation": 0.05})
     assert fixed is not good and fixed.config_error is None
     assert fixed.config.savers.allocation == 0.05
@@ -65,7 +67,7 @@ def test_status_text_names_day_price_drawdown_and_action():
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -76,34 +78,37 @@ def server():
         "NO_PROXY": "127.0.0.1,localhost",
     }
     solara_bin = Path(sys.executable).parent / "solara"
-    proc = subprocess.Popen(
-        [
-            str(solara_bin),
-            "run",
-            "app.py",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--production",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
-    proc.wait(timeout=30)
+    log = tmp_path_factory.mktemp("server") / "solara.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                str(solara_bin),
+                "run",
+                "app.py",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--production",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"the app server did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/"
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +140,21 @@ def test_browser_steps_the_model_and_rebuilds_it_from_the_controls(server, brows
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     failed = []
     page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        _drive(page, server)
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
+        page.close()
+    assert not failed, failed  # every file came, from the local server
+
+
+def _day(page, n: int) -> None:
+    page.get_by_text(re.compile(rf"Day {n} · price")).wait_for(timeout=30_000)
+
+
+def _drive(page, server: str) -> None:
     page.goto(server, wait_until="domcontentloaded")
     step = page.get_by_role("button", name="Step")
     step.wait_for(timeout=120_000)
@@ -143,34 +163,33 @@ def test_browser_steps_the_model_and_rebuilds_it_from_the_controls(server, brows
     page.locator("img").first.wait_for(timeout=60_000)  # a figure arrived
     before = status.inner_text()
     assert before.startswith("Day 0")
-    for _ in range(3):
+    for _ in range(4):
         step.click()
-        time.sleep(0.5)
-    page.get_by_text(re.compile(r"Day 2 · price")).wait_for(timeout=30_000)
+        time.sleep(0.3)
+    _day(page, 3)  # four steps: days 0..3 simulated
     after = status.inner_text()
     price = re.compile(r"price \$([\d,]+)")
     assert price.search(after).group(1) != price.search(before).group(1)
 
-    # one step of the allocation slider (0.03 -> 0.035), then Reset rebuilds the model
+    # one notch of the allocation slider (0.03 -> 0.035), then Reset rebuilds the model
     slider = page.get_by_role("slider", name="401(k) crypto allocation")
     slider.focus()
     slider.press("ArrowRight")
     assert slider.get_attribute("aria-valuenow") == "0.035"
     page.get_by_role("button", name="Reset").click()
     page.get_by_text(re.compile(r"401\(k\) crypto allocation 3\.5%")).wait_for(timeout=60_000)
-    assert status.inner_text().startswith("Day 0")
+    for _ in range(4):
+        step.click()
+        time.sleep(0.3)
+    _day(page, 3)
 
-    # a combination the configuration rejects: the message shows, the model keeps running
-    step.click()
-    page.get_by_text(re.compile(r"Day 0 · price")).wait_for(timeout=30_000)
+    # a combination the configuration rejects: the message shows, and the same model goes on
     leverage = page.get_by_role("slider", name=re.compile("target leverage"))
     leverage.focus()
     leverage.press("End")  # 5x, above the 3x margin limit
     page.get_by_role("button", name="Reset").click()
     page.get_by_text(re.compile("Not applied: institutions.leverage_max")).wait_for(timeout=30_000)
+    _day(page, 3)  # not rebuilt: still day 3 ...
     assert page.get_by_text(re.compile(r"401\(k\) crypto allocation 3\.5%")).is_visible()
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
-    assert not [u for u in failed if not u.startswith(server)], failed
-    page.close()
+    step.click()
+    _day(page, 4)  # ... and it keeps running
