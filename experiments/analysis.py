@@ -19,6 +19,8 @@ from scipy import stats
 from experiments.outcomes import METRICS
 
 ALPHA = 0.05
+# verbs for a significant rise / fall, where "raised" and "lowered" would mislead
+DIRECTION = {"max_drawdown": ("made shallower", "deepened")}
 
 
 def is_binary(metric: str) -> bool:
@@ -152,7 +154,8 @@ def answer_sentence(row: dict[str, Any] | pd.Series, subject: str, metric: str) 
         )
     significant = np.isfinite(row["p_holm"]) and row["p_holm"] < ALPHA
     if significant:
-        verb = "raised" if row["diff"] > 0 else "lowered"
+        up, down = DIRECTION.get(metric, ("raised", "lowered"))
+        verb = up if row["diff"] > 0 else down
     else:
         verb = "did not significantly change"
     ctrl = fmt(row["control_mean"], metric)

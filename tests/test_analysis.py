@@ -112,3 +112,18 @@ def test_binary_outcomes_get_wilson_intervals_and_an_exact_mcnemar_test():
     assert e["diff"] == 1.0 and e["p"] == 0.25 and e["diff_hi"] <= 1.0
     e = paired_effect(np.ones(30), np.zeros(30), binary=True)
     assert e["p"] < 1e-8
+
+
+def test_a_deeper_drawdown_is_called_deeper():
+    row = {
+        "mean": -0.7,
+        "lo": -0.75,
+        "hi": -0.65,
+        "control_mean": -0.6,
+        "diff": -0.1,
+        "diff_lo": -0.12,
+        "diff_hi": -0.08,
+        "p_holm": 1e-6,
+        "pairs": 30,
+    }
+    assert " deepened max drawdown" in answer_sentence(row, "X", "max_drawdown")
