@@ -131,8 +131,10 @@ def run_experiment(
         if client is not None:
             client.close()
     wall = time.perf_counter() - t0
+    runs_time = float(runs.pop("wall_time_s").sum())  # timings vary: kept out of the rows
     write_parquet(runs, out / "runs.parquet")
     manifest = _manifest(spec, quick, seed_list, points, runs, started, wall, workers, scheduler)
+    manifest["runs_time_s"] = round(runs_time, 1)
     _write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     files = [out / "runs.parquet", out / "manifest.json", *files]
     return Outcome(out=out, runs=runs, answer=answer, files=files, wall_time_s=wall)
@@ -150,6 +152,7 @@ def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
         row.update({k: p.params.get(k) for k in param_names})
         row.update(seed=r["seed"], status=r["status"], error=r.get("error", ""))
         row["code"] = r.get("code")
+        row["wall_time_s"] = r.get("wall_time_s", float("nan"))
         row.update({m: r.get(m, float("nan")) for m in METRICS})
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -175,8 +178,9 @@ def _uniform_column(col: pd.Series) -> pd.Series:
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """runs.parquet without the timings, so that the same runs give the same file."""
     tmp = path.with_name(f".tmp-{path.name}")
-    df.to_parquet(tmp, index=False)
+    df.drop(columns=["wall_time_s"], errors="ignore").to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
 
@@ -550,5 +554,5 @@ def _manifest(
         },
         "execution": {"workers": workers, "scheduler": scheduler, "argv": sys.argv},
         "started_utc": started.isoformat(timespec="seconds"),
-        "wall_time_s": round(wall, 2),
+        "wall_time_s": round(wall, 2),  # this invocation (a resumed sweep counts only its part)
     }
