@@ -491,7 +491,18 @@ def code_version() -> dict[str, Any]:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            # outputs (results/) do not make the code dirty
+            [
+                "git",
+                "-C",
+                str(REPO_ROOT),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!results",
+            ],
             capture_output=True,
             text=True,
             timeout=10,
