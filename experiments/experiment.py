@@ -443,8 +443,9 @@ def sensitivity_summary(
             "",
             f"Seed noise accounts for about {_pct(nm)} of the variance of the Morris point means "
             f"and {_pct(ns)} of the Sobol ones (within-point variance / seeds, over the "
-            "variance between points); indices near that level are indistinguishable from "
-            "noise.",
+            "variance between points). That is an upper bound: with common random numbers part "
+            "of the seed effect is shared by every point and cancels. Near 100%, the indices "
+            "cannot be told from noise.",
             "",
             "Morris screening:",
             "",
