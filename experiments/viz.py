@@ -233,16 +233,23 @@ def _spiral(n: int, radius: float) -> np.ndarray:
     return np.column_stack([r * np.cos(theta), r * np.sin(theta)])
 
 
-def node_states(m: Crypto401kModel) -> tuple[np.ndarray, list[str]]:
+COLOURS = {
+    "saver": "#4c72b0",
+    "panicked saver": "#d62728",
+    "trader": "#55a868",
+    "liquidated trader": "#000000",
+    "institution": "#8172b2",
+    "defaulted institution": "#bbbbbb",
+}
+
+
+def node_states_legend() -> tuple[None, list[tuple[str, str]]]:
+    return None, list(COLOURS.items())
+
+
+def node_states(m: Crypto401kModel) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Each node's colour: agent type, and panicked / liquidated / defaulted states."""
-    colours = {
-        "saver": "#4c72b0",
-        "panicked saver": "#d62728",
-        "trader": "#55a868",
-        "liquidated trader": "#000000",
-        "institution": "#8172b2",
-        "defaulted institution": "#bbbbbb",
-    }
+    colours = COLOURS
     s = np.where(m.savers.panicked, "panicked saver", "saver")
     t = np.where(m.traders.fear(m.day), "liquidated trader", "trader")
     i = np.where(m.institutions.alive, "institution", "defaulted institution")
@@ -251,7 +258,7 @@ def node_states(m: Crypto401kModel) -> tuple[np.ndarray, list[str]]:
 
 
 LIMIT = 1.25  # the layout fits in [-LIMIT, LIMIT]^2
-NETWORK_INCHES, NETWORK_DPI = 6.2, 90
+NETWORK_INCHES, NETWORK_DPI = 6.2, 80
 
 
 def edge_image(m: Crypto401kModel, pos: np.ndarray) -> np.ndarray:
@@ -275,80 +282,122 @@ def edge_image(m: Crypto401kModel, pos: np.ndarray) -> np.ndarray:
 
 
 def network_figure(m: AppModel) -> Figure:
+    """One frame: the pre-drawn edges, and the nodes in today's colours (the colour key is in
+    the status panel, so a frame draws no text)."""
     pos = m.layout
-    fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES + 0.6))
-    ax = fig.add_axes((0, 0.1, 1, 0.86))
-    ax.imshow(m.edges, extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), interpolation="bilinear")
-    colour, legend = node_states(m)
+    fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(m.edges, extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), interpolation="nearest")
+    colour, _ = node_states(m)
     sizes = np.full(len(pos), 6.0)
     sizes[m.savers.n + m.traders.n :] = 40.0
     ax.scatter(pos[:, 0], pos[:, 1], s=sizes, c=colour, linewidths=0)
-    for label, c in legend:
-        ax.scatter([], [], s=20, c=c, label=label)
-    ax.plot([], [], color="#999999", label="social edge")
-    ax.plot([], [], color="#dd8452", label="exposure edge (loan)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=7, frameon=False)
     ax.set_xlim(-LIMIT, LIMIT)
     ax.set_ylim(-LIMIT, LIMIT)
     ax.set_axis_off()
-    ax.set_title(f"market graph, day {m.day}", fontsize=9)
     return fig
+
+
+def colour_key() -> str:
+    """The network's colour key as HTML (node states, edge layers)."""
+    _, legend = node_states_legend()
+    items = [f'<span style="color:{c}">&#9679;</span> {label}' for label, c in legend]
+    items += [
+        '<span style="color:#999999">&#9472;</span> social edge',
+        '<span style="color:#dd8452">&#9472;</span> exposure edge (loan)',
+    ]
+    return " &nbsp; ".join(items)
 
 
 @solara.component
 def NetworkView(model: AppModel) -> None:
     update_counter.get()  # redraw after every step (SolaraViz bumps the counter)
-    solara.FigureMatplotlib(network_figure(model), format="png", dpi=90)
+    solara.FigureMatplotlib(
+        network_figure(model), dependencies=[id(model), model.steps], format="png", dpi=NETWORK_DPI
+    )
 
 
 # ---- the time series ------------------------------------------------------------------------
+SERIES_DPI = 70
+MAX_POINTS = 600  # a line never needs more points than the figure has pixels
+
+
+# (column, label, scale, axis index, style); axes column by column: price, volatility,
+# savers | pressure, flows
+SERIES = (
+    ("price", "price", 1.0, 0, {}),
+    ("fundamental", "fundamental", 1.0, 0, {"ls": "--"}),
+    ("volatility_30d", None, 1.0, 1, {}),
+    ("saver_crypto_wealth", "crypto wealth", 1e9, 2, {}),
+    ("saver_loss", "cumulative loss", 1e9, 2, {}),
+    ("regulator_pressure", "pressure", 1.0, 3, {}),
+    ("flow_savers", "savers", 1e9, 4, {"lw": 0.8}),
+    ("flow_traders", "traders", 1e9, 4, {"lw": 0.8}),
+    ("flow_institutions", "institutions", 1e9, 4, {"lw": 0.8}),
+)
+YLABELS = (
+    "USD/coin",
+    "30-day vol\n[1/sqrt(yr)]",
+    "savers [USD bn]",
+    "pressure",
+    "net flow\n[USD bn/day]",
+)
+
+
+class SeriesPlot:
+    """The time-series figure of one model, built once; each frame only sets the lines' data
+    and rescales (rebuilding the figure every step would cost more than the step itself)."""
+
+    def __init__(self, m: AppModel) -> None:
+        fig = self.figure = Figure(figsize=(9.0, 6.0))
+        fig.subplots_adjust(left=0.09, right=0.93, top=0.98, bottom=0.08, hspace=0.15, wspace=0.4)
+        axes = self.axes = fig.subplots(3, 2, sharex=True).T.ravel()
+        axes[5].set_visible(False)
+        self.lines = [
+            axes[k].plot([], [], label=label, lw=style.get("lw", 1.0), ls=style.get("ls", "-"))[0]
+            for _, label, _, k, style in SERIES
+        ]
+        axes[3].axhline(m.config.regulator.threshold, color="0.4", ls=":", lw=1, label="threshold")
+        self.twin = axes[3].twinx()
+        (self.policy,) = self.twin.step([], [], where="post", color="#c44e52", lw=1)
+        self.twin.set_ylim(-0.2, 4.2)
+        self.twin.set_ylabel("policy rung", color="#c44e52")
+        for ax, label in zip(axes, YLABELS, strict=False):
+            ax.set_ylabel(label)
+        for k in (0, 2, 3, 4):
+            axes[k].legend(fontsize=7, loc="upper left")
+        axes[2].set_xlabel("day")
+        axes[4].set_xlabel("day")
+
+    def update(self, m: AppModel) -> Figure:
+        df = m.datacollector.get_model_vars_dataframe()
+        day = np.arange(len(df)) - 1
+        stride = max(1, len(df) // MAX_POINTS)
+        if stride > 1:  # thin long series, keeping the last day
+            keep = np.unique(np.r_[np.arange(0, len(df), stride), len(df) - 1])
+            df, day = df.iloc[keep], day[keep]
+        for line, (col, _, scale, _, _) in zip(self.lines, SERIES, strict=True):
+            line.set_data(day, df[col].to_numpy() / scale)
+        self.policy.set_data(day, df["policy_level"].to_numpy())
+        for ax in self.axes[:5]:
+            ax.relim()
+            ax.autoscale_view()
+        return self.figure
+
+
 def series_figure(m: AppModel) -> Figure:
-    df = m.datacollector.get_model_vars_dataframe()
-    day = np.arange(len(df)) - 1
-    fig = Figure(figsize=(9.0, 6.0))
-    fig.subplots_adjust(left=0.09, right=0.93, top=0.98, bottom=0.08, hspace=0.15, wspace=0.4)
-    grid = fig.subplots(3, 2, sharex=True)
-    axes = grid.T.ravel()  # column by column: price, volatility, savers | pressure, flows
-    axes[5].set_visible(False)
-    ax = axes[0]
-    ax.plot(day, df["price"], label="price", lw=1)
-    ax.plot(day, df["fundamental"], label="fundamental", lw=1, ls="--")
-    ax.set_ylabel("USD/coin")
-    ax.legend(fontsize=7)
-    axes[1].plot(day, df["volatility_30d"], lw=1)
-    axes[1].set_ylabel("30-day vol\n[1/sqrt(yr)]")
-    ax = axes[2]
-    ax.plot(day, df["saver_crypto_wealth"] / 1e9, label="crypto wealth", lw=1)
-    ax.plot(day, df["saver_loss"] / 1e9, label="cumulative loss", lw=1)
-    ax.set_ylabel("savers [USD bn]")
-    ax.legend(fontsize=7)
-    ax = axes[3]
-    ax.plot(day, df["regulator_pressure"], label="pressure", lw=1)
-    ax.axhline(m.config.regulator.threshold, color="0.4", ls=":", lw=1, label="threshold")
-    ax.set_ylabel("pressure")
-    twin = ax.twinx()
-    twin.step(day, df["policy_level"], where="post", color="#c44e52", lw=1)
-    twin.set_ylim(-0.2, 4.2)
-    twin.set_ylabel("policy rung", color="#c44e52")
-    ax.legend(fontsize=7, loc="upper left")
-    ax = axes[4]
-    for col, label in (
-        ("flow_savers", "savers"),
-        ("flow_traders", "traders"),
-        ("flow_institutions", "institutions"),
-    ):
-        ax.plot(day, df[col] / 1e9, label=label, lw=0.8)
-    ax.set_ylabel("net flow\n[USD bn/day]")
-    ax.set_xlabel("day")
-    axes[2].set_xlabel("day")
-    ax.legend(fontsize=7)
-    return fig
+    """The model's time-series figure, brought up to date."""
+    if getattr(m, "_series_plot", None) is None:
+        m._series_plot = SeriesPlot(m)
+    return m._series_plot.update(m)
 
 
 @solara.component
 def SeriesView(model: AppModel) -> None:
     update_counter.get()
-    solara.FigureMatplotlib(series_figure(model), format="png", dpi=80)
+    solara.FigureMatplotlib(
+        series_figure(model), dependencies=[id(model), model.steps], format="png", dpi=SERIES_DPI
+    )
 
 
 # ---- the text panel -----------------------------------------------------------------------
@@ -377,3 +426,4 @@ def StatusPanel(model: AppModel) -> None:
             icon=True,
         )
     solara.Markdown(status_text(model))
+    solara.HTML(tag="div", unsafe_innerHTML=colour_key(), style="font-size: 12px")
