@@ -106,7 +106,7 @@ def write_outputs(out: Path, cfg: Config, ts: pd.DataFrame, summary: dict[str, A
     try:
         ts.to_parquet(tmp / "timeseries.parquet")
         ts.to_csv(tmp / "timeseries.csv")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default))
         (tmp / "config.toml").write_text(tomli_w.dumps(cfg.to_toml_dict()))
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -120,7 +120,8 @@ def write_outputs(out: Path, cfg: Config, ts: pd.DataFrame, summary: dict[str, A
         raise
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """numpy scalars and arrays as plain JSON values."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

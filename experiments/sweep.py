@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.outcomes import execute
+from experiments.run import json_default
 from experiments.spec import Point
 from model.config import ConfigError
 
@@ -78,7 +79,7 @@ def write_record(run_dir: Path, record: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=run_dir)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(record, f, default=_json_default, allow_nan=True)
+            json.dump(record, f, default=json_default, allow_nan=True)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, run_file(run_dir, record))
@@ -210,9 +211,3 @@ def _progress_bar(total: int, done: int, enabled: bool, label: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, initial=done, unit="run", desc=label, file=sys.stderr, smoothing=0.1)
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

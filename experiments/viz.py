@@ -243,18 +243,12 @@ COLOURS = {
 }
 
 
-def node_states_legend() -> tuple[None, list[tuple[str, str]]]:
-    return None, list(COLOURS.items())
-
-
-def node_states(m: Crypto401kModel) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Each node's colour: agent type, and panicked / liquidated / defaulted states."""
-    colours = COLOURS
+def node_colours(m: Crypto401kModel) -> np.ndarray:
+    """Each node's colour (COLOURS): agent type, and panicked / liquidated / defaulted."""
     s = np.where(m.savers.panicked, "panicked saver", "saver")
     t = np.where(m.traders.fear(m.day), "liquidated trader", "trader")
     i = np.where(m.institutions.alive, "institution", "defaulted institution")
-    names = np.concatenate([s, t, i])
-    return np.array([colours[x] for x in names]), list(colours.items())
+    return np.array([COLOURS[x] for x in np.concatenate([s, t, i])])
 
 
 LIMIT = 1.25  # the layout fits in [-LIMIT, LIMIT]^2
@@ -288,7 +282,7 @@ def network_figure(m: AppModel) -> Figure:
     fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(m.edges, extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), interpolation="nearest")
-    colour, _ = node_states(m)
+    colour = node_colours(m)
     sizes = np.full(len(pos), 6.0)
     sizes[m.savers.n + m.traders.n :] = 40.0
     ax.scatter(pos[:, 0], pos[:, 1], s=sizes, c=colour, linewidths=0)
@@ -300,8 +294,7 @@ def network_figure(m: AppModel) -> Figure:
 
 def colour_key() -> str:
     """The network's colour key as HTML (node states, edge layers)."""
-    _, legend = node_states_legend()
-    items = [f'<span style="color:{c}">&#9679;</span> {label}' for label, c in legend]
+    items = [f'<span style="color:{c}">&#9679;</span> {label}' for label, c in COLOURS.items()]
     items += [
         '<span style="color:#999999">&#9472;</span> social edge',
         '<span style="color:#dd8452">&#9472;</span> exposure edge (loan)',

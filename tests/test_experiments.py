@@ -199,7 +199,8 @@ def test_common_random_numbers_pair_treatments_by_seed(quick):
 
 def test_results_read_back_with_pandas_and_duckdb(quick):
     """The two example queries of the README."""
-    duckdb = pytest.importorskip("duckdb")  # a dev dependency: installed in CI
+    import duckdb  # a dev dependency
+
     path = quick["dampen"] / "runs.parquet"
     df = pd.read_parquet(path)
     by_pandas = df[df.status == "ok"].groupby("savers.allocation")["annualized_volatility"].mean()
@@ -279,7 +280,8 @@ def test_killed_sweep_resumes_to_the_same_runs_parquet(tmp_path, sig, workers):
 
 
 def test_dask_local_cluster_gives_the_same_runs(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     spec = write_spec(tmp_path, GOOD)
     local = run_experiment(str(spec), workers=1, out=tmp_path / "local", progress=False)
     with distributed.LocalCluster(
