@@ -31,7 +31,14 @@ import pandas as pd
 import model
 from experiments import analysis, figures, sensitivity
 from experiments.outcomes import METRICS
-from experiments.spec import Point, Spec, check_overrides, grid_points, load_spec
+from experiments.spec import (
+    Point,
+    Spec,
+    check_overrides,
+    control_params,
+    grid_points,
+    load_spec,
+)
 from experiments.sweep import RUNS_SUBDIR, connect, make_tasks, run_sweep
 from model.config import ConfigError
 
@@ -98,7 +105,7 @@ def run_experiment(
         points = grid_points(spec)
     else:
         _check_bounds(spec)
-        points, _ = sensitivity.morris_points(spec)
+        points, x_morris = sensitivity.morris_points(spec)
     out = Path(out) if out is not None else default_out(spec, quick)
     check_out_dir(out)
     client = connect(scheduler) if scheduler else None
@@ -125,7 +132,7 @@ def run_experiment(
             files, answer = _write_grid(spec, points, runs, out, quick)
         else:
             runs, files, answer, points = _run_sensitivity(
-                spec, points, seed_list, run_dir, out, {**sweep, "code": code}, quick
+                spec, points, x_morris, seed_list, run_dir, out, sweep, code, quick
             )
     finally:
         if client is not None:
@@ -193,8 +200,6 @@ def _write_text(path: Path, text: str) -> None:
 # ---- grid experiments --------------------------------------------------------------------
 def control_map(spec: Spec, points: list[Point]) -> dict[int, int | None]:
     """Each point's control point (None for the controls themselves, or without a control)."""
-    from experiments.spec import control_params
-
     out: dict[int, int | None] = {}
     for p in points:
         twin = control_params(spec, p.params) if spec.control and not p.is_control else None
@@ -362,15 +367,14 @@ def _check_bounds(spec: Spec) -> None:
 def _run_sensitivity(
     spec: Spec,
     morris_pts: list[Point],
+    x_m: np.ndarray,
     seeds: list[int],
     run_dir: Path,
     out: Path,
     sweep: dict[str, Any],
+    code: str | None,
     quick: bool,
 ) -> tuple[pd.DataFrame, list[Path], str, list[Point]]:
-    sweep = dict(sweep)
-    code = sweep.pop("code")
-    _, x_m = sensitivity.morris_points(spec)
     tasks = make_tasks(morris_pts, seeds, spec.window_days, code)
     morris_runs = collate(morris_pts, run_sweep(tasks, run_dir, label="morris", **sweep))
     morris = {m: sensitivity.analyse_morris(spec, x_m, morris_runs, m) for m in spec.metrics}

@@ -185,7 +185,7 @@ def _shock_metrics(
     first_panic: np.ndarray,
     vanished: float,
 ) -> dict[str, float]:
-    keys = [k for k in METRICS if k.startswith(("shock_", "panic_")) or k.startswith("recover")]
+    keys = [k for k in METRICS if k.startswith(("shock_", "panic_", "recover"))]
     if shock_day is None:
         return dict.fromkeys(keys, float("nan"))
     # row t of the time series is the state after day t-1 (row 0: before day 0)

@@ -203,6 +203,7 @@ class AppModel(Crypto401kModel):
         self.config_error: str | None = None
         self.layout = structured_layout(self)
         self.edges = edge_image(self, self.layout)
+        self.series_plot = SeriesPlot(self)
         _last_valid[_session()] = self
 
 
@@ -380,9 +381,7 @@ class SeriesPlot:
 
 def series_figure(m: AppModel) -> Figure:
     """The model's time-series figure, brought up to date."""
-    if getattr(m, "_series_plot", None) is None:
-        m._series_plot = SeriesPlot(m)
-    return m._series_plot.update(m)
+    return m.series_plot.update(m)
 
 
 @solara.component
