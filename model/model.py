@@ -15,23 +15,27 @@ A day (one `step`):
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import mesa
+import networkx as nx
 import numpy as np
 from mesa.discrete_space import Network
 
 from model.agents.institution import FUND, Institution, InstitutionPopulation
 from model.agents.saver import RetirementSaver, SaverPopulation
 from model.agents.trader import RetailTrader, TraderPopulation
+from model.agents.view import RowAgent
 from model.config import Config
 from model.ledger import Ledger
 from model.market import Market
 from model.network import (
-    build_social_graph,
     employer_assignment,
+    market_graph,
     neighbour_share,
     social_adjacency,
+    social_edges,
 )
 from model.regulator import Regulator
 
@@ -92,10 +96,11 @@ class Crypto401kModel(mesa.Model):
         n_i = cfg.n_institutions
         self.n_nodes = n_s + n_r + n_i
 
-        # the market graph
+        # the market graph: the engine reads it as a sparse matrix; `graph` and `grid`, its
+        # networkx and Mesa forms, are built on first use
         employer = employer_assignment(n_s, cfg.savers.n_employers, self.rng)
-        self.graph = build_social_graph(cfg.network, n_s, n_r, n_i, employer, self.random)
-        adj = social_adjacency(self.graph, self.n_nodes)
+        self.social_edges = social_edges(cfg.network, n_s, n_r, n_i, employer, self.random)
+        adj = social_adjacency(self.social_edges, self.n_nodes)
         self.social_adj = adj  # csr, n_nodes x n_nodes, social layer only
         self.degree = adj.sum(axis=1)
 
@@ -109,7 +114,8 @@ class Crypto401kModel(mesa.Model):
         self.institutions = InstitutionPopulation(cfg, self.rng, price0, market_cap)
         self._savers_adj = adj[:n_s]
         self._savers_degree = self.degree[:n_s]
-        self._add_exposure_edges(n_s + n_r)
+        self.first_node = {"savers": 0, "traders": n_s, "institutions": n_s + n_r}
+        self.exposure_edges = self._exposure_edges(n_s + n_r)
 
         # the outside market: every coin not held by an agent; cash lent out so far
         held = self.savers.coins.sum(0) + self.traders.coins.sum(0) + self.institutions.coins.sum(0)
@@ -117,15 +123,11 @@ class Crypto401kModel(mesa.Model):
         self.outside_cash = self.institutions.outside_cash0
         self.ledger = Ledger(lost_coins=np.zeros(self.market.n))
 
-        # Mesa agents: views of their rows, placed on the graph's nodes
-        self.grid = Network(self.graph, random=self.random, layout=None)
-        rows = [np.arange(n_s), np.arange(n_r), np.arange(n_i)]
-        offset = 0
-        for cls, r in zip((RetirementSaver, RetailTrader, Institution), rows, strict=True):
-            agents = cls.create_agents(self, len(r), row=r)
-            for agent in agents:
-                agent.cell = self.grid._cells[offset + agent.row]
-            offset += len(r)
+        # Mesa agents: views of their rows (placed on the graph's nodes when `grid` is built)
+        for cls, n in zip(
+            (RetirementSaver, RetailTrader, Institution), (n_s, n_r, n_i), strict=True
+        ):
+            cls.create_agents(self, n, row=np.arange(n))
         self.regulator = Regulator(self, cfg.regulator)
 
         # running records
@@ -149,6 +151,20 @@ class Crypto401kModel(mesa.Model):
         )
         self.running = True
         self.datacollector.collect(self)
+
+    # ---- the graph in networkx and Mesa form (built on first use) ---------------------
+    @cached_property
+    def graph(self) -> nx.MultiGraph:
+        """The market graph: social edges and the day-0 exposure edges (`layer` attribute)."""
+        return market_graph(self.n_nodes, self.social_edges, self.exposure_edges)
+
+    @cached_property
+    def grid(self) -> Network:
+        """Mesa's `Network` space over `graph`, every agent fixed to its node."""
+        grid = Network(self.graph, random=self.random, layout=None)
+        for agent in self.agents.select(agent_type=RowAgent):  # the regulator has no node
+            agent.cell = grid._cells[agent.node]
+        return grid
 
     # ---- the day -------------------------------------------------------------------------
     @property
@@ -175,12 +191,7 @@ class Crypto401kModel(mesa.Model):
         peak = self._peaks.max(axis=0)
         drawdown = float(savers.menu @ np.maximum(0.0, 1.0 - price / peak))
 
-        fear = np.zeros(self.n_nodes)
-        n_s, n_r = savers.n, traders.n
-        fear[:n_s] = savers.panicked
-        fear[n_s : n_s + n_r] = traders.fear(day)
-        fear_share = neighbour_share(self._savers_adj, fear, self._savers_degree)
-
+        fear_share = self._fear_share(day)
         orders = [
             savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
             traders.decide(day, price, market.log_fundamental, effects, self.rng),
@@ -232,6 +243,15 @@ class Crypto401kModel(mesa.Model):
             self.step()
 
     # ---- helpers -------------------------------------------------------------------------
+    def _fear_share(self, day: int) -> np.ndarray:
+        """Share of each saver's social neighbours in fear (panicked savers, traders
+        liquidated within a month), shape (savers,)."""
+        fear = np.zeros(self.n_nodes)
+        n_s, n_r = self.savers.n, self.traders.n
+        fear[:n_s] = self.savers.panicked
+        fear[n_s : n_s + n_r] = self.traders.fear(day)
+        return neighbour_share(self._savers_adj, fear, self._savers_degree)
+
     def _fail_by_shock(self, i: int, loss: float) -> None:
         inst = self.institutions
         if not inst.alive[i]:
@@ -253,17 +273,18 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += outside_delta
         self.outside_cash -= float(outside_delta @ price)
 
-    def _add_exposure_edges(self, first_node: int) -> None:
+    def _exposure_edges(self, first_node: int) -> list[tuple[int, int, dict[str, Any]]]:
+        """The day-0 loans between institutions as (debtor, lender, attributes) edges."""
         inst = self.institutions
         debtor, creditor = np.nonzero(inst.loans[:, : inst.n])
-        for i, j in zip(debtor.tolist(), creditor.tolist(), strict=True):
-            self.graph.add_edge(
+        return [
+            (
                 first_node + i,
                 first_node + j,
-                layer="exposure",
-                lender=first_node + j,
-                amount=float(inst.loans[i, j]),
+                {"lender": first_node + j, "amount": float(inst.loans[i, j])},
             )
+            for i, j in zip(debtor.tolist(), creditor.tolist(), strict=True)
+        ]
 
     def _set_records(self, flows: list[np.ndarray], halted: bool) -> None:
         price = self.market.price

@@ -2,18 +2,26 @@
 
 - `social` edges: who watches whom. Herding (traders) and panic (savers) spread along them.
   Savers cluster by employer in the stochastic-block topology.
-- `exposure` edges: who lends to whom among institutions (added by `model.agents.institution`).
+- `exposure` edges: who lends to whom among institutions (from the institutions' loans).
 
 Node ids are the agents' positions in the population order: savers 0..S-1, traders
 S..S+R-1, institutions after them. Every random draw comes from the model's generators, so
-the graph is the same for the same seed. Interactions run through the sparse adjacency
-matrix of the social layer (`social_adjacency`), never through per-node Python loops.
+the graph is the same for the same seed.
+
+The engine keeps the social layer as an edge array and its sparse adjacency matrix
+(`social_adjacency`); interactions run through that matrix, never through per-node Python
+loops. The networkx multigraph (`market_graph`) holds the same edges for users, the browser
+app and Mesa's `Network` space; the model builds it on first use, because at 100,000 agents
+building it costs more than the whole construction of the model.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -32,52 +40,49 @@ def employer_assignment(n_savers: int, n_employers: int, rng: np.random.Generato
     return rng.choice(n_employers, size=n_savers, p=weights / weights.sum())
 
 
-def build_social_graph(
+def social_edges(
     cfg: NetworkConfig,
     n_savers: int,
     n_traders: int,
     n_institutions: int,
     employer: np.ndarray,
     py_random: Random,
-) -> nx.MultiGraph:
-    """The market graph with its social layer; institutions are nodes without social edges
-    (unless a GraphML file gives them some). A multigraph, so that two agents may be linked
-    in both layers.
+) -> np.ndarray:
+    """Edges of the social layer, shape (edges, 2), node ids as in the module docstring.
 
-    `py_random` is the model's `random.Random`: networkx generators draw from it.
+    Institutions have no social edges unless a GraphML file gives them some.
+    `py_random` is the model's `random.Random`: the generators draw from it.
     """
     n_social = n_savers + n_traders
-    n_total = n_social + n_institutions
     if cfg.topology == "graphml":
-        return _read_graphml(cfg.graphml_path, n_total)
-
+        return _read_graphml(cfg.graphml_path, n_social + n_institutions)
     k = cfg.mean_degree
     if n_social < 2:
-        social = nx.empty_graph(n_social)
-    elif cfg.topology == "barabasi_albert":
+        return np.zeros((0, 2), dtype=np.int64)
+    if cfg.topology == "stochastic_block":  # one block per employer, one for the traders
+        return _block_edges(cfg, n_savers, n_traders, employer, py_random)
+    if cfg.topology == "barabasi_albert":
         m = int(min(max(1, round(k / 2)), n_social - 1))
         social = nx.barabasi_albert_graph(n_social, m, seed=py_random)
     elif cfg.topology == "watts_strogatz":
         kk = int(min(max(2, 2 * round(k / 2)), n_social - 1))
         social = nx.watts_strogatz_graph(n_social, kk, cfg.rewire_prob, seed=py_random)
-    elif cfg.topology == "erdos_renyi":
+    else:  # erdos_renyi
         social = nx.fast_gnp_random_graph(n_social, min(1.0, k / (n_social - 1)), seed=py_random)
-    else:  # stochastic_block: one block per employer, one for the traders
-        social = _block_graph(cfg, n_savers, n_traders, employer, py_random)
-
-    graph = nx.MultiGraph()
-    graph.add_nodes_from(range(n_total))
-    graph.add_edges_from(social.edges(), layer="social")
-    return graph
+    return _edge_array(social.edges())
 
 
-def _block_graph(
+def _edge_array(edges: Iterable[tuple[int, int]]) -> np.ndarray:
+    return np.array(list(edges), dtype=np.int64).reshape(-1, 2)
+
+
+def _block_edges(
     cfg: NetworkConfig,
     n_savers: int,
     n_traders: int,
     employer: np.ndarray,
     py_random: Random,
-) -> nx.Graph:
+) -> np.ndarray:
     """Stochastic block model whose blocks are employers (savers) plus one traders' block.
 
     Edge probabilities are set so that a node has on average `mean_degree` edges, a share
@@ -85,26 +90,99 @@ def _block_graph(
     """
     n_social = n_savers + n_traders
     block_of = np.concatenate([employer, np.full(n_traders, employer.max(initial=-1) + 1)])
-    # networkx wants nodes grouped by block: relabel after building.
-    order = np.argsort(block_of, kind="stable")
+    order = np.argsort(block_of, kind="stable")  # position in block order -> node id
     _, sizes = np.unique(block_of, return_counts=True)
     k, w = cfg.mean_degree, cfg.within_block_share
-    n_b = len(sizes)
-    probs = np.empty((n_b, n_b))
-    for a in range(n_b):
-        inside = w * k / max(sizes[a] - 1, 1)
-        outside = (1 - w) * k / max(n_social - sizes[a], 1)
-        probs[a, :] = outside
-        probs[a, a] = inside
-    probs = np.minimum((probs + probs.T) / 2, 1.0)
-    sbm = nx.stochastic_block_model(
-        sizes.tolist(), probs.tolist(), seed=py_random, sparse=True, selfloops=False
-    )
-    mapping = dict(zip(range(n_social), order.tolist(), strict=True))
-    return nx.relabel_nodes(sbm, mapping, copy=True)
+    inside = (w * k / np.maximum(sizes - 1, 1)).tolist()
+    outside = ((1 - w) * k / np.maximum(n_social - sizes, 1)).tolist()
+
+    def prob(i: int, j: int) -> float:  # symmetric: the mean of the two blocks' rates
+        return min(inside[i] if i == j else (outside[i] + outside[j]) / 2, 1.0)
+
+    edges = block_model_edges(sizes.tolist(), prob, py_random)
+    return order[edges]
 
 
-def _read_graphml(path: str | None, n_total: int) -> nx.MultiGraph:
+def block_model_edges(
+    sizes: list[int], prob: Callable[[int, int], float], py_random: Random
+) -> np.ndarray:
+    """Edges of an undirected stochastic block model without self-loops, shape (edges, 2).
+
+    `prob(i, j)` is the edge probability between blocks i and j (symmetric). The same graph,
+    from the same draws of `py_random`, as ``networkx.stochastic_block_model(sizes, p,
+    seed=py_random, sparse=True)``: nodes 0..sum(sizes)-1 in block order, and for each pair
+    of blocks the geometric skips of Batagelj & Brandes (2005) over the candidate pairs.
+    networkx walks the skipped pairs one by one, which is quadratic in the number of nodes,
+    and holds the blocks x blocks matrix as Python floats; here a skip is arithmetic and a
+    probability is computed when needed, so the cost is one draw per edge and per pair of
+    blocks.
+
+    networkx enumerates each block's nodes in the iteration order of a Python set of
+    consecutive integers; `list(set(range(a, b)))` reproduces that order.
+    """
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+    parts = [list(set(range(bounds[x], bounds[x + 1]))) for x in range(len(sizes))]
+    us: list[int] = []
+    vs: list[int] = []
+    draw = py_random.random
+    for i in range(len(sizes)):
+        for j in range(i, len(sizes)):
+            p = prob(i, j)
+            if p <= 0:
+                continue
+            a, b = parts[i], parts[j]
+            if i == j:
+                pairs_of = _combination_at(a)
+                total = len(a) * (len(a) - 1) // 2
+            else:
+                pairs_of = _product_at(a, b)
+                total = len(a) * len(b)
+            if p == 1:
+                for pos in range(total):
+                    u, v = pairs_of(pos)
+                    us.append(u)
+                    vs.append(v)
+                continue
+            log_q = math.log(1 - p)
+            pos = 0
+            while True:
+                pos += math.floor(math.log(draw()) / log_q)
+                if pos >= total:
+                    break
+                u, v = pairs_of(pos)
+                us.append(u)
+                vs.append(v)
+                pos += 1
+    return np.column_stack([np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)])
+
+
+def _combination_at(items: list[int]) -> Any:
+    """Pair number `pos` of itertools.combinations(items, 2); positions must not decrease."""
+    m = len(items)
+    state = [0, 0]  # row, number of pairs before the row
+
+    def at(pos: int) -> tuple[int, int]:
+        row, start = state
+        while pos >= start + m - 1 - row:
+            start += m - 1 - row
+            row += 1
+        state[0], state[1] = row, start
+        return items[row], items[row + 1 + pos - start]
+
+    return at
+
+
+def _product_at(a: list[int], b: list[int]) -> Any:
+    """Pair number `pos` of itertools.product(a, b)."""
+    m = len(b)
+
+    def at(pos: int) -> tuple[int, int]:
+        return a[pos // m], b[pos % m]
+
+    return at
+
+
+def _read_graphml(path: str | None, n_total: int) -> np.ndarray:
     file = Path(path or "")
     if not file.is_file():
         raise ConfigError(f"network.graphml_path = {path!r}: no such file")
@@ -121,23 +199,32 @@ def _read_graphml(path: str | None, n_total: int) -> nx.MultiGraph:
             f"network.graphml_path = {path!r}: has {len(nodes)} nodes; must have exactly the "
             f"nodes 0..{n_total - 1}, one per saver, trader and institution"
         )
+    return _edge_array(
+        (u, v) for u, v, d in raw.edges(data=True) if d.get("layer", "social") == "social"
+    )
+
+
+def market_graph(
+    n_nodes: int, social: np.ndarray, exposure: Iterable[tuple[int, int, dict[str, Any]]]
+) -> nx.MultiGraph:
+    """The networkx multigraph of both layers: `social` edges (edges, 2) and `exposure`
+    edges (lender-debtor pairs with their attributes). A multigraph, so that two agents may
+    be linked in both layers."""
     graph = nx.MultiGraph()
-    graph.add_nodes_from(range(n_total))
-    social = [(u, v) for u, v, d in raw.edges(data=True) if d.get("layer", "social") == "social"]
-    graph.add_edges_from(social, layer="social")
+    graph.add_nodes_from(range(n_nodes))
+    graph.add_edges_from(social.tolist(), layer="social")
+    graph.add_edges_from((u, v, {"layer": "exposure", **d}) for u, v, d in exposure)
     return graph
 
 
-def social_adjacency(graph: nx.MultiGraph, n_nodes: int) -> sp.csr_array:
-    """Sparse 0/1 adjacency of the social layer, shape (n_nodes, n_nodes)."""
-    edges = [(u, v) for u, v, d in graph.edges(data=True) if d.get("layer") == "social"]
-    if not edges:
+def social_adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_array:
+    """Sparse 0/1 adjacency of the social layer, shape (n_nodes, n_nodes), from its edge
+    array (edges, 2)."""
+    if len(edges) == 0:
         return sp.csr_array((n_nodes, n_nodes))
-    e = np.asarray(edges, dtype=np.int64)
-    rows = np.concatenate([e[:, 0], e[:, 1]])
-    cols = np.concatenate([e[:, 1], e[:, 0]])
-    data = np.ones(len(rows))
-    adj = sp.csr_array((data, (rows, cols)), shape=(n_nodes, n_nodes))
+    rows = np.concatenate([edges[:, 0], edges[:, 1]])
+    cols = np.concatenate([edges[:, 1], edges[:, 0]])
+    adj = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n_nodes, n_nodes))
     adj.data[:] = 1.0  # duplicate edges collapse to 1
     return adj
 

@@ -6,13 +6,16 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from model.agents.institution import Institution
 from model.config import Config, ConfigError
 from model.model import Crypto401kModel
 from model.network import (
-    build_social_graph,
+    block_model_edges,
     employer_assignment,
+    market_graph,
     neighbour_share,
     social_adjacency,
+    social_edges,
 )
 from tests.conftest import small_config
 
@@ -22,7 +25,8 @@ TOPOLOGIES = ["barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_bl
 def _graph(topology, seed=1, n_s=300, n_r=100, n_i=10, **kw):
     cfg = Config().with_overrides({"network.topology": topology, **kw}).network
     employer = employer_assignment(n_s, 20, np.random.default_rng(seed))
-    return build_social_graph(cfg, n_s, n_r, n_i, employer, random.Random(seed)), employer
+    edges = social_edges(cfg, n_s, n_r, n_i, employer, random.Random(seed))
+    return market_graph(n_s + n_r + n_i, edges, []), employer
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
@@ -51,10 +55,28 @@ def test_savers_cluster_by_employer_in_the_block_model():
     assert same > 0.6  # within_block_share 0.8 vs ~0.2 by chance for Zipf employers
 
 
+def test_block_model_is_networkx_s_graph_from_the_same_draws():
+    # the arithmetic skips reproduce networkx's sampler exactly, so results made before
+    # the rewrite stay valid: same edges, and the generator left in the same state
+    for trial in range(40):
+        r = random.Random(trial)
+        nb = r.randint(1, 12)
+        sizes = [r.randint(1, 60) for _ in range(nb)]
+        p = np.array(
+            [[r.choice([0.0, 1.0, 0.3 * r.random(), r.random()]) for _ in sizes] for _ in sizes]
+        )
+        p = ((p + p.T) / 2).tolist()
+        ours, theirs = random.Random(trial), random.Random(trial)
+        edges = block_model_edges(sizes, lambda i, j, p=p: p[i][j], ours)
+        g = nx.stochastic_block_model(sizes, p, seed=theirs, sparse=True)
+        assert sorted(map(tuple, np.sort(edges, axis=1).tolist())) == sorted(
+            tuple(sorted(e)) for e in g.edges()
+        )
+        assert ours.random() == theirs.random()
+
+
 def test_neighbour_share_over_sparse_adjacency():
-    g = nx.Graph([(0, 1), (0, 2), (1, 2), (2, 3)])
-    nx.set_edge_attributes(g, "social", "layer")
-    adj = social_adjacency(g, 5)
+    adj = social_adjacency(np.array([(0, 1), (0, 2), (1, 2), (2, 3)]), 5)
     flag = np.array([1, 0, 0, 1, 0])
     share = neighbour_share(adj, flag, adj.sum(axis=1))
     assert np.allclose(share, [0.0, 0.5, 2 / 3, 0.0, 0.0])
@@ -92,3 +114,15 @@ def test_graphml_with_wrong_nodes_is_a_config_error(tmp_path):
     cfg = small_config(network__topology="graphml", network__graphml_path=str(path))
     with pytest.raises(ConfigError, match="must have exactly the nodes"):
         Crypto401kModel(cfg)
+
+
+def test_graph_and_grid_are_built_on_first_use_and_match_the_engine():
+    m = Crypto401kModel(small_config())
+    assert "graph" not in vars(m) and "grid" not in vars(m)
+    agent = m.agents.select(agent_type=Institution).to_list()[-1]
+    assert agent.cell.coordinate == agent.node == m.n_nodes - 1  # builds graph and grid
+    g = nx.Graph((u, v) for u, v, d in m.graph.edges(data=True) if d["layer"] == "social")
+    g.add_nodes_from(range(m.n_nodes))
+    dense = nx.to_numpy_array(g, nodelist=range(m.n_nodes))
+    assert np.array_equal(dense, m.social_adj.toarray())
+    assert all(len(cell.agents) == 1 for cell in m.grid.all_cells)

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 import mesa
 import numpy as np
-from mesa.discrete_space import FixedAgent
+from mesa.discrete_space import Cell, FixedAgent
+from mesa.discrete_space.cell_agent import FixedCell
 
 
 class RowAgent(FixedAgent):
@@ -17,6 +18,22 @@ class RowAgent(FixedAgent):
     def __init__(self, model: mesa.Model, row: int) -> None:
         super().__init__(model)
         self.row = row
+
+    @property
+    def node(self) -> int:
+        """The agent's node in the market graph."""
+        return self.model.first_node[self.population] + self.row
+
+    @property
+    def cell(self) -> Cell | None:
+        """The agent's cell in `model.grid` (which is built on first use)."""
+        if self._mesa_cell is None:
+            _ = self.model.grid
+        return self._mesa_cell
+
+    @cell.setter
+    def cell(self, cell: Cell) -> None:
+        FixedCell.cell.fset(self, cell)
 
     @property
     def _pop(self) -> Any:

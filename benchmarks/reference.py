@@ -1,0 +1,429 @@
+"""The same rules written the plain Mesa way: the reference the vectorized engine is timed
+against (`benchmarks/run.py`) and checked against (`tests/test_reference.py`).
+
+Every saver cohort and retail trader is a Python object with its state in attributes and a
+`step` of its own; a saver reads its neighbours one by one from Mesa's `Network` space. The
+rules are `model/agents/saver.py` and `model/agents/trader.py` line for line, for one asset
+(the calibrated core).
+
+What stays the engine's own code, and why the comparison is still fair:
+- institutions (20 in every benchmark size), the market clearing, the regulator and the
+  books: they do not grow with the population, so they are not what the benchmark measures;
+- the day's random numbers are drawn in the same blocks as the engine draws them and handed
+  to each agent, so that both give the same price path for the same seed. A per-agent draw
+  would make the reference slower still;
+- each agent's list of neighbours is read from the space once, when the agents are
+  placed (the graph never changes), not every day.
+So the speed-up the benchmark reports is, if anything, an underestimate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mesa
+import numpy as np
+from mesa.discrete_space import FixedAgent
+
+from model.agents.saver import DAYS_PER_YEAR, SaverPopulation
+from model.agents.trader import CHARTIST, FEAR_DAYS, FUNDAMENTALIST, TraderPopulation
+from model.agents.view import RowAgent
+from model.config import Config
+from model.ledger import Ledger
+from model.model import Crypto401kModel
+from model.policy import PolicyEffects
+
+
+class PlainSaver(FixedAgent):
+    """One saver cohort with its own state (one asset)."""
+
+    def __init__(self, model: mesa.Model, pop: SaverPopulation, row: int) -> None:
+        super().__init__(model)
+        self.s = pop.cfg
+        self.target_date = bool(pop.target_date[row])
+        self.age = float(pop.age[row])
+        self.contribution = float(pop.contribution[row])
+        self.other = float(pop.other[row])
+        self.eligible = float(pop.eligible[row])
+        self.coins = float(pop.coins[row, 0])
+        self.cash = float(pop.cash[row])
+        self.cost = float(pop.cost[row])
+        self.proceeds = float(pop.proceeds[row])
+        self.panicked = bool(pop.panicked[row])
+        self.contributing = bool(pop.contributing[row])
+        self.pay_phase = int(pop.pay_phase[row])
+        self.rebalance_phase = int(pop.rebalance_phase[row])
+        self.realloc_base = float(pop.realloc_base[row])
+        self.retiring = False
+        self.daily_growth = pop.daily_growth
+        self.menu = float(pop.menu[0])
+        self.neighbours: list[Any] = []
+        self.fear_today = 0.0  # share of neighbours in fear, set by the model each morning
+
+    def fear_share(self, day: int) -> float:
+        """Share of the neighbours in fear, read one by one."""
+        if not self.neighbours:
+            return 0.0
+        afraid = sum(1.0 for other in self.neighbours if other.in_fear(day))
+        return afraid / len(self.neighbours)
+
+    def in_fear(self, day: int) -> bool:
+        return self.panicked
+
+    def step(
+        self,
+        day: int,
+        price: float,
+        drawdown: float,
+        effects: PolicyEffects,
+        allocation: float,
+        u: tuple[float, float, float],
+        ledger: Ledger,
+    ) -> float:
+        """The saver's order in coins at the decision price `price`."""
+        s = self.s
+        growth = self.other * self.daily_growth
+        ledger.other_return += growth
+        self.other += growth
+        self.eligible *= 1.0 + self.daily_growth
+        self.age += 1.0 / DAYS_PER_YEAR
+        self.retiring = self.age >= s.retirement_age
+        value = self.coins * price
+        order = 0.0
+
+        if self.panicked and u[0] < 1.0 / s.panic_duration_days:
+            self.panicked = False
+            self.contributing = True
+        yearly = s.panic_rate_crash * min(1.0, max(0.0, drawdown) / s.panic_drawdown_scale)
+        yearly = yearly * (s.target_date_panic_factor if self.target_date else 1.0)
+        yearly = yearly * (1.0 + s.panic_social_weight * self.fear_today)
+        hazard = -math.expm1(-yearly / DAYS_PER_YEAR)
+        if not self.panicked and not self.retiring and value > 0 and u[1] < hazard:
+            self.panicked = True
+            if u[2] < s.stop_contributing_share:
+                self.contributing = False
+            order -= s.panic_sell_fraction * self.coins
+
+        alloc = 0.0 if self.panicked or self.retiring else allocation
+
+        paid = (
+            self.contributing
+            and not self.retiring
+            and (day - self.pay_phase) % s.payday_interval_days == 0
+        )
+        contribution = self.contribution * s.payday_interval_days / DAYS_PER_YEAR if paid else 0.0
+        to_crypto = contribution * alloc
+        ledger.payroll_in += contribution
+        self.other += contribution - to_crypto
+        self.eligible += contribution - to_crypto
+        self.cash += to_crypto
+        ledger.to_market += to_crypto
+
+        if s.channel == "payroll+reallocation":
+            start, length = s.reallocation_start_day, s.reallocation_days
+            if day == start:
+                self.realloc_base = self.other
+            if start <= day < start + length and not effects.freeze:
+                step = min(self.realloc_base / length, self.other)
+                moved = step * alloc
+                self.other -= moved
+                self.eligible += step - moved
+                self.cash += moved
+                ledger.to_market += moved
+        self.eligible = min(self.eligible, self.other)
+
+        order += self.cash * self.menu / price
+
+        due = (
+            self.target_date
+            and not self.panicked
+            and not self.retiring
+            and (day - self.rebalance_phase) % s.rebalance_interval_days == 0
+        )
+        if due and effects.unwind_rate == 0.0:
+            weight = min(s.allocation, effects.allocation_cap)
+            held = value + self.cash
+            target = weight * (held + self.eligible)
+            if effects.freeze or effects.allocation_factor < 1.0:
+                target = min(target, held)
+            delta = target - held
+            buy = min(max(delta, 0.0), self.eligible)
+            self.eligible -= buy
+            self.other -= buy
+            self.cash += buy
+            ledger.to_market += buy
+            order += buy * self.menu / price
+            order += (min(delta, 0.0) / value if value > 0 else 0.0) * self.coins
+
+        if effects.unwind_rate > 0.0:
+            order -= effects.unwind_rate * self.coins
+        if self.retiring:
+            order = -self.coins
+        return max(order, -self.coins)
+
+    def settle(self, delta: float, price: float, ledger: Ledger) -> float:
+        """Execute `delta` coins at `price`, sweep cash out; returns a retired loss, USD."""
+        spend = delta * price
+        buys = max(delta, 0.0) * price
+        self.cost += buys
+        self.proceeds += buys - spend
+        self.coins = max(self.coins + delta, 0.0)
+        self.cash -= spend
+        ledger.from_market += self.cash
+        self.other += self.cash
+        if self.target_date:
+            self.eligible += max(self.cash, 0.0)
+        self.eligible = min(self.eligible, self.other)
+        self.cash = 0.0
+        if not (self.retiring and self.coins == 0.0):
+            return 0.0
+        loss = max(0.0, -(self.proceeds - self.cost))
+        ledger.withdrawals_out += self.other
+        self.other = self.eligible = self.cost = self.proceeds = 0.0
+        self.age = self.s.entry_age
+        self.panicked = self.retiring = False
+        self.contributing = True
+        return loss
+
+
+class PlainTrader(FixedAgent):
+    """One retail trader with its own state (one asset)."""
+
+    def __init__(self, model: mesa.Model, pop: TraderPopulation, row: int) -> None:
+        super().__init__(model)
+        self.t = pop.cfg
+        self.leverage = float(pop.leverage[row])
+        self.w0 = float(pop.w0[row, 0])
+        self.coins = float(pop.coins[row, 0])
+        self.cash = float(pop.cash[row])
+        self.strategy = int(pop.strategy[row])
+        self.liquidated_day = int(pop.liquidated_day[row])
+        self.neighbours: list[PlainTrader] = []
+        self.switch_to = self.strategy
+
+    def in_fear(self, day: int) -> bool:
+        return day - self.liquidated_day < FEAR_DAYS
+
+    def choose_strategy(self, u: float, global_signal: float, mispricing_term: float) -> None:
+        """Herding over the trader neighbours as they were at the start of the day."""
+        t = self.t
+        nf = sum(1 for other in self.neighbours if other.strategy == FUNDAMENTALIST)
+        nc = sum(1 for other in self.neighbours if other.strategy == CHARTIST)
+        local = (nf - nc) / (nf + nc) if nf + nc > 0 else global_signal
+        signal = t.herding_locality * local + (1.0 - t.herding_locality) * global_signal
+        a = min(max(t.predisposition + t.herding * signal + mispricing_term, -50.0), 50.0)
+        self.switch_to = self.strategy
+        if self.strategy == FUNDAMENTALIST and u < t.switching_rate * math.exp(-a):
+            self.switch_to = CHARTIST
+        elif self.strategy == CHARTIST and u < t.switching_rate * math.exp(a):
+            self.switch_to = FUNDAMENTALIST
+
+    def step(
+        self,
+        day: int,
+        price: float,
+        mispricing: float,
+        trend: float,
+        eps_common: tuple[float, float],
+        eps_own: float,
+        leverage_cap: float,
+    ) -> float:
+        """The trader's order in coins at the decision price `price`."""
+        t = self.t
+        self.strategy = self.switch_to
+        position = self.coins * price
+        equity = position + self.cash
+        solvent = equity > 0
+        weight = position / equity if solvent else 0.0
+        demand = 0.0
+        if self.strategy == FUNDAMENTALIST:
+            demand = t.fundamentalist_reaction * mispricing + t.fundamentalist_noise * eps_common[0]
+        elif self.strategy == CHARTIST:
+            demand = t.chartist_reaction * trend + t.chartist_noise * eps_common[1]
+        demand += t.idiosyncratic_noise * eps_own + t.rebalance_speed * (self.w0 - weight)
+        limit = min(self.leverage, leverage_cap)
+        target = max(weight + demand, 0.0)
+        if target > limit:
+            target *= limit / target
+        order = (target - weight) * equity / price if solvent else 0.0
+        if (
+            self.leverage > 1.0
+            and position > 0
+            and equity < t.maintenance_margin * position / self.leverage
+        ):
+            order = -self.coins
+            self.liquidated_day = day
+            self.model.traders.liquidations += 1
+        return max(order, -self.coins)
+
+    def settle(self, order: float, price: float) -> float:
+        """Execute at `price`; returns the USD written off if the account is broke."""
+        self.coins = max(self.coins + order, 0.0)
+        self.cash -= order * price
+        if self.cash < 0 and self.coins == 0.0:
+            written_off = -self.cash
+            self.cash = 0.0
+            return written_off
+        return 0.0
+
+
+class PlainSavers:
+    """The saver agents, seen by the model as a population (its reporters read each agent)."""
+
+    fill = staticmethod(SaverPopulation.fill)
+
+    def __init__(self, pop: SaverPopulation, agents: list[PlainSaver]) -> None:
+        self.cfg, self.n, self.menu, self.agents = pop.cfg, pop.n, pop.menu, agents
+        self.retired_loss = pop.retired_loss
+
+    def _column(self, name: str) -> np.ndarray:
+        return np.array([getattr(a, name) for a in self.agents], dtype=float)
+
+    @property
+    def coins(self) -> np.ndarray:
+        return self._column("coins")[:, None]
+
+    @property
+    def cash(self) -> np.ndarray:
+        return self._column("cash")
+
+    @property
+    def other(self) -> np.ndarray:
+        return self._column("other")
+
+    @property
+    def panicked(self) -> np.ndarray:
+        return np.array([a.panicked for a in self.agents], dtype=bool)
+
+    def crypto_value(self, price: np.ndarray) -> np.ndarray:
+        return self.coins @ price
+
+    def total_loss(self, price: np.ndarray) -> float:
+        pnl = self.crypto_value(price) + self._column("proceeds") - self._column("cost")
+        return float(np.maximum(0.0, -pnl).sum() + self.retired_loss)
+
+    def decide(
+        self,
+        day: int,
+        price: np.ndarray,
+        drawdown: float,
+        fear_share: np.ndarray,
+        effects: PolicyEffects,
+        rng: np.random.Generator,
+        ledger: Ledger,
+    ) -> np.ndarray:
+        u = rng.random((3, self.n)).T.tolist()
+        if effects.freeze:
+            allocation = 0.0
+        else:
+            allocation = min(
+                self.cfg.allocation * effects.allocation_factor, effects.allocation_cap
+            )
+        p = float(price[0])
+        orders = [
+            a.step(day, p, drawdown, effects, allocation, u[i], ledger)
+            for i, a in enumerate(self.agents)
+        ]
+        return np.array(orders)[:, None]
+
+    def settle(self, delta: np.ndarray, price: np.ndarray, ledger: Ledger) -> None:
+        p = float(price[0])
+        losses = [
+            a.settle(d, p, ledger) for a, d in zip(self.agents, delta[:, 0].tolist(), strict=True)
+        ]
+        self.retired_loss += float(np.sum([x for x in losses if x > 0.0]))
+
+
+class PlainTraders:
+    """The trader agents, seen by the model as a population."""
+
+    def __init__(self, pop: TraderPopulation, agents: list[PlainTrader]) -> None:
+        self.cfg, self.n, self.agents = pop.cfg, pop.n, agents
+        self.cap_share, self.trend, self.trend_decay = pop.cap_share, pop.trend, pop.trend_decay
+        self.liquidations, self.bad_debt = pop.liquidations, pop.bad_debt
+
+    def update_trend(self, log_return: np.ndarray) -> None:
+        self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
+
+    @property
+    def coins(self) -> np.ndarray:
+        return np.array([a.coins for a in self.agents])[:, None]
+
+    @property
+    def cash(self) -> np.ndarray:
+        return np.array([a.cash for a in self.agents])
+
+    def shares(self) -> np.ndarray:
+        counts = np.bincount([a.strategy for a in self.agents], minlength=3)
+        return counts / self.n if self.n else np.zeros(3)
+
+    def decide(
+        self,
+        day: int,
+        price: np.ndarray,
+        log_fundamental: np.ndarray,
+        effects: PolicyEffects,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        t = self.cfg
+        u = rng.random(self.n).tolist()
+        eps_common = rng.standard_normal((2, 1))[:, 0].tolist()
+        eps_own = rng.standard_normal((self.n, 1))[:, 0].tolist()
+        mispricing = float(log_fundamental[0] - np.log(price[0]))
+        gf = sum(1.0 for a in self.agents if a.strategy == FUNDAMENTALIST)
+        gc = sum(1.0 for a in self.agents if a.strategy == CHARTIST)
+        global_signal = (gf - gc) / (gf + gc) if gf + gc > 0 else 0.0
+        term = t.misalignment * float(self.cap_share[0] * mispricing**2)
+        for a, ui in zip(self.agents, u, strict=True):  # everyone reads the start-of-day strategies
+            a.choose_strategy(ui, global_signal, term)
+        p, trend = float(price[0]), float(self.trend[0])
+        orders = [
+            a.step(day, p, mispricing, trend, eps_common, e, effects.leverage_cap)
+            for a, e in zip(self.agents, eps_own, strict=True)
+        ]
+        return np.array(orders)[:, None]
+
+    def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
+        p = float(price[0])
+        written = [a.settle(o, p) for a, o in zip(self.agents, orders[:, 0].tolist(), strict=True)]
+        written_off = float(np.sum([w for w in written if w > 0.0]))
+        self.bad_debt += written_off
+        return written_off
+
+
+class ReferenceModel(Crypto401kModel):
+    """`Crypto401kModel` with its savers and traders as plain per-agent Mesa agents.
+
+    Same arguments as `Crypto401kModel`; one asset only.
+    """
+
+    def __init__(self, config: Config | None = None, *, rng: int | None = None, **kw: Any):
+        super().__init__(config, rng=rng, **kw)
+        if self.market.n != 1:
+            raise ValueError("the plain Mesa reference implements the one-asset core")
+        grid = self.grid  # Mesa's Network space, with the engine's row agents on it
+        engine_agents = self.agents.select(
+            lambda a: isinstance(a, RowAgent) and a.population in ("savers", "traders")
+        )
+        savers = [PlainSaver(self, self.savers, r) for r in range(self.savers.n)]
+        traders = [PlainTrader(self, self.traders, r) for r in range(self.traders.n)]
+        plain = {**dict(enumerate(savers)), **{self.savers.n + r: a for r, a in enumerate(traders)}}
+        for agent in engine_agents.to_list():
+            agent.remove()
+        for node, agent in plain.items():
+            agent.cell = grid._cells[node]
+        for node, agent in plain.items():
+            agent.neighbours = [
+                other
+                for other in grid._cells[node].neighborhood.agents
+                if isinstance(agent, PlainSaver) or isinstance(other, PlainTrader)
+            ]
+        self.savers = PlainSavers(self.savers, savers)
+        self.traders = PlainTraders(self.traders, traders)
+        self._plain_savers = savers
+
+    def _fear_share(self, day: int) -> np.ndarray:
+        for a in self._plain_savers:
+            a.fear_today = a.fear_share(day)
+        return np.zeros(self.savers.n)  # unused: each saver keeps its own
