@@ -26,6 +26,7 @@ from model.config import (
     parameter_table,
     parse_set_option,
 )
+from model.memory import check_fits
 
 EXIT_USAGE = 2
 
@@ -109,6 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from experiments.run import prepare_out_dir, simulate, write_outputs
 
     cfg = load_config(args.config, args.steps, args.seed, args.overrides)
+    check_fits(cfg)
     out = Path(args.out)
     prepare_out_dir(out)
     ts, summary = simulate(cfg)

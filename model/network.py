@@ -122,6 +122,7 @@ def block_model_edges(
     """
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
     parts = [list(set(range(bounds[x], bounds[x + 1]))) for x in range(len(sizes))]
+    lengths = [len(part) for part in parts]
     us: list[int] = []
     vs: list[int] = []
     draw = py_random.random
@@ -130,29 +131,21 @@ def block_model_edges(
             p = prob(i, j)
             if p <= 0:
                 continue
-            a, b = parts[i], parts[j]
-            if i == j:
-                pairs_of = _combination_at(a)
-                total = len(a) * (len(a) - 1) // 2
-            else:
-                pairs_of = _product_at(a, b)
-                total = len(a) * len(b)
+            total = lengths[i] * (lengths[i] - 1) // 2 if i == j else lengths[i] * lengths[j]
             if p == 1:
-                for pos in range(total):
-                    u, v = pairs_of(pos)
-                    us.append(u)
-                    vs.append(v)
+                pos = 0
+            else:
+                log_q = math.log(1 - p)
+                pos = math.floor(math.log(draw()) / log_q)
+            if pos >= total:  # most pairs of blocks: no edge between them
                 continue
-            log_q = math.log(1 - p)
-            pos = 0
-            while True:
-                pos += math.floor(math.log(draw()) / log_q)
-                if pos >= total:
-                    break
-                u, v = pairs_of(pos)
+            pair_at = _combination_at(parts[i]) if i == j else _product_at(parts[i], parts[j])
+            while pos < total:
+                u, v = pair_at(pos)
                 us.append(u)
                 vs.append(v)
-                pos += 1
+                step = 0 if p == 1 else math.floor(math.log(draw()) / log_q)
+                pos += 1 + step
     return np.column_stack([np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)])
 
 

@@ -1,0 +1,344 @@
+"""The performance benchmark: one command, one table, `benchmarks/results.json`.
+
+    .venv/bin/python -m benchmarks.run [--sizes 1000 10000 100000] [--years 10] [--profile]
+
+For each size it times, each in a fresh process (so that peak memory is the run's own):
+- the engine (`Crypto401kModel`): construction, then `--years` of days;
+- the plain Mesa reference (`benchmarks/reference.py`: one Python object and one `step`
+  per agent) over the first days of the same run, and the engine over the same days: their
+  ratio is the speed-up;
+- peak resident memory, and its increase over the bare interpreter per agent.
+Then the sweep throughput (runs per minute) of the default scenario over `--sweep-years`
+on 1 and 2 local worker processes, as `crypto401k experiment` runs them.
+
+Sizes that would not fit in memory are refused before anything runs (exit status 2).
+Never run by the tests: they assert results, not wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from model.config import Config, ConfigError
+from model.memory import available_bytes, check_fits, gb
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+REFERENCE_AGENT_DAYS = 3_000_000  # the reference runs min(365 days, this / agents) days
+COHORTS_PER_EMPLOYER = 40  # as in the default scenario (2,000 cohorts, 50 employers)
+REFERENCE_MEMORY_FACTOR = 3  # its Python objects: measured ~2x the engine's bytes per agent
+TARGETS = {
+    "speedup_at_10k": (">=", 20.0),
+    "us_per_agent_day_at_100k": ("<", 0.5),
+    "peak_gb_at_100k": ("<", 2.0),
+    "construction_s_at_100k": ("<", 10.0),
+}
+
+
+def scenario(n_agents: int, days: int) -> Config:
+    """The default scenario scaled to `n_agents` agents: 20 institutions, two thirds of the
+    rest saver cohorts and one third retail traders (as in the default), 40 cohorts per
+    employer."""
+    n_inst = Config().n_institutions
+    savers = round(2 * (n_agents - n_inst) / 3)
+    return Config().with_overrides(
+        {
+            "savers.n_cohorts": savers,
+            "traders.n_traders": n_agents - n_inst - savers,
+            "savers.n_employers": max(1, savers // COHORTS_PER_EMPLOYER),
+            "run.steps": days,
+        }
+    )
+
+
+def reference_days(n_agents: int) -> int:
+    return int(min(365, max(10, REFERENCE_AGENT_DAYS // n_agents)))
+
+
+def _peak_bytes() -> int:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb * (1 if sys.platform == "darwin" else 1024)
+
+
+def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict[str, Any]:
+    """Time one model in this (fresh) process: construction, the first `window` days, then
+    the rest up to `days`. Returns seconds, rates and memory."""
+    from benchmarks.reference import ReferenceModel
+    from model.model import Crypto401kModel
+
+    cls = ReferenceModel if kind == "reference" else Crypto401kModel
+    cfg = scenario(n_agents, days)
+    base = _peak_bytes()
+    start = time.perf_counter()
+    m = cls(cfg, rng=seed)
+    construction = time.perf_counter() - start
+    collect, collecting = m.datacollector.collect, [0.0]
+
+    def timed_collect(model: Any) -> None:
+        t = time.perf_counter()
+        collect(model)
+        collecting[0] += time.perf_counter() - t
+
+    m.datacollector.collect = timed_collect  # type: ignore[method-assign]
+    start = time.perf_counter()
+    m.run(window)
+    window_s = time.perf_counter() - start
+    m.run(days - window)
+    run_s = time.perf_counter() - start
+    peak = _peak_bytes()
+    n = m.n_nodes
+    return {
+        "kind": kind,
+        "agents": n,
+        "edges": len(m.social_edges),
+        "days": days,
+        "construction_s": construction,
+        "run_s": run_s,
+        "us_per_agent_day": 1e6 * run_s / (n * days),
+        "agent_days_per_s": n * days / run_s,
+        "window_days": window,
+        "window_us_per_agent_day": 1e6 * window_s / (n * window),
+        "collect_share": collecting[0] / run_s,
+        "peak_bytes": peak,
+        "bytes_per_agent": (peak - base) / n,
+        "final_price": float(m.market.price[0]),
+    }
+
+
+def in_fresh_process(*args: Any) -> dict[str, Any]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(measure, *args).result()
+
+
+def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
+    """Runs per minute of the default scenario on `workers` local processes, including the
+    workers' start-up, as `crypto401k experiment` runs them."""
+    from experiments.sweep import run_sweep
+
+    steps = round(365 * years)
+    tasks = [
+        {
+            "key": f"bench{seed}",
+            "point": 0,
+            "stage": "benchmark",
+            "seed": seed,
+            "window_days": min(180, steps),
+            "code": None,
+            "overrides": {"run.steps": steps},
+        }
+        for seed in range(runs)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        records = run_sweep(tasks, Path(tmp), workers=workers, progress=False)
+        wall = time.perf_counter() - start
+    failed = sum(r["status"] != "ok" for r in records)
+    return {
+        "workers": workers,
+        "runs": runs,
+        "years": years,
+        "wall_s": wall,
+        "runs_per_minute": 60 * runs / wall,
+        "failed": failed,
+    }
+
+
+def profile(n_agents: int, days: int, out: Path) -> None:
+    """pyinstrument's call tree of construction and `days` days at `n_agents` agents."""
+    from pyinstrument import Profiler
+
+    from model.model import Crypto401kModel
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    m = Crypto401kModel(scenario(n_agents, days), rng=1)
+    m.run(days)
+    profiler.stop()
+    out.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+
+
+def machine() -> dict[str, Any]:
+    import mesa
+    import networkx
+    import numpy
+    import scipy
+
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "networkx": networkx.__version__,
+        "mesa": mesa.__version__,
+    }
+
+
+def check_targets(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Each target of issue 6 with the measured value, where its size was benchmarked."""
+    values = {}
+    if 10_000 in sizes:
+        values["speedup_at_10k"] = sizes[10_000]["speedup"]
+    if 100_000 in sizes:
+        big = sizes[100_000]["engine"]
+        values["us_per_agent_day_at_100k"] = big["us_per_agent_day"]
+        values["peak_gb_at_100k"] = big["peak_bytes"] / 1e9
+        values["construction_s_at_100k"] = big["construction_s"]
+    out = {}
+    for name, value in values.items():
+        op, bound = TARGETS[name]
+        met = value >= bound if op == ">=" else value < bound
+        out[name] = {"value": value, "target": f"{op} {bound:g}", "met": bool(met)}
+    return out
+
+
+def table(sizes: dict[int, dict[str, Any]], sweeps: list[dict[str, Any]]) -> str:
+    head = (
+        f"{'agents':>8} {'edges':>8} {'build s':>8} {'days':>5} {'us/agent-day':>13} "
+        f"{'agent-days/s':>13} {'ref days':>8} {'ref us/a-d':>11} {'speed-up':>9} "
+        f"{'peak MB':>8} {'B/agent':>8} {'collect':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for n, r in sizes.items():
+        e, ref = r["engine"], r["reference"]
+        lines.append(
+            f"{n:>8,} {e['edges']:>8,} {e['construction_s']:>8.2f} {e['days']:>5} "
+            f"{e['us_per_agent_day']:>13.3f} {e['agent_days_per_s']:>13,.0f} "
+            f"{ref['window_days']:>8} {ref['window_us_per_agent_day']:>11.2f} "
+            f"{r['speedup']:>8.1f}x {e['peak_bytes'] / 1e6:>8.0f} "
+            f"{e['bytes_per_agent']:>8.0f} {e['collect_share']:>7.1%}"
+        )
+    lines.append("")
+    for s in sweeps:
+        lines.append(
+            f"sweep: {s['workers']} worker(s): {s['runs_per_minute']:.1f} runs/min "
+            f"({s['runs']} runs of {s['years']:g} year(s), default scenario, {s['wall_s']:.1f} s)"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from experiments.cli import _Parser
+
+    p = _Parser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=list(DEFAULT_SIZES),
+        help="population sizes, agents (default: 1000 10000 100000)",
+    )
+    p.add_argument("--years", type=float, default=10.0, help="simulated years per size")
+    p.add_argument("--sweep-runs", type=int, default=40, help="runs per sweep measurement")
+    p.add_argument("--sweep-years", type=float, default=1.0, help="years per sweep run")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write benchmarks/profile.txt (pyinstrument, largest size, 1 year)",
+    )
+    p.add_argument("--out", default=str(HERE / "results.json"), help="the JSON results file")
+    args = p.parse_args(argv)
+    for flag, value, low in (
+        ("--sizes", min(args.sizes), 100),
+        ("--years", args.years, 1 / 365),
+        ("--sweep-runs", args.sweep_runs, 1),
+        ("--sweep-years", args.sweep_years, 1 / 365),
+    ):
+        if value < low:
+            p.error(f"{flag} = {value:g}: must be at least {low:g}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = sorted(set(args.sizes))
+    days = max(1, round(365 * args.years))
+    try:  # refuse, before anything runs, a size that would not fit
+        for n in sizes:
+            check_fits(scenario(n, days))
+            check_fits(scenario(n, reference_days(n)), copies=REFERENCE_MEMORY_FACTOR)
+        check_fits(scenario(3_020, round(365 * args.sweep_years)), copies=2)
+    except ConfigError as exc:
+        sys.stderr.write(f"benchmark: error: {exc}\n")
+        return 2
+    have = available_bytes()
+    print(f"benchmark: sizes {sizes}, {days} days each; {gb(have or 0)} available", flush=True)
+
+    results: dict[int, dict[str, Any]] = {}
+    for n in sizes:
+        window = min(reference_days(n), days)
+        print(f"  {n:,} agents: engine ...", flush=True)
+        engine = in_fresh_process("engine", n, days, window, 1)
+        print(f"  {n:,} agents: plain Mesa reference, {window} days ...", flush=True)
+        reference = in_fresh_process("reference", n, window, window, 1)
+        results[n] = {
+            "engine": engine,
+            "reference": reference,
+            "speedup": reference["window_us_per_agent_day"] / engine["window_us_per_agent_day"],
+        }
+    sweeps = []
+    for workers in (1, 2):
+        print(f"  sweep throughput, {workers} worker(s) ...", flush=True)
+        sweeps.append(sweep_throughput(workers, args.sweep_runs, args.sweep_years))
+    if args.profile:
+        print(f"  profile at {sizes[-1]:,} agents ...", flush=True)
+        profile(sizes[-1], 365, HERE / "profile.txt")
+
+    report = {
+        "machine": machine(),
+        "command": "python -m benchmarks.run " + " ".join(argv or sys.argv[1:]),
+        "sizes": {str(n): r for n, r in results.items()},
+        "sweep": sweeps,
+        "targets": check_targets(results),
+    }
+    out = Path(args.out)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(out)
+    print()
+    print(table(results, sweeps))
+    print()
+    for name, t in report["targets"].items():
+        print(f"target {name}: {t['value']:.3g} ({t['target']}): {'met' if t['met'] else 'MISSED'}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

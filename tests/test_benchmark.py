@@ -1,0 +1,85 @@
+"""The benchmark command and the memory estimate (no test asserts on wall time)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import model.memory as memory
+from benchmarks import run as bench
+from experiments.cli import main as cli_main
+from model.config import ConfigError
+
+
+def test_benchmark_command_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    args = ["--sizes", "300", "--years", "0.05", "--sweep-runs", "2", "--sweep-years", "0.02"]
+    assert bench.main([*args, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    size = report["sizes"]["300"]
+    for kind in ("engine", "reference"):
+        r = size[kind]
+        assert r["agents"] == 300 and r["construction_s"] > 0 and r["us_per_agent_day"] > 0
+        assert r["peak_bytes"] > 0
+    assert size["engine"]["final_price"] == size["engine"]["final_price"] > 0
+    assert size["speedup"] > 0
+    assert [s["workers"] for s in report["sweep"]] == [1, 2]
+    assert all(s["failed"] == 0 and s["runs_per_minute"] > 0 for s in report["sweep"])
+    assert report["machine"]["cores"] >= 1
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_benchmark_refuses_a_size_that_does_not_fit_before_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1_000_000_000)
+    out = tmp_path / "results.json"
+    assert bench.main(["--sizes", "1000", "3000000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("benchmark: error: ") and err.count("\n") == 1
+    assert "3,000,000 agents" in err and "needs about" in err and "1.00 GB available" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["--sizes", "10"], ["--years", "0"], ["--sweep-runs", "0"]])
+def test_benchmark_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_run_refuses_a_scenario_that_does_not_fit(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2_000_000_000)
+    out = tmp_path / "run"
+    argv = ["run", "--set", "savers.n_cohorts=100000", "--set", "run.collect_agent_data=true"]
+    assert cli_main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "101,020 agents over 3,650 days" in err and "run.collect_agent_data = false" in err
+    assert not out.exists()
+
+
+def test_memory_estimate_bounds_the_measured_peak():
+    # a fresh interpreter builds 30,000 agents and runs a month: its peak must lie under the
+    # estimate, and not far under it (an estimate that refuses what fits is no better)
+    n, days = 30_000, 30
+    code = (
+        "import resource, sys; from benchmarks.run import scenario; "
+        "from model.model import Crypto401kModel; "
+        f"m = Crypto401kModel(scenario({n}, {days}), rng=1); m.run({days}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+    )
+    peak = int(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    estimate = memory.estimate_bytes(bench.scenario(n, days))
+    assert 0.6 * estimate < peak < estimate
+
+
+def test_check_fits_names_the_sizes_and_counts_copies():
+    cfg = bench.scenario(10_000, 365)
+    need = memory.check_fits(cfg, available=10**12)
+    assert need == memory.estimate_bytes(cfg)
+    with pytest.raises(ConfigError, match=r"x 4 runs at once: needs about"):
+        memory.check_fits(cfg, available=3 * need, copies=4)
