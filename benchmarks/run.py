@@ -68,7 +68,14 @@ def reference_days(n_agents: int) -> int:
     return int(min(365, max(10, REFERENCE_AGENT_DAYS // n_agents)))
 
 
-def _peak_bytes() -> int:
+def peak_bytes() -> int:
+    """Peak resident memory of this process, bytes: Linux's VmHWM, which starts afresh at
+    exec (`ru_maxrss` does not: a child inherits its parent's peak), else `ru_maxrss`."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb * (1 if sys.platform == "darwin" else 1024)
 
@@ -81,7 +88,7 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
 
     cls = ReferenceModel if kind == "reference" else Crypto401kModel
     cfg = scenario(n_agents, days)
-    base = _peak_bytes()
+    base = peak_bytes()
     start = time.perf_counter()
     m = cls(cfg, rng=seed)
     construction = time.perf_counter() - start
@@ -98,7 +105,7 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
     window_s = time.perf_counter() - start
     m.run(days - window)
     run_s = time.perf_counter() - start
-    peak = _peak_bytes()
+    peak = peak_bytes()
     n = m.n_nodes
     return {
         "kind": kind,

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,8 @@ import model.memory as memory
 from benchmarks import run as bench
 from experiments.cli import main as cli_main
 from model.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_benchmark_command_writes_every_figure(tmp_path, capsys):
@@ -63,16 +66,15 @@ def test_memory_estimate_bounds_the_measured_peak():
     # estimate, and not far under it (an estimate that refuses what fits is no better)
     n, days = 30_000, 30
     code = (
-        "import resource, sys; from benchmarks.run import scenario; "
+        "from benchmarks.run import peak_bytes, scenario; "
         "from model.model import Crypto401kModel; "
         f"m = Crypto401kModel(scenario({n}, {days}), rng=1); m.run({days}); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+        "print(peak_bytes())"
     )
-    peak = int(
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
+    peak = int(run.stdout)
     estimate = memory.estimate_bytes(bench.scenario(n, days))
     assert 0.6 * estimate < peak < estimate
 
