@@ -162,8 +162,9 @@ class PlainSaver(FixedAgent):
             order = -self.coins
         return max(order, -self.coins)
 
-    def settle(self, delta: float, price: float, ledger: Ledger) -> float:
-        """Execute `delta` coins at `price`, sweep cash out; returns a retired loss, USD."""
+    def settle(self, delta: float, price: float, ledger: Ledger) -> float | None:
+        """Execute `delta` coins at `price`, sweep cash out; returns the loss, USD, of a cohort
+        that retires today (None for the others)."""
         spend = delta * price
         buys = max(delta, 0.0) * price
         self.cost += buys
@@ -177,7 +178,7 @@ class PlainSaver(FixedAgent):
         self.eligible = min(self.eligible, self.other)
         self.cash = 0.0
         if not (self.retiring and self.coins == 0.0):
-            return 0.0
+            return None
         loss = max(0.0, -(self.proceeds - self.cost))
         ledger.withdrawals_out += self.other
         self.other = self.eligible = self.cost = self.proceeds = 0.0
@@ -332,7 +333,9 @@ class PlainSavers:
         losses = [
             a.settle(d, p, ledger) for a, d in zip(self.agents, delta[:, 0].tolist(), strict=True)
         ]
-        self.retired_loss += float(np.sum([x for x in losses if x > 0.0]))
+        retired = [x for x in losses if x is not None]  # in agent order, zeros kept: the
+        if retired:  # same float sum as the engine's
+            self.retired_loss += float(np.sum(retired))
 
 
 class PlainTraders:
@@ -402,6 +405,8 @@ class ReferenceModel(Crypto401kModel):
         super().__init__(config, rng=rng, **kw)
         if self.market.n != 1:
             raise ValueError("the plain Mesa reference implements the one-asset core")
+        if self.config.network.topology == "graphml":  # institutions may have social edges
+            raise ValueError("the plain Mesa reference implements the generated topologies")
         grid = self.grid  # Mesa's Network space, with the engine's row agents on it
         engine_agents = self.agents.select(
             lambda a: isinstance(a, RowAgent) and a.population in ("savers", "traders")

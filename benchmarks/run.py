@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
+import math
 import os
 import platform
 import resource
@@ -30,16 +32,17 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import model.memory as memory
 from model.config import Config, ConfigError
-from model.memory import available_bytes, check_fits, gb
+from model.memory import check_fits, gb
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 REFERENCE_AGENT_DAYS = 3_000_000  # the reference runs min(365 days, this / agents) days
 COHORTS_PER_EMPLOYER = 40  # as in the default scenario (2,000 cohorts, 50 employers)
-REFERENCE_MEMORY_FACTOR = 3  # its Python objects: measured ~2x the engine's bytes per agent
+REFERENCE_BYTES_PER_AGENT = 6_000  # its Python objects, graph and grid: measured ~4,850
 TARGETS = {
     "speedup_at_10k": (">=", 20.0),
     "us_per_agent_day_at_100k": ("<", 0.5),
@@ -92,20 +95,28 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
     start = time.perf_counter()
     m = cls(cfg, rng=seed)
     construction = time.perf_counter() - start
-    collect, collecting = m.datacollector.collect, [0.0]
+    recording = [0.0]  # the day's records: computing them, and the DataCollector
 
-    def timed_collect(model: Any) -> None:
-        t = time.perf_counter()
-        collect(model)
-        collecting[0] += time.perf_counter() - t
+    def timed(fn: Any) -> Any:
+        def wrapper(*args: Any) -> None:
+            t = time.perf_counter()
+            fn(*args)
+            recording[0] += time.perf_counter() - t
 
-    m.datacollector.collect = timed_collect  # type: ignore[method-assign]
+        return wrapper
+
+    m.datacollector.collect = timed(m.datacollector.collect)  # type: ignore[method-assign]
+    m._set_records = timed(m._set_records)  # type: ignore[method-assign]
     start = time.perf_counter()
     m.run(window)
     window_s = time.perf_counter() - start
+    window_price = float(m.market.price[0])
     m.run(days - window)
     run_s = time.perf_counter() - start
     peak = peak_bytes()
+    start = time.perf_counter()
+    _ = m.graph, m.grid  # networkx graph and Mesa space: built on first use
+    graph_s = time.perf_counter() - start
     n = m.n_nodes
     return {
         "kind": kind,
@@ -113,12 +124,14 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
         "edges": len(m.social_edges),
         "days": days,
         "construction_s": construction,
+        "graph_and_grid_s": graph_s,
         "run_s": run_s,
         "us_per_agent_day": 1e6 * run_s / (n * days),
         "agent_days_per_s": n * days / run_s,
         "window_days": window,
         "window_us_per_agent_day": 1e6 * window_s / (n * window),
-        "collect_share": collecting[0] / run_s,
+        "window_price": window_price,
+        "records_share": recording[0] / run_s,
         "peak_bytes": peak,
         "bytes_per_agent": (peak - base) / n,
         "final_price": float(m.market.price[0]),
@@ -237,21 +250,29 @@ def check_targets(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 def table(sizes: dict[int, dict[str, Any]], sweeps: list[dict[str, Any]]) -> str:
     head = (
-        f"{'agents':>8} {'edges':>8} {'build s':>8} {'days':>5} {'us/agent-day':>13} "
-        f"{'agent-days/s':>13} {'ref days':>8} {'ref us/a-d':>11} {'speed-up':>9} "
-        f"{'peak MB':>8} {'B/agent':>8} {'collect':>8}"
+        f"{'agents':>8} {'edges':>8} {'build s':>8} {'graph s':>8} {'days':>5} "
+        f"{'us/agent-day':>13} {'agent-days/s':>13} {'ref days':>8} {'ref us/a-d':>11} "
+        f"{'speed-up':>9} "
+        f"{'peak MB':>8} {'B/agent':>8} {'records':>8}"
     )
     lines = [head, "-" * len(head)]
     for n, r in sizes.items():
         e, ref = r["engine"], r["reference"]
         lines.append(
-            f"{n:>8,} {e['edges']:>8,} {e['construction_s']:>8.2f} {e['days']:>5} "
+            f"{n:>8,} {e['edges']:>8,} {e['construction_s']:>8.2f} {e['graph_and_grid_s']:>8.2f} "
+            f"{e['days']:>5} "
             f"{e['us_per_agent_day']:>13.3f} {e['agent_days_per_s']:>13,.0f} "
-            f"{ref['window_days']:>8} {ref['window_us_per_agent_day']:>11.2f} "
+            f"{ref['window_days']:>8} {min(r['reference_window_us_per_agent_day']):>11.2f} "
             f"{r['speedup']:>8.1f}x {e['peak_bytes'] / 1e6:>8.0f} "
-            f"{e['bytes_per_agent']:>8.0f} {e['collect_share']:>7.1%}"
+            f"{e['bytes_per_agent']:>8.0f} {e['records_share']:>7.1%}"
         )
     lines.append("")
+    same = all(r["same_price_after_window"] for r in sizes.values())
+    lines.append(
+        "engine and reference: "
+        + ("the same price" if same else "DIFFERENT prices")
+        + " after the reference's days, at every size"
+    )
     for s in sweeps:
         lines.append(
             f"sweep: {s['workers']} worker(s): {s['runs_per_minute']:.1f} runs/min "
@@ -260,9 +281,15 @@ def table(sizes: dict[int, dict[str, Any]], sweeps: list[dict[str, Any]]) -> str
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from experiments.cli import _Parser
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
 
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"benchmark: error: {message}\n")
+        raise SystemExit(2)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     p.add_argument(
         "--sizes",
@@ -272,6 +299,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="population sizes, agents (default: 1000 10000 100000)",
     )
     p.add_argument("--years", type=float, default=10.0, help="simulated years per size")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="timings of the window per model (the best counts)"
+    )
     p.add_argument("--sweep-runs", type=int, default=40, help="runs per sweep measurement")
     p.add_argument("--sweep-years", type=float, default=1.0, help="years per sweep run")
     p.add_argument(
@@ -281,14 +311,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--out", default=str(HERE / "results.json"), help="the JSON results file")
     args = p.parse_args(argv)
-    for flag, value, low in (
-        ("--sizes", min(args.sizes), 100),
-        ("--years", args.years, 1 / 365),
-        ("--sweep-runs", args.sweep_runs, 1),
-        ("--sweep-years", args.sweep_years, 1 / 365),
+    for flag, value, low, high in (
+        ("--sizes", min(args.sizes), 100, 10_000_000),
+        ("--years", args.years, 1 / 365, 100),
+        ("--repeat", args.repeat, 1, 100),
+        ("--sweep-runs", args.sweep_runs, 1, 100_000),
+        ("--sweep-years", args.sweep_years, 1 / 365, 100),
     ):
-        if value < low:
-            p.error(f"{flag} = {value:g}: must be at least {low:g}")
+        if not (math.isfinite(value) and low <= value <= high):
+            p.error(f"{flag} = {value:g}: must be a number from {low:.3g} to {high:g}")
+    out_dir = Path(args.out).resolve().parent
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
+        p.error(f"--out = {args.out}: {out_dir} is not a writable folder")
+    if args.profile and importlib.util.find_spec("pyinstrument") is None:
+        p.error("--profile: needs pyinstrument (pip install -e '.[dev]')")
     return args
 
 
@@ -296,15 +332,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sorted(set(args.sizes))
     days = max(1, round(365 * args.years))
+    sweep_steps = max(1, round(365 * args.sweep_years))
     try:  # refuse, before anything runs, a size that would not fit
         for n in sizes:
             check_fits(scenario(n, days))
-            check_fits(scenario(n, reference_days(n)), copies=REFERENCE_MEMORY_FACTOR)
-        check_fits(scenario(3_020, round(365 * args.sweep_years)), copies=2)
+            check_fits(scenario(n, reference_days(n)), bytes_per_agent=REFERENCE_BYTES_PER_AGENT)
+        check_fits(Config().with_overrides({"run.steps": sweep_steps}), copies=2)
     except ConfigError as exc:
         sys.stderr.write(f"benchmark: error: {exc}\n")
         return 2
-    have = available_bytes()
+    have = memory.available_bytes()
     print(f"benchmark: sizes {sizes}, {days} days each; {gb(have or 0)} available", flush=True)
 
     results: dict[int, dict[str, Any]] = {}
@@ -312,12 +349,23 @@ def main(argv: list[str] | None = None) -> int:
         window = min(reference_days(n), days)
         print(f"  {n:,} agents: engine ...", flush=True)
         engine = in_fresh_process("engine", n, days, window, 1)
-        print(f"  {n:,} agents: plain Mesa reference, {window} days ...", flush=True)
-        reference = in_fresh_process("reference", n, window, window, 1)
+        print(
+            f"  {n:,} agents: plain Mesa reference, {window} days x {args.repeat} ...", flush=True
+        )
+        reference = [in_fresh_process("reference", n, window, window, 1)]
+        engine_windows = [engine["window_us_per_agent_day"]]
+        for _ in range(args.repeat - 1):
+            reference.append(in_fresh_process("reference", n, window, window, 1))
+            again = in_fresh_process("engine", n, window, window, 1)
+            engine_windows.append(again["window_us_per_agent_day"])
+        best_reference = min(r["window_us_per_agent_day"] for r in reference)
         results[n] = {
             "engine": engine,
-            "reference": reference,
-            "speedup": reference["window_us_per_agent_day"] / engine["window_us_per_agent_day"],
+            "reference": reference[0],
+            "engine_window_us_per_agent_day": engine_windows,
+            "reference_window_us_per_agent_day": [r["window_us_per_agent_day"] for r in reference],
+            "speedup": best_reference / min(engine_windows),
+            "same_price_after_window": engine["window_price"] == reference[0]["window_price"],
         }
     sweeps = []
     for workers in (1, 2):

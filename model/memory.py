@@ -28,14 +28,17 @@ BYTES_PER_DAY = 2_000
 BYTES_FIXED = 200_000_000
 
 
-def estimate_bytes(cfg: Config, steps: int | None = None) -> int:
-    """Peak memory of a run of `cfg` for `steps` days (default `cfg.run.steps`), bytes."""
+def estimate_bytes(
+    cfg: Config, steps: int | None = None, bytes_per_agent: int = BYTES_PER_AGENT
+) -> int:
+    """Peak memory of a run of `cfg` for `steps` days (default `cfg.run.steps`), bytes.
+    `bytes_per_agent` replaces the engine's figure for other implementations."""
     steps = cfg.run.steps if steps is None else steps
     n_social = cfg.savers.n_cohorts + cfg.traders.n_traders
     n_agents = n_social + cfg.n_institutions
     edges = n_social * cfg.network.mean_degree / 2
     per_day = BYTES_PER_DAY + (BYTES_PER_AGENT_DAY * n_agents if cfg.run.collect_agent_data else 0)
-    return int(BYTES_FIXED + BYTES_PER_AGENT * n_agents + BYTES_PER_EDGE * edges + per_day * steps)
+    return int(BYTES_FIXED + bytes_per_agent * n_agents + BYTES_PER_EDGE * edges + per_day * steps)
 
 
 def available_bytes() -> int | None:
@@ -55,11 +58,15 @@ def available_bytes() -> int | None:
 
 
 def check_fits(
-    cfg: Config, steps: int | None = None, available: int | None = None, copies: int = 1
+    cfg: Config,
+    steps: int | None = None,
+    available: int | None = None,
+    copies: int = 1,
+    bytes_per_agent: int = BYTES_PER_AGENT,
 ) -> int:
     """The estimate, bytes; a ConfigError naming the sizes if `copies` runs at once would
     not fit in `available` bytes (default: what the machine has available now)."""
-    need = estimate_bytes(cfg, steps) * copies
+    need = estimate_bytes(cfg, steps, bytes_per_agent) * copies
     have = available_bytes() if available is None else available
     if have is not None and need > have:
         n_agents = cfg.savers.n_cohorts + cfg.traders.n_traders + cfg.n_institutions

@@ -26,7 +26,8 @@ def test_benchmark_command_writes_every_figure(tmp_path, capsys):
         assert r["agents"] == 300 and r["construction_s"] > 0 and r["us_per_agent_day"] > 0
         assert r["peak_bytes"] > 0
     assert size["engine"]["final_price"] == size["engine"]["final_price"] > 0
-    assert size["speedup"] > 0
+    assert size["speedup"] > 0 and size["same_price_after_window"]
+    assert len(size["reference_window_us_per_agent_day"]) == 3
     assert [s["workers"] for s in report["sweep"]] == [1, 2]
     assert all(s["failed"] == 0 and s["runs_per_minute"] > 0 for s in report["sweep"])
     assert report["machine"]["cores"] >= 1
@@ -43,12 +44,24 @@ def test_benchmark_refuses_a_size_that_does_not_fit_before_running(tmp_path, mon
     assert not out.exists()
 
 
-@pytest.mark.parametrize("argv", [["--sizes", "10"], ["--years", "0"], ["--sweep-runs", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--sizes", "10"],
+        ["--years", "0"],
+        ["--years", "nan"],
+        ["--sweep-years", "inf"],
+        ["--sweep-runs", "0"],
+        ["--repeat", "0"],
+        ["--out", "/no/such/folder/results.json"],
+    ],
+)
 def test_benchmark_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(argv)
     assert exc.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("benchmark: error: --") and err.count("\n") == 1
 
 
 def test_run_refuses_a_scenario_that_does_not_fit(tmp_path, monkeypatch, capsys):
@@ -61,10 +74,7 @@ def test_run_refuses_a_scenario_that_does_not_fit(tmp_path, monkeypatch, capsys)
     assert not out.exists()
 
 
-def test_memory_estimate_bounds_the_measured_peak():
-    # a fresh interpreter builds 30,000 agents and runs a month: its peak must lie under the
-    # estimate, and not far under it (an estimate that refuses what fits is no better)
-    n, days = 30_000, 30
+def _peak(n: int, days: int) -> int:
     code = (
         "from benchmarks.run import peak_bytes, scenario; "
         "from model.model import Crypto401kModel; "
@@ -74,9 +84,20 @@ def test_memory_estimate_bounds_the_measured_peak():
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    peak = int(run.stdout)
-    estimate = memory.estimate_bytes(bench.scenario(n, days))
-    assert 0.6 * estimate < peak < estimate
+    return int(run.stdout)
+
+
+def test_memory_estimate_bounds_the_measured_peak_and_its_growth():
+    # fresh interpreters build 20,000 and 80,000 agents and run a month: each peak lies under
+    # the estimate, and the growth per agent under the estimate's but not far under it (an
+    # estimate that refuses what fits is no better than none)
+    sizes, days = (20_000, 80_000), 30
+    peaks = [_peak(n, days) for n in sizes]
+    estimates = [memory.estimate_bytes(bench.scenario(n, days)) for n in sizes]
+    assert all(p < e for p, e in zip(peaks, estimates, strict=True))
+    measured = (peaks[1] - peaks[0]) / (sizes[1] - sizes[0])
+    estimated = (estimates[1] - estimates[0]) / (sizes[1] - sizes[0])
+    assert 0.5 * estimated < measured < estimated
 
 
 def test_check_fits_names_the_sizes_and_counts_copies():

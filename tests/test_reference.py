@@ -8,7 +8,7 @@ from benchmarks.reference import PlainSaver, PlainTrader, ReferenceModel
 from model.model import Crypto401kModel
 from tests.conftest import small_config
 
-# a crash with leverage, panic, reallocation and the regulator: every branch of both rules
+# a crash with leverage, panic, reallocation and the regulator's warning
 CRASH = {
     "savers__allocation": 0.05,
     "savers__channel": "payroll+reallocation",
@@ -17,6 +17,15 @@ CRASH = {
     "shock__fundamental_drop": 0.6,
     "regulator__threshold": 25.0,
 }
+# a hair-trigger regulator that climbs the whole ladder to the forced unwind, with a leverage
+# cap, under payroll buying alone: the branches the crash does not reach
+LADDER = {
+    **CRASH,
+    "savers__channel": "payroll",
+    "regulator__threshold": 0.5,
+    "regulator__lag_days": 5,
+    "regulator__leverage_cap": 1.5,
+}
 
 
 @pytest.mark.parametrize(
@@ -24,6 +33,7 @@ CRASH = {
     [
         (3, CRASH),
         (8, {**CRASH, "network__topology": "barabasi_albert", "savers__payday_sync": True}),
+        (5, LADDER),
     ],
 )
 def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
@@ -41,8 +51,17 @@ def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
     assert list(a.columns) == list(b.columns)
     for column in a.columns:
         assert np.array_equal(a[column].to_numpy(), b[column].to_numpy(), equal_nan=True), column
-    assert np.array_equal(engine.savers.coins, plain.savers.coins)
-    assert np.array_equal(engine.traders.cash, plain.traders.cash)
+    saver_state = ["coins", "cash", "other", "eligible", "cost", "proceeds", "age", "panicked"]
+    for name in saver_state:
+        engine_column = np.asarray(getattr(engine.savers, name), dtype=float).reshape(-1)
+        plain_column = np.array([getattr(a, name) for a in plain.savers.agents], dtype=float)
+        assert np.array_equal(engine_column, plain_column), name
+    for name in ["coins", "cash", "strategy", "liquidated_day"]:
+        engine_column = np.asarray(getattr(engine.traders, name), dtype=float).reshape(-1)
+        plain_column = np.array([getattr(a, name) for a in plain.traders.agents], dtype=float)
+        assert np.array_equal(engine_column, plain_column), name
+    if overrides is LADDER:  # every rung, the leverage cap included, was compared
+        assert a.policy_level.max() == 4 and a.liquidations.iloc[-1] > 0
 
 
 def test_reference_is_made_of_plain_agents_on_the_network():

@@ -35,6 +35,13 @@ class RowAgent(FixedAgent):
     def cell(self, cell: Cell) -> None:
         FixedCell.cell.fset(self, cell)
 
+    def remove(self) -> None:
+        """Remove the agent from the model (and from its cell, if the grid was built)."""
+        mesa.Agent.remove(self)
+        if self._mesa_cell is not None:
+            self._mesa_cell.remove_agent(self)
+            self._mesa_cell = None
+
     @property
     def _pop(self) -> Any:
         return getattr(self.model, self.population)
