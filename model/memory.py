@@ -6,7 +6,9 @@ The coefficients are peak resident memory measured on this project's model (Linu
 
 - per agent (state arrays, the Mesa agent object, its registration): measured 456 bytes;
 - per social edge (edge array, sparse adjacency in both directions, construction lists):
-  measured 90 bytes;
+  measured 90 bytes for the stochastic-block model, about 230 for the topologies whose
+  networkx generator builds a graph first (Barabasi-Albert, Watts-Strogatz, Erdos-Renyi,
+  GraphML);
 - per agent and day recorded when `run.collect_agent_data` is on: measured 103 bytes;
 - per day of model reporters: about 1 kB;
 - the interpreter with numpy, pandas, networkx and Mesa loaded: measured 153 MB.
@@ -23,6 +25,7 @@ from model.config import Config, ConfigError
 
 BYTES_PER_AGENT = 600
 BYTES_PER_EDGE = 120
+BYTES_PER_EDGE_NETWORKX = 300  # topologies whose generator builds an nx.Graph first
 BYTES_PER_AGENT_DAY = 130  # only when run.collect_agent_data is on
 BYTES_PER_DAY = 2_000
 BYTES_FIXED = 200_000_000
@@ -37,8 +40,11 @@ def estimate_bytes(
     n_social = cfg.savers.n_cohorts + cfg.traders.n_traders
     n_agents = n_social + cfg.n_institutions
     edges = n_social * cfg.network.mean_degree / 2
+    per_edge = (
+        BYTES_PER_EDGE if cfg.network.topology == "stochastic_block" else BYTES_PER_EDGE_NETWORKX
+    )
     per_day = BYTES_PER_DAY + (BYTES_PER_AGENT_DAY * n_agents if cfg.run.collect_agent_data else 0)
-    return int(BYTES_FIXED + bytes_per_agent * n_agents + BYTES_PER_EDGE * edges + per_day * steps)
+    return int(BYTES_FIXED + bytes_per_agent * n_agents + per_edge * edges + per_day * steps)
 
 
 def available_bytes() -> int | None:
