@@ -149,3 +149,13 @@ def loss_share(losses: np.ndarray, k: int) -> float:
     pos = np.maximum(np.asarray(losses, dtype=float), 0.0)
     total = pos.sum()
     return float(pos[k] / total) if total > 0 else float("nan")
+
+
+def cross_asset_facts(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each asset's annualized volatility, shape (assets,), over the days it has prices, and
+    the correlation matrix of daily log returns, shape (assets, assets), over the days all
+    have them. `prices`: (days, assets), NaN where an asset has no price yet."""
+    r = np.diff(np.log(prices), axis=0)
+    vols = np.array([annualized_volatility(col[np.isfinite(col)]) for col in r.T])
+    common = r[np.isfinite(r).all(axis=1)]
+    return vols, np.corrcoef(common, rowvar=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model import metrics
-from model.data import load_btc_close
+from model.data import load_btc_close, load_closes
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,28 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     bad.write_text("when,what\nyesterday,1\n")
     with pytest.raises(ValueError, match="cannot read a date,close series"):
         load_btc_close(bad)
+
+
+def test_several_assets_reproduce_issue_8_targets():
+    """Issue 8: annualized volatility BTC 0.76, ETH 1.00, LTC 1.14 (each over its own days);
+    return correlations BTC-ETH 0.75, BTC-LTC 0.72, ETH-LTC 0.81 (over the common days)."""
+    dates, names, closes = load_closes()
+    assert names == ["btc", "eth", "ltc"] and closes.shape == (len(dates), 3)
+    assert str(dates[np.isfinite(closes[:, 1])][0]) == "2017-11-09"
+    vols, corr = metrics.cross_asset_facts(closes)
+    assert vols == pytest.approx([0.76, 1.00, 1.14], abs=0.01)
+    assert corr[0, 1] == pytest.approx(0.75, abs=0.01)
+    assert corr[0, 2] == pytest.approx(0.72, abs=0.01)
+    assert corr[1, 2] == pytest.approx(0.81, abs=0.01)
+    assert np.allclose(corr, corr.T) and np.allclose(np.diag(corr), 1.0)
+
+
+def test_cross_asset_facts_on_a_known_case():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((20_000, 2))
+    r = np.column_stack([0.02 * z[:, 0], 0.03 * (0.6 * z[:, 0] + 0.8 * z[:, 1])])
+    prices = np.exp(np.cumsum(np.vstack([np.zeros((1, 2)), r]), axis=0))
+    prices[:100, 1] = np.nan  # the second asset starts later
+    vols, corr = metrics.cross_asset_facts(prices)
+    assert vols == pytest.approx([0.02 * np.sqrt(365), 0.03 * np.sqrt(365)], rel=0.02)
+    assert corr[0, 1] == pytest.approx(0.6, abs=0.02)
