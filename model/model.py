@@ -68,6 +68,9 @@ MODEL_REPORTERS = (
     "pnl_institutions",
     "pnl_outside",
 )
+# with several assets, these are also recorded per asset as <name>_<asset>, e.g. price_ETH
+# (the plain columns are the first asset's)
+PER_ASSET_REPORTERS = ("price", "fundamental", "log_return", "volatility_30d")
 # the holders whose mark-to-market gains are recorded (pnl_<holder>, USD, cumulative)
 HOLDERS = ("savers", "traders", "institutions", "outside")
 
@@ -139,7 +142,14 @@ class Crypto401kModel(mesa.Model):
         self.initial_coins = self.total_coins()
         self.initial_plan_dollars = float(self.savers.other.sum())
         self._set_records(np.zeros((3, self.market.n)), halted=False)
-        reporters = {name: name for name in MODEL_REPORTERS}
+        self.asset_names = [a.name for a in cfg.assets]
+        self._asset_columns = (
+            [f"{name}_{asset}" for name in PER_ASSET_REPORTERS for asset in self.asset_names]
+            if len(self.asset_names) > 1
+            else []
+        )
+        self._set_asset_records()
+        reporters = {name: name for name in (*MODEL_REPORTERS, *self._asset_columns)}
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
         agenttype_reporters = (
             {cls: per_agent for cls in (RetirementSaver, RetailTrader, Institution)}
@@ -233,6 +243,7 @@ class Crypto401kModel(mesa.Model):
         self.holding_pnl += holdings_before @ (market.price - prev_price)
         self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
         self._set_records([q.sum(axis=0) for q in orders], clearing.halted)
+        self._set_asset_records()
         self.datacollector.collect(self)
         if self.steps >= cfg.run.steps:
             self.running = False
@@ -321,6 +332,21 @@ class Crypto401kModel(mesa.Model):
         self.pnl_savers, self.pnl_traders, self.pnl_institutions, self.pnl_outside = (
             float(x) for x in self.holding_pnl
         )
+
+    def _set_asset_records(self) -> None:
+        """Per-asset columns (only with several assets)."""
+        if not self._asset_columns:
+            return
+        m = self.market
+        values = {
+            "price": m.price,
+            "fundamental": m.fundamental,
+            "log_return": m.ret,
+            "volatility_30d": m.vol * np.sqrt(365.0),
+        }
+        for name in PER_ASSET_REPORTERS:
+            for asset, value in zip(self.asset_names, values[name].tolist(), strict=True):
+                setattr(self, f"{name}_{asset}", value)
 
     def _holdings(self) -> np.ndarray:
         """Coins held by each holder in HOLDERS, shape (holders, assets)."""

@@ -173,3 +173,27 @@ def test_holders_gains_add_up_to_the_change_in_market_value():
     value = np.cumsum(np.r_[0.0, np.diff(ts["price"].to_numpy())]) * m.market.supply[0]
     assert np.allclose(gains, value, rtol=1e-9, atol=1e-3 * m.market.supply[0])
     assert ts["pnl_traders"].iloc[-1] < 0  # a 30% crash costs the traders who hold coins
+
+
+def test_several_assets_are_recorded_per_asset():
+    cfg = small_config(
+        assets=[
+            {"name": "BTC", "market_cap_usd": 2.2e12, "initial_price_usd": 110_000.0},
+            {"name": "ETH", "market_cap_usd": 4.5e11, "initial_price_usd": 3_700.0},
+        ],
+        market__correlation=[[1.0, 0.75], [0.75, 1.0]],
+        savers__menu=[0.7, 0.3],
+    )
+    m = Crypto401kModel(cfg, rng=2)
+    m.run(60)
+    df = m.datacollector.get_model_vars_dataframe()
+    for name in ("price", "fundamental", "log_return", "volatility_30d"):
+        assert {f"{name}_BTC", f"{name}_ETH"} <= set(df.columns)
+    assert (df.price == df.price_BTC).all()
+    assert (
+        df.price_ETH.iloc[0] == pytest.approx(3_700.0)
+        and df.price_ETH.iloc[-1] == m.market.price[1]
+    )
+    assert not np.array_equal(df.log_return_BTC, df.log_return_ETH)
+    one = Crypto401kModel(small_config(), rng=2).datacollector.get_model_vars_dataframe()
+    assert not any(c.endswith("_BTC") for c in one.columns)  # one asset: the plain columns
