@@ -1,7 +1,7 @@
 """The `crypto401k` command line.
 
     crypto401k run [--config FILE] [--steps N] [--seed S] [--out DIR] [--set key=value ...]
-    crypto401k validate [--seeds N] [--years Y] [--workers K] [--json] [--out DIR]
+    crypto401k validate [--seeds N] [--years Y] [--workers K] [--assets] [--json] [--out DIR]
     crypto401k calibrate [--seeds N] [--years Y] [--workers K]
     crypto401k params [--markdown]
     crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
@@ -62,7 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--seeds", default="30", help="seeds to run (default: %(default)s)")
     val.add_argument("--years", default="5", help="years per seed (default: %(default)s)")
     val.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
-    val.add_argument("--data", help="BTC CSV with date,close columns (default: the shipped one)")
+    val.add_argument(
+        "--data",
+        dest="btc_data",
+        help="BTC CSV with date,close columns (default: the shipped one)",
+    )
+    val.add_argument(
+        "--assets",
+        action="store_true",
+        help="also check several assets (BTC, ETH, a DeFi basket) against BTC, ETH, LTC",
+    )
+    val.add_argument(
+        "--assets-data",
+        help="CSV with date,btc_close,eth_close,ltc_close columns (default: the shipped one)",
+    )
     val.add_argument("--out", default="runs/validate", help="figures folder (default: %(default)s)")
     val.add_argument("--json", action="store_true", help="print one JSON object, no table")
 
@@ -140,14 +153,28 @@ def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
-    from experiments.validate import format_table, validate, write_figures
+    from experiments.validate import (
+        format_assets_table,
+        format_table,
+        read_assets_data,
+        validate,
+        validate_assets,
+        write_figures,
+    )
 
-    result, runs, real_r = validate(*_sweep_args(args), args.data)
+    if args.assets:
+        read_assets_data(args.assets_data)  # a bad file is refused before anything runs
+    result, runs, real_r = validate(*_sweep_args(args), args.btc_data)
+    if args.assets:
+        result["several_assets"] = validate_assets(*_sweep_args(args), args.assets_data)
     files = write_figures(Path(args.out), runs, real_r)
     if args.json:
         print(json.dumps(result))
     else:
         print(format_table(result))
+        if args.assets:
+            print()
+            print(format_assets_table(result["several_assets"]))
         print(f"figures: {', '.join(str(f) for f in files)}")
     return 0
 

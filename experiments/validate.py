@@ -25,7 +25,7 @@ import numpy as np
 
 from model import metrics as mt
 from model.config import ConfigError
-from model.data import load_btc_close
+from model.data import load_btc_close, load_closes
 from model.model import Crypto401kModel
 
 # every fact but the lag-100 clustering and the drawdown, which one path's history dominates
@@ -48,6 +48,108 @@ def baseline_run(seed: int, years: float, overrides: dict | None = None) -> dict
         "returns": r,
         "acf_abs": mt.autocorrelation(np.abs(r), ACF_LAGS),
     }
+
+
+# The several-asset check (issue 8): Bitcoin, Ether and a DeFi-token basket, against
+# Bitstamp BTC, ETH and LTC (Litecoin stands in for the smaller token). Day-0 sizes from
+# ../shared/notes/seed-world-facts.md section 1 (mid-July 2025, CoinMarketCap via Cyptea):
+# ETH $3,062 and $369.7B; the basket is AAVE ($2.03B, Apr 2025) + LDO ($0.97B, Jul 2025),
+# priced as an index at 100. Fundamental volatilities: Bitcoin's calibrated 0.35, the others
+# scaled by their observed volatility relative to Bitcoin's (1.00/0.76, 1.14/0.76), and
+# fundamental correlations set to the observed return correlations: starting values, not a
+# calibration (docs/calibration.md says what the check finds).
+SEVERAL_ASSETS: dict[str, Any] = {
+    "assets": [
+        {"name": "BTC", "market_cap_usd": 2.2e12, "initial_price_usd": 110_000.0},
+        {
+            "name": "ETH",
+            "market_cap_usd": 3.697e11,
+            "initial_price_usd": 3_062.0,
+            "fundamental_vol_annual": 0.35 * 1.00 / 0.76,
+        },
+        {
+            "name": "DEFI",
+            "market_cap_usd": 3.0e9,
+            "initial_price_usd": 100.0,
+            "fundamental_vol_annual": 0.35 * 1.14 / 0.76,
+        },
+    ],
+    "market.correlation": [[1.0, 0.75, 0.72], [0.75, 1.0, 0.81], [0.72, 0.81, 1.0]],
+    "savers.menu": [0.6, 0.3, 0.1],
+}
+DATA_NAMES = ("btc", "eth", "ltc")  # the data's series for the model's assets, in order
+
+
+def assets_run(seed: int, years: float) -> dict[str, Any]:
+    """One no-401(k) run of the several-asset scenario: each asset's annualized volatility
+    and the return correlation matrix."""
+    m = Crypto401kModel(
+        rng=seed, **{"savers.allocation": 0.0, "run.steps": round(365 * years), **SEVERAL_ASSETS}
+    )
+    m.run()
+    df = m.datacollector.get_model_vars_dataframe()
+    prices = df[[f"price_{name}" for name in m.asset_names]].to_numpy()
+    vols, corr = mt.cross_asset_facts(prices)
+    return {"vols": vols, "corr": corr}
+
+
+def read_assets_data(data: str | Path | None = None) -> np.ndarray:
+    """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming --assets-data."""
+    try:
+        _, names, closes = load_closes(data)
+        missing = [n for n in DATA_NAMES if n not in names]
+        if missing:
+            raise ValueError(f"no {', '.join(n + '_close' for n in missing)} column")
+    except ValueError as exc:
+        raise ConfigError(f"--assets-data: {exc}") from None
+    return closes[:, [names.index(n) for n in DATA_NAMES]]
+
+
+def validate_assets(
+    seeds: int, years: float, workers: int = 2, data: str | Path | None = None
+) -> dict[str, Any]:
+    """Each asset's volatility and each pair's return correlation, model (mean and 5-95%
+    band over seeds) against the data. Names follow SEVERAL_ASSETS."""
+    check_sweep(seeds, years, workers)
+    real_vols, real_corr = mt.cross_asset_facts(read_assets_data(data))
+    runs = map_seeds(assets_run, range(seeds), years, workers)
+    model_names = [a["name"] for a in SEVERAL_ASSETS["assets"]]
+    facts = {}
+
+    def fact(real: float, values: np.ndarray) -> dict[str, Any]:
+        p05, p95 = np.nanpercentile(values, [5, 95])
+        return {
+            "real": float(real),
+            "model_mean": float(np.nanmean(values)),
+            "model_p05": float(p05),
+            "model_p95": float(p95),
+            "in_band": bool(p05 <= real <= p95),
+        }
+
+    for k, name in enumerate(model_names):
+        facts[f"volatility {name} ({DATA_NAMES[k].upper()})"] = fact(
+            real_vols[k], np.array([r["vols"][k] for r in runs])
+        )
+    for i in range(len(model_names)):
+        for j in range(i + 1, len(model_names)):
+            facts[f"correlation {model_names[i]}-{model_names[j]}"] = fact(
+                real_corr[i, j], np.array([r["corr"][i, j] for r in runs])
+            )
+    return {"facts": facts, "seeds": seeds, "years": years}
+
+
+def format_assets_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"several assets: no-401(k) baseline, {result['seeds']} seeds x {result['years']:g} "
+        "years, against Bitstamp BTC, ETH, LTC (LTC stands in for the DeFi basket)",
+        f"{'fact':28s} {'data':>7s} {'model mean':>11s} {'5%':>7s} {'95%':>7s}  in band",
+    ]
+    for name, f in result["facts"].items():
+        lines.append(
+            f"{name:28s} {f['real']:7.3f} {f['model_mean']:11.3f} {f['model_p05']:7.3f} "
+            f"{f['model_p95']:7.3f}  {'yes' if f['in_band'] else 'no'}"
+        )
+    return "\n".join(lines)
 
 
 def map_seeds(fn, seeds, years: float, workers: int) -> list:

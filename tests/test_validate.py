@@ -113,3 +113,34 @@ def test_calibrate_scores_every_grid_point_best_first(capsys):
 def test_calibrate_bad_input(capsys):
     assert main(["calibrate", "--seeds", "0"]) == 2
     assert "--seeds = 0" in capsys.readouterr().err
+
+
+def test_validate_assets_reports_each_asset_and_pair_beside_bitcoin(tmp_path, capsys):
+    argv = ["validate", "--assets", "--seeds", "2", "--years", "0.4", "--workers", "1"]
+    assert main([*argv, "--json", "--out", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["facts"]) == set(metrics.FACT_NAMES)  # the single-asset facts stay
+    several = result["several_assets"]["facts"]
+    assert len(several) == 6  # three volatilities, three pairs
+    real = {k: v["real"] for k, v in several.items()}
+    assert real["volatility BTC (BTC)"] == pytest.approx(0.755, abs=0.001)
+    assert real["volatility ETH (ETH)"] == pytest.approx(1.00, abs=0.01)
+    assert real["volatility DEFI (LTC)"] == pytest.approx(1.14, abs=0.01)
+    assert real["correlation BTC-ETH"] == pytest.approx(0.75, abs=0.01)
+    assert real["correlation ETH-DEFI"] == pytest.approx(0.81, abs=0.01)
+    for fact in several.values():
+        assert fact["model_p05"] <= fact["model_mean"] <= fact["model_p95"]
+        assert fact["in_band"] == (fact["model_p05"] <= fact["real"] <= fact["model_p95"])
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "several assets" in table and "correlation BTC-ETH" in table
+
+
+def test_validate_assets_refuses_a_file_without_the_three_series(tmp_path, capsys):
+    bad = tmp_path / "two.csv"
+    bad.write_text("date,btc_close,eth_close\n2020-01-01,1,2\n2020-01-02,2,3\n")
+    argv = ["validate", "--assets", "--assets-data", str(bad), "--out", str(tmp_path / "f")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--assets-data" in err and "ltc_close" in err and err.count("\n") == 1
+    assert not (tmp_path / "f").exists()
