@@ -115,17 +115,6 @@ def validate_assets(
     runs = map_seeds(assets_run, range(seeds), years, workers)
     model_names = [a["name"] for a in SEVERAL_ASSETS["assets"]]
     facts = {}
-
-    def fact(real: float, values: np.ndarray) -> dict[str, Any]:
-        p05, p95 = np.nanpercentile(values, [5, 95])
-        return {
-            "real": float(real),
-            "model_mean": float(np.nanmean(values)),
-            "model_p05": float(p05),
-            "model_p95": float(p95),
-            "in_band": bool(p05 <= real <= p95),
-        }
-
     for k, name in enumerate(model_names):
         facts[f"volatility {name} ({DATA_NAMES[k].upper()})"] = fact(
             real_vols[k], np.array([r["vols"][k] for r in runs])
@@ -139,17 +128,35 @@ def validate_assets(
 
 
 def format_assets_table(result: dict[str, Any]) -> str:
-    lines = [
+    title = (
         f"several assets: no-401(k) baseline, {result['seeds']} seeds x {result['years']:g} "
-        "years, against Bitstamp BTC, ETH, LTC (LTC stands in for the DeFi basket)",
-        f"{'fact':28s} {'data':>7s} {'model mean':>11s} {'5%':>7s} {'95%':>7s}  in band",
+        "years, against Bitstamp BTC, ETH, LTC (LTC stands in for the DeFi basket)"
+    )
+    return "\n".join([title, *_fact_lines(result["facts"], "data", 28)])
+
+
+def fact(real: float, values: np.ndarray) -> dict[str, Any]:
+    """A fact's real value beside the model's mean and 5-95% band over seeds."""
+    p05, p95 = np.nanpercentile(values, [5, 95])
+    return {
+        "real": float(real),
+        "model_mean": float(np.nanmean(values)),
+        "model_p05": float(p05),
+        "model_p95": float(p95),
+        "in_band": bool(p05 <= real <= p95),
+    }
+
+
+def _fact_lines(facts: dict[str, dict[str, Any]], real_label: str, width: int) -> list[str]:
+    lines = [
+        f"{'fact':{width}s} {real_label:>9s} {'model mean':>11s} {'5%':>9s} {'95%':>9s}  in band"
     ]
-    for name, f in result["facts"].items():
+    for name, f in facts.items():
         lines.append(
-            f"{name:28s} {f['real']:7.3f} {f['model_mean']:11.3f} {f['model_p05']:7.3f} "
-            f"{f['model_p95']:7.3f}  {'yes' if f['in_band'] else 'no'}"
+            f"{name:{width}s} {f['real']:9.3f} {f['model_mean']:11.3f} {f['model_p05']:9.3f} "
+            f"{f['model_p95']:9.3f}  {'yes' if f['in_band'] else 'no'}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def map_seeds(fn, seeds, years: float, workers: int) -> list:
@@ -218,17 +225,7 @@ def validate(
     real = mt.stylized_facts(close)
     runs = map_seeds(baseline_run, range(seeds), years, workers)
     table = np.array([[run["facts"][k] for k in mt.FACT_NAMES] for run in runs])
-    facts = {}
-    for k, name in enumerate(mt.FACT_NAMES):
-        col = table[:, k]
-        p05, p95 = np.nanpercentile(col, [5, 95])
-        facts[name] = {
-            "real": real[name],
-            "model_mean": float(np.nanmean(col)),
-            "model_p05": float(p05),
-            "model_p95": float(p95),
-            "in_band": bool(p05 <= real[name] <= p95),
-        }
+    facts = {name: fact(real[name], table[:, k]) for k, name in enumerate(mt.FACT_NAMES)}
     real_r = mt.log_returns(close)
     cov = bootstrap_moment_cov(real_r)
     model_m = np.array([facts[k]["model_mean"] for k in MSM_MOMENTS])
@@ -246,13 +243,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [
         f"validation: no-401(k) baseline, {result['seeds']} seeds x {result['years']:g} years,"
         " against Bitstamp BTC/USD 2014-11..2020-01",
-        f"{'fact':24s} {'Bitcoin':>9s} {'model mean':>11s} {'5%':>9s} {'95%':>9s}  in band",
+        *_fact_lines(result["facts"], "Bitcoin", 24),
     ]
-    for name, f in result["facts"].items():
-        lines.append(
-            f"{name:24s} {f['real']:9.3f} {f['model_mean']:11.3f} {f['model_p05']:9.3f} "
-            f"{f['model_p95']:9.3f}  {'yes' if f['in_band'] else 'no'}"
-        )
     lines.append(f"MSM distance (inverse bootstrap covariance): {result['msm_distance']:.2f}")
     return "\n".join(lines)
 

@@ -212,3 +212,17 @@ def test_example_scenarios_load():
     assert files
     for f in files:
         Config.from_toml(f)
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    # stdout is a pipe whose reader is gone (as after `| head`): the first flush fails
+    import subprocess
+    import sys
+
+    code = (
+        "import os; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+        "from experiments.cli import main; raise SystemExit(main(['params']))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
