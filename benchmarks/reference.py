@@ -315,12 +315,7 @@ class PlainSavers:
         ledger: Ledger,
     ) -> np.ndarray:
         u = rng.random((3, self.n)).T.tolist()
-        if effects.freeze:
-            allocation = 0.0
-        else:
-            allocation = min(
-                self.cfg.allocation * effects.allocation_factor, effects.allocation_cap
-            )
+        allocation = SaverPopulation.allocation_now(self, effects)  # reads only self.cfg
         p = float(price[0])
         orders = [
             a.step(day, p, drawdown, effects, allocation, u[i], ledger)
