@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.run import RUN_FILES
+from model import scenarios
 from model.config import (
     Config,
     ConfigError,
@@ -45,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="simulate one scenario and write its time series")
-    run.add_argument("--config", help="scenario TOML file (default: the built-in scenario)")
+    run.add_argument(
+        "--config",
+        help="a built-in scenario (four_assets, btc_only) or a scenario TOML file "
+        "(default: four_assets)",
+    )
     run.add_argument("--steps", help="days to simulate (run.steps; default 3650)")
     run.add_argument("--seed", help="random seed (run.seed; default 42)")
     run.add_argument("--out", default="runs/latest", help="output directory (default: %(default)s)")
@@ -110,8 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 def load_config(
     path: str | None, steps: str | None, seed: str | None, overrides: list[str]
 ) -> Config:
-    """The scenario from a file (or the default), with CLI overrides applied and validated."""
-    cfg = Config.from_toml(path) if path else Config()
+    """The scenario (a built-in name, a file, or the default), with CLI overrides applied."""
+    if path is None or path in scenarios.names():
+        cfg = scenarios.load(path or scenarios.DEFAULT)
+    else:
+        cfg = Config.from_toml(path)
     items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
     if steps is not None:
         items["run.steps"] = parse_set_option(f"run.steps={steps}")[1]

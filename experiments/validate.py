@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from model import metrics as mt
+from model import scenarios
 from model.config import ConfigError
 from model.data import load_btc_close, load_closes
 from model.model import Crypto401kModel
@@ -50,47 +51,32 @@ def baseline_run(seed: int, years: float, overrides: dict | None = None) -> dict
     }
 
 
-# The several-asset check (issue 8): Bitcoin, Ether and a DeFi-token basket, against
-# Bitstamp BTC, ETH and LTC (Litecoin stands in for the smaller token). Day-0 sizes from
-# ../shared/notes/seed-world-facts.md section 1 (mid-July 2025, CoinMarketCap via Cyptea):
-# ETH $3,062 and $369.7B; the basket is AAVE ($2.03B, Apr 2025) + LDO ($0.97B, Jul 2025),
-# priced as an index at 100. Fundamental volatilities: Bitcoin's calibrated 0.35, the others
-# scaled by their observed volatility relative to Bitcoin's (1.00/0.76, 1.14/0.76), and
-# fundamental correlations set to the observed return correlations: starting values, not a
-# calibration (docs/calibration.md says what the check finds).
-SEVERAL_ASSETS: dict[str, Any] = {
-    "assets": [
-        {"name": "BTC", "market_cap_usd": 2.2e12, "initial_price_usd": 110_000.0},
-        {
-            "name": "ETH",
-            "market_cap_usd": 3.697e11,
-            "initial_price_usd": 3_062.0,
-            "fundamental_vol_annual": 0.35 * 1.00 / 0.76,
-        },
-        {
-            "name": "DEFI",
-            "market_cap_usd": 3.0e9,
-            "initial_price_usd": 100.0,
-            "fundamental_vol_annual": 0.35 * 1.14 / 0.76,
-        },
-    ],
-    "market.correlation": [[1.0, 0.75, 0.72], [0.75, 1.0, 0.81], [0.72, 0.81, 1.0]],
-    "savers.menu": [0.6, 0.3, 0.1],
-}
+# The several-asset check: the coins of the built-in four-asset scenario (BTC, ETH, a
+# DeFi-token basket; its stablecoin stays at par with no shock) against Bitstamp BTC, ETH and
+# LTC (Litecoin stands in for the smaller token). Sizes and calibration:
+# model/scenarios/four_assets.toml and docs/calibration.md.
+SEVERAL_ASSETS = scenarios.DEFAULT
 DATA_NAMES = ("btc", "eth", "ltc")  # the data's series for the model's assets, in order
 
 
 def assets_run(seed: int, years: float) -> dict[str, Any]:
     """One no-401(k) run of the several-asset scenario: each asset's annualized volatility
     and the return correlation matrix."""
+    cfg = scenarios.load(SEVERAL_ASSETS)
     m = Crypto401kModel(
-        rng=seed, **{"savers.allocation": 0.0, "run.steps": round(365 * years), **SEVERAL_ASSETS}
+        cfg, rng=seed, **{"savers.allocation": 0.0, "run.steps": round(365 * years)}
     )
     m.run()
     df = m.datacollector.get_model_vars_dataframe()
-    prices = df[[f"price_{name}" for name in m.asset_names]].to_numpy()
+    prices = df[[f"price_{name}" for name in coin_names()]].to_numpy()
     vols, corr = mt.cross_asset_facts(prices)
     return {"vols": vols, "corr": corr}
+
+
+def coin_names() -> list[str]:
+    """The several-asset scenario's coins (not its stablecoin), matched to DATA_NAMES."""
+    names = [a.name for a in scenarios.load(SEVERAL_ASSETS).assets if a.kind == "coin"]
+    return names[: len(DATA_NAMES)]
 
 
 def read_assets_data(data: str | Path | None = None) -> np.ndarray:
@@ -113,7 +99,7 @@ def validate_assets(
     check_sweep(seeds, years, workers)
     real_vols, real_corr = mt.cross_asset_facts(read_assets_data(data))
     runs = map_seeds(assets_run, range(seeds), years, workers)
-    model_names = [a["name"] for a in SEVERAL_ASSETS["assets"]]
+    model_names = coin_names()
     facts = {}
     for k, name in enumerate(model_names):
         facts[f"volatility {name} ({DATA_NAMES[k].upper()})"] = fact(

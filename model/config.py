@@ -40,13 +40,14 @@ class Section(BaseModel):
 
 # --------------------------------------------------------------------------------------
 class AssetConfig(Section):
-    """One traded crypto asset. The core scenario trades one (Bitcoin)."""
+    """One traded crypto asset. The defaults are Bitcoin's (the BTC-only baseline); the
+    four-asset scenario (model/scenarios/four_assets.toml) states the others'."""
 
     name: str = P(
         "BTC",
         "-",
         "ticker used in output columns",
-        "naming choice; a later issue adds ETH, a DeFi basket and a stablecoin",
+        "naming choice; model/scenarios/four_assets.toml adds ETH, a DeFi basket and a stablecoin",
         min_length=1,
     )
     market_cap_usd: float = P(
@@ -80,6 +81,13 @@ class AssetConfig(Section):
         "zero: the model makes no claim about crypto's long-run return",
         ge=-1,
         le=1,
+    )
+    kind: Literal["coin", "stablecoin"] = P(
+        "coin",
+        "-",
+        "coin: priced by order flow; stablecoin: a $1 peg held by a reserve ([stablecoin]), "
+        "its price the peg or, once broken, what holders expect to recover",
+        "the seeds' menu: Bitcoin, Ether, DeFi tokens and stablecoins",
     )
 
 
@@ -169,7 +177,8 @@ class MarketConfig(Section):
         [[1.0]],
         "-",
         "correlation matrix of the assets' fundamental shocks (assets x assets)",
-        "one asset in the core; see issue 8 for the several-asset calibration",
+        "one asset in the baseline; four_assets.toml's matrix is calibrated to Bitstamp "
+        "BTC/ETH/LTC return correlations (docs/calibration.md)",
     )
 
 
@@ -203,11 +212,12 @@ class SaverConfig(Section):
         ge=0,
         le=1,
     )
-    menu: list[float] = P(
+    menu: list[float] | dict[str, float] = P(
         [1.0],
         "fraction per asset",
-        "split of the crypto allocation over the assets",
-        "one asset in the core",
+        "split of the crypto allocation over the assets: weights in asset order, or by name "
+        "(e.g. {BTC = 0.6, ETH = 0.4}; unnamed assets get 0)",
+        "one asset in the core; the four-asset scenario states its own",
     )
     channel: Literal["payroll", "payroll+reallocation"] = P(
         "payroll",
@@ -771,6 +781,159 @@ class ShockConfig(Section):
     )
 
 
+class StablecoinConfig(Section):
+    """The issuer behind the asset of kind 'stablecoin': its reserve, peg and run."""
+
+    reserve_ratio: float = P(
+        1.0,
+        "USD/coin",
+        "reserve per coin outstanding at day 0",
+        "fully backed: the GENIUS Act's 1:1 rule; Circle's ~$40B reserve against USDC "
+        "(seed-world-facts.md section 3)",
+        ge=0,
+        le=10,
+    )
+    reserve_risky_share: float = P(
+        0.0,
+        "fraction",
+        "share of the reserve in the issuer's own volatile token (the rest: cash and bills)",
+        "0 for a fiat-backed coin (USDC); near 1 for an algorithmic one (UST, backed by LUNA)",
+        ge=0,
+        le=1,
+    )
+    risky_impact: float = P(
+        3.0,
+        "-",
+        "k: selling a share x of the risky reserve in a day cuts the price of the rest "
+        "by exp(-k x)",
+        "stated assumption; with reserve_risky_share 1 and a 10% reserve loss it takes UST "
+        "below $0.10 within a week (9-13 May 2022: $0.985 to $0.078)",
+        ge=0,
+        le=100,
+    )
+    depeg_threshold: float = P(
+        0.005,
+        "fraction",
+        "the peg breaks when the reserve's hole (1 - reserve/supply) exceeds this",
+        "stated assumption: holders tolerate rounding-size gaps, not a visible hole",
+        ge=0,
+        lt=1,
+    )
+    run_rate: float = P(
+        0.05,
+        "1/day",
+        "share of the supply presented for redemption each day while the peg is broken",
+        "USDC, 10-11 Mar 2023: $2.34B burned in 24 h of about $43B (seed-world-facts.md section 3)",
+        ge=0,
+        le=1,
+    )
+    panic_discount: float = P(
+        0.05,
+        "fraction",
+        "off the peg the coin trades at coverage * (1 - discount)",
+        "USDC: coverage 0.92 ($3.3B of ~$40B frozen) and a low of $0.86-0.88",
+        ge=0,
+        lt=1,
+    )
+    shock_day: int | None = P(
+        None, "day", "day the reserve is hit (None: never)", "treatment", ge=0
+    )
+    shock_reserve_loss: float = P(
+        0.0825,
+        "fraction",
+        "share of the reserve frozen or lost on the shock day",
+        "USDC: $3.3B at SVB of about $40B (seed-world-facts.md section 3)",
+        ge=0,
+        le=1,
+    )
+    backstop_days: int | None = P(
+        2,
+        "days",
+        "days until a frozen reserve is made good (None: never, the loss is final)",
+        "SVB: deposits guaranteed on 12 Mar 2023, two days after the failure; USDC back at par "
+        "on 13 Mar",
+        ge=0,
+    )
+
+
+class ExchangeConfig(Section):
+    """Exchanges and custodians that hold coins and cash for traders (and for plans, unless
+    plan assets sit in segregated qualified custody); a failure loses part of what it holds."""
+
+    n_exchanges: int = P(
+        0,
+        "agents",
+        "number of exchanges (0: custody is not modelled, as in the BTC-only baseline)",
+        "the four-asset scenario has 20 (a failure drawn among them then holds 5% of "
+        "customer assets on average: FTX-sized)",
+        ge=0,
+        le=1000,
+    )
+    concentration: float = P(
+        1.0,
+        "-",
+        "market share of the k-th exchange is proportional to k^-concentration",
+        "stated assumption (Zipf): CEX open interest Binance 23%, CME 15%, Bybit 11% "
+        "(CCData, Dec 2025; seed-world-facts.md section 1)",
+        ge=0,
+        le=5,
+    )
+    plan_custody_segregated: bool = P(
+        True,
+        "-",
+        "plan coins sit with a segregated qualified custodian (survive any exchange failure); "
+        "if false, each employer's plan keeps its coins at an exchange and shares its losses",
+        "rule under study; SEC no-action letter (30 Sep 2025) on qualified crypto custodians "
+        "(seed-world-facts.md section 7)",
+    )
+    failure_rate_annual: float = P(
+        0.0,
+        "1/year",
+        "rate of exchange failures in the whole market (the failing one drawn uniformly "
+        "among those still open)",
+        "four-asset scenario: 0.33 = four custodial failures (Mt. Gox 2014; Celsius, Voyager, "
+        "FTX 2022) in the 12 years 2014-2025 (seed-world-facts.md section 4); 0 in the baseline",
+        ge=0,
+        le=52,
+    )
+    loss_share: float = P(
+        0.74,
+        "fraction",
+        "share of the coins and cash a failed exchange holds for customers that is lost",
+        "FTX: $6.4B of the $8.7B owed to customers was misappropriated (seed-world-facts.md "
+        "section 4)",
+        ge=0,
+        le=1,
+    )
+    freeze_days: int = P(
+        365,
+        "days",
+        "customers of a failed exchange cannot trade what is left for this long",
+        "stated assumption: FTX and Mt. Gox customers waited years; a year keeps it in a run",
+        ge=0,
+    )
+    news_elasticity: float = P(
+        15.0,
+        "-",
+        "a failure cuts every coin's fundamental value by elasticity x (USD lost / coins' cap), "
+        "at most 50%",
+        "stated assumption: the FTX loss ($8.7B, about 1% of an $850B market) then cuts 13%; "
+        "Bitcoin fell 22% in the week after FTX (seed-world-facts.md section 4)",
+        ge=0,
+        le=1000,
+    )
+    fail_day: int | None = P(
+        None, "day", "day of a scheduled failure (None: none)", "treatment", ge=0
+    )
+    fail_exchange: int = P(
+        0,
+        "index",
+        "the exchange that fails on fail_day (0 = the largest)",
+        "treatment: the largest, as FTX (no. 2-3) and Mt. Gox (70-80% of trading) were",
+        ge=0,
+    )
+
+
 class RunConfig(Section):
     """How long to run and what to record."""
 
@@ -800,6 +963,8 @@ class Config(Section):
     regulator: RegulatorConfig = Field(default_factory=RegulatorConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     shock: ShockConfig = Field(default_factory=ShockConfig)
+    stablecoin: StablecoinConfig = Field(default_factory=StablecoinConfig)
+    exchanges: ExchangeConfig = Field(default_factory=ExchangeConfig)
     run: RunConfig = Field(default_factory=RunConfig)
 
     @model_validator(mode="after")
@@ -819,10 +984,48 @@ class Config(Section):
                 corr,
                 "a symmetric positive semi-definite matrix with ones on the diagonal",
             )
-        menu = self.savers.menu
-        if len(menu) != n_assets or any(w < 0 for w in menu) or abs(sum(menu) - 1) > 1e-9:
+        if not any(a.kind == "coin" for a in self.assets):
             raise _field_error(
-                "savers.menu", menu, f"a list of {n_assets} non-negative weight(s) summing to 1"
+                "assets.kind", [a.kind for a in self.assets], "a list with at least one 'coin'"
+            )
+        for k, a in enumerate(self.assets):
+            if a.kind == "stablecoin" and a.initial_price_usd != 1.0:
+                raise _field_error(
+                    f"assets.{k}.initial_price_usd", a.initial_price_usd, "1.0 for a stablecoin"
+                )
+        x = self.exchanges
+        if x.fail_day is not None and x.fail_exchange >= x.n_exchanges:
+            raise _field_error(
+                "exchanges.fail_exchange",
+                x.fail_exchange,
+                f"an index in 0..{x.n_exchanges - 1} (there are {x.n_exchanges} exchanges)"
+                if x.n_exchanges
+                else "unused: there are no exchanges (set exchanges.n_exchanges)",
+            )
+        if sum(a.kind == "stablecoin" for a in self.assets) > 1:
+            raise _field_error(
+                "assets.kind",
+                [a.kind for a in self.assets],
+                "at most one asset of kind 'stablecoin' (one issuer is modelled)",
+            )
+        menu = self.savers.menu
+        if isinstance(menu, dict):
+            unknown = [k for k in menu if k not in names]
+            if unknown:
+                raise _field_error(
+                    "savers.menu",
+                    menu,
+                    f"weights of known assets only (unknown: {', '.join(unknown)}; "
+                    f"allowed: {', '.join(names)})",
+                )
+        weights = self.menu_weights
+        if (
+            len(weights) != n_assets
+            or any(not math.isfinite(w) or w < 0 for w in weights)
+            or abs(sum(weights) - 1) > 1e-9
+        ):
+            raise _field_error(
+                "savers.menu", menu, f"{n_assets} non-negative weight(s) summing to 1"
             )
         shares = self.traders.initial_shares
         if len(shares) != 3 or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-9:
@@ -862,6 +1065,21 @@ class Config(Section):
     @property
     def n_assets(self) -> int:
         return len(self.assets)
+
+    @property
+    def menu_weights(self) -> list[float]:
+        """The savers' menu in asset order (fraction of the crypto allocation per asset)."""
+        menu = self.savers.menu
+        if isinstance(menu, dict):
+            return [float(menu.get(a.name, 0.0)) for a in self.assets]
+        return [float(w) for w in menu]
+
+    @property
+    def coin_cap_share(self) -> list[float]:
+        """Each asset's share of the coins' market cap (0 for a stablecoin): how traders and
+        institutions split a position over assets."""
+        caps = [a.market_cap_usd if a.kind == "coin" else 0.0 for a in self.assets]
+        return [c / sum(caps) for c in caps]
 
     @property
     def n_institutions(self) -> int:

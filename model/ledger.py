@@ -1,11 +1,12 @@
 """The books of every dollar and coin that crosses the crypto market's boundary.
 
 Inside the market every trade has two sides, so cash and coins only move between accounts.
-Four flows cross the boundary and are recorded here, so that conservation can be checked to
+These flows cross the boundary and are recorded here, so that conservation can be checked to
 the cent at any time:
 
-    sum(cash in all market accounts)  = initial + to_market - from_market
-    sum(coins in all market accounts) = initial - lost_coins
+    sum(cash in all market accounts)  = initial + to_market - from_market - lost_cash
+                                        + redeemed_usd
+    sum(coins in all market accounts) = initial - lost_coins - redeemed_coins
     savers' plan dollars              = initial + payroll_in + other_return
                                         - to_market + from_market - withdrawals_out
 
@@ -28,8 +29,12 @@ class Ledger:
     from_market: float = 0.0  # USD moved from the crypto market back into plans
     lost_cash: float = 0.0  # USD lost in institution failures
     lost_coins: np.ndarray | None = None  # coins lost in institution failures, per asset
+    redeemed_usd: float = 0.0  # USD paid by a stablecoin issuer for redeemed coins
+    redeemed_coins: np.ndarray | None = None  # coins redeemed (burned), per asset
 
     def as_dict(self) -> dict[str, float | list[float]]:
         d = asdict(self)
-        d["lost_coins"] = [] if self.lost_coins is None else self.lost_coins.tolist()
+        for key in ("lost_coins", "redeemed_coins"):
+            value = getattr(self, key)
+            d[key] = [] if value is None else value.tolist()
         return d

@@ -25,6 +25,13 @@ import numpy as np
 
 from model.config import Config
 
+PRICE_FLOOR = 1e-6  # USD/coin: a broken stablecoin's price stays positive and finite
+
+
+def cholesky_psd(corr: np.ndarray) -> np.ndarray:
+    """Lower factor L with L @ L.T == corr (a tiny ridge makes singular matrices work)."""
+    return np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr)))
+
 
 @dataclass
 class Clearing:
@@ -54,9 +61,14 @@ class Market:
         self.transient = np.zeros(self.n)  # decaying component of the log price
         self.log_fundamental = np.log(p0)
         self.prev_log_fundamental = self.log_fundamental.copy()
+        # a stablecoin's price is its peg (model/stablecoin.py): no news, no flow impact
+        self.pegged = np.array([a.kind == "stablecoin" for a in assets])
         self.drift = np.array([a.fundamental_drift_annual for a in assets]) / 365.0
         self.fund_vol = np.array([a.fundamental_vol_annual for a in assets]) / np.sqrt(365.0)
-        self.chol = np.linalg.cholesky(np.asarray(self.cfg.correlation) + 1e-12 * np.eye(self.n))
+        self.drift[self.pegged] = 0.0
+        self.fund_vol[self.pegged] = 0.0
+        self.peg_price = p0[self.pegged]
+        self.chol = cholesky_psd(np.asarray(self.cfg.correlation))
         self.decay = 0.5 ** (1.0 / self.cfg.impact_halflife_days)
         self.ret = np.zeros(self.n)  # last daily log return
         window = self.cfg.vol_window_days
@@ -84,7 +96,9 @@ class Market:
         self.prev_log_fundamental = self.log_fundamental.copy()
         self.log_fundamental = self.log_fundamental + self.drift + self.fund_vol * z
         if drop > 0.0:
-            self.log_fundamental = self.log_fundamental + np.log1p(-drop)
+            self.log_fundamental = self.log_fundamental + np.where(
+                self.pegged, 0.0, np.log1p(-drop)
+            )
         self.log_base = self.log_base + (self.log_fundamental - self.prev_log_fundamental)
 
     # ---- step 3: impact ------------------------------------------------------------
@@ -144,7 +158,17 @@ class Market:
         keep = self.cfg.impact_permanent_share
         self.log_base = self.log_base + keep * move
         self.transient = self.decay * self.transient + (1.0 - keep) * move
+        if self.pegged.any():
+            self.set_peg(self.peg_price)
         return Clearing(scale, self.price, net_coins * scale, halted)
+
+    def set_peg(self, price: np.ndarray) -> None:
+        """Set the pegged assets' prices (USD/coin, in asset order): flow does not move them."""
+        self.peg_price = np.maximum(np.asarray(price, dtype=float), PRICE_FLOOR)
+        log_p = np.log(self.peg_price)
+        self.log_base[self.pegged] = log_p
+        self.transient[self.pegged] = 0.0
+        self.log_fundamental[self.pegged] = log_p
 
     def record_return(self, prev_log_price: np.ndarray) -> None:
         """Store today's log return and update the rolling realized volatility."""

@@ -23,6 +23,7 @@ import networkx as nx
 import numpy as np
 from mesa.discrete_space import Network
 
+from model.agents.exchange import Exchange, ExchangePopulation
 from model.agents.institution import FUND, Institution, InstitutionPopulation
 from model.agents.saver import RetirementSaver, SaverPopulation
 from model.agents.trader import RetailTrader, TraderPopulation
@@ -38,6 +39,7 @@ from model.network import (
     social_edges,
 )
 from model.regulator import Regulator
+from model.stablecoin import Stablecoin
 
 PEAK_WINDOW = 365  # days over which savers measure their drawdown
 SUPPLY_MARGIN = 0.5  # buys may take at most half of the outside market's coins in a day
@@ -71,6 +73,18 @@ MODEL_REPORTERS = (
 # with several assets, these are also recorded per asset as <name>_<asset>, e.g. price_ETH
 # (the plain columns are the first asset's)
 PER_ASSET_REPORTERS = ("price", "fundamental", "log_return", "volatility_30d")
+# with a stablecoin: its issuer's supply (coins), reserve (USD), reserve per coin, coins
+# redeemed so far, and whether the peg is broken
+STABLECOIN_REPORTERS = (
+    "stable_supply",
+    "stable_reserve",
+    "stable_coverage",
+    "stable_redeemed",
+    "peg_broken",
+)
+# with exchanges: failures so far, USD lost in them (at each failure day's prices), and the
+# current value of the coins savers lost in them
+EXCHANGE_REPORTERS = ("exchange_failures", "exchange_lost_usd", "exchange_lost_savers_usd")
 # the holders whose mark-to-market gains are recorded (pnl_<holder>, USD, cumulative)
 HOLDERS = ("savers", "traders", "institutions", "outside")
 
@@ -97,7 +111,8 @@ class Crypto401kModel(mesa.Model):
         self.config = cfg
         n_s, n_r = cfg.savers.n_cohorts, cfg.traders.n_traders
         n_i = cfg.n_institutions
-        self.n_nodes = n_s + n_r + n_i
+        n_x = cfg.exchanges.n_exchanges
+        self.n_nodes = n_s + n_r + n_i + n_x
 
         # the market graph: the engine reads it as a sparse matrix; `graph` and `grid`, its
         # networkx and Mesa forms, are built on first use
@@ -110,25 +125,43 @@ class Crypto401kModel(mesa.Model):
         # populations (state as arrays; rules over whole populations)
         self.market = Market(cfg, self.rng)
         price0 = self.market.price
-        market_cap = price0 * self.market.supply
+        # traders and institutions size their books on the coins' cap (stablecoins aside)
+        market_cap = np.where(self.market.pegged, 0.0, price0 * self.market.supply)
         self.savers = SaverPopulation(cfg, self.rng, employer, price0)
         traders_adj = adj[n_s : n_s + n_r][:, n_s : n_s + n_r]
         self.traders = TraderPopulation(cfg, self.rng, price0, market_cap, traders_adj)
         self.institutions = InstitutionPopulation(cfg, self.rng, price0, market_cap)
         self._savers_adj = adj[:n_s]
         self._savers_degree = self.degree[:n_s]
-        self.first_node = {"savers": 0, "traders": n_s, "institutions": n_s + n_r}
+        self.exchanges = ExchangePopulation(cfg, self.rng, n_r, employer)
+        self.first_node = {
+            "savers": 0,
+            "traders": n_s,
+            "institutions": n_s + n_r,
+            "exchanges": n_s + n_r + n_i,
+        }
         self.exposure_edges = self._exposure_edges(n_s + n_r)
 
         # the outside market: every coin not held by an agent; cash lent out so far
         held = self.savers.coins.sum(0) + self.traders.coins.sum(0) + self.institutions.coins.sum(0)
         self.outside_coins = self.market.supply - held
         self.outside_cash = self.institutions.outside_cash0
-        self.ledger = Ledger(lost_coins=np.zeros(self.market.n))
+        self.ledger = Ledger(
+            lost_coins=np.zeros(self.market.n), redeemed_coins=np.zeros(self.market.n)
+        )
+        pegged = np.flatnonzero(self.market.pegged)
+        self.stable_index = int(pegged[0]) if len(pegged) else None
+        self.stablecoin = (
+            Stablecoin(cfg.stablecoin, float(self.market.supply[self.stable_index]))
+            if self.stable_index is not None
+            else None
+        )
 
         # Mesa agents: views of their rows (placed on the graph's nodes when `grid` is built)
         for cls, n in zip(
-            (RetirementSaver, RetailTrader, Institution), (n_s, n_r, n_i), strict=True
+            (RetirementSaver, RetailTrader, Institution, Exchange),
+            (n_s, n_r, n_i, n_x),
+            strict=True,
         ):
             cls.create_agents(self, n, row=np.arange(n))
         self.regulator = Regulator(self, cfg.regulator)
@@ -148,6 +181,10 @@ class Crypto401kModel(mesa.Model):
             if len(self.asset_names) > 1
             else []
         )
+        if self.stablecoin is not None:
+            self._asset_columns += list(STABLECOIN_REPORTERS)
+        if n_x:
+            self._asset_columns += list(EXCHANGE_REPORTERS)
         self._set_asset_records()
         reporters = {name: name for name in (*MODEL_REPORTERS, *self._asset_columns)}
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
@@ -166,7 +203,9 @@ class Crypto401kModel(mesa.Model):
     @cached_property
     def graph(self) -> nx.MultiGraph:
         """The market graph: social edges and the day-0 exposure edges (`layer` attribute)."""
-        return market_graph(self.n_nodes, self.social_edges, self.exposure_edges)
+        return market_graph(
+            self.n_nodes, self.social_edges, self.exposure_edges, self._custody_edges()
+        )
 
     @cached_property
     def grid(self) -> Network:
@@ -193,9 +232,16 @@ class Crypto401kModel(mesa.Model):
 
         prev_price = market.price
         prev_log = market.log_price
+        if self.stablecoin is not None:
+            self._stablecoin_day(day)
         saver_coins_before = savers.coins.copy()
         holdings_before = self._holdings()
-        market.step_fundamental(cfg.shock.fundamental_drop if shock_today else 0.0)
+        drop = cfg.shock.fundamental_drop if shock_today else 0.0
+        if self.exchanges.n:
+            news = self._exchange_day(day)
+            if news > 0.0:
+                drop = 1.0 - (1.0 - drop) * (1.0 - news)
+        market.step_fundamental(drop)
         effects = self.regulator.observe(day, self._loss_bps)
         price = market.price
         peak = self._peaks.max(axis=0)
@@ -207,6 +253,10 @@ class Crypto401kModel(mesa.Model):
             traders.decide(day, price, market.log_fundamental, effects, self.rng),
             inst.decide(price, effects),
         ]
+        if self.exchanges.n:  # customers of a failed exchange cannot trade
+            frozen_savers, frozen_traders = self.exchanges.customers_frozen(day)
+            orders[0][frozen_savers] = 0.0
+            orders[1][frozen_traders] = 0.0
         buy_scale = supply_scale(orders, self.outside_coins)
         orders = [np.where(q > 0, q * buy_scale[None, :], q) for q in orders]
         mm_capacity = inst.mm_capacity(price)
@@ -261,7 +311,59 @@ class Crypto401kModel(mesa.Model):
         n_s, n_r = self.savers.n, self.traders.n
         fear[:n_s] = self.savers.panicked
         fear[n_s : n_s + n_r] = self.traders.fear(day)
+        if self.exchanges.n:  # customers of a recently failed exchange
+            savers_hit, traders_hit = self.exchanges.customers_in_fear(day)
+            fear[:n_s] = fear[:n_s] + savers_hit > 0
+            fear[n_s : n_s + n_r] = fear[n_s : n_s + n_r] + traders_hit > 0
         return neighbour_share(self._savers_adj, fear, self._savers_degree)
+
+    def _exchange_day(self, day: int) -> float:
+        """A scheduled or hazard failure of an exchange; returns the news drop (0..0.5)."""
+        x = self.exchanges
+        k = x.draw_failure(self.rng)
+        if (
+            self.config.exchanges.fail_day == day
+            and not x.failed[self.config.exchanges.fail_exchange]
+        ):
+            k = self.config.exchanges.fail_exchange
+        if k is None:
+            return 0.0
+        price = self.market.price
+        coins, cash = x.fail(
+            k, day, price, self.savers.coins, self.traders.coins, self.traders.cash
+        )
+        self.ledger.lost_coins += coins
+        self.ledger.lost_cash += cash
+        self.savers.panicked |= x.saver_exchange == k  # plan participants who lost coins
+        coins_cap = float(np.where(self.market.pegged, 0.0, price * self.market.supply).sum())
+        return x.news_drop(k, coins_cap)
+
+    def _custody_edges(self) -> list[tuple[int, int]]:
+        """(exchange node, customer node) for every trader and exchange-held plan."""
+        x, first = self.exchanges, self.first_node
+        pairs = []
+        for who, exchange in (("savers", x.saver_exchange), ("traders", x.trader_exchange)):
+            rows = np.flatnonzero(exchange >= 0)
+            pairs += list(
+                zip(
+                    (first["exchanges"] + exchange[rows]).tolist(),
+                    (first[who] + rows).tolist(),
+                    strict=True,
+                )
+            )
+        return pairs
+
+    def _stablecoin_day(self, day: int) -> None:
+        """The reserve shock, the backstop and the run; the day's peg price."""
+        sc, k = self.stablecoin, self.stable_index
+        if self.config.stablecoin.shock_day == day:
+            sc.shock(day, self.config.stablecoin.shock_reserve_loss)
+        coins, paid = sc.step(day, float(self.outside_coins[k]))
+        self.outside_coins[k] -= coins  # burned by the issuer
+        self.outside_cash += paid
+        self.ledger.redeemed_coins[k] += coins
+        self.ledger.redeemed_usd += paid
+        self.market.set_peg(np.array([sc.price]))
 
     def _fail_by_shock(self, i: int, loss: float) -> None:
         inst = self.institutions
@@ -334,9 +436,21 @@ class Crypto401kModel(mesa.Model):
         )
 
     def _set_asset_records(self) -> None:
-        """Per-asset columns (only with several assets)."""
+        """Per-asset columns (only with several assets) and the stablecoin's (if any)."""
         if not self._asset_columns:
             return
+        x = self.exchanges
+        if x.n:
+            self.exchange_failures = int(x.failed.sum())
+            self.exchange_lost_usd = float(x.lost_usd.sum())
+            self.exchange_lost_savers_usd = float(x.lost_coins[:, 0].sum(0) @ self.market.price)
+        sc = self.stablecoin
+        if sc is not None:
+            self.stable_supply = sc.supply
+            self.stable_reserve = sc.reserve
+            self.stable_coverage = sc.coverage
+            self.stable_redeemed = sc.redeemed
+            self.peg_broken = bool(sc.broken)
         m = self.market
         values = {
             "price": m.price,
@@ -382,9 +496,13 @@ class Crypto401kModel(mesa.Model):
         led = self.ledger
         return {
             "cash": self.total_cash(),
-            "cash_expected": self.initial_cash + led.to_market - led.from_market - led.lost_cash,
+            "cash_expected": self.initial_cash
+            + led.to_market
+            - led.from_market
+            - led.lost_cash
+            + led.redeemed_usd,
             "coins": self.total_coins(),
-            "coins_expected": self.initial_coins - led.lost_coins,
+            "coins_expected": self.initial_coins - led.lost_coins - led.redeemed_coins,
             "plan_dollars": float(self.savers.other.sum()),
             "plan_dollars_expected": self.initial_plan_dollars
             + led.payroll_in
@@ -392,6 +510,18 @@ class Crypto401kModel(mesa.Model):
             - led.to_market
             + led.from_market
             - led.withdrawals_out,
+            **self._stablecoin_books(),
+        }
+
+    def _stablecoin_books(self) -> dict[str, float]:
+        """The issuer's supply against the coins on the books and its reserve + shortfall."""
+        sc = self.stablecoin
+        if sc is None:
+            return {}
+        return {
+            "stable_supply": sc.supply,
+            "stable_coins_held": float(self.total_coins()[self.stable_index]),
+            "stable_reserve_plus_shortfall": sc.reserve + sc.shortfall,
         }
 
 

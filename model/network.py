@@ -198,15 +198,19 @@ def _read_graphml(path: str | None, n_total: int) -> np.ndarray:
 
 
 def market_graph(
-    n_nodes: int, social: np.ndarray, exposure: Iterable[tuple[int, int, dict[str, Any]]]
+    n_nodes: int,
+    social: np.ndarray,
+    exposure: Iterable[tuple[int, int, dict[str, Any]]],
+    custody: Iterable[tuple[int, int]] = (),
 ) -> nx.MultiGraph:
-    """The networkx multigraph of both layers: `social` edges (edges, 2) and `exposure`
-    edges (lender-debtor pairs with their attributes). A multigraph, so that two agents may
-    be linked in both layers."""
+    """The networkx multigraph of the layers: `social` edges (edges, 2), `exposure` edges
+    (lender-debtor pairs with their attributes) and `custody` edges (exchange, customer).
+    A multigraph, so that two agents may be linked in several layers."""
     graph = nx.MultiGraph()
     graph.add_nodes_from(range(n_nodes))
     graph.add_edges_from(social.tolist(), layer="social")
     graph.add_edges_from((u, v, {"layer": "exposure", **d}) for u, v, d in exposure)
+    graph.add_edges_from(custody, layer="custody")
     return graph
 
 

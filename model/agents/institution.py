@@ -50,7 +50,7 @@ class InstitutionPopulation:
         ).astype(np.int8)
         n = self.n = len(self.kind)
         n_assets = len(price0)
-        self.cap_share = market_cap / market_cap.sum()
+        self.cap_share = np.asarray(cfg.coin_cap_share)
         total_cap = float(market_cap.sum())
         self.coins = np.zeros((n, n_assets))
         self.cash = np.zeros(n)

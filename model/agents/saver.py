@@ -49,7 +49,7 @@ class SaverPopulation:
     ) -> None:
         s = self.cfg = cfg.savers
         n = self.n = s.n_cohorts
-        self.menu = np.asarray(s.menu, dtype=float)
+        self.menu = np.asarray(cfg.menu_weights, dtype=float)
         self.employer = employer
         self.target_date = rng.random(n) < s.target_date_share
         self.age = rng.uniform(s.entry_age, s.retirement_age, n)

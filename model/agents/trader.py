@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from model.agents.view import RowAgent
 from model.config import Config
+from model.market import cholesky_psd
 from model.policy import PolicyEffects
 
 FUNDAMENTALIST, CHARTIST, NOISE = 0, 1, 2
@@ -48,7 +49,7 @@ class TraderPopulation:
     ) -> None:
         t = self.cfg = cfg.traders
         n = self.n = t.n_traders
-        self.cap_share = market_cap / market_cap.sum()
+        self.cap_share = np.asarray(cfg.coin_cap_share)
         # Wealth is Pareto-like (lognormal with a heavy right tail), summing to the share.
         w = rng.lognormal(0.0, 1.0, n)
         equity = t.wealth_share * market_cap.sum() * w / w.sum() if n else np.zeros(0)
@@ -65,6 +66,9 @@ class TraderPopulation:
         self.trend = np.zeros(len(price0))
         self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
         self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
+        corr = np.asarray(cfg.market.correlation)
+        # lower Cholesky factor of the assets' correlation (None with one asset: no draw change)
+        self.shock_chol = cholesky_psd(corr) if len(corr) > 1 else None
 
     # ---- derived state ---------------------------------------------------------------
     def equity(self, price: np.ndarray) -> np.ndarray:
@@ -106,6 +110,8 @@ class TraderPopulation:
         n, n_assets = self.coins.shape
         u = rng.random(n)
         eps_common = rng.standard_normal((2, n_assets))
+        if self.shock_chol is not None:  # sentiment moves assets together (market.correlation)
+            eps_common = eps_common @ self.shock_chol.T
         eps_own = rng.standard_normal((n, n_assets))
         log_p = np.log(price)
         mispricing = log_fundamental - log_p  # (assets,)
@@ -136,7 +142,12 @@ class TraderPopulation:
         c = self.strategy == CHARTIST
         demand[f] = t.fundamentalist_reaction * mispricing + t.fundamentalist_noise * eps_common[0]
         demand[c] = t.chartist_reaction * self.trend + t.chartist_noise * eps_common[1]
-        demand += t.idiosyncratic_noise * eps_own + t.rebalance_speed * (self.w0 - weight)
+        # a change of weight in each asset in proportion to its share of the coins' cap, so
+        # a small token sees flows sized for its cap (x1.0, exactly, with one asset)
+        demand *= self.cap_share[None, :]
+        demand += t.idiosyncratic_noise * eps_own * self.cap_share[None, :] + t.rebalance_speed * (
+            self.w0 - weight
+        )
 
         limit = np.minimum(self.leverage, effects.leverage_cap)
         target = budget_clip(weight + demand, limit)

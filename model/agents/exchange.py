@@ -1,0 +1,149 @@
+"""Exchanges and custodians: they hold coins and cash for their customers, and can fail.
+
+Every retail trader keeps its coins and cash at one exchange, drawn by market share (share of
+the k-th exchange proportional to k^-concentration). A plan's coins sit either with a
+segregated qualified custodian (`plan_custody_segregated`: untouched by any exchange failure)
+or at one exchange per employer. A failure, scheduled or drawn from a market-wide hazard:
+
+1. loses `loss_share` of every coin and dollar the exchange holds for customers (fraud,
+   theft; a hazard's failure is drawn uniformly among the exchanges still open); the
+   ledger books the loss, and the exchange records it per holder type and asset;
+2. freezes what is left for `freeze_days`: its customers cannot trade;
+3. frightens: its customers count as fearful neighbours on the social graph for a month, its
+   saver customers panic, and the news cuts every coin's fundamental value by
+   `news_elasticity` x (USD lost / coins' market cap), at most 50%.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.agents.view import RowAgent
+from model.config import Config
+
+FEAR_DAYS = 30  # a failure frightens its customers' neighbours for a month
+MAX_NEWS_DROP = 0.5
+HOLDER_TYPES = ("savers", "traders")
+
+
+class ExchangePopulation:
+    """State of all exchanges in arrays of shape (n,); customers' exchanges as indices."""
+
+    def __init__(
+        self, cfg: Config, rng: np.random.Generator, n_traders: int, employer: np.ndarray
+    ) -> None:
+        x = self.cfg = cfg.exchanges
+        n = self.n = x.n_exchanges
+        n_assets = cfg.n_assets
+        share = np.arange(1, n + 1, dtype=float) ** -x.concentration
+        self.share = share / share.sum() if n else share
+        self.trader_exchange = np.full(n_traders, -1, dtype=np.int64)
+        self.saver_exchange = np.full(len(employer), -1, dtype=np.int64)
+        if n:  # no draws without exchanges: the baseline's random stream is unchanged
+            self.trader_exchange = rng.choice(n, size=n_traders, p=self.share)
+            plan_exchange = rng.choice(n, size=cfg.savers.n_employers, p=self.share)
+            if not x.plan_custody_segregated:
+                self.saver_exchange = plan_exchange[employer]
+        self.failed_day = np.full(n, -(10**9), dtype=np.int64)
+        self.failed = np.zeros(n, dtype=bool)
+        # coins lost per exchange, holder type (HOLDER_TYPES) and asset; USD of cash lost
+        self.lost_coins = np.zeros((n, len(HOLDER_TYPES), n_assets))
+        self.lost_cash = np.zeros(n)
+        self.lost_usd = np.zeros(n)  # value lost at the failure day's prices
+
+    # ---- derived state ---------------------------------------------------------------
+    def frozen(self, day: int) -> np.ndarray:
+        """Exchanges whose customers cannot trade today, shape (n,)."""
+        return self.failed & (day - self.failed_day < self.cfg.freeze_days)
+
+    def customers_frozen(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """Savers and traders whose coins are frozen today, shapes (savers,), (traders,)."""
+        frozen = np.append(self.frozen(day), False)  # index -1: not at an exchange
+        return frozen[self.saver_exchange], frozen[self.trader_exchange]
+
+    def customers_in_fear(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """Savers and traders whose exchange failed within FEAR_DAYS."""
+        recent = np.append(self.failed & (day - self.failed_day < FEAR_DAYS), False)
+        return recent[self.saver_exchange], recent[self.trader_exchange]
+
+    def custody(self, saver_coins: np.ndarray, trader_coins: np.ndarray) -> np.ndarray:
+        """Coins each exchange holds for customers, shape (n, assets)."""
+        held = np.zeros((self.n, saver_coins.shape[1]))
+        at = self.trader_exchange >= 0
+        np.add.at(held, self.trader_exchange[at], trader_coins[at])
+        at = self.saver_exchange >= 0
+        np.add.at(held, self.saver_exchange[at], saver_coins[at])
+        return held
+
+    # ---- events ------------------------------------------------------------------------
+    def draw_failure(self, rng: np.random.Generator) -> int | None:
+        """Today's failure from the market-wide hazard, or None (two draws a day). The
+        failing exchange is drawn uniformly among those still open: the record's failures
+        hit mid-size venues as often as large ones."""
+        u = rng.random(2)
+        open_ = np.flatnonzero(~self.failed)
+        if self.cfg.failure_rate_annual <= 0 or not len(open_):
+            return None
+        if u[0] >= self.cfg.failure_rate_annual / 365.0:
+            return None
+        return int(open_[min(int(u[1] * len(open_)), len(open_) - 1)])
+
+    def fail(
+        self,
+        k: int,
+        day: int,
+        price: np.ndarray,
+        saver_coins: np.ndarray,
+        trader_coins: np.ndarray,
+        trader_cash: np.ndarray,
+    ) -> tuple[np.ndarray, float]:
+        """Exchange `k` fails: customers' holdings there lose `loss_share` (changed in place).
+        Returns (coins lost per asset, USD of cash lost)."""
+        loss = self.cfg.loss_share
+        self.failed[k] = True
+        self.failed_day[k] = day
+        for h, (coins, at) in enumerate(
+            ((saver_coins, self.saver_exchange == k), (trader_coins, self.trader_exchange == k))
+        ):
+            lost = loss * coins[at]
+            coins[at] -= lost
+            self.lost_coins[k, h] = lost.sum(axis=0)
+        at = (self.trader_exchange == k) & (trader_cash > 0)
+        cash_lost = loss * trader_cash[at]
+        trader_cash[at] -= cash_lost
+        self.lost_cash[k] = float(cash_lost.sum())
+        coins_lost = self.lost_coins[k].sum(axis=0)
+        self.lost_usd[k] = float(coins_lost @ price) + self.lost_cash[k]
+        return coins_lost, self.lost_cash[k]
+
+    def news_drop(self, k: int, coins_cap: float) -> float:
+        """Fall of every coin's fundamental value after exchange k's failure (0..0.5)."""
+        if coins_cap <= 0:
+            return 0.0
+        return min(MAX_NEWS_DROP, self.cfg.news_elasticity * self.lost_usd[k] / coins_cap)
+
+
+class Exchange(RowAgent):
+    """An exchange or custodian; its state is row `row` of `model.exchanges`."""
+
+    population = "exchanges"
+    _pop: ExchangePopulation
+
+    @property
+    def coins(self) -> np.ndarray:
+        """Coins held for customers, per asset."""
+        m = self.model
+        return self._pop.custody(m.savers.coins, m.traders.coins)[self.row]
+
+    @property
+    def market_share(self) -> float:
+        return float(self._pop.share[self.row])
+
+    @property
+    def failed(self) -> bool:
+        return bool(self._pop.failed[self.row])
+
+    @property
+    def wealth(self) -> float:
+        """Value held for customers, USD (an exchange's own equity is not modelled)."""
+        return float(self.coins @ self.model.market.price)

@@ -1,0 +1,33 @@
+"""Built-in scenarios, shipped as TOML files beside this module (copy one to start your own).
+
+- `four_assets`, the default: BTC, ETH, a DeFi-token basket and a dollar stablecoin.
+- `btc_only`: Bitcoin alone, the calibrated baseline of `validate` and of the five core
+  experiments; it is exactly `Config()`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.config import Config, ConfigError
+
+HERE = Path(__file__).parent
+DEFAULT = "four_assets"
+BASELINE = "btc_only"
+
+
+def names() -> list[str]:
+    """The built-in scenarios' names."""
+    return sorted(p.stem for p in HERE.glob("*.toml"))
+
+
+def path(name: str) -> Path:
+    """The TOML file of a built-in scenario; ConfigError naming the allowed ones."""
+    if name not in names():
+        raise ConfigError(f"scenario = {name!r}: must be one of {', '.join(names())}")
+    return HERE / f"{name}.toml"
+
+
+def load(name: str = DEFAULT) -> Config:
+    """A built-in scenario as a validated `Config`."""
+    return Config.from_toml(path(name))
