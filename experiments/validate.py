@@ -25,7 +25,7 @@ import numpy as np
 
 from model import metrics as mt
 from model import scenarios
-from model.config import ConfigError
+from model.config import Config, ConfigError
 from model.data import load_btc_close, load_closes
 from model.model import Crypto401kModel
 
@@ -68,14 +68,14 @@ def assets_run(seed: int, years: float) -> dict[str, Any]:
     )
     m.run()
     df = m.datacollector.get_model_vars_dataframe()
-    prices = df[[f"price_{name}" for name in coin_names()]].to_numpy()
+    prices = df[[f"price_{name}" for name in coin_names(cfg)]].to_numpy()
     vols, corr = mt.cross_asset_facts(prices)
     return {"vols": vols, "corr": corr}
 
 
-def coin_names() -> list[str]:
-    """The several-asset scenario's coins (not its stablecoin), matched to DATA_NAMES."""
-    names = [a.name for a in scenarios.load(SEVERAL_ASSETS).assets if a.kind == "coin"]
+def coin_names(cfg: Config) -> list[str]:
+    """The scenario's coins (not its stablecoin), matched to DATA_NAMES in order."""
+    names = [a.name for a in cfg.assets if a.kind == "coin"]
     return names[: len(DATA_NAMES)]
 
 
@@ -99,7 +99,7 @@ def validate_assets(
     check_sweep(seeds, years, workers)
     real_vols, real_corr = mt.cross_asset_facts(read_assets_data(data))
     runs = map_seeds(assets_run, range(seeds), years, workers)
-    model_names = coin_names()
+    model_names = coin_names(scenarios.load(SEVERAL_ASSETS))
     facts = {}
     for k, name in enumerate(model_names):
         facts[f"volatility {name} ({DATA_NAMES[k].upper()})"] = fact(

@@ -176,17 +176,17 @@ class Crypto401kModel(mesa.Model):
         self.initial_plan_dollars = float(self.savers.other.sum())
         self._set_records(np.zeros((3, self.market.n)), halted=False)
         self.asset_names = [a.name for a in cfg.assets]
-        self._asset_columns = (
+        self._extra_columns = (
             [f"{name}_{asset}" for name in PER_ASSET_REPORTERS for asset in self.asset_names]
             if len(self.asset_names) > 1
             else []
         )
         if self.stablecoin is not None:
-            self._asset_columns += list(STABLECOIN_REPORTERS)
+            self._extra_columns += list(STABLECOIN_REPORTERS)
         if n_x:
-            self._asset_columns += list(EXCHANGE_REPORTERS)
-        self._set_asset_records()
-        reporters = {name: name for name in (*MODEL_REPORTERS, *self._asset_columns)}
+            self._extra_columns += list(EXCHANGE_REPORTERS)
+        self._set_extra_records()
+        reporters = {name: name for name in (*MODEL_REPORTERS, *self._extra_columns)}
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
         agenttype_reporters = (
             {cls: per_agent for cls in (RetirementSaver, RetailTrader, Institution)}
@@ -293,7 +293,7 @@ class Crypto401kModel(mesa.Model):
         self.holding_pnl += holdings_before @ (market.price - prev_price)
         self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
         self._set_records([q.sum(axis=0) for q in orders], clearing.halted)
-        self._set_asset_records()
+        self._set_extra_records()
         self.datacollector.collect(self)
         if self.steps >= cfg.run.steps:
             self.running = False
@@ -313,8 +313,8 @@ class Crypto401kModel(mesa.Model):
         fear[n_s : n_s + n_r] = self.traders.fear(day)
         if self.exchanges.n:  # customers of a recently failed exchange
             savers_hit, traders_hit = self.exchanges.customers_in_fear(day)
-            fear[:n_s] = fear[:n_s] + savers_hit > 0
-            fear[n_s : n_s + n_r] = fear[n_s : n_s + n_r] + traders_hit > 0
+            fear[:n_s] = np.logical_or(fear[:n_s], savers_hit)
+            fear[n_s : n_s + n_r] = np.logical_or(fear[n_s : n_s + n_r], traders_hit)
         return neighbour_share(self._savers_adj, fear, self._savers_degree)
 
     def _exchange_day(self, day: int) -> float:
@@ -435,10 +435,19 @@ class Crypto401kModel(mesa.Model):
             float(x) for x in self.holding_pnl
         )
 
-    def _set_asset_records(self) -> None:
-        """Per-asset columns (only with several assets) and the stablecoin's (if any)."""
-        if not self._asset_columns:
-            return
+    def _set_extra_records(self) -> None:
+        """Per-asset columns (with several assets), the exchanges' and the stablecoin's."""
+        if len(self.asset_names) > 1:
+            m = self.market
+            values = {
+                "price": m.price,
+                "fundamental": m.fundamental,
+                "log_return": m.ret,
+                "volatility_30d": m.vol * np.sqrt(365.0),
+            }
+            for name in PER_ASSET_REPORTERS:
+                for asset, value in zip(self.asset_names, values[name].tolist(), strict=True):
+                    setattr(self, f"{name}_{asset}", value)
         x = self.exchanges
         if x.n:
             self.exchange_failures = int(x.failed.sum())
@@ -451,16 +460,6 @@ class Crypto401kModel(mesa.Model):
             self.stable_coverage = sc.coverage
             self.stable_redeemed = sc.redeemed
             self.peg_broken = bool(sc.broken)
-        m = self.market
-        values = {
-            "price": m.price,
-            "fundamental": m.fundamental,
-            "log_return": m.ret,
-            "volatility_30d": m.vol * np.sqrt(365.0),
-        }
-        for name in PER_ASSET_REPORTERS:
-            for asset, value in zip(self.asset_names, values[name].tolist(), strict=True):
-                setattr(self, f"{name}_{asset}", value)
 
     def _holdings(self) -> np.ndarray:
         """Coins held by each holder in HOLDERS, shape (holders, assets)."""
