@@ -106,6 +106,10 @@ def run_sweep(
     as a failed record that is not written, so the next rerun tries it again.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
+    # a writer killed between write and rename leaves its temporary file (one sweep writes a
+    # folder at a time)
+    for stale in run_dir.glob(".tmp-*.json"):
+        stale.unlink(missing_ok=True)
     records: list[dict[str, Any] | None] = [read_finished(run_dir, t, retry_failed) for t in tasks]
     pending = [i for i, r in enumerate(records) if r is None]
     bar = _progress_bar(len(tasks), len(tasks) - len(pending), progress, label)
