@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.outcomes import METRICS
+from experiments.outcomes import metric_info, split_metric
 
 ALPHA = 0.05
 # verbs for a significant rise / fall, where "raised" and "lowered" would mislead
@@ -25,7 +25,11 @@ DIRECTION = {"max_drawdown": ("made shallower", "deepened")}
 
 def is_binary(metric: str) -> bool:
     """A 0/1 outcome (its mean is a rate)."""
-    return metric in METRICS and METRICS[metric].unit == "0/1"
+    try:
+        split_metric(metric)
+    except ValueError:
+        return False
+    return metric_info(metric).unit == "0/1"
 
 
 def mean_ci(x: np.ndarray, level: float = 0.95, binary: bool = False) -> tuple[float, float, float]:
@@ -133,7 +137,7 @@ def fmt(x: float, metric: str | None = None) -> str:
     """A number for a table or sentence: percentages for fractions, else 3 significant digits."""
     if x is None or not np.isfinite(x):
         return "n/a"
-    unit = METRICS[metric].unit if metric else ""
+    unit = metric_info(metric).unit if metric else ""
     if unit.startswith("fraction") and abs(x) < 10:
         return f"{100 * x:.3g}%"
     if unit == "USD":
@@ -147,7 +151,7 @@ def fmt_ci(mean: float, lo: float, hi: float, metric: str | None = None) -> str:
 
 def answer_sentence(row: dict[str, Any] | pd.Series, subject: str, metric: str) -> str:
     """'<subject> raised/cut/did not significantly change <metric> from X [CI] to Y [CI] ...'"""
-    label = METRICS[metric].label
+    label = metric_info(metric).label
     if not np.isfinite(row.get("diff", np.nan)):
         return (
             f"{subject}: {label} {fmt_ci(row['mean'], row['lo'], row['hi'], metric)} (no control)."
@@ -170,7 +174,7 @@ def answer_sentence(row: dict[str, Any] | pd.Series, subject: str, metric: str) 
 def across_sentence(groups: dict[str, np.ndarray], subject: str, metric: str) -> str:
     """'<subject>: <metric> was X [CI] (a), Y [CI] (b) ...; the differences are (not)
     significant (Friedman test ...)'. `groups` holds one array per value, aligned by seed."""
-    label = METRICS[metric].label
+    label = metric_info(metric).label
     binary = is_binary(metric)
     parts = [f"{fmt_ci(*mean_ci(x, binary=binary), metric)} ({name})" for name, x in groups.items()]
     arrays = np.array([np.asarray(x, dtype=float) for x in groups.values()])

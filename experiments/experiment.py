@@ -30,8 +30,9 @@ import pandas as pd
 
 import model
 from experiments import analysis, figures, sensitivity
-from experiments.outcomes import METRICS
+from experiments.outcomes import METRICS, metric_info
 from experiments.spec import (
+    Answer,
     Point,
     Spec,
     check_overrides,
@@ -152,6 +153,8 @@ def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per run in task order; parameters from the points (not the stored files)."""
     by_index = {p.index: p for p in points}
     param_names = list(dict.fromkeys(k for p in points for k in p.params))
+    # the fixed metrics, then the per-asset ones (<metric>@<asset>) the runs produced
+    metric_names = list(METRICS) + sorted({k for r in records for k in r if "@" in k})
     rows = []
     for r in records:
         p = by_index[r["point"]]
@@ -160,12 +163,12 @@ def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
         row.update(seed=r["seed"], status=r["status"], error=r.get("error", ""))
         row["code"] = r.get("code")
         row["wall_time_s"] = r.get("wall_time_s", float("nan"))
-        row.update({m: r.get(m, float("nan")) for m in METRICS})
+        row.update({m: r.get(m, float("nan")) for m in metric_names})
         rows.append(row)
     df = pd.DataFrame(rows)
     for k in param_names:
         df[k] = _uniform_column(df[k])
-    for m in METRICS:
+    for m in metric_names:
         df[m] = df[m].astype(float)
     df["code"] = df["code"].astype("string")
     return df
@@ -231,8 +234,7 @@ def _write_grid(
     return [out / "summary.md", *pngs], answer
 
 
-def _across_answer(spec: Spec, points: list[Point], runs: pd.DataFrame) -> str:
-    a = spec.answer
+def _across_answer(a: Answer, points: list[Point], runs: pd.DataFrame) -> str:
     fixed = {k: v for k, v in a.treatment.items() if k != a.across}
     chosen = [
         p
@@ -247,9 +249,12 @@ def _across_answer(spec: Spec, points: list[Point], runs: pd.DataFrame) -> str:
 
 
 def _grid_answer(spec: Spec, points: list[Point], table: pd.DataFrame, runs: pd.DataFrame) -> str:
-    a = spec.answer
+    return " ".join(_one_answer(a, points, table, runs) for a in spec.answers)
+
+
+def _one_answer(a: Answer, points: list[Point], table: pd.DataFrame, runs: pd.DataFrame) -> str:
     if a.across:
-        return _across_answer(spec, points, runs)
+        return _across_answer(a, points, runs)
     point = find_point(points, a.treatment)
     if point is None:
         return f"{a.subject}: the answer's treatment {a.treatment} is not among the points run."
@@ -299,7 +304,7 @@ def grid_summary(
     lines = [f"# {spec.name}: {spec.question}", "", f"**Answer.** {answer}", ""]
     lines += _setup_lines(spec, runs)
     for metric in spec.metrics:
-        m = METRICS[metric]
+        m = metric_info(metric)
         lines += ["", f"## {m.label} [{m.unit}]", "", f"{m.meaning}.", ""]
         header = ["point", *keys, "n", "mean [95% CI]", "effect vs control [95% CI]", "p (Holm)"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -361,7 +366,7 @@ def _check_bounds(spec: Spec) -> None:
                 f"spec {spec.name}: sensitivity.bounds.{name} = {[lo, hi]}: low < high"
             )
         for v in (lo, hi):
-            check_overrides({**spec.base, name: v})
+            check_overrides({**spec.fixed_overrides(), name: v})
 
 
 def _run_sensitivity(
@@ -400,11 +405,11 @@ def sensitivity_answer(spec: Spec, sobol: dict[str, pd.DataFrame]) -> str:
     for metric in spec.metrics:
         t = sobol[metric]
         if t.empty:
-            parts.append(f"{METRICS[metric].label}: indices could not be computed")
+            parts.append(f"{metric_info(metric).label}: indices could not be computed")
             continue
         top = t.iloc[0]
         parts.append(
-            f"{METRICS[metric].label} depends most on {top['parameter']} (total index ST = "
+            f"{metric_info(metric).label} depends most on {top['parameter']} (total index ST = "
             f"{top['ST']:.2f} ± {top['ST_conf']:.2f}, first order {top['S1']:.2f} ± "
             f"{top['S1_conf']:.2f})"
         )
@@ -439,7 +444,7 @@ def sensitivity_summary(
         f"parameters: {chosen}: {', '.join(names)} |",
     ]
     for metric in spec.metrics:
-        m = METRICS[metric]
+        m = metric_info(metric)
         nm, ns = noise[metric]
         lines += [
             "",

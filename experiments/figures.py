@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.outcomes import METRICS
+from experiments.outcomes import metric_info
 from experiments.spec import Spec
 from model.config import parameter_table
 
@@ -21,11 +21,12 @@ def _units() -> dict[str, str]:
 
 def axis_label(name: str) -> str:
     """'savers.allocation [fraction]' for a parameter; 'annualized volatility [..]' for a metric."""
-    if name in METRICS:
-        m = METRICS[name]
-        return f"{m.label} [{m.unit}]"
-    unit = _units().get(name, "-")
-    return f"{name} [{unit}]"
+    try:
+        m = metric_info(name)
+    except ValueError:  # a parameter
+        unit = _units().get(name, "-")
+        return f"{name} [{unit}]"
+    return f"{m.label} [{m.unit}]"
 
 
 def _save(fig, path: Path) -> Path:
@@ -121,7 +122,7 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
         data = df[np.isfinite(df[metric].astype(float))]
         if data.empty:
             continue
-        title = f"{spec.name}: {METRICS[metric].label}\n(mean, 95% CI over seeds)"
+        title = f"{spec.name}: {metric_info(metric).label}\n(mean, 95% CI over seeds)"
         paths.append(
             _point_figure(
                 data, x, metric, hue, col, axis_label(metric), title, out / f"{metric}.png"
@@ -163,9 +164,9 @@ def sensitivity_figures(
                 )
             ax.set_yticks(y + height * (len(cols) - 1) / 2, t["parameter"], fontsize=8)
             ax.invert_yaxis()
-            unit = METRICS[metric].unit if name == "morris" else "share of variance"
+            unit = metric_info(metric).unit if name == "morris" else "share of variance"
             ax.set_xlabel(f"{cols[0][2] if name == 'morris' else 'index'} [{unit}]")
-            ax.set_title(METRICS[metric].label, fontsize=10)
+            ax.set_title(metric_info(metric).label, fontsize=10)
             ax.legend(fontsize=8)
         fig.suptitle(f"sensitivity: {name} (95% bootstrap CI)")
         fig.tight_layout()
@@ -217,7 +218,7 @@ def effect_figures(
         for k in (hue, col):
             if k is not None:
                 df[k] = df[k].astype(str)
-        m = METRICS[metric]
+        m = metric_info(metric)
         title = f"{spec.name}: effect on {m.label} vs control\n(paired by seed; mean, 95% CI)"
         ylabel = f"effect on {m.label} [{m.unit}]"
         paths.append(

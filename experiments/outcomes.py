@@ -11,6 +11,16 @@ institution failed (fraud). Losses are booked to the holder of the coins whose v
 credit losses passed on through defaults move a loss between holders and are not counted
 twice. The holders add up to the fall in the value of all coins, plus what vanished.
 
+The shock metrics are measured from the run's scheduled event: the first of `shock.day`, an
+exchange's `exchanges.fail_day` and the stablecoin's `stablecoin.shock_day`.
+
+With several assets, the per-asset metrics (`PER_ASSET`) are also computed for every coin,
+named `<metric>@<asset>` (e.g. `annualized_volatility@DEFI`); the plain name is the first
+asset's. Cross-asset correlation is the mean over coin pairs of the correlation of daily log
+returns, before the event (calm) and in its window after the event's own day (stress).
+Stablecoin metrics describe the asset of kind "stablecoin": its lowest price, the days its
+peg was broken, and each holder's loss on it over the event window.
+
 Panic reach is measured from the cohorts that panicked first after the shock (hops on the
 social graph); cohorts that panic on their own far away also count, so compare it across
 networks of similar size, next to `panic_share`.
@@ -25,6 +35,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from model import metrics as mt
+from model import scenarios
+from model.config import Config
 from model.model import HOLDERS, Crypto401kModel
 
 
@@ -60,6 +72,61 @@ METRICS: dict[str, Metric] = {
     "policy_days_active": Metric("days under policy", "days", "days at rung 1 or higher"),
     "forced_unwind": Metric("forced unwind", "0/1", "the regulator reached the forced unwind"),
     # a scheduled shock (NaN without one)
+    # a scheduled event's window, per asset with several assets
+    "event_drawdown": Metric(
+        "fall after the event",
+        "fraction",
+        "lowest price in the event window over the price before the event, minus 1 (<= 0)",
+    ),
+    "event_week_return": Metric(
+        "return in the event's week",
+        "fraction",
+        "price 7 days after the event's day over the price before it, minus 1",
+    ),
+    # several coins (NaN with one)
+    "correlation_calm": Metric(
+        "cross-asset correlation, calm",
+        "-",
+        "mean over coin pairs of the correlation of daily log returns before the event "
+        "(the whole run without one)",
+    ),
+    "correlation_stress": Metric(
+        "cross-asset correlation, stress",
+        "-",
+        "the same over the event window after the event's day (that one day's jump would "
+        "otherwise dominate the window)",
+    ),
+    "correlation_rise": Metric(
+        "rise of correlation in stress", "-", "correlation_stress - correlation_calm"
+    ),
+    # a stablecoin (NaN without one)
+    "depeg_min_price": Metric("stablecoin's lowest price", "USD/coin", "over the run"),
+    "depeg_days": Metric("days off the peg", "days", "days the peg was broken"),
+    "peg_restored": Metric("peg restored", "0/1", "the peg holds at the end of the run"),
+    "stable_redeemed_share": Metric(
+        "stablecoin redeemed", "fraction", "share of day-0 supply redeemed in runs"
+    ),
+    "stable_loss_savers_usd": Metric(
+        "savers' loss on the stablecoin", "USD", "mark-to-market, over the event window"
+    ),
+    "stable_loss_traders_usd": Metric(
+        "traders' loss on the stablecoin", "USD", "mark-to-market, over the event window"
+    ),
+    "stable_loss_institutions_usd": Metric(
+        "institutions' loss on the stablecoin", "USD", "mark-to-market, over the event window"
+    ),
+    "stable_loss_outside_usd": Metric(
+        "outside holders' loss on the stablecoin",
+        "USD",
+        "mark-to-market, over the event window (their gain from redeeming at par excluded)",
+    ),
+    # exchanges (NaN without any)
+    "exchange_failures": Metric("exchange failures", "count", "exchanges failed in the run"),
+    "vanished_savers_usd": Metric(
+        "savers' coins lost at exchanges",
+        "USD",
+        "plan coins lost in exchange failures within the event window, at pre-event prices",
+    ),
     "shock_loss_usd": Metric(
         "market loss after the shock", "USD", "all holders' losses and vanished assets (window)"
     ),
@@ -102,6 +169,48 @@ METRICS: dict[str, Metric] = {
 }
 
 
+# computed per coin as <metric>@<asset> when a run has several assets
+PER_ASSET = (
+    "annualized_volatility",
+    "excess_kurtosis",
+    "max_drawdown",
+    "crash_days",
+    "final_price_ratio",
+    "event_drawdown",
+    "event_week_return",
+)
+
+
+def split_metric(name: str) -> tuple[str, str | None]:
+    """'annualized_volatility@DEFI' -> ('annualized_volatility', 'DEFI'); a plain name -> (name,
+    None). ValueError naming the allowed metrics if the base is unknown."""
+    base, _, asset = name.partition("@")
+    if base not in METRICS or (asset and base not in PER_ASSET) or name.endswith("@"):
+        raise ValueError(
+            f"metric {name!r} is unknown; allowed: {', '.join(METRICS)}, or "
+            f"<metric>@<asset> for {', '.join(PER_ASSET)}"
+        )
+    return base, asset or None
+
+
+def metric_info(name: str) -> Metric:
+    """Label, unit and meaning of a metric, per-asset names included."""
+    base, asset = split_metric(name)
+    m = METRICS[base]
+    return m if asset is None else Metric(f"{m.label}, {asset}", m.unit, f"{m.meaning}; {asset}")
+
+
+def event_day(cfg) -> int | None:
+    """Day of the run's first scheduled event (shock, exchange failure, reserve loss)."""
+    days = [cfg.shock.day]
+    if cfg.exchanges.n_exchanges:
+        days.append(cfg.exchanges.fail_day)
+    if any(a.kind == "stablecoin" for a in cfg.assets):
+        days.append(cfg.stablecoin.shock_day)
+    days = [d for d in days if d is not None and d < cfg.run.steps]
+    return min(days) if days else None
+
+
 def execute(task: dict[str, Any]) -> dict[str, Any]:
     """Run one task {"point", "seed", "overrides", "window_days", ...}; return its record.
 
@@ -124,52 +233,143 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def build_model(overrides: dict[str, Any], seed: int) -> Crypto401kModel:
+    """The model of one run: the overrides on their scenario (`scenario` key: a built-in name
+    or a TOML file; the BTC-only defaults without one)."""
+    overrides = dict(overrides)
+    scenario = overrides.pop("scenario", None)
+    return Crypto401kModel(base_config(scenario), rng=seed, **overrides)
+
+
+def base_config(scenario: str | None) -> Config:
+    """`Config()` for None, else the built-in scenario or TOML file (ConfigError if bad)."""
+    if scenario is None:
+        return Config()
+    if scenario.endswith(".toml"):
+        return Config.from_toml(scenario)
+    return scenarios.load(scenario)
+
+
 def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[str, float]:
-    """Simulate one configuration and compute every metric of `METRICS`."""
-    m = Crypto401kModel(rng=seed, **overrides)
+    """Simulate one configuration and compute every metric of `METRICS` (and, with several
+    assets, the per-asset ones)."""
+    m = build_model(overrides, seed)
     cfg = m.config
-    shock_day = (
-        cfg.shock.day if cfg.shock.day is not None and cfg.shock.day < cfg.run.steps else None
-    )
+    shock_day = event_day(cfg)
     first_panic = np.full(m.savers.n, -1, dtype=np.int64)
     panicked_before = np.zeros(m.savers.n, dtype=bool)
-    vanished = 0.0
+    vanished = vanished_savers = 0.0
+    pnl_window = np.zeros_like(m.holding_pnl_asset)
     for day in range(cfg.run.steps):
         if day == shock_day:
             panicked_before = m.savers.panicked.copy()
-            lost_before = _lost_value(m, m.market.price)
             price_before = m.market.price.copy()
+            lost_before = _lost_value(m, price_before)
+            savers_lost_before = _savers_lost(m, price_before)
+            pnl_before = m.holding_pnl_asset.copy()
         m.step()
         # the window: days shock_day .. shock_day + window_days - 1
         if shock_day is not None and shock_day <= day < shock_day + window_days:
             new = m.savers.panicked & ~panicked_before & (first_panic < 0)
             first_panic[new] = day
-        if shock_day is not None and day == shock_day + window_days - 1:
+        if shock_day is not None and day == min(shock_day + window_days, cfg.run.steps) - 1:
             vanished = _lost_value(m, price_before) - lost_before
+            vanished_savers = _savers_lost(m, price_before) - savers_lost_before
+            pnl_window = m.holding_pnl_asset - pnl_before
 
     ts = m.datacollector.get_model_vars_dataframe()
     prices = ts["price"].to_numpy()
-    r = mt.log_returns(prices)
     levels = ts["policy_level"].to_numpy()
     acted = levels > 0
+    out = _price_metrics(prices, shock_day, window_days)
+    out.update(
+        saver_loss_share=float(ts["saver_loss_share"].iloc[-1]),
+        saver_peak_panicked_share=float(ts["panicked_savers"].max() / m.savers.n),
+        defaults=float(ts["defaults"].iloc[-1]),
+        liquidations=float(ts["liquidations"].iloc[-1]),
+        policy_acted=float(acted.any()),
+        policy_max_level=float(levels.max()),
+        policy_first_day=float(np.argmax(acted) - 1) if acted.any() else float("nan"),
+        policy_days_active=float(acted[1:].sum()),
+        forced_unwind=float((levels >= 4).any()),
+    )
+    out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic, vanished))
+    out.update(_asset_metrics(m, ts, shock_day, window_days))
+    out.update(_stablecoin_metrics(m, ts, pnl_window))
+    out["exchange_failures"] = float(m.exchanges.failed.sum()) if m.exchanges.n else float("nan")
+    out["vanished_savers_usd"] = (
+        vanished_savers if m.exchanges.n and shock_day is not None else float("nan")
+    )
+    return out
+
+
+def _price_metrics(prices: np.ndarray, shock_day: int | None, window_days: int) -> dict:
+    """The per-asset metrics of one price series (row t: the price after day t-1)."""
+    r = mt.log_returns(prices)
     out = {
         "annualized_volatility": mt.annualized_volatility(r),
         "excess_kurtosis": mt.excess_kurtosis(r),
         "max_drawdown": mt.max_drawdown(prices),
         "crash_days": float(mt.crash_days(r)),
         "final_price_ratio": float(prices[-1] / prices[0]),
-        "saver_loss_share": float(ts["saver_loss_share"].iloc[-1]),
-        "saver_peak_panicked_share": float(ts["panicked_savers"].max() / m.savers.n),
-        "defaults": float(ts["defaults"].iloc[-1]),
-        "liquidations": float(ts["liquidations"].iloc[-1]),
-        "policy_acted": float(acted.any()),
-        "policy_max_level": float(levels.max()),
-        "policy_first_day": float(np.argmax(acted) - 1) if acted.any() else float("nan"),
-        "policy_days_active": float(acted[1:].sum()),
-        "forced_unwind": float((levels >= 4).any()),
+        "event_drawdown": float("nan"),
+        "event_week_return": float("nan"),
     }
-    out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic, vanished))
+    if shock_day is not None:
+        before = prices[shock_day]
+        window = prices[shock_day + 1 : shock_day + window_days + 1]
+        out["event_drawdown"] = float(min(window.min() / before - 1.0, 0.0))
+        week = shock_day + 7
+        if week < len(prices):
+            out["event_week_return"] = float(prices[week] / before - 1.0)
     return out
+
+
+def _asset_metrics(m: Crypto401kModel, ts, shock_day: int | None, window_days: int) -> dict:
+    """Per-coin metrics (<metric>@<asset>) and cross-asset correlation, calm and stress."""
+    out = dict.fromkeys(["correlation_calm", "correlation_stress", "correlation_rise"], np.nan)
+    coins = [a.name for a in m.config.assets if a.kind == "coin"]
+    if len(m.config.assets) < 2:
+        return out
+    for name in coins:
+        for k, v in _price_metrics(ts[f"price_{name}"].to_numpy(), shock_day, window_days).items():
+            out[f"{k}@{name}"] = v
+    if len(coins) < 2:
+        return out
+    r = np.diff(np.log(ts[[f"price_{name}" for name in coins]].to_numpy()), axis=0)
+    if shock_day is None:
+        out["correlation_calm"] = mt.mean_pairwise_correlation(r)
+        return out
+    out["correlation_calm"] = mt.mean_pairwise_correlation(r[:shock_day])
+    stress = r[shock_day + 1 : shock_day + window_days]
+    out["correlation_stress"] = mt.mean_pairwise_correlation(stress)
+    out["correlation_rise"] = out["correlation_stress"] - out["correlation_calm"]
+    return out
+
+
+def _stablecoin_metrics(m: Crypto401kModel, ts, pnl_window: np.ndarray) -> dict:
+    keys = [k for k in METRICS if k.startswith(("depeg_", "peg_", "stable_"))]
+    if m.stablecoin is None:
+        return dict.fromkeys(keys, float("nan"))
+    k = m.stable_index
+    name = m.config.assets[k].name
+    sc = m.stablecoin
+    out = {
+        "depeg_min_price": float(ts[f"price_{name}"].min()),
+        "depeg_days": float(sc.days_broken),
+        "peg_restored": float(not sc.broken),
+        "stable_redeemed_share": float(sc.redeemed / m.market.supply[k]),
+    }
+    for h, holder in enumerate(HOLDERS):
+        out[f"stable_loss_{holder}_usd"] = float(-pnl_window[h, k])
+    return out
+
+
+def _savers_lost(m: Crypto401kModel, price: np.ndarray) -> float:
+    """USD value, at `price`, of the plan coins lost in exchange failures so far."""
+    if not m.exchanges.n:
+        return 0.0
+    return float(m.exchanges.lost_coins[:, 0].sum(axis=0) @ price)
 
 
 def _lost_value(m: Crypto401kModel, price: np.ndarray) -> float:

@@ -33,7 +33,7 @@ def _points(spec: Spec, names: list[str], x: np.ndarray, stage: str) -> list[Poi
     points = []
     for i, row in enumerate(x):
         params = {n: float(v) for n, v in zip(names, row, strict=True)}
-        overrides = {**spec.base, **params, "run.steps": steps}
+        overrides = {**spec.fixed_overrides(), **params, "run.steps": steps}
         check_overrides(overrides)
         points.append(Point(index=i, params=params, overrides=overrides, stage=stage))
     return points

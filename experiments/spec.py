@@ -1,10 +1,12 @@
 """Experiment specifications: what to run, read from TOML and checked before anything runs.
 
-A spec names fixed overrides (`base`), a full-factorial `grid` of parameter values, an optional
-`control` (the no-401(k) or policy-off reference each treatment is compared with), the seeds
-and the horizon, the headline `metrics`, and the one-sentence `answer` to report. A
-`[quick]` table shrinks it for CI. A sensitivity spec has `kind = "sensitivity"` and a
-`[sensitivity]` table of parameter bounds instead of a grid (Morris, then Sobol).
+A spec names the scenario it builds on (`scenario`: a built-in name or a TOML file; the
+BTC-only baseline, `Config()`, without one), fixed overrides (`base`), a full-factorial
+`grid` of parameter values, an optional `control` (the no-401(k) or policy-off reference
+each treatment is compared with), the seeds and the horizon, the headline `metrics`, and
+the one-sentence `answer` to report. A `[quick]` table shrinks it for CI. A sensitivity
+spec has `kind = "sensitivity"` and a `[sensitivity]` table of parameter bounds instead of
+a grid (Morris, then Sobol).
 
 The built-in specs are `experiments/specs/<name>.toml`; any other TOML file with the same
 fields is accepted.
@@ -21,13 +23,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from experiments.outcomes import METRICS
-from model.config import Config, ConfigError
+from experiments.outcomes import base_config, event_day, split_metric
+from model import scenarios
+from model.config import ConfigError
 
 SPEC_DIR = Path(__file__).parent / "specs"
 # bump when the model or a metric changes what a finished run's record would hold: stored
 # runs of an older version are then run again instead of being reused
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 Value = float | int | bool | str | None
 
 
@@ -72,6 +75,7 @@ class Sensitivity(_Strict):
 class Spec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     question: str
+    scenario: str | None = None
     kind: Literal["grid", "sensitivity"] = "grid"
     seeds: int = Field(30, ge=1)
     first_seed: int = Field(0, ge=0)
@@ -86,15 +90,28 @@ class Spec(_Strict):
     # grid parameters that cannot matter in the control (e.g. the inflow channel when the
     # allocation is 0): its twin takes their base values, so one control serves many points
     control_ignores: list[str] = Field(default_factory=list)
-    answer: Answer | None = None
+    # one [answer] table, or several ([[answer]]) for a question with several parts
+    answer: Answer | list[Answer] | None = None
     sensitivity: Sensitivity | None = None
     quick: Quick = Quick()
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
-        for m in [*self.metrics, *([self.answer.metric] if self.answer else [])]:
-            if m not in METRICS:
-                raise ValueError(f"metric {m!r} is unknown; allowed: {', '.join(METRICS)}")
+        try:
+            cfg = base_config(self.scenario)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        coins = [a.name for a in cfg.assets if a.kind == "coin"]
+        for m in self.metrics:
+            _, asset = split_metric(m)
+            if asset is not None and (asset not in coins or len(cfg.assets) < 2):
+                raise ValueError(
+                    f"metric {m!r}: per-asset metrics need a scenario with several assets "
+                    f"and a coin's name (scenario {self.scenario!r} has: {', '.join(coins)})"
+                )
+        for a in self.answers:
+            if a.metric not in self.metrics:
+                raise ValueError(f"answer.metric = {a.metric!r}: must be one of metrics")
         if self.kind == "grid":
             dims = [*self.grid.values(), *self.variants.values()]
             if not dims or any(len(v) == 0 for v in dims):
@@ -102,7 +119,7 @@ class Spec(_Strict):
             if set(self.grid) & set(self.variants):
                 raise ValueError("a dimension is both in grid and in variants")
             self._check_dimensions()
-            if self.answer is None:
+            if not self.answers:
                 raise ValueError("a grid experiment needs an [answer] table")
         elif self.sensitivity is None:
             raise ValueError("kind 'sensitivity' needs a [sensitivity] table with bounds")
@@ -120,17 +137,35 @@ class Spec(_Strict):
             unknown = [v for v in labels if v not in dims[k]]
             if unknown:
                 raise ValueError(f"quick.grid.{k}: {unknown} not among {dims[k]}")
-        a = self.answer
-        if a.across is not None and a.across not in dims:
-            raise ValueError(f"answer.across: {a.across!r} is not swept; swept: {', '.join(dims)}")
         swept_or_control = {k: list(v) for k, v in dims.items()}
         for k, v in self.control.items():
             swept_or_control.setdefault(k, []).append(v)
-        for k, v in a.treatment.items():
-            if k not in swept_or_control:
-                raise ValueError(f"answer.treatment: {k!r} is not swept; swept: {', '.join(dims)}")
-            if v not in swept_or_control[k]:
-                raise ValueError(f"answer.treatment.{k} = {v!r}: not among {swept_or_control[k]}")
+        for a in self.answers:
+            if a.across is not None and a.across not in dims:
+                raise ValueError(
+                    f"answer.across: {a.across!r} is not swept; swept: {', '.join(dims)}"
+                )
+            for k, v in a.treatment.items():
+                if k not in swept_or_control:
+                    raise ValueError(
+                        f"answer.treatment: {k!r} is not swept; swept: {', '.join(dims)}"
+                    )
+                if v not in swept_or_control[k]:
+                    raise ValueError(
+                        f"answer.treatment.{k} = {v!r}: not among {swept_or_control[k]}"
+                    )
+
+    @property
+    def answers(self) -> list[Answer]:
+        """The answer tables, as a list (empty for a sensitivity spec)."""
+        if self.answer is None:
+            return []
+        return list(self.answer) if isinstance(self.answer, list) else [self.answer]
+
+    def fixed_overrides(self) -> dict[str, Value]:
+        """What every point passes to the model: the scenario (if any) and `base`."""
+        head: dict[str, Value] = {"scenario": self.scenario} if self.scenario else {}
+        return {**head, **self.base}
 
     def sized(self, quick: bool, seeds: int | None = None) -> Spec:
         """This spec at CI size (`quick`) and/or with another number of seeds."""
@@ -152,12 +187,15 @@ class Spec(_Strict):
                     if getattr(q, key) is not None:
                         sens[key] = getattr(q, key)
             # a treatment dropped from the quick grid keeps its answer on the nearest point
-            if self.answer is not None:
-                dims = {**data["grid"], **{k: list(v) for k, v in data["variants"].items()}}
-                data["answer"]["treatment"] = {
+            dims = {**data["grid"], **{k: list(v) for k, v in data["variants"].items()}}
+            answers = [a.model_dump() for a in self.answers]
+            for a in answers:
+                a["treatment"] = {
                     k: (v if v in dims.get(k, [v]) else dims[k][-1])
-                    for k, v in self.answer.treatment.items()
+                    for k, v in a["treatment"].items()
                 }
+            if answers:
+                data["answer"] = answers if isinstance(self.answer, list) else answers[0]
         if seeds is not None:
             data["seeds"] = seeds
         return _validate(data, self.name)
@@ -178,8 +216,20 @@ class Point(BaseModel):
     def key(self) -> str:
         """Content hash of the overrides and `METRICS_VERSION`: the same point gives the same
         key whatever the spec's order, and a stored run is reused only for the same point."""
-        blob = json.dumps([METRICS_VERSION, self.overrides], sort_keys=True, default=repr)
+        blob = json.dumps(
+            [METRICS_VERSION, self.overrides, _scenario_text(self.overrides.get("scenario"))],
+            sort_keys=True,
+            default=repr,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _scenario_text(scenario: str | None) -> str | None:
+    """The scenario's TOML, so that a stored run is not reused after its scenario changed."""
+    if scenario is None:
+        return None
+    path = Path(scenario) if scenario.endswith(".toml") else scenarios.path(scenario)
+    return path.read_text(encoding="utf-8")
 
 
 def builtin_names() -> list[str]:
@@ -258,7 +308,7 @@ def _is_control(spec: Spec, params: dict[str, Value]) -> bool:
 
 
 def _point(spec: Spec, index: int, params: dict[str, Value], **kw: Any) -> Point:
-    overrides = dict(spec.base)
+    overrides = spec.fixed_overrides()
     for k, v in params.items():
         if k in spec.variants:
             overrides.update(spec.variants[k][v])
@@ -266,13 +316,13 @@ def _point(spec: Spec, index: int, params: dict[str, Value], **kw: Any) -> Point
             overrides[k] = v
     overrides["run.steps"] = steps_for(spec.years)
     try:
-        check_overrides(overrides)
+        cfg = check_overrides(overrides)
     except ConfigError as exc:
         raise ConfigError(f"spec {spec.name}, point {_describe(params)}: {exc}") from None
-    day = overrides.get("shock.day")
+    day = event_day(cfg)
     if day is not None and day + spec.window_days > overrides["run.steps"]:
         raise ConfigError(
-            f"spec {spec.name}: shock.day = {day}: the shock's window of {spec.window_days} "
+            f"spec {spec.name}: the event on day {day}: its window of {spec.window_days} "
             f"days must end by the horizon ({overrides['run.steps']} days)"
         )
     return Point(index=index, params=params, overrides=overrides, **kw)
@@ -282,6 +332,8 @@ def _describe(params: dict[str, Value]) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in params.items())
 
 
-def check_overrides(overrides: dict[str, Value]) -> None:
-    """Raise ConfigError (naming the parameter) if the model would reject these overrides."""
-    Config().with_overrides(dict(overrides))
+def check_overrides(overrides: dict[str, Value]):
+    """The configuration these overrides give (on their `scenario`); ConfigError naming the
+    parameter if the model would reject them."""
+    overrides = dict(overrides)
+    return base_config(overrides.pop("scenario", None)).with_overrides(overrides)

@@ -89,6 +89,15 @@ class AssetConfig(Section):
         "its price the peg or, once broken, what holders expect to recover",
         "the seeds' menu: Bitcoin, Ether, DeFi tokens and stablecoins",
     )
+    daily_volume_usd: float | None = P(
+        None,
+        "USD/day",
+        "this asset's spot volume at day-0 prices, used by the square-root impact law "
+        "(None: its market-cap share of market.daily_volume_usd)",
+        "no per-asset spot volume is sourced in seed-world-facts.md (only the market's "
+        "$47-93B/day): by default every asset turns over the same share of its cap",
+        gt=0,
+    )
 
 
 class MarketConfig(Section):
@@ -760,7 +769,18 @@ class ShockConfig(Section):
 
     day: int | None = P(None, "day", "day of the shock (None: no shock)", "treatment", ge=0)
     fundamental_drop: float = P(
-        0.0, "fraction", "fall of every asset's fundamental value", "treatment", ge=0, lt=1
+        0.0,
+        "fraction",
+        "fall of the fundamental value of `asset` (every coin if None)",
+        "treatment",
+        ge=0,
+        lt=1,
+    )
+    asset: str | None = P(
+        None,
+        "-",
+        "name of the one coin whose fundamental falls (None: every coin)",
+        "treatment: a crash in one asset, to see how far it travels into the others",
     )
     default_institution: int | None = P(
         None,
@@ -993,6 +1013,10 @@ class Config(Section):
                 raise _field_error(
                     f"assets.{k}.initial_price_usd", a.initial_price_usd, "1.0 for a stablecoin"
                 )
+        a = self.shock.asset
+        coins = [n for n, asset in zip(names, self.assets, strict=True) if asset.kind == "coin"]
+        if a is not None and a not in coins:
+            raise _field_error("shock.asset", a, f"None or a coin's name ({', '.join(coins)})")
         x = self.exchanges
         if x.fail_day is not None and x.fail_exchange >= x.n_exchanges:
             raise _field_error(

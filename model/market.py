@@ -54,9 +54,17 @@ class Market:
         self.n = len(assets)
         p0 = np.array([a.initial_price_usd for a in assets])
         self.supply = np.array([a.market_cap_usd for a in assets]) / p0  # coins
-        # daily spot volume / market cap; the square-root law is split by market cap
+        # daily spot volume / market cap: an asset's own volume, or its cap share of the market's
         caps = np.array([a.market_cap_usd for a in assets])
-        self.turnover = self.cfg.daily_volume_usd * caps / caps.sum() / caps
+        volume = np.array(
+            [
+                a.daily_volume_usd
+                if a.daily_volume_usd is not None
+                else self.cfg.daily_volume_usd * a.market_cap_usd / caps.sum()
+                for a in assets
+            ]
+        )
+        self.turnover = volume / caps
         self.log_base = np.log(p0)  # permanent component of the log price
         self.transient = np.zeros(self.n)  # decaying component of the log price
         self.log_fundamental = np.log(p0)
@@ -90,14 +98,15 @@ class Market:
         return np.exp(self.log_fundamental)
 
     # ---- step 1: news --------------------------------------------------------------
-    def step_fundamental(self, drop: float = 0.0) -> None:
-        """Random-walk step of log fundamentals; `drop` is a scheduled fractional fall."""
+    def step_fundamental(self, drop: float | np.ndarray = 0.0) -> None:
+        """Random-walk step of log fundamentals; `drop` is a scheduled fractional fall, one
+        for every coin or one per asset, shape (A,)."""
         z = self.chol @ self.rng.standard_normal(self.n)
         self.prev_log_fundamental = self.log_fundamental.copy()
         self.log_fundamental = self.log_fundamental + self.drift + self.fund_vol * z
-        if drop > 0.0:
+        if np.any(np.asarray(drop) > 0.0):
             self.log_fundamental = self.log_fundamental + np.where(
-                self.pegged, 0.0, np.log1p(-drop)
+                self.pegged, 0.0, np.log1p(-np.asarray(drop, dtype=float))
             )
         self.log_base = self.log_base + (self.log_fundamental - self.prev_log_fundamental)
 

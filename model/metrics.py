@@ -159,3 +159,13 @@ def cross_asset_facts(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vols = np.array([annualized_volatility(col[np.isfinite(col)]) for col in r.T])
     common = r[np.isfinite(r).all(axis=1)]
     return vols, np.corrcoef(common, rowvar=False)
+
+
+def mean_pairwise_correlation(returns: np.ndarray) -> float:
+    """Mean over asset pairs of the correlation of `returns`, shape (days, assets); NaN with
+    fewer than 2 assets, fewer than 3 days, or an asset that did not move."""
+    r = np.asarray(returns, dtype=float)
+    if r.ndim != 2 or r.shape[1] < 2 or r.shape[0] < 3 or np.any(r.std(axis=0) == 0):
+        return float("nan")
+    c = np.corrcoef(r, rowvar=False)
+    return float(c[np.triu_indices_from(c, k=1)].mean())

@@ -170,6 +170,13 @@ class Crypto401kModel(mesa.Model):
         self._peaks = np.tile(price0, (PEAK_WINDOW, 1))
         self._loss_bps = 0.0
         self.holding_pnl = np.zeros(len(HOLDERS))  # USD, cumulative, per holder in HOLDERS
+        self.holding_pnl_asset = np.zeros((len(HOLDERS), self.market.n))  # the same per asset
+        # the scheduled fundamental fall: every coin's, or one coin's (shock.asset)
+        self._shock_drop: float | np.ndarray = cfg.shock.fundamental_drop
+        if cfg.shock.asset is not None:
+            names = [a.name for a in cfg.assets]
+            self._shock_drop = np.zeros(self.market.n)
+            self._shock_drop[names.index(cfg.shock.asset)] = cfg.shock.fundamental_drop
         self.failed: list[tuple[int, int]] = []  # (day, institution)
         self.initial_cash = self.total_cash()
         self.initial_coins = self.total_coins()
@@ -236,7 +243,7 @@ class Crypto401kModel(mesa.Model):
             self._stablecoin_day(day)
         saver_coins_before = savers.coins.copy()
         holdings_before = self._holdings()
-        drop = cfg.shock.fundamental_drop if shock_today else 0.0
+        drop = self._shock_drop if shock_today else 0.0
         if self.exchanges.n:
             news = self._exchange_day(day)
             if news > 0.0:
@@ -291,6 +298,7 @@ class Crypto401kModel(mesa.Model):
         loss = float(saver_coins_before.sum(axis=0) @ np.maximum(0.0, prev_price - market.price))
         # gains on the day's opening holdings at the close-to-close price change
         self.holding_pnl += holdings_before @ (market.price - prev_price)
+        self.holding_pnl_asset += holdings_before * (market.price - prev_price)[None, :]
         self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
         self._set_records([q.sum(axis=0) for q in orders], clearing.halted)
         self._set_extra_records()

@@ -20,7 +20,16 @@ from experiments.experiment import run_experiment
 from experiments.outcomes import METRICS
 from experiments.spec import builtin_names, grid_points, load_spec
 
-EXPERIMENTS = ["dampen", "contagion", "backlash", "topology", "sensitivity"]
+EXPERIMENTS = [
+    "dampen",
+    "contagion",
+    "backlash",
+    "topology",
+    "sensitivity",
+    "assets",
+    "exchange_failure",
+    "stablecoin_run",
+]
 CLI = [sys.executable, "-m", "experiments.cli"]
 
 
@@ -36,7 +45,7 @@ def quick(tmp_path_factory) -> dict[str, Path]:
 
 
 # ---- specs -------------------------------------------------------------------------------
-def test_the_five_experiments_are_built_in():
+def test_the_experiments_are_built_in():
     assert set(EXPERIMENTS) <= set(builtin_names())
     for name in EXPERIMENTS:
         spec = load_spec(name)
