@@ -8,6 +8,8 @@ blocks on a ring, traders inside, institutions at the centre), not by a force si
 
 from __future__ import annotations
 
+import html
+import re
 import weakref
 from typing import Any
 
@@ -17,6 +19,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mesa.visualization.utils import force_update, update_counter
 
+from model import scenarios
 from model.config import Config, ConfigError
 from model.model import Crypto401kModel
 from model.policy import RUNG_NAMES
@@ -26,6 +29,12 @@ TOPOLOGIES = ["stochastic_block", "barabasi_albert", "watts_strogatz", "erdos_re
 
 # the app's controls: name -> (Mesa input spec); the values are the app's default scenario
 CONTROLS: dict[str, dict[str, Any]] = {
+    "market": {
+        "type": "Select",
+        "label": "market",
+        "value": scenarios.DEFAULT,
+        "values": scenarios.names(),
+    },
     "allocation": {
         "type": "SliderFloat",
         "label": "401(k) crypto allocation",
@@ -125,14 +134,55 @@ CONTROLS: dict[str, dict[str, Any]] = {
         "max": 0.9,
         "step": 0.05,
     },
+    # the several-asset market's events (ignored in a scenario without exchanges or stablecoin)
+    "custody": {"type": "Checkbox", "label": "plan coins in segregated custody", "value": True},
+    "exchange_fail_day": {
+        "type": "SliderInt",
+        "label": "largest exchange fails on day (0: never)",
+        "value": 0,
+        "min": 0,
+        "max": 730,
+        "step": 10,
+    },
+    "reserve_risky": {
+        "type": "SliderFloat",
+        "label": "stablecoin reserve in its own token",
+        "value": 0.0,
+        "min": 0.0,
+        "max": 1.0,
+        "step": 0.05,
+    },
+    "reserve_shock_day": {
+        "type": "SliderInt",
+        "label": "stablecoin reserve loss on day (0: never)",
+        "value": 0,
+        "min": 0,
+        "max": 730,
+        "step": 10,
+    },
+    "reserve_loss": {
+        "type": "SliderFloat",
+        "label": "stablecoin reserve loss",
+        "value": 0.0825,
+        "min": 0.0,
+        "max": 0.9,
+        "step": 0.0025,
+    },
     "seed": {"type": "InputText", "label": "seed", "value": "42"},
 }
 DEFAULTS = {k: v["value"] for k, v in CONTROLS.items()}
 
 
+def base_config(params: dict[str, Any]) -> Config:
+    """The scenario the controls name (ConfigError for an unknown one)."""
+    return scenarios.load(str({**DEFAULTS, **params}["market"]))
+
+
 def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """(seed, dotted overrides) for the app's control values; ConfigError on a bad seed."""
+    """(seed, dotted overrides) for the app's control values; ConfigError on a bad seed or
+    an unknown scenario."""
     p = {**DEFAULTS, **params}
+    base = base_config(p)
     try:
         seed = int(str(p["seed"]).strip())
     except ValueError:
@@ -156,6 +206,14 @@ def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         "shock.fundamental_drop": float(p["shock_size"]),
         "run.steps": 10 * 365,
     }
+    if base.exchanges.n_exchanges:
+        overrides["exchanges.plan_custody_segregated"] = bool(p["custody"])
+        overrides["exchanges.fail_day"] = int(p["exchange_fail_day"]) or None
+        overrides["exchanges.fail_exchange"] = 0
+    if any(a.kind == "stablecoin" for a in base.assets):
+        overrides["stablecoin.reserve_risky_share"] = float(p["reserve_risky"])
+        overrides["stablecoin.shock_day"] = int(p["reserve_shock_day"]) or None
+        overrides["stablecoin.shock_reserve_loss"] = float(p["reserve_loss"])
     return seed, overrides
 
 
@@ -183,7 +241,7 @@ class AppModel(Crypto401kModel):
 
     def __new__(cls, **params: Any) -> AppModel:
         try:
-            Config().with_overrides(overrides_for(params)[1])
+            base_config(params).with_overrides(overrides_for(params)[1])
         except ConfigError as exc:
             last = _last_valid.get(_session())
             if last is not None:
@@ -197,7 +255,7 @@ class AppModel(Crypto401kModel):
         if getattr(self, "_built", False):  # the last valid model, returned by __new__
             return
         seed, overrides = overrides_for(params)
-        super().__init__(rng=seed, **overrides)
+        super().__init__(base_config(params), rng=seed, **overrides)
         self._built = True
         self.params = {**DEFAULTS, **params}
         self.config_error: str | None = None
@@ -210,10 +268,11 @@ class AppModel(Crypto401kModel):
 # ---- the network -------------------------------------------------------------------------
 def structured_layout(m: Crypto401kModel) -> np.ndarray:
     """Node positions, shape (nodes, 2): employers' cohorts as small discs on an outer ring,
-    traders in a disc inside it, institutions on a small central ring. Deterministic
-    (golden-angle spirals, no random numbers) and O(nodes)."""
+    traders in a disc inside it, exchanges on a ring between the two (largest first, at the
+    top), institutions on a small central ring. Deterministic (golden-angle spirals, no random
+    numbers) and O(nodes)."""
     n_s, n_r, n_i = m.savers.n, m.traders.n, m.institutions.n
-    pos = np.zeros((n_s + n_r + n_i, 2))
+    pos = np.zeros((m.n_nodes, 2))
     employers = m.savers.employer
     n_emp = m.config.savers.n_employers
     for e in range(n_emp):
@@ -223,7 +282,10 @@ def structured_layout(m: Crypto401kModel) -> np.ndarray:
         pos[members] = centre + _spiral(len(members), 0.9 * np.pi / n_emp)
     pos[n_s : n_s + n_r] = _spiral(n_r, 0.55)
     angles = 2 * np.pi * np.arange(n_i) / max(n_i, 1)
-    pos[n_s + n_r :] = 0.2 * np.column_stack([np.cos(angles), np.sin(angles)])
+    pos[n_s + n_r : n_s + n_r + n_i] = 0.2 * np.column_stack([np.cos(angles), np.sin(angles)])
+    n_x = m.exchanges.n
+    angles = np.pi / 2 - 2 * np.pi * np.arange(n_x) / max(n_x, 1)
+    pos[m.first_node["exchanges"] :] = 0.74 * np.column_stack([np.cos(angles), np.sin(angles)])
     return pos
 
 
@@ -241,7 +303,10 @@ COLOURS = {
     "liquidated trader": "#000000",
     "institution": "#8172b2",
     "defaulted institution": "#bbbbbb",
+    "exchange": "#937860",
+    "failed exchange": "#ff7f0e",
 }
+EDGE_COLOURS = {"social": "#999999", "exposure": "#dd8452", "custody": "#64b5cd"}
 
 
 def node_colours(m: Crypto401kModel) -> np.ndarray:
@@ -249,7 +314,8 @@ def node_colours(m: Crypto401kModel) -> np.ndarray:
     s = np.where(m.savers.panicked, "panicked saver", "saver")
     t = np.where(m.traders.fear(m.day), "liquidated trader", "trader")
     i = np.where(m.institutions.alive, "institution", "defaulted institution")
-    return np.array([COLOURS[x] for x in np.concatenate([s, t, i])])
+    x = np.where(m.exchanges.failed, "failed exchange", "exchange")
+    return np.array([COLOURS[c] for c in np.concatenate([s, t, i, x])])
 
 
 LIMIT = 1.25  # the layout fits in [-LIMIT, LIMIT]^2
@@ -263,11 +329,13 @@ def edge_image(m: Crypto401kModel, pos: np.ndarray) -> np.ndarray:
 
     fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES), dpi=NETWORK_DPI)
     ax = fig.add_axes((0, 0, 1, 1))
-    social, exposure = [], []
+    lines: dict[str, list] = {layer: [] for layer in EDGE_COLOURS}
     for u, v, layer in m.graph.edges(data="layer"):
-        (exposure if layer == "exposure" else social).append((pos[u], pos[v]))
-    ax.add_collection(LineCollection(social, colors="#999999", linewidths=0.15, alpha=0.35))
-    ax.add_collection(LineCollection(exposure, colors="#dd8452", linewidths=1.2))
+        lines[layer].append((pos[u], pos[v]))
+    c = EDGE_COLOURS
+    ax.add_collection(LineCollection(lines["social"], colors=c["social"], lw=0.15, alpha=0.35))
+    ax.add_collection(LineCollection(lines["custody"], colors=c["custody"], lw=0.15, alpha=0.3))
+    ax.add_collection(LineCollection(lines["exposure"], colors=c["exposure"], linewidths=1.2))
     ax.set_xlim(-LIMIT, LIMIT)
     ax.set_ylim(-LIMIT, LIMIT)
     ax.set_axis_off()
@@ -284,9 +352,14 @@ def network_figure(m: AppModel) -> Figure:
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(m.edges, extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), interpolation="nearest")
     colour = node_colours(m)
-    sizes = np.full(len(pos), 6.0)
+    agents = m.first_node["exchanges"]  # exchanges are drawn as squares, a failed one larger
+    sizes = np.full(agents, 6.0)
     sizes[m.savers.n + m.traders.n :] = 40.0
-    ax.scatter(pos[:, 0], pos[:, 1], s=sizes, c=colour, linewidths=0)
+    ax.scatter(pos[:agents, 0], pos[:agents, 1], s=sizes, c=colour[:agents], linewidths=0)
+    if m.exchanges.n:
+        size = 30.0 + 600.0 * m.exchanges.share
+        size[m.exchanges.failed] *= 2.0
+        ax.scatter(*pos[agents:].T, s=size, c=colour[agents:], marker="s", linewidths=0)
     ax.set_xlim(-LIMIT, LIMIT)
     ax.set_ylim(-LIMIT, LIMIT)
     ax.set_axis_off()
@@ -296,9 +369,10 @@ def network_figure(m: AppModel) -> Figure:
 def colour_key() -> str:
     """The network's colour key as HTML (node states, edge layers)."""
     items = [f'<span style="color:{c}">&#9679;</span> {label}' for label, c in COLOURS.items()]
+    edges = {"social": "social edge", "exposure": "exposure edge (loan)", "custody": "custody"}
     items += [
-        '<span style="color:#999999">&#9472;</span> social edge',
-        '<span style="color:#dd8452">&#9472;</span> exposure edge (loan)',
+        f'<span style="color:{EDGE_COLOURS[k]}">&#9472;</span> {label}'
+        for k, label in edges.items()
     ]
     return " &nbsp; ".join(items)
 
@@ -363,15 +437,21 @@ class SeriesPlot:
         axes[2].set_xlabel("day")
         axes[4].set_xlabel("day")
 
-    def update(self, m: AppModel) -> Figure:
+    def update(self, m: AppModel, asset: str | None = None) -> Figure:
+        """Bring the lines up to date; the price panels show `asset` (the first if None)."""
         df = m.datacollector.get_model_vars_dataframe()
+        columns = series_columns(m, asset)
         day = np.arange(len(df)) - 1
         stride = max(1, len(df) // MAX_POINTS)
         if stride > 1:  # thin long series, keeping the last day
             keep = np.unique(np.r_[np.arange(0, len(df), stride), len(df) - 1])
             df, day = df.iloc[keep], day[keep]
-        for line, (col, _, scale, _, _) in zip(self.lines, SERIES, strict=True):
+        for line, col, (_, _, scale, _, _) in zip(self.lines, columns, SERIES, strict=True):
             line.set_data(day, df[col].to_numpy() / scale)
+        second = "reserve per coin" if columns[1] == "stable_coverage" else "fundamental"
+        if self.lines[1].get_label() != second:
+            self.lines[1].set_label(second)
+            self.axes[0].legend(fontsize=7, loc="upper left")
         self.policy.set_data(day, df["policy_level"].to_numpy())
         for ax in self.axes[:5]:
             ax.relim()
@@ -379,16 +459,37 @@ class SeriesPlot:
         return self.figure
 
 
-def series_figure(m: AppModel) -> Figure:
-    """The model's time-series figure, brought up to date."""
-    return m.series_plot.update(m)
+def series_columns(m: Crypto401kModel, asset: str | None = None) -> list[str]:
+    """The time series' column behind each line of SERIES, the price panels' for `asset`:
+    with a stablecoin, its peg price and its reserve per coin instead of a fundamental."""
+    columns = [col for col, *_ in SERIES]
+    if asset is None or len(m.asset_names) < 2:
+        return columns
+    columns[:3] = [f"{col}_{asset}" for col in columns[:3]]
+    if m.stable_index is not None and asset == m.asset_names[m.stable_index]:
+        columns[1] = "stable_coverage"
+    return columns
+
+
+def series_figure(m: AppModel, asset: str | None = None) -> Figure:
+    """The model's time-series figure, brought up to date, price panels for `asset`."""
+    return m.series_plot.update(m, asset)
 
 
 @solara.component
 def SeriesView(model: AppModel) -> None:
     update_counter.get()
+    chosen, set_chosen = solara.use_state(model.asset_names[0])
+    asset = chosen if chosen in model.asset_names else model.asset_names[0]
+    if len(model.asset_names) > 1:
+        with solara.Row(style={"align-items": "center"}):
+            solara.Text("price panels:")
+            solara.ToggleButtonsSingle(value=asset, values=model.asset_names, on_value=set_chosen)
     solara.FigureMatplotlib(
-        series_figure(model), dependencies=[id(model), model.steps], format="png", dpi=SERIES_DPI
+        series_figure(model, asset),
+        dependencies=[id(model), model.steps, asset],
+        format="png",
+        dpi=SERIES_DPI,
     )
 
 
@@ -406,7 +507,43 @@ def status_text(m: AppModel) -> str:
         f"savers: {int(m.savers.panicked.sum())} cohorts panicked · "
         f"institutions: {int(m.institutions.alive.sum())} of {m.institutions.n} operating",
     ]
+    if len(m.asset_names) > 1:
+        lines.append(
+            "prices: "
+            + " · ".join(
+                f"{name} ${_money(p)}"
+                for name, p in zip(m.asset_names, m.market.price, strict=True)
+            )
+        )
+    x = m.exchanges
+    if x.n:
+        custody = "segregated" if m.config.exchanges.plan_custody_segregated else "at exchanges"
+        lines.append(
+            f"exchanges: {int(x.failed.sum())} of {x.n} failed, "
+            f"${x.lost_usd.sum() / 1e9:,.1f}B lost (plan coins: {custody})"
+        )
+    sc = m.stablecoin
+    if sc is not None:
+        peg = "broken" if sc.broken else "held"
+        lines.append(
+            f"stablecoin {m.asset_names[m.stable_index]}: peg {peg} at ${sc.price:.4f} · "
+            f"reserve ${sc.reserve / 1e9:,.1f}B = {sc.coverage:.1%} of "
+            f"${sc.supply / 1e9:,.1f}B supply"
+        )
     return "\n\n".join(lines)
+
+
+def status_html(text: str) -> str:
+    """The status text as HTML paragraphs (not Markdown: the page typesets $...$ as TeX)."""
+    paragraphs = html.escape(text, quote=False).split("\n\n")
+    body = "".join(
+        f"<p>{re.sub(r'[*][*](.+?)[*][*]', r'<strong>\1</strong>', p)}</p>" for p in paragraphs
+    )
+    return f'<div style="font-size: 13px; line-height: 1.3">{body}</div>'
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
 
 
 @solara.component
@@ -417,5 +554,5 @@ def StatusPanel(model: AppModel) -> None:
             f"Not applied: {model.config_error}. The last valid model keeps running.",
             icon=True,
         )
-    solara.Markdown(status_text(model))
+    solara.HTML(tag="div", unsafe_innerHTML=status_html(status_text(model)))
     solara.HTML(tag="div", unsafe_innerHTML=colour_key(), style="font-size: 12px")

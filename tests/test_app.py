@@ -20,7 +20,17 @@ from pathlib import Path
 import pytest
 import solara
 
-from experiments.viz import DEFAULTS, AppModel, StatusPanel, status_text
+from experiments.viz import (
+    COLOURS,
+    DEFAULTS,
+    AppModel,
+    StatusPanel,
+    node_colours,
+    series_columns,
+    series_figure,
+    status_text,
+    structured_layout,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -64,6 +74,41 @@ def test_status_text_names_day_price_drawdown_and_action():
         m.step()
     text = status_text(m)
     assert "Day 4" in text and "price" in text and "drawdown" in text and "regulator" in text
+
+
+def test_several_assets_exchanges_and_the_peg_are_shown():
+    small = {**DEFAULTS, "n_savers": 200, "n_traders": 200}
+    m = AppModel(**{**small, "exchange_fail_day": 10, "reserve_shock_day": 10, "reserve_loss": 0.3})
+    assert m.asset_names == ["BTC", "ETH", "DEFI", "USDC"]
+    # the exchanges are nodes on the graph, with custody edges to their customers
+    assert len(structured_layout(m)) == m.n_nodes == m.first_node["exchanges"] + 20
+    assert {layer for *_, layer in m.graph.edges(data="layer")} >= {"social", "custody"}
+    exchanges = slice(m.first_node["exchanges"], None)
+    assert (node_colours(m)[exchanges] == COLOURS["exchange"]).all()
+    for _ in range(12):
+        m.step()
+    # the largest exchange failed on day 10 and is marked; the reserve loss broke the peg
+    marked = node_colours(m)[exchanges] == COLOURS["failed exchange"]
+    assert marked[0] and marked.sum() == m.exchanges.failed.sum()
+    text = status_text(m)
+    assert re.search(r"exchanges: [1-9]\d* of 20 failed, \$[\d,.]+B lost", text)
+    assert "stablecoin USDC: peg" in text and "reserve $" in text and "ETH $" in text
+    # the asset selector's price panels: each asset's own columns, the peg with its reserve
+    assert series_columns(m, "ETH")[:3] == ["price_ETH", "fundamental_ETH", "volatility_30d_ETH"]
+    assert series_columns(m, "USDC")[:2] == ["price_USDC", "stable_coverage"]
+    df = m.datacollector.get_model_vars_dataframe()
+    assert df["price_USDC"].min() < 0.9 and df["stable_coverage"].min() < 0.9
+    fig = series_figure(m, "USDC")
+    price, reserve = fig.axes[0].get_lines()[:2]
+    assert reserve.get_label() == "reserve per coin"
+    assert price.get_ydata().min() == pytest.approx(df["price_USDC"].min())
+
+
+def test_btc_only_scenario_has_one_asset_and_no_exchanges():
+    m = AppModel(**{**DEFAULTS, "market": "btc_only", "n_savers": 200, "n_traders": 200})
+    assert m.asset_names == ["BTC"] and m.exchanges.n == 0 and m.stablecoin is None
+    assert series_columns(m, "BTC")[0] == "price"
+    assert "exchanges" not in status_text(m)
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +215,17 @@ def _drive(page, server: str) -> None:
     after = status.inner_text()
     price = re.compile(r"price \$([\d,]+)")
     assert price.search(after).group(1) != price.search(before).group(1)
+
+    # the asset selector redraws the price panels for another asset
+    series = page.locator("img").last
+    drawn = series.get_attribute("src")
+    page.get_by_role("button", name="ETH", exact=True).click()
+    page.wait_for_function(
+        "([el, old]) => el.getAttribute('src') !== old",
+        arg=[series.element_handle(), drawn],
+        timeout=30_000,
+    )
+    assert page.get_by_text(re.compile(r"exchanges: \d+ of 20 failed")).is_visible()
 
     # one notch of the allocation slider (0.03 -> 0.035), then Reset rebuilds the model
     slider = page.get_by_role("slider", name="401(k) crypto allocation")
