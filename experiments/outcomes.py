@@ -118,7 +118,7 @@ METRICS: dict[str, Metric] = {
     "stable_loss_outside_usd": Metric(
         "outside holders' loss on the stablecoin",
         "USD",
-        "mark-to-market, over the event window (their gain from redeeming at par excluded)",
+        "mark-to-market, over the event window, less their gain from redeeming at par",
     ),
     # exchanges (NaN without any)
     "exchange_failures": Metric("exchange failures", "count", "exchanges failed in the run"),

@@ -366,8 +366,13 @@ class Crypto401kModel(mesa.Model):
         sc, k = self.stablecoin, self.stable_index
         if self.config.stablecoin.shock_day == day:
             sc.shock(day, self.config.stablecoin.shock_reserve_loss)
+        peg_before = float(self.market.price[k])
         coins, paid = sc.step(day, float(self.outside_coins[k]))
         self.outside_coins[k] -= coins  # burned by the issuer
+        # redeeming at par what trades below it is the redeemers' gain
+        gain = paid - coins * peg_before
+        self.holding_pnl[HOLDERS.index("outside")] += gain
+        self.holding_pnl_asset[HOLDERS.index("outside"), k] += gain
         self.outside_cash += paid
         self.ledger.redeemed_coins[k] += coins
         self.ledger.redeemed_usd += paid

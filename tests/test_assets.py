@@ -62,6 +62,9 @@ def test_renaming_and_removing_assets_is_configuration():
         ({"assets.3.initial_price_usd": 0.9}, "assets.3.initial_price_usd", "1.0 for a stablecoin"),
         ({"assets.0.kind": "stablecoin", "assets.0.initial_price_usd": 1.0}, "assets.kind",
          "at most one"),
+        ({"shock.asset": "XRP"}, "shock.asset", "a coin's name (BTC, ETH, DEFI)"),
+        ({"shock.asset": "USDC"}, "shock.asset", "a coin's name"),
+        ({"assets.1.daily_volume_usd": 0.0}, "assets.1.daily_volume_usd", "greater than 0"),
     ],
 )  # fmt: skip
 def test_bad_several_asset_input_names_field_value_and_what_is_allowed(override, field, allowed):
@@ -303,3 +306,33 @@ def test_a_failure_of_a_missing_exchange_is_refused():
         four(**{"exchanges.fail_day": 3, "exchanges.fail_exchange": 25})
     with pytest.raises(ConfigError, match=r"set exchanges\.n_exchanges"):
         Config().with_overrides({"exchanges.fail_day": 3})
+
+
+# ---- one asset's crash, one asset's volume ------------------------------------------------
+def test_a_crash_in_one_asset_moves_only_its_fundamental_on_the_day():
+    day = 3
+    runs = {}
+    for asset in (None, "DEFI"):
+        drop = 0.5 if asset else 0.0
+        cfg = four(**{"shock.day": day, "shock.asset": asset, "shock.fundamental_drop": drop})
+        m = Crypto401kModel(cfg, rng=11)
+        m.run(day + 1)  # through the shock day: the same draws until the prices react
+        runs[asset] = m.market.log_fundamental.copy()
+    diff = runs["DEFI"] - runs[None]
+    assert diff[2] == pytest.approx(np.log(0.5)) and np.all(diff[[0, 1, 3]] == 0.0)
+
+
+def test_per_asset_daily_volume_sets_that_assets_turnover():
+    cfg = four(**{"assets.2.daily_volume_usd": 1.5e9})
+    m = Crypto401kModel(cfg, rng=0)
+    caps = np.array([a.market_cap_usd for a in cfg.assets])
+    assert m.market.turnover[2] == pytest.approx(1.5e9 / 3e9)
+    # the others keep their share of the market's volume: the same turnover for each
+    shared = cfg.market.daily_volume_usd / caps.sum()
+    assert np.allclose(m.market.turnover[[0, 1, 3]], shared)
+
+
+def test_per_asset_holding_gains_add_up_to_each_holders_total():
+    m = Crypto401kModel(four(**{"stablecoin.shock_day": 5, "stablecoin.shock_reserve_loss": 0.2}))
+    m.run(40)
+    assert np.allclose(m.holding_pnl_asset.sum(axis=1), m.holding_pnl, rtol=1e-9, atol=1.0)

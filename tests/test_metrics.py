@@ -1,6 +1,7 @@
 """Metrics on series with known answers."""
 
 import numpy as np
+import pytest
 
 from model import metrics
 
@@ -86,3 +87,16 @@ def test_window_losses_and_loss_share():
     assert losses.tolist() == [2.0, 6.0, -1.0]
     assert metrics.loss_share(losses, 0) == 0.25  # the gainer counts as zero
     assert np.isnan(metrics.loss_share(np.array([-1.0, -2.0]), 0))
+
+
+def test_mean_pairwise_correlation_of_known_series():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((5000, 3))
+    same = np.column_stack([z[:, 0], z[:, 0], -z[:, 0]])  # pairs: +1, -1, -1
+    assert metrics.mean_pairwise_correlation(same) == pytest.approx(-1 / 3)
+    assert abs(metrics.mean_pairwise_correlation(z)) < 0.05
+    assert np.isnan(metrics.mean_pairwise_correlation(z[:, :1]))  # one asset
+    assert np.isnan(metrics.mean_pairwise_correlation(z[:2]))  # two days
+    flat = z.copy()
+    flat[:, 1] = 0.0  # a pegged asset does not move
+    assert np.isnan(metrics.mean_pairwise_correlation(flat))
