@@ -1,0 +1,121 @@
+"""The metrics of the several-asset experiments: per-asset names, the event day, cross-asset
+correlation, the stablecoin's depeg and who bears it, and plan coins lost at exchanges."""
+
+import numpy as np
+import pytest
+
+from experiments.outcomes import event_day, metric_info, run_metrics, split_metric
+from experiments.spec import load_spec
+from model import scenarios
+from model.config import ConfigError
+
+SMALL = {
+    "scenario": "four_assets",
+    "savers.n_cohorts": 150,
+    "savers.n_employers": 10,
+    "traders.n_traders": 80,
+    "savers.allocation": 0.05,
+    "regulator.enabled": False,
+    "exchanges.failure_rate_annual": 0.0,
+    "run.steps": 120,
+}
+
+
+def test_per_asset_metric_names():
+    assert split_metric("annualized_volatility@DEFI") == ("annualized_volatility", "DEFI")
+    assert split_metric("panic_share") == ("panic_share", None)
+    assert metric_info("event_drawdown@BTC").label.endswith(", BTC")
+    for bad in ("vol", "panic_share@BTC", "annualized_volatility@"):
+        with pytest.raises(ValueError, match="unknown"):
+            split_metric(bad)
+
+
+def test_a_per_asset_metric_needs_that_asset_in_the_specs_scenario(tmp_path):
+    text = load_spec("assets").model_dump_json()  # a valid spec, rewritten below
+    assert "DEFI" in text
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        'name = "s"\nquestion = "q"\nyears = 0.2\nmetrics = ["annualized_volatility@DEFI"]\n'
+        '[grid]\n"savers.allocation" = [0.01]\n'
+        '[answer]\nmetric = "annualized_volatility@DEFI"\nsubject = "x"\n'
+    )
+    with pytest.raises(ConfigError, match="per-asset metrics need a scenario with several"):
+        load_spec(str(spec))
+    spec.write_text(spec.read_text().replace("years", 'scenario = "mars"\nyears'))
+    with pytest.raises(ConfigError, match="scenario = 'mars': must be one of"):
+        load_spec(str(spec))
+
+
+def test_the_event_is_the_first_scheduled_one():
+    cfg = scenarios.load().with_overrides(
+        {"shock.day": 50, "exchanges.fail_day": 30, "stablecoin.shock_day": 40}
+    )
+    assert event_day(cfg) == 30
+    assert event_day(cfg.with_overrides({"exchanges.fail_day": None})) == 40
+    assert event_day(scenarios.load()) is None
+    # an exchange failure without exchanges is no event (the BTC-only scenario has none)
+    assert event_day(scenarios.load("btc_only").with_overrides({"shock.day": 7})) == 7
+
+
+def test_a_crash_in_one_coin_is_measured_per_asset_and_across_assets():
+    out = run_metrics(
+        {**SMALL, "shock.day": 60, "shock.asset": "DEFI", "shock.fundamental_drop": 0.5}, 3, 50
+    )
+    assert out["event_drawdown@DEFI"] < -0.4  # the crash itself
+    assert out["event_drawdown@DEFI"] < out["event_drawdown@BTC"] <= 0.0
+    for k in ("correlation_calm", "correlation_stress"):
+        assert -1.0 <= out[k] <= 1.0
+    assert out["correlation_rise"] == pytest.approx(
+        out["correlation_stress"] - out["correlation_calm"]
+    )
+    assert {f"annualized_volatility@{a}" for a in ("BTC", "ETH", "DEFI")} <= set(out)
+    assert "annualized_volatility@USDC" not in out  # a stablecoin has no market metrics
+    assert out["annualized_volatility@BTC"] == out["annualized_volatility"]
+
+
+def test_a_reserve_loss_never_made_good_is_borne_by_those_who_cannot_redeem():
+    overrides = {
+        **SMALL,
+        "stablecoin.shock_day": 20,
+        "stablecoin.shock_reserve_loss": 0.1,
+        "stablecoin.backstop_days": None,
+    }
+    out = run_metrics(overrides, 0, 90)
+    assert out["depeg_min_price"] < 0.9 and out["peg_restored"] == 0.0
+    assert out["depeg_days"] == 120 - 20 and out["stable_redeemed_share"] > 0.5
+    # the hole in the reserve is the holders' loss: first come are paid at par, the last
+    # holders are left with coins worth nothing. Savers hold it as the "safe" part of the
+    # sleeve and never redeem, so they are among the last
+    hole = 0.1 * scenarios.load().assets[3].market_cap_usd
+    losses = [out[f"stable_loss_{h}_usd"] for h in ("savers", "outside", "institutions")]
+    assert sum(losses) == pytest.approx(hole, rel=0.01)
+    assert losses[0] > 0
+    # traders hold coins only (market makers may hold some: they take the other side)
+    assert out["stable_loss_traders_usd"] == 0.0
+    made_good = run_metrics({**overrides, "stablecoin.backstop_days": 2}, 0, 90)
+    assert made_good["peg_restored"] == 1.0 and made_good["depeg_days"] == 2
+
+
+@pytest.mark.parametrize("segregated", [True, False])
+def test_plan_coins_lost_at_a_failed_exchange_only_without_segregated_custody(segregated):
+    overrides = {
+        **SMALL,
+        "exchanges.fail_day": 60,
+        "exchanges.fail_exchange": 0,
+        "exchanges.plan_custody_segregated": segregated,
+        "savers.n_employers": 40,  # some employers' plans sit at the largest exchange
+    }
+    out = run_metrics(overrides, 1, 50)
+    assert out["exchange_failures"] == 1.0
+    assert -1.0 < out["event_week_return"] < 0.0  # the news hits every coin
+    if segregated:
+        assert out["vanished_savers_usd"] == 0.0
+    else:
+        assert out["vanished_savers_usd"] > 0.0
+
+
+def test_runs_without_the_parts_report_nan_not_zero():
+    out = run_metrics({"run.steps": 30, "savers.n_cohorts": 100, "traders.n_traders": 50}, 0, 10)
+    for k in ("depeg_min_price", "exchange_failures", "vanished_savers_usd", "correlation_calm"):
+        assert np.isnan(out[k]), k
+    assert not any("@" in k for k in out)
