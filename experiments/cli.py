@@ -234,6 +234,10 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usd(x: float) -> str:
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
+
+
 def format_summary(s: dict[str, Any], out: Path) -> str:
     a, p, sv, reg = s["agents"], s["price"], s["savers"], s["regulator"]
     actions = ", ".join(f"day {x['day']} {x['action']}" for x in reg["actions"]) or "none"
@@ -252,8 +256,27 @@ def format_summary(s: dict[str, Any], out: Path) -> str:
         f"  institutions {s['institutions']['defaults']} defaults; "
         f"retail liquidations {s['retail_liquidations']}",
         f"  regulator    highest rung: {reg['max_action']}; actions: {actions}",
-        f"  wrote        {out}/ ({', '.join(RUN_FILES)})",
     ]
+    for name, q in s.get("assets", {}).items():
+        lines.append(
+            f"  {name:<12} ${_usd(q['initial'])} -> ${_usd(q['final'])} (min ${_usd(q['min'])}, "
+            f"max ${_usd(q['max'])}), annualized volatility {q['annualized_volatility']:.2f}"
+        )
+    if "exchanges" in s:
+        x = s["exchanges"]
+        custody = "segregated" if x["plan_custody_segregated"] else "at exchanges"
+        lines.append(
+            f"  exchanges    {len(x['failed'])} of {x['n']} failed, ${x['lost_usd'] / 1e9:,.1f}B "
+            f"lost; plan coins {custody}"
+        )
+    if "stablecoin" in s:
+        c = s["stablecoin"]
+        lines.append(
+            f"  stablecoin   {c['name']} low ${c['min_price']:.4f}, {c['days_off_peg']} days off "
+            f"the peg{' (broken at the end)' if c['peg_broken_at_end'] else ''}, "
+            f"${c['redeemed'] / 1e9:,.1f}B redeemed"
+        )
+    lines.append(f"  wrote        {out}/ ({', '.join(RUN_FILES)})")
     return "\n".join(lines)
 
 

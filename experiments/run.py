@@ -82,8 +82,44 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
             "coins_error": (books["coins"] - books["coins_expected"]).tolist(),
             "plan_dollars_error_usd": books["plan_dollars"] - books["plan_dollars_expected"],
         },
+        **_several_asset_summary(m, ts),
         "wall_time_s": wall_time_s,
     }
+
+
+def _several_asset_summary(m: Crypto401kModel, ts: pd.DataFrame) -> dict[str, Any]:
+    """Each asset's prices and volatility, the exchanges' failures and the stablecoin's peg
+    (only the parts the scenario has)."""
+    out: dict[str, Any] = {}
+    if len(m.asset_names) > 1:
+        out["assets"] = {}
+        for name in m.asset_names:
+            p = ts[f"price_{name}"].to_numpy()
+            out["assets"][name] = {
+                "initial": float(p[0]),
+                "final": float(p[-1]),
+                "min": float(p.min()),
+                "max": float(p.max()),
+                "annualized_volatility": metrics.annualized_volatility(metrics.log_returns(p)),
+            }
+    if m.exchanges.n:
+        out["exchanges"] = {
+            "n": m.exchanges.n,
+            "failed": [int(k) for k in np.flatnonzero(m.exchanges.failed)],
+            "lost_usd": float(m.exchanges.lost_usd.sum()),
+            "plan_custody_segregated": m.config.exchanges.plan_custody_segregated,
+        }
+    if m.stablecoin is not None:
+        sc = m.stablecoin
+        out["stablecoin"] = {
+            "name": m.asset_names[m.stable_index],
+            "min_price": float(ts[f"price_{m.asset_names[m.stable_index]}"].min()),
+            "days_off_peg": sc.days_broken,
+            "peg_broken_at_end": bool(sc.broken),
+            "supply_end": sc.supply,
+            "redeemed": sc.redeemed,
+        }
+    return out
 
 
 def prepare_out_dir(out: Path) -> None:
