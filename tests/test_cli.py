@@ -72,6 +72,13 @@ def test_run_writes_timeseries_summary_and_config(tmp_path, capsys):
     assert abs(summary["books"]["cash_error_usd"]) < 1.0
     printed = capsys.readouterr().out
     assert "annualized volatility" in printed and "regulator" in printed
+    # the default scenario's other assets, exchanges and stablecoin are summarized too
+    assert set(summary["assets"]) == {"BTC", "ETH", "DEFI", "USDC"}
+    usdc = summary["assets"]["USDC"]
+    assert usdc["min"] == summary["stablecoin"]["min_price"]
+    assert summary["exchanges"]["n"] == 20
+    for line in ("ETH ", "DEFI ", "exchanges    ", "stablecoin   USDC low $"):
+        assert line in printed, line
 
 
 def test_saved_config_reproduces_the_run(tmp_path):
