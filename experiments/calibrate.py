@@ -63,3 +63,43 @@ def format_rows(rows: list[dict]) -> str:
     for r in rows:
         lines.append("| " + " | ".join(f"{r[k]:.3g}" for k in keys) + " |")
     return "\n".join(lines)
+
+
+# ---- an exchange failure's news: Bitcoin's week after FTX -------------------------------
+FTX_WEEK_RETURN = -0.22  # BTC, 7 days to 13 Nov 2022 (seed-world-facts.md section 4)
+FTX_LOST_SHARE = 0.01  # FTX's $8.7-8.9B shortfall against a market of about $850-900B
+
+
+def failure_week(elasticity: float, seed: int, day: int = 365, exchange: int = 4) -> tuple:
+    """(USD lost / coins' cap, Bitcoin's return over the 7 days from the failure) when
+    `exchange` (0-based rank by share; the fifth loses about 1% of the cap, FTX's size)
+    fails on `day` of the four-asset scenario, with no other failure and no regulator."""
+    from experiments.outcomes import build_model
+
+    m = build_model(
+        {
+            "scenario": "four_assets",
+            "regulator.enabled": False,
+            "exchanges.failure_rate_annual": 0.0,
+            "exchanges.fail_day": day,
+            "exchanges.fail_exchange": exchange,
+            "exchanges.news_elasticity": elasticity,
+            "savers.allocation": 0.03,
+            "run.steps": day + 8,
+        },
+        seed,
+    )
+    m.run(day)
+    coins = ~m.market.pegged
+    cap = float(m.market.price[coins] @ m.market.supply[coins])
+    before = float(m.market.price[0])
+    m.run(8)
+    week = float(m.datacollector.get_model_vars_dataframe()["price"].iloc[day + 7])
+    return float(m.exchanges.lost_usd[exchange] / cap), week / before - 1.0
+
+
+def failure_week_slope(elasticity: float, seeds: int) -> float:
+    """Bitcoin's week return per 1% of the coins' cap lost: a fit through the origin over
+    `seeds` failures of an FTX-sized venue (compare FTX_WEEK_RETURN at FTX_LOST_SHARE)."""
+    lost, week = np.array([failure_week(elasticity, s) for s in range(seeds)]).T
+    return float(lost @ week / (lost @ lost) * FTX_LOST_SHARE)

@@ -933,12 +933,14 @@ class ExchangeConfig(Section):
         ge=0,
     )
     news_elasticity: float = P(
-        15.0,
+        22.0,
         "-",
         "a failure cuts every coin's fundamental value by elasticity x (USD lost / coins' cap), "
         "at most 50%",
-        "stated assumption: the FTX loss ($8.7B, about 1% of an $850B market) then cuts 13%; "
-        "Bitcoin fell 22% in the week after FTX (seed-world-facts.md section 4)",
+        "calibrated: Bitcoin fell 22% in the week after FTX lost about 1% of the market "
+        "(seed-world-facts.md section 4); with 22 the model's week after a failure of the fifth "
+        "venue is -22.2% per 1% of the coins' cap lost (30 seeds; "
+        "experiments.calibrate.failure_week_slope, docs/calibration.md)",
         ge=0,
         le=1000,
     )

@@ -336,3 +336,12 @@ def test_per_asset_holding_gains_add_up_to_each_holders_total():
     m = Crypto401kModel(four(**{"stablecoin.shock_day": 5, "stablecoin.shock_reserve_loss": 0.2}))
     m.run(40)
     assert np.allclose(m.holding_pnl_asset.sum(axis=1), m.holding_pnl, rtol=1e-9, atol=1.0)
+
+
+def test_an_ftx_sized_failure_gives_bitcoins_week_after_ftx():
+    from experiments.calibrate import FTX_WEEK_RETURN, failure_week, failure_week_slope
+
+    lost, _ = failure_week(22.0, 0)
+    assert 0.004 < lost < 0.015  # the fifth venue's loss is FTX-sized (about 1% of the cap)
+    # the calibrated elasticity reproduces -22% per 1% of the cap within seed noise
+    assert failure_week_slope(22.0, 4) == pytest.approx(FTX_WEEK_RETURN, abs=0.06)
