@@ -129,7 +129,7 @@ def run_experiment(
         if spec.kind == "grid":
             tasks = make_tasks(points, seed_list, spec.window_days, code)
             records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
-            runs = collate(points, records)
+            runs = collate(points, records, spec.metrics)
             files, answer = _write_grid(spec, points, runs, out, quick)
         else:
             runs, files, answer, points = _run_sensitivity(
@@ -149,12 +149,17 @@ def run_experiment(
 
 
 # ---- collation ---------------------------------------------------------------------------
-def collate(points: list[Point], records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run in task order; parameters from the points (not the stored files)."""
+def collate(
+    points: list[Point], records: list[dict[str, Any]], spec_metrics: list[str] = ()
+) -> pd.DataFrame:
+    """One row per run in task order; parameters from the points (not the stored files).
+    The per-asset metrics in `spec_metrics` get a column even if no run produced them."""
     by_index = {p.index: p for p in points}
     param_names = list(dict.fromkeys(k for p in points for k in p.params))
     # the fixed metrics, then the per-asset ones (<metric>@<asset>) the runs produced
-    metric_names = list(METRICS) + sorted({k for r in records for k in r if "@" in k})
+    metric_names = list(METRICS) + sorted(
+        {k for r in records for k in r if "@" in k} | {m for m in spec_metrics if "@" in m}
+    )
     rows = []
     for r in records:
         p = by_index[r["point"]]
@@ -381,12 +386,14 @@ def _run_sensitivity(
     quick: bool,
 ) -> tuple[pd.DataFrame, list[Path], str, list[Point]]:
     tasks = make_tasks(morris_pts, seeds, spec.window_days, code)
-    morris_runs = collate(morris_pts, run_sweep(tasks, run_dir, label="morris", **sweep))
+    morris_runs = collate(
+        morris_pts, run_sweep(tasks, run_dir, label="morris", **sweep), spec.metrics
+    )
     morris = {m: sensitivity.analyse_morris(spec, x_m, morris_runs, m) for m in spec.metrics}
     names, screened = sensitivity.screen(spec, morris[spec.sensitivity.screen_metric])
     sobol_pts, x_s = sensitivity.sobol_points(spec, names)
     tasks = make_tasks(sobol_pts, seeds, spec.window_days, code)
-    sobol_runs = collate(sobol_pts, run_sweep(tasks, run_dir, label="sobol", **sweep))
+    sobol_runs = collate(sobol_pts, run_sweep(tasks, run_dir, label="sobol", **sweep), spec.metrics)
     sobol = {m: sensitivity.analyse_sobol(spec, names, x_s, sobol_runs, m) for m in spec.metrics}
     runs = pd.concat([morris_runs, sobol_runs], ignore_index=True)
     answer = (QUICK_NOTE if quick else "") + sensitivity_answer(spec, sobol)

@@ -259,7 +259,7 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
     first_panic = np.full(m.savers.n, -1, dtype=np.int64)
     panicked_before = np.zeros(m.savers.n, dtype=bool)
     vanished = vanished_savers = 0.0
-    pnl_window = np.zeros_like(m.holding_pnl_asset)
+    pnl_window = np.full_like(m.holding_pnl_asset, np.nan)  # NaN without an event
     for day in range(cfg.run.steps):
         if day == shock_day:
             panicked_before = m.savers.panicked.copy()

@@ -30,7 +30,7 @@ from model.config import ConfigError
 SPEC_DIR = Path(__file__).parent / "specs"
 # bump when the model or a metric changes what a finished run's record would hold: stored
 # runs of an older version are then run again instead of being reused
-METRICS_VERSION = 5
+METRICS_VERSION = 6
 Value = float | int | bool | str | None
 
 
@@ -108,6 +108,22 @@ class Spec(_Strict):
                 raise ValueError(
                     f"metric {m!r}: per-asset metrics need a scenario with several assets "
                     f"and a coin's name (scenario {self.scenario!r} has: {', '.join(coins)})"
+                )
+        for where, table in (
+            ("base", self.base),
+            ("grid", self.grid),
+            ("control", self.control),
+            ("quick.base", self.quick.base),
+            *(
+                (f"variants.{k}.{label}", v)
+                for k, d in self.variants.items()
+                for label, v in d.items()
+            ),
+        ):
+            if "scenario" in table:
+                raise ValueError(
+                    f"{where}.scenario: the scenario is set once, at the top of the spec "
+                    '(scenario = "four_assets" or a TOML file)'
                 )
         for a in self.answers:
             if a.metric not in self.metrics:

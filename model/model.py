@@ -241,13 +241,14 @@ class Crypto401kModel(mesa.Model):
         prev_log = market.log_price
         if self.stablecoin is not None:
             self._stablecoin_day(day)
+        # a failed exchange's coins vanish at the open, before the day's gains are counted
+        # (the loss is booked as vanished, not also as a fall in their holders' value)
+        news = self._exchange_day(day) if self.exchanges.n else 0.0
         saver_coins_before = savers.coins.copy()
         holdings_before = self._holdings()
         drop = self._shock_drop if shock_today else 0.0
-        if self.exchanges.n:
-            news = self._exchange_day(day)
-            if news > 0.0:
-                drop = 1.0 - (1.0 - drop) * (1.0 - news)
+        if news > 0.0:
+            drop = 1.0 - (1.0 - drop) * (1.0 - news)
         market.step_fundamental(drop)
         effects = self.regulator.observe(day, self._loss_bps)
         price = market.price

@@ -119,3 +119,51 @@ def test_runs_without_the_parts_report_nan_not_zero():
     for k in ("depeg_min_price", "exchange_failures", "vanished_savers_usd", "correlation_calm"):
         assert np.isnan(out[k]), k
     assert not any("@" in k for k in out)
+
+
+def test_coins_lost_at_a_failed_exchange_are_not_also_counted_as_their_holders_fall():
+    from experiments.outcomes import build_model
+
+    m = build_model(
+        {**SMALL, "exchanges.fail_day": 30, "exchanges.plan_custody_segregated": False,
+         "savers.n_employers": 40},
+        1,
+    )  # fmt: skip
+    m.run(30)
+    open_coins, p0, pnl0 = m.savers.coins.sum(axis=0), m.market.price.copy(), m.holding_pnl[0]
+    m.step()  # the failure day
+    lost = m.exchanges.lost_coins[0, 0]
+    assert lost.sum() > 0
+    # the day's gain is on the coins still held after the loss, not on those that vanished
+    expected = (open_coins - lost) @ (m.market.price - p0)
+    assert m.holding_pnl[0] - pnl0 == pytest.approx(expected, rel=1e-9)
+
+
+def test_stablecoin_losses_are_nan_without_an_event():
+    out = run_metrics({**SMALL, "run.steps": 40}, 1, 20)
+    assert out["depeg_min_price"] == 1.0  # the stablecoin exists and held its peg
+    assert all(np.isnan(out[f"stable_loss_{h}_usd"]) for h in ("savers", "outside"))
+
+
+def test_the_scenario_is_set_once_at_the_top_of_a_spec(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        'name = "s"\nquestion = "q"\nscenario = "four_assets"\nyears = 0.2\n'
+        'metrics = ["annualized_volatility@ETH"]\n[base]\nscenario = "btc_only"\n'
+        '[grid]\n"savers.allocation" = [0.01]\n'
+        '[answer]\nmetric = "annualized_volatility@ETH"\nsubject = "x"\n'
+    )
+    with pytest.raises(ConfigError, match=r"base\.scenario: the scenario is set once"):
+        load_spec(str(spec))
+
+
+def test_per_asset_columns_exist_even_when_every_run_failed():
+    from experiments.experiment import collate
+    from experiments.spec import grid_points
+
+    spec = load_spec("assets").sized(quick=True)
+    points = grid_points(spec)
+    failed = [{"point": p.index, "seed": 0, "status": "failed", "error": "x"} for p in points]
+    runs = collate(points, failed, spec.metrics)
+    assert {"annualized_volatility@BTC", "event_drawdown@DEFI"} <= set(runs.columns)
+    assert runs["annualized_volatility@BTC"].isna().all()
