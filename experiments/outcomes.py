@@ -71,7 +71,6 @@ METRICS: dict[str, Metric] = {
     "policy_first_day": Metric("first action day", "day", "day of the first action (NaN: none)"),
     "policy_days_active": Metric("days under policy", "days", "days at rung 1 or higher"),
     "forced_unwind": Metric("forced unwind", "0/1", "the regulator reached the forced unwind"),
-    # a scheduled shock (NaN without one)
     # a scheduled event's window, per asset with several assets
     "event_drawdown": Metric(
         "fall after the event",
@@ -127,6 +126,7 @@ METRICS: dict[str, Metric] = {
         "USD",
         "plan coins lost in exchange failures within the event window, at pre-event prices",
     ),
+    # a scheduled shock (NaN without one)
     "shock_loss_usd": Metric(
         "market loss after the shock", "USD", "all holders' losses and vanished assets (window)"
     ),
@@ -245,9 +245,7 @@ def base_config(scenario: str | None) -> Config:
     """`Config()` for None, else the built-in scenario or TOML file (ConfigError if bad)."""
     if scenario is None:
         return Config()
-    if scenario.endswith(".toml"):
-        return Config.from_toml(scenario)
-    return scenarios.load(scenario)
+    return Config.from_toml(scenarios.file(scenario))
 
 
 def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[str, float]:

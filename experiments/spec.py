@@ -244,8 +244,7 @@ def _scenario_text(scenario: str | None) -> str | None:
     """The scenario's TOML, so that a stored run is not reused after its scenario changed."""
     if scenario is None:
         return None
-    path = Path(scenario) if scenario.endswith(".toml") else scenarios.path(scenario)
-    return path.read_text(encoding="utf-8")
+    return scenarios.file(scenario).read_text(encoding="utf-8")
 
 
 def builtin_names() -> list[str]:

@@ -28,6 +28,14 @@ def path(name: str) -> Path:
     return HERE / f"{name}.toml"
 
 
+def file(name_or_path: str) -> Path:
+    """A built-in scenario's file, or the TOML file a path ending in .toml names (whose
+    reading reports a missing file); ConfigError naming the built-in ones otherwise."""
+    if name_or_path.endswith(".toml"):
+        return Path(name_or_path)
+    return path(name_or_path)
+
+
 def load(name: str = DEFAULT) -> Config:
     """A built-in scenario as a validated `Config`."""
     return Config.from_toml(path(name))
