@@ -277,6 +277,10 @@ class PlainSavers:
     def __init__(self, pop: SaverPopulation, agents: list[PlainSaver]) -> None:
         self.cfg, self.n, self.menu, self.agents = pop.cfg, pop.n, pop.menu, agents
         self.retired_loss = pop.retired_loss
+        # the market's rules only: the fiscal ledger is not fed (no contributions or
+        # retirements reach it), so the reference's `fiscal_summary` means nothing
+        self.daily_growth = pop.daily_growth
+        self.contributed = np.zeros(pop.n)
 
     def _column(self, name: str) -> np.ndarray:
         return np.array([getattr(a, name) for a in self.agents], dtype=float)
@@ -323,7 +327,9 @@ class PlainSavers:
         ]
         return np.array(orders)[:, None]
 
-    def settle(self, delta: np.ndarray, price: np.ndarray, ledger: Ledger) -> None:
+    def settle(
+        self, delta: np.ndarray, price: np.ndarray, ledger: Ledger
+    ) -> tuple[np.ndarray, np.ndarray]:
         p = float(price[0])
         losses = [
             a.settle(d, p, ledger) for a, d in zip(self.agents, delta[:, 0].tolist(), strict=True)
@@ -331,6 +337,7 @@ class PlainSavers:
         retired = [x for x in losses if x is not None]  # in agent order, zeros kept: the
         if retired:  # same float sum as the engine's
             self.retired_loss += float(np.sum(retired))
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
 
 
 class PlainTraders:

@@ -71,6 +71,59 @@ METRICS: dict[str, Metric] = {
     "policy_first_day": Metric("first action day", "day", "day of the first action (NaN: none)"),
     "policy_days_active": Metric("days under policy", "days", "days at rung 1 or higher"),
     "forced_unwind": Metric("forced unwind", "0/1", "the regulator reached the forced unwind"),
+    # the agencies (and the regulator in the simple scenario)
+    "inflow_start_day": Metric(
+        "plan inflows start",
+        "day",
+        "first day plans may buy crypto: 0 unless the executive order makes them wait for a "
+        "'plan_access' rule (NaN: not within the run)",
+    ),
+    "rules_in_force": Metric(
+        "rules in force at the end", "count", "agencies' rules (the regulator's rung without them)"
+    ),
+    "policy_rule_day": Metric(
+        "first reactive rule",
+        "day",
+        "first day a rule started by pressure (or the regulator's first action) takes effect "
+        "(NaN: none)",
+    ),
+    "trough_day": Metric("day of the trough", "day", "day the deepest drawdown bottoms out"),
+    "rule_after_trough": Metric(
+        "rule after the damage",
+        "0/1",
+        "the first reactive rule takes effect after the trough (NaN: no rule)",
+    ),
+    "backlash_peak": Metric(
+        "peak backlash", "pressure", "highest pressure of the DOL (the regulator without agencies)"
+    ),
+    "rescue_usd": Metric("rescue spending", "USD", "spent on a fiscal rescue (0: none)"),
+    # the government's ledger (present values at day 0)
+    "revenue_pv_usd": Metric(
+        "tax revenue, PV",
+        "USD",
+        "income tax on 401(k) contributions (Roth) and withdrawals (traditional, projected), "
+        "less rescue spending, at fiscal.discount_rate",
+    ),
+    "revenue_pv_without_crypto_usd": Metric(
+        "tax revenue without crypto, PV", "USD", "the same contributions, no crypto option"
+    ),
+    "crypto_revenue_effect_usd": Metric(
+        "crypto's effect on revenue, PV", "USD", "revenue_pv - revenue_pv_without_crypto"
+    ),
+    "crypto_revenue_effect_2pct_usd": Metric(
+        "crypto's effect on revenue, PV at 2%", "USD", "the same, discounted at 2% a year"
+    ),
+    "crypto_revenue_effect_at_return_usd": Metric(
+        "crypto's effect on revenue, PV at the plan's return",
+        "USD",
+        "the same, discounted at savers.other_return_annual",
+    ),
+    "rescue_cost_pv_usd": Metric(
+        "rescue cost, PV", "USD", "rescue spending less the value of coins it bought"
+    ),
+    "tax_forgone_pv_usd": Metric(
+        "tax forgone on contributions, PV", "USD", "on traditional contributions during the run"
+    ),
     # a scheduled event's window, per asset with several assets
     "event_drawdown": Metric(
         "fall after the event",
@@ -291,6 +344,8 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
         policy_days_active=float(acted[1:].sum()),
         forced_unwind=float((levels >= 4).any()),
     )
+    out.update(_policy_metrics(m, ts))
+    out.update(_fiscal_metrics(m))
     out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic, vanished))
     out.update(_asset_metrics(m, ts, shock_day, window_days))
     out.update(_stablecoin_metrics(m, ts, pnl_window))
@@ -343,6 +398,56 @@ def _asset_metrics(m: Crypto401kModel, ts, shock_day: int | None, window_days: i
     out["correlation_stress"] = mt.mean_pairwise_correlation(stress)
     out["correlation_rise"] = out["correlation_stress"] - out["correlation_calm"]
     return out
+
+
+def _policy_metrics(m: Crypto401kModel, ts) -> dict[str, float]:
+    """When plan money may flow, when policy reacts, and whether after the damage."""
+    steps = m.config.run.steps
+    prices = ts["price"].to_numpy()
+    trough = int(np.argmin(prices / np.maximum.accumulate(prices))) - 1  # row t: day t - 1
+    if m.board is None:
+        opens: float = 0.0
+        reactive = [day for day, level in m.regulator.ladder.history if level > 0]
+    else:
+        first = m.board.first_effective("plan_access")
+        opens = np.nan if first is None else float(first)
+        opens = opens if m.board.gates_access() else 0.0
+        reactive = [
+            r.effective
+            for r in m.board.rules
+            if r.cfg.trigger == "pressure" and r.effective is not None
+        ]
+    reactive = [d for d in reactive if d < steps]
+    rule_day = float(min(reactive)) if reactive else np.nan
+    if not np.isnan(opens) and opens >= steps:
+        opens = np.nan
+    return {
+        "inflow_start_day": opens,
+        "rules_in_force": float(ts["policy_level"].iloc[-1]),
+        "policy_rule_day": rule_day,
+        "trough_day": float(max(trough, 0)),
+        "rule_after_trough": float(rule_day > trough) if reactive else np.nan,
+        "backlash_peak": float(ts["regulator_pressure"].max()),
+        "rescue_usd": float(m.rescue_usd),
+    }
+
+
+def _fiscal_metrics(m: Crypto401kModel) -> dict[str, float]:
+    ledger = m.projected_ledger()
+    s = ledger.summary(m.config.fiscal.discount_rate)
+    effect = {
+        rate: ledger.summary(rate)["crypto_effect_pv"]
+        for rate in (0.02, m.config.savers.other_return_annual)
+    }
+    return {
+        "revenue_pv_usd": s["revenue_pv"],
+        "revenue_pv_without_crypto_usd": s["revenue_pv_without_crypto"],
+        "crypto_revenue_effect_usd": s["crypto_effect_pv"],
+        "crypto_revenue_effect_2pct_usd": effect[0.02],
+        "crypto_revenue_effect_at_return_usd": effect[m.config.savers.other_return_annual],
+        "rescue_cost_pv_usd": s["rescue_cost_pv"],
+        "tax_forgone_pv_usd": s["tax_forgone_pv"],
+    }
 
 
 def _stablecoin_metrics(m: Crypto401kModel, ts, pnl_window: np.ndarray) -> dict:

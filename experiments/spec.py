@@ -30,7 +30,7 @@ from model.config import ConfigError
 SPEC_DIR = Path(__file__).parent / "specs"
 # bump when the model or a metric changes what a finished run's record would hold: stored
 # runs of an older version are then run again instead of being reused
-METRICS_VERSION = 6
+METRICS_VERSION = 7
 Value = float | int | bool | str | None
 
 

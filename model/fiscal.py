@@ -1,5 +1,5 @@
 """The public purse's side of 401(k) accounts: income tax on contributions and withdrawals,
-by year and in present value (issue 9's ledger; pure functions, not yet wired into the model).
+by year and in present value: pure functions, and the `FiscalLedger` the model feeds daily.
 
 Each contribution is split between a traditional (pre-tax) and a Roth account by the
 cohort's Roth share:
@@ -22,6 +22,8 @@ Units: USD, years, rates per year. Shapes: one value per cohort, (cohorts,).
 from __future__ import annotations
 
 import numpy as np
+
+from model.config import FiscalConfig
 
 
 def discount_factors(years: np.ndarray, rate: float) -> np.ndarray:
@@ -82,3 +84,133 @@ def revenue_pv(revenue_by_year: np.ndarray, discount: float) -> float:
     """Present value at year 0 of revenue dated at years 0, 1, 2, ... (USD)."""
     r = np.asarray(revenue_by_year, dtype=float)
     return float(r @ discount_factors(np.arange(len(r)), discount))
+
+
+def payout(balance: np.ndarray, growth: float, payout_years: int) -> np.ndarray:
+    """Equal yearly withdrawals (first one at once) that exhaust `balance` in `payout_years`
+    years while the remainder earns `growth`, USD per year, shape of `balance`."""
+    return (
+        np.asarray(balance, dtype=float) / discount_factors(np.arange(payout_years), growth).sum()
+    )
+
+
+class FiscalLedger:
+    """The Treasury's income tax on 401(k) accounts, with crypto and without it.
+
+    Fed by the model each day: contributions (the Roth part is taxed at once, the
+    traditional part's tax is forgone), withdrawals of retiring cohorts (taxed as they are
+    paid out over `payout_years`) and rescue spending. A shadow balance per cohort follows
+    the same contributions and retirements with no crypto, all at the plan's return: the
+    same path without the crypto option. `summary` projects the balances still in the plans
+    forward (growth at the plan's return to retirement, then the payouts) and gives present
+    values at any discount rate.
+
+    Time: day d is t = (d + 1) / 365 years from the start (its end; cohorts' ages advance
+    the same way). Every cash flow is kept with its exact time, so present values are exact.
+    """
+
+    KEYS = ("roth", "withdrawal", "withdrawal_without", "rescue", "forgone")
+
+    def __init__(
+        self,
+        cfg: FiscalConfig,
+        pay: np.ndarray,
+        balance0: np.ndarray,
+        growth: float,
+        retirement_age: float,
+    ) -> None:
+        self.cfg = cfg
+        n = len(pay)
+        top = pay >= np.quantile(pay, 0.9) if n else np.zeros(0, dtype=bool)
+        self.roth = np.full(n, cfg.roth_share)
+        self.rate = np.where(top, cfg.tax_rate_top, cfg.tax_rate)  # working marginal rate
+        self.retirement_rate = self.rate * cfg.retirement_tax_factor
+        self.shadow = np.asarray(balance0, dtype=float).copy()  # USD, no-crypto path
+        self.growth = growth
+        self.retirement_age = retirement_age
+        self.flows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in self.KEYS}
+
+    @staticmethod
+    def time(day: int) -> float:
+        return (day + 1) / 365.0
+
+    def _add(self, key: str, t: np.ndarray | float, amount: np.ndarray | float) -> None:
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        amount = np.broadcast_to(np.asarray(amount, dtype=float), t.shape).copy()
+        self.flows[key].append((t, amount))
+
+    # ---- the day's events ------------------------------------------------------------
+    def grow(self, daily_growth: float) -> None:
+        self.shadow += self.shadow * daily_growth  # the same operation as the plans' `other`
+
+    def contribute(self, day: int, contribution: np.ndarray) -> None:
+        """Payroll contributions of the day, USD per cohort (crypto part included)."""
+        self.shadow += contribution
+        if not contribution.any():
+            return
+        roth_tax, forgone = contribution_tax(contribution, self.roth, self.rate)
+        t = self.time(day)
+        self._add("roth", t, roth_tax.sum())
+        self._add("forgone", t, forgone.sum())
+
+    def withdraw(self, day: int, rows: np.ndarray, balance: np.ndarray) -> None:
+        """Cohorts `rows` retire today with `balance` (USD); their shadows retire too."""
+        if not len(rows):
+            return
+        for key, b in (("withdrawal", balance), ("withdrawal_without", self.shadow[rows])):
+            self._payouts(key, self.time(day), rows, b)
+        self.shadow[rows] = 0.0
+
+    def spend(self, day: int, usd: float) -> None:
+        """Rescue spending (negative: proceeds of selling what a rescue bought)."""
+        self._add("rescue", self.time(day), usd)
+
+    def _payouts(self, key: str, t: np.ndarray | float, rows: np.ndarray, b: np.ndarray) -> None:
+        n_pay = self.cfg.payout_years
+        tax = withdrawal_tax(
+            payout(b, self.growth, n_pay), self.roth[rows], self.retirement_rate[rows]
+        )
+        t = np.broadcast_to(np.asarray(t, dtype=float), tax.shape)
+        k = np.arange(n_pay, dtype=float)
+        self._add(key, (t[:, None] + k[None, :]).ravel(), np.repeat(tax, n_pay))
+
+    # ---- results ---------------------------------------------------------------------
+    def projected(self, day: int, balance: np.ndarray, age: np.ndarray) -> FiscalLedger:
+        """A copy with the balances still in the plans at the end of `day` paid out: grown
+        at the plan's return until each cohort retires, then withdrawn."""
+        out = FiscalLedger.__new__(FiscalLedger)
+        out.__dict__.update(self.__dict__)
+        out.flows = {k: list(v) for k, v in self.flows.items()}
+        rows = np.arange(len(balance))
+        years = np.maximum(self.retirement_age - np.asarray(age, dtype=float), 0.0)
+        grow = (1.0 + self.growth) ** years
+        t = self.time(day) + years
+        out._payouts("withdrawal", t, rows, np.asarray(balance, dtype=float) * grow)
+        out._payouts("withdrawal_without", t, rows, self.shadow * grow)
+        return out
+
+    def pv(self, key: str, discount: float) -> float:
+        """Present value at day 0 of one stream of cash flows (USD)."""
+        return float(sum(a @ discount_factors(t, discount) for t, a in self.flows[key]))
+
+    def by_year(self, key: str, years: int) -> np.ndarray:
+        """The stream summed by year from the start (year k: k <= t < k + 1), USD."""
+        out = np.zeros(years)
+        for t, a in self.flows[key]:
+            np.add.at(out, np.minimum(t.astype(int), years - 1), a)
+        return out
+
+    def summary(self, discount: float) -> dict[str, float]:
+        """Present values (USD at day 0) of revenue with and without crypto, and the rest."""
+        pv = {k: self.pv(k, discount) for k in self.KEYS}
+        with_crypto = pv["roth"] + pv["withdrawal"] - pv["rescue"]
+        without = pv["roth"] + pv["withdrawal_without"]
+        return {
+            "revenue_pv": with_crypto,
+            "revenue_pv_without_crypto": without,
+            "crypto_effect_pv": with_crypto - without,
+            "rescue_cost_pv": pv["rescue"],
+            "roth_tax_pv": pv["roth"],
+            "withdrawal_tax_pv": pv["withdrawal"],
+            "tax_forgone_pv": pv["forgone"],
+        }

@@ -9,6 +9,9 @@ the cent at any time:
     sum(coins in all market accounts) = initial - lost_coins - redeemed_coins
     savers' plan dollars              = initial + payroll_in + other_return
                                         - to_market + from_market - withdrawals_out
+                                        - fees_out + rescue_in
+    (with a rescue that buys coins, the Treasury's coins count among the market's and
+    `rescue_to_market` among its cash flows in)
 
 `lost_cash`/`lost_coins` are what a failed institution loses to fraud or theft (a shock).
 """
@@ -25,6 +28,9 @@ class Ledger:
     payroll_in: float = 0.0  # USD contributed by payroll (all of it, crypto or not)
     other_return: float = 0.0  # USD earned by the plans' non-crypto assets
     withdrawals_out: float = 0.0  # USD withdrawn by retiring cohorts
+    fees_out: float = 0.0  # USD of plan assets paid in reporting costs (an IRS rule)
+    rescue_in: float = 0.0  # USD paid into plans by a rescue that compensates losses
+    rescue_to_market: float = 0.0  # USD a rescue that buys coins brings into the market
     to_market: float = 0.0  # USD moved from plans into the crypto market to buy
     from_market: float = 0.0  # USD moved from the crypto market back into plans
     lost_cash: float = 0.0  # USD lost in institution failures

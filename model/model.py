@@ -4,13 +4,16 @@ A day (one `step`):
 1. scheduled shock: an institution fails (fraud: part of its assets vanish) and/or the
    fundamental value drops;
 2. news: fundamentals take their random-walk step and quotes follow at once;
-3. the regulator reads yesterday's retirement losses and sets today's policy;
+3. the regulator reads yesterday's retirement losses and sets today's policy (or, in the
+   agencies scenario, the DOL, SEC, IRS and CFTC read their signals and advance their rules);
+   a fiscal rescue, the last rung, is paid once;
 4. savers, traders and institutions decide their orders at today's quotes (vectorized);
 5. the market clears: net flow over depth moves the price; every order executes at the new
    price against market makers and the outside market;
 6. credit lines are drawn and repaid, defaults cascade over the exposure layer, market
    makers lay off inventory;
-7. returns, volatility, losses and flows are recorded (DataCollector).
+7. returns, volatility, losses and flows are recorded (DataCollector); the fiscal ledger
+   books the day's contributions, retirements and rescue spending.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import networkx as nx
 import numpy as np
 from mesa.discrete_space import Network
 
+from model.agencies import AgencyBoard, offering_employers
 from model.agents.exchange import Exchange, ExchangePopulation
 from model.agents.institution import FUND, Institution, InstitutionPopulation
 from model.agents.saver import RetirementSaver, SaverPopulation
 from model.agents.trader import RetailTrader, TraderPopulation
 from model.agents.view import RowAgent
-from model.config import Config
+from model.config import AGENCIES, Config
+from model.fiscal import FiscalLedger
 from model.ledger import Ledger
 from model.market import Market
 from model.network import (
@@ -38,6 +43,7 @@ from model.network import (
     social_adjacency,
     social_edges,
 )
+from model.policy import RESCUE, PolicyEffects
 from model.regulator import Regulator
 from model.stablecoin import Stablecoin
 
@@ -164,7 +170,29 @@ class Crypto401kModel(mesa.Model):
             strict=True,
         ):
             cls.create_agents(self, n, row=np.arange(n))
-        self.regulator = Regulator(self, cfg.regulator)
+        # the single regulator (the simple scenario), or four agencies in its place
+        self.board = AgencyBoard(self, cfg.agencies) if cfg.agencies.enabled else None
+        reg_cfg = cfg.regulator.model_copy(update={"enabled": False}) if self.board else None
+        self.regulator = Regulator(self, reg_cfg or cfg.regulator)
+        self._signals = dict.fromkeys(("DOL", "SEC", "IRS", "CFTC"), 0.0)
+        self._signal_marks = (0.0, np.zeros(self.market.n), 0, 0)  # lost cash, coins; liq., def.
+        self._offer_share = 1.0
+        self._market_rules = None
+        if self.board is not None:
+            self._apply_rules(0, initial=True)
+        self.fiscal = FiscalLedger(
+            cfg.fiscal,
+            self.savers.pay,
+            self.savers.other,
+            cfg.savers.other_return_annual,
+            cfg.savers.retirement_age,
+        )
+        # a rescue (paid once): USD a buying rescue still has to spend, per day, days left
+        self.rescued_day: int | None = None
+        self._rescue_daily = 0.0
+        self._rescue_days_left = 0
+        self.treasury_coins = np.zeros(self.market.n)  # bought by a rescue
+        self.rescue_usd = 0.0  # USD spent on rescue so far
 
         # running records
         self._peaks = np.tile(price0, (PEAK_WINDOW, 1))
@@ -192,6 +220,11 @@ class Crypto401kModel(mesa.Model):
             self._extra_columns += list(STABLECOIN_REPORTERS)
         if n_x:
             self._extra_columns += list(EXCHANGE_REPORTERS)
+        if self.board is not None:
+            self._extra_columns += [f"{k}_{a}" for k in ("pressure", "stage") for a in AGENCIES]
+            self._extra_columns += ["plans_offering"]
+        if self.board is not None or cfg.regulator.max_level >= RESCUE:
+            self._extra_columns += ["rescue_usd"]
         self._set_extra_records()
         reporters = {name: name for name in (*MODEL_REPORTERS, *self._extra_columns)}
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
@@ -250,8 +283,10 @@ class Crypto401kModel(mesa.Model):
         if news > 0.0:
             drop = 1.0 - (1.0 - drop) * (1.0 - news)
         market.step_fundamental(drop)
-        effects = self.regulator.observe(day, self._loss_bps)
+        effects = self._policy(day)
         price = market.price
+        if effects.rescue_share > 0.0 and self.rescued_day is None:
+            self._start_rescue(day, effects.rescue_share, price)
         peak = self._peaks.max(axis=0)
         drawdown = float(savers.menu @ np.maximum(0.0, 1.0 - price / peak))
 
@@ -260,6 +295,7 @@ class Crypto401kModel(mesa.Model):
             savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
             traders.decide(day, price, market.log_fundamental, effects, self.rng),
             inst.decide(price, effects),
+            self._rescue_order(price),
         ]
         if self.exchanges.n:  # customers of a failed exchange cannot trade
             frozen_savers, frozen_traders = self.exchanges.customers_frozen(day)
@@ -275,10 +311,17 @@ class Crypto401kModel(mesa.Model):
         orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
         orders[0] = savers.fill(orders[0], price, exec_price)
+        orders[3] = savers.fill(orders[3], price, exec_price)
         fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
         orders = [np.where(q > 0, q * fill_scale[None, :], q) for q in orders]
 
-        savers.settle(orders[0], exec_price, self.ledger)
+        self.fiscal.grow(savers.daily_growth)
+        self.fiscal.contribute(day, savers.contributed)
+        retired, withdrawn = savers.settle(orders[0], exec_price, self.ledger)
+        self.fiscal.withdraw(day, retired, withdrawn)
+        self._settle_rescue(day, orders[3][0], exec_price)
+        if self._market_rules is not None and self._market_rules.reporting_cost > 0.0:
+            savers.charge(self._market_rules.reporting_cost, exec_price, self.ledger)
         self.outside_cash -= traders.settle(orders[1], exec_price)
         inst.settle(orders[2], exec_price)
         self._counterparties(sum(q.sum(axis=0) for q in orders), exec_price, mm_share)
@@ -301,7 +344,9 @@ class Crypto401kModel(mesa.Model):
         self.holding_pnl += holdings_before @ (market.price - prev_price)
         self.holding_pnl_asset += holdings_before * (market.price - prev_price)[None, :]
         self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
-        self._set_records([q.sum(axis=0) for q in orders], clearing.halted)
+        self._set_records([q.sum(axis=0) for q in orders[:3]], clearing.halted)
+        if self.board is not None:
+            self._update_signals()
         self._set_extra_records()
         self.datacollector.collect(self)
         if self.steps >= cfg.run.steps:
@@ -311,6 +356,106 @@ class Crypto401kModel(mesa.Model):
         """Simulate `steps` days (default: the configuration's `run.steps`)."""
         for _ in range(self.config.run.steps if steps is None else steps):
             self.step()
+
+    # ---- policy: the regulator or the agencies; the rescue ------------------------------
+    def _policy(self, day: int) -> PolicyEffects:
+        """Today's effects: the single regulator's rung, or the agencies' rules in force."""
+        if self.board is None:
+            return self.regulator.observe(day, self._loss_bps)
+        self.board.observe(day, self._signals)
+        return self._apply_rules(day)
+
+    def _apply_rules(self, day: int, initial: bool = False) -> PolicyEffects:
+        """Set the market's state from the agencies' rules in force on `day`."""
+        rules = self.board.market_rules(day)
+        before = self._market_rules
+        self._market_rules = rules
+        savers = self.savers
+        if rules.offer_share != self._offer_share or initial:
+            offering = offering_employers(self.config.savers.n_employers, rules.offer_share)
+            savers.offering = offering[savers.employer] if savers.n else savers.offering
+            if not initial and self._offer_share == 0.0:  # plans open: reallocation begins
+                savers.realloc_start = day + self.config.savers.reallocation_start_day
+            self._offer_share = rules.offer_share
+        if rules.custody and (before is None or not before.custody) and self.exchanges.n:
+            self.exchanges.segregate_plans()
+        self.exchanges.hazard_factor = rules.hazard_factor
+        if before is None or rules.min_cap_usd != before.min_cap_usd:
+            savers.menu = qualifying_menu(
+                np.asarray(self.config.menu_weights),
+                np.array([a.market_cap_usd for a in self.config.assets]),
+                rules.min_cap_usd,
+            )
+        return rules.effects
+
+    def _start_rescue(self, day: int, share: float, price: np.ndarray) -> None:
+        """The last rung: the Treasury makes good `share` of savers' losses, by paying them
+        into the plans at once or by buying coins over `fiscal.rescue_days`."""
+        self.rescued_day = day
+        f = self.config.fiscal
+        if f.rescue_mode == "compensate":
+            paid = self.savers.compensate(share, price, self.ledger)
+            self.rescue_usd += paid
+            self.fiscal.spend(day, paid)
+        else:
+            self._rescue_daily = share * self.savers.total_loss(price) / f.rescue_days
+            self._rescue_days_left = f.rescue_days
+
+    def _rescue_order(self, price: np.ndarray) -> np.ndarray:
+        """The Treasury's buy order in coins, shape (1, assets), in the plans' menu."""
+        if self._rescue_days_left <= 0:
+            return np.zeros((1, self.market.n))
+        return (self._rescue_daily * self.savers.menu / price)[None, :]
+
+    def _settle_rescue(self, day: int, coins: np.ndarray, price: np.ndarray) -> None:
+        if self._rescue_days_left <= 0:
+            return
+        self._rescue_days_left -= 1
+        spent = float(coins @ price)
+        self.treasury_coins += coins
+        self.ledger.rescue_to_market += spent
+        self.rescue_usd += spent
+        self.fiscal.spend(day, spent)
+
+    def _update_signals(self) -> None:
+        """Each agency's signal for tomorrow, in basis points (see model/agencies.py)."""
+        cfg, savers, price = self.config, self.savers, self.market.price
+        lost_cash, lost_coins, liq, dfl = self._signal_marks
+        led = self.ledger
+        holding = savers.cost > 0
+        hit = float((savers.pnl(price)[holding] < 0).mean()) if holding.any() else 0.0
+        coins_cap = float(np.where(self.market.pegged, 0.0, price * self.market.supply).sum())
+        lost = (led.lost_cash - lost_cash) + float((led.lost_coins - lost_coins) @ price)
+        n_r, n_i = max(self.traders.n, 1), max(self.institutions.n, 1)
+        self._signals = {
+            "DOL": self._loss_bps * (1.0 + cfg.agencies.backlash_breadth * hit),
+            "SEC": 1e4 * lost / coins_cap,
+            "IRS": 1e4 * abs(self.flow_savers) / cfg.savers.plan_assets_usd,
+            "CFTC": 1e4
+            * ((self.traders.liquidations - liq) / n_r + (self.institutions.defaults - dfl) / n_i),
+        }
+        self._signal_marks = (
+            led.lost_cash,
+            led.lost_coins.copy(),
+            self.traders.liquidations,
+            self.institutions.defaults,
+        )
+
+    def fiscal_summary(self, discount: float | None = None) -> dict[str, Any]:
+        """The government's ledger as of now, the plans' balances projected to retirement
+        (and a buying rescue's coins sold at today's prices): present values at `discount`
+        (default `fiscal.discount_rate`), USD at day 0."""
+        rate = self.config.fiscal.discount_rate if discount is None else discount
+        return self.projected_ledger().summary(rate)
+
+    def projected_ledger(self) -> FiscalLedger:
+        savers, price = self.savers, self.market.price
+        balance = savers.other + savers.crypto_value(price)
+        ledger = self.fiscal.projected(self.day, balance, savers.age)
+        value = float(self.treasury_coins @ price)
+        if value:
+            ledger.spend(self.day, -value)
+        return ledger
 
     # ---- helpers -------------------------------------------------------------------------
     def _fear_share(self, day: int) -> np.ndarray:
@@ -442,8 +587,12 @@ class Crypto401kModel(mesa.Model):
         self.institutions_alive = int(self.institutions.alive.sum())
         self.liquidations = self.traders.liquidations
         self.chartist_share = float(self.traders.shares()[1])
-        self.regulator_pressure = self.regulator.pressure
-        self.policy_level = self.regulator.level
+        if self.board is None:
+            self.regulator_pressure = self.regulator.pressure
+            self.policy_level = self.regulator.level
+        else:  # the DOL's pressure; the number of rules in force
+            self.regulator_pressure = self.board.agencies["DOL"].pressure
+            self.policy_level = sum(r.in_force(self.day) for r in self.board.rules)
         self.halted = bool(halted)
         self.pnl_savers, self.pnl_traders, self.pnl_institutions, self.pnl_outside = (
             float(x) for x in self.holding_pnl
@@ -467,6 +616,13 @@ class Crypto401kModel(mesa.Model):
             self.exchange_failures = int(x.failed.sum())
             self.exchange_lost_usd = float(x.lost_usd.sum())
             self.exchange_lost_savers_usd = float(x.lost_coins[:, 0].sum(0) @ self.market.price)
+        if self.board is not None:
+            stages = self.board.stages(self.day)
+            for a, agency in self.board.agencies.items():
+                setattr(self, f"pressure_{a}", agency.pressure)
+                setattr(self, f"stage_{a}", stages[a])
+            self.plans_offering = float(self.savers.offering.mean()) if self.savers.n else 0.0
+        self.rescue_usd = getattr(self, "rescue_usd", 0.0)
         sc = self.stablecoin
         if sc is not None:
             self.stable_supply = sc.supply
@@ -498,7 +654,8 @@ class Crypto401kModel(mesa.Model):
 
     def total_coins(self) -> np.ndarray:
         return (
-            self.savers.coins.sum(0)
+            self.treasury_coins
+            + self.savers.coins.sum(0)
             + self.traders.coins.sum(0)
             + self.institutions.coins.sum(0)
             + self.outside_coins
@@ -513,7 +670,8 @@ class Crypto401kModel(mesa.Model):
             + led.to_market
             - led.from_market
             - led.lost_cash
-            + led.redeemed_usd,
+            + led.redeemed_usd
+            + led.rescue_to_market,
             "coins": self.total_coins(),
             "coins_expected": self.initial_coins - led.lost_coins - led.redeemed_coins,
             "plan_dollars": float(self.savers.other.sum()),
@@ -522,7 +680,9 @@ class Crypto401kModel(mesa.Model):
             + led.other_return
             - led.to_market
             + led.from_market
-            - led.withdrawals_out,
+            - led.withdrawals_out
+            - led.fees_out
+            + led.rescue_in,
             **self._stablecoin_books(),
         }
 
@@ -536,6 +696,14 @@ class Crypto401kModel(mesa.Model):
             "stable_coins_held": float(self.total_coins()[self.stable_index]),
             "stable_reserve_plus_shortfall": sc.reserve + sc.shortfall,
         }
+
+
+def qualifying_menu(menu: np.ndarray, cap0_usd: np.ndarray, min_cap_usd: float) -> np.ndarray:
+    """The plans' menu with tokens below `min_cap_usd` (day-0 cap) taken out and the rest
+    scaled up to sum to 1 (all zeros if none qualifies), shape (assets,)."""
+    kept = np.where(cap0_usd >= min_cap_usd, menu, 0.0)
+    total = kept.sum()
+    return kept / total if total > 0 else kept
 
 
 def supply_scale(

@@ -1,8 +1,9 @@
 """A policy ladder: political pressure, a lag, escalating rungs, and hysteresis.
 
-The regulator of the core owns one ladder; the agencies of a later issue (DOL, SEC, IRS,
-CFTC) will each own one, with their own thresholds and lags. The ladder knows nothing about
-markets: it turns a daily signal into a rung number.
+The regulator of the core owns one ladder (the simple scenario); the four agencies
+(`model/agencies.py`) keep the same pressure law but write rules through staged
+rule-making. The ladder knows nothing about markets: it turns a daily signal into a rung
+number.
 
     S_t = rho * S_(t-1) + kappa * signal_t
 
@@ -18,13 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-WARNING, CAP, FREEZE, UNWIND = 1, 2, 3, 4
+WARNING, CAP, FREEZE, UNWIND, RESCUE = 1, 2, 3, 4, 5
 RUNG_NAMES = {
     0: "none",
     WARNING: "warning",
     CAP: "allocation cap",
     FREEZE: "inflow freeze",
     UNWIND: "forced unwind",
+    RESCUE: "fiscal rescue",
 }
 
 
@@ -78,6 +80,7 @@ class PolicyEffects:
     freeze: bool = False  # no new money into crypto
     unwind_rate: float = 0.0  # share of savers' crypto sold per day (forced unwind)
     leverage_cap: float = math.inf  # traders' and funds' leverage bound
+    rescue_share: float = 0.0  # share of savers' losses the Treasury makes good (once)
 
     @classmethod
     def none(cls) -> PolicyEffects:

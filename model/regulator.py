@@ -2,7 +2,8 @@
 
 Its signal is the day's mark-to-market loss of savers' crypto, in basis points of all 401(k)
 assets. Through its `PolicyLadder` it escalates: warning -> allocation cap -> freeze of
-inflows -> forced unwind (itself a fire sale), and relaxes only with hysteresis. Optional
+inflows -> forced unwind (itself a fire sale) -> fiscal rescue (off by default:
+`max_level` 4), and relaxes only with hysteresis. Optional
 market tools: a circuit breaker (applied by the market every day when set) and a leverage
 cap from the allocation-cap rung on.
 
@@ -17,7 +18,16 @@ import math
 import mesa
 
 from model.config import RegulatorConfig
-from model.policy import CAP, FREEZE, RUNG_NAMES, UNWIND, WARNING, PolicyEffects, PolicyLadder
+from model.policy import (
+    CAP,
+    FREEZE,
+    RESCUE,
+    RUNG_NAMES,
+    UNWIND,
+    WARNING,
+    PolicyEffects,
+    PolicyLadder,
+)
 
 
 class Regulator(mesa.Agent):
@@ -68,4 +78,5 @@ def effects_of(level: int, cfg: RegulatorConfig) -> PolicyEffects:
         leverage_cap=(
             cfg.leverage_cap if (cfg.leverage_cap is not None and level >= CAP) else math.inf
         ),
+        rescue_share=cfg.rescue_share if level >= RESCUE else 0.0,
     )

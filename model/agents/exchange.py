@@ -46,6 +46,7 @@ class ExchangePopulation:
                 self.saver_exchange = plan_exchange[employer]
         self.failed_day = np.full(n, -(10**9), dtype=np.int64)
         self.failed = np.zeros(n, dtype=bool)
+        self.hazard_factor = 1.0  # an SEC standard lowers the hazard
         # coins lost per exchange, holder type (HOLDER_TYPES) and asset; USD of cash lost
         self.lost_coins = np.zeros((n, len(HOLDER_TYPES), n_assets))
         self.lost_cash = np.zeros(n)
@@ -75,6 +76,13 @@ class ExchangePopulation:
         np.add.at(held, self.saver_exchange[at], saver_coins[at])
         return held
 
+    def segregate_plans(self) -> None:
+        """Plan coins at exchanges still open move to segregated custody (an SEC rule);
+        those frozen at a failed exchange stay there."""
+        at = self.saver_exchange >= 0
+        moving = at & ~self.failed[np.maximum(self.saver_exchange, 0)]
+        self.saver_exchange[moving] = -1
+
     # ---- events ------------------------------------------------------------------------
     def draw_failure(self, rng: np.random.Generator) -> int | None:
         """Today's failure from the market-wide hazard, or None (two draws a day). The
@@ -84,7 +92,7 @@ class ExchangePopulation:
         open_ = np.flatnonzero(~self.failed)
         if self.cfg.failure_rate_annual <= 0 or not len(open_):
             return None
-        if u[0] >= self.cfg.failure_rate_annual / 365.0:
+        if u[0] >= self.hazard_factor * self.cfg.failure_rate_annual / 365.0:
             return None
         return int(open_[min(int(u[1] * len(open_)), len(open_) - 1)])
 

@@ -76,6 +76,9 @@ class SaverPopulation:
         self.realloc_base = np.zeros(n)
         self.retiring = np.zeros(n, dtype=bool)
         self.retired_loss = 0.0  # USD lost by cohorts that have retired
+        self.offering = np.ones(n, dtype=bool)  # the cohort's plan offers crypto
+        self.realloc_start = s.reallocation_start_day  # moved to plan access by an order
+        self.contributed = np.zeros(n)  # USD contributed today (the fiscal ledger's input)
         self.daily_growth = (1.0 + s.other_return_annual) ** (1.0 / DAYS_PER_YEAR) - 1.0
 
     # ---- derived state ---------------------------------------------------------------
@@ -142,7 +145,9 @@ class SaverPopulation:
         self.contributing &= ~(new & (u[2] < s.stop_contributing_share))
         orders[new] -= s.panic_sell_fraction * self.coins[new]
 
-        alloc = np.where(self.panicked | self.retiring, 0.0, self.allocation_now(effects))
+        alloc = np.where(
+            self.panicked | self.retiring | ~self.offering, 0.0, self.allocation_now(effects)
+        )
 
         # 3. payroll
         paid = (
@@ -154,6 +159,7 @@ class SaverPopulation:
             paid, self.contribution * s.payday_interval_days / DAYS_PER_YEAR, 0.0
         )
         to_crypto = contribution * alloc
+        self.contributed = contribution
         ledger.payroll_in += float(contribution.sum())
         self.other += contribution - to_crypto
         self.eligible += contribution - to_crypto
@@ -162,7 +168,7 @@ class SaverPopulation:
 
         # 4. one-off reallocation of existing balances, phased
         if s.channel == "payroll+reallocation":
-            start, length = s.reallocation_start_day, s.reallocation_days
+            start, length = self.realloc_start, s.reallocation_days
             if day == start:
                 self.realloc_base = self.other.copy()
             if start <= day < start + length and not effects.freeze:
@@ -188,7 +194,8 @@ class SaverPopulation:
             # money, it does not make the fund sell what it holds.
             weight = min(s.allocation, effects.allocation_cap)
             held = value[due] + self.cash[due]  # today's payroll purchase counts as held
-            target = rebalance_target(held, self.eligible[due], np.full(len(held), weight))
+            weights = np.where(self.offering[due], weight, 0.0)
+            target = rebalance_target(held, self.eligible[due], weights)
             if effects.freeze or effects.allocation_factor < 1.0:
                 target = np.minimum(target, held)
             delta = target - held
@@ -223,9 +230,11 @@ class SaverPopulation:
         dollars = np.maximum(orders, 0.0) * decision_price[None, :]
         return dollars / price[None, :] + np.minimum(orders, 0.0)
 
-    def settle(self, delta: np.ndarray, price: np.ndarray, ledger: Ledger) -> None:
+    def settle(
+        self, delta: np.ndarray, price: np.ndarray, ledger: Ledger
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Execute coin changes `delta` at `price`, sweep cash out, retire cohorts that are
-        done."""
+        done; return the rows that retired and the balances they withdrew (USD)."""
         spend = delta @ price
         buys = np.maximum(delta, 0.0) @ price
         self.cost += buys
@@ -240,10 +249,12 @@ class SaverPopulation:
         self.cash[:] = 0.0
 
         done = self.retiring & (self.coins.sum(axis=1) == 0.0)
+        rows = np.flatnonzero(done)
+        withdrawn = self.other[rows].copy()
         if done.any():
             pnl = self.proceeds[done] - self.cost[done]
             self.retired_loss += float(np.maximum(0.0, -pnl).sum())
-            ledger.withdrawals_out += float(self.other[done].sum())
+            ledger.withdrawals_out += float(withdrawn.sum())
             self.other[done] = 0.0
             self.eligible[done] = 0.0
             self.cost[done] = 0.0
@@ -252,6 +263,22 @@ class SaverPopulation:
             self.panicked[done] = False
             self.contributing[done] = True
             self.retiring[done] = False
+        return rows, withdrawn
+
+    def charge(self, rate_per_year: float, price: np.ndarray, ledger: Ledger) -> None:
+        """Take a cost of `rate_per_year` of each cohort's crypto value (a day's share) from
+        its plan's other assets (the IRS's reporting and valuation cost)."""
+        fee = np.minimum(self.crypto_value(price) * rate_per_year / DAYS_PER_YEAR, self.other)
+        self.other -= fee
+        np.minimum(self.eligible, self.other, out=self.eligible)
+        ledger.fees_out += float(fee.sum())
+
+    def compensate(self, share: float, price: np.ndarray, ledger: Ledger) -> float:
+        """A rescue: pay `share` of each cohort's crypto loss so far into its plan; USD."""
+        paid = share * np.maximum(0.0, -self.pnl(price))
+        self.other += paid
+        ledger.rescue_in += float(paid.sum())
+        return float(paid.sum())
 
 
 def panic_hazard(
