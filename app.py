@@ -7,7 +7,15 @@ Each browser session gets its own model. The parts live in `experiments/viz.py`.
 import solara
 from mesa.visualization import SolaraViz
 
-from experiments.viz import CONTROLS, DEFAULTS, AppModel, NetworkView, SeriesView, StatusPanel
+from experiments.viz import (
+    CONTROLS,
+    DEFAULTS,
+    AgenciesPanel,
+    AppModel,
+    NetworkView,
+    SeriesView,
+    StatusPanel,
+)
 
 
 @solara.component
@@ -15,7 +23,7 @@ def Page():  # noqa: N802 (Solara's name for a page)
     model = solara.use_memo(lambda: AppModel(**DEFAULTS), [])  # once per session
     SolaraViz(
         model,
-        components=[(StatusPanel, 0), (NetworkView, 0), (SeriesView, 0)],
+        components=[(StatusPanel, 0), (NetworkView, 0), (SeriesView, 0), (AgenciesPanel, 0)],
         model_params=CONTROLS,
         name="crypto401k: 401(k) money in a crypto market",
         play_interval=150,

@@ -238,9 +238,32 @@ def _usd(x: float) -> str:
     return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
 
 
+def _policy_lines(s: dict[str, Any]) -> list[str]:
+    if "regulator" in s:
+        reg = s["regulator"]
+        actions = ", ".join(f"day {x['day']} {x['action']}" for x in reg["actions"]) or "none"
+        return [f"  regulator    highest rung: {reg['max_action']}; actions: {actions}"]
+    ag = s["agencies"]
+    stages = ", ".join(f"{k} {v}" for k, v in ag["stages"].items())
+    rules = ", ".join(
+        f"{r['name']} (day {r['in_force']})" for r in ag["rules"] if r["in_force"] is not None
+    )
+    return [
+        f"  agencies     {stages}; plans offering crypto {ag['plans_offering']:.0%}",
+        f"  rules        in force: {rules or 'none'}",
+    ]
+
+
+def _fiscal_line(f: dict[str, Any]) -> str:
+    rescue = f" rescue ${f['rescue_cost_pv'] / 1e9:,.1f}B;" if f["rescue_usd"] else ""
+    return (
+        f"  fiscal       revenue PV ${f['revenue_pv'] / 1e9:,.0f}B at {f['discount_rate']:.0%};"
+        f"{rescue} crypto's effect {f['crypto_effect_pv'] / 1e9:+,.2f} $B"
+    )
+
+
 def format_summary(s: dict[str, Any], out: Path) -> str:
-    a, p, sv, reg = s["agents"], s["price"], s["savers"], s["regulator"]
-    actions = ", ".join(f"day {x['day']} {x['action']}" for x in reg["actions"]) or "none"
+    a, p, sv = s["agents"], s["price"], s["savers"]
     wealth, loss = sv["crypto_wealth_usd"] / 1e9, sv["loss_usd"] / 1e9
     lines = [
         f"crypto401k run: seed {s['seed']}, {s['days']} days, {a['savers']} saver cohorts, "
@@ -255,7 +278,8 @@ def format_summary(s: dict[str, Any], out: Path) -> str:
         f"peak panicked cohorts {sv['max_panicked_cohorts']}",
         f"  institutions {s['institutions']['defaults']} defaults; "
         f"retail liquidations {s['retail_liquidations']}",
-        f"  regulator    highest rung: {reg['max_action']}; actions: {actions}",
+        *_policy_lines(s),
+        _fiscal_line(s["fiscal"]),
     ]
     for name, q in s.get("assets", {}).items():
         lines.append(

@@ -71,12 +71,8 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
             "failed": [{"day": d, "institution": i} for d, i in m.failed],
         },
         "retail_liquidations": int(ts["liquidations"].iloc[-1]),
-        "regulator": {
-            "max_level": int(ts["policy_level"].max()),
-            "max_action": RUNG_NAMES[int(ts["policy_level"].max())],
-            "actions": [{"day": d, "level": lv, "action": RUNG_NAMES[lv]} for d, lv in history],
-            "days_halted": int(ts["halted"].sum()),
-        },
+        **_policy_summary(m, ts, history),
+        "fiscal": _fiscal_summary(m),
         "books": {
             "cash_error_usd": books["cash"] - books["cash_expected"],
             "coins_error": (books["coins"] - books["coins_expected"]).tolist(),
@@ -84,6 +80,58 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
         },
         **_several_asset_summary(m, ts),
         "wall_time_s": wall_time_s,
+    }
+
+
+def _policy_summary(m: Crypto401kModel, ts: pd.DataFrame, history: list) -> dict[str, Any]:
+    """The single regulator's rungs, or the agencies' rules and stages."""
+    if m.board is None:
+        level = int(ts["policy_level"].max())
+        return {
+            "regulator": {
+                "max_level": level,
+                "max_action": RUNG_NAMES[level],
+                "actions": [{"day": d, "level": lv, "action": RUNG_NAMES[lv]} for d, lv in history],
+                "days_halted": int(ts["halted"].sum()),
+            }
+        }
+    board, day = m.board, m.day
+    return {
+        "agencies": {
+            "stages": board.stages(day),
+            "pressure": board.pressures(),
+            "rules": [
+                {
+                    "name": r.cfg.name,
+                    "agencies": r.cfg.agencies,
+                    "instrument": r.cfg.instrument,
+                    "started": r.start,
+                    "in_force": r.effective if r.in_force(day) else None,
+                }
+                for r in board.rules
+            ],
+            "plans_offering": float(ts["plans_offering"].iloc[-1]),
+            "days_halted": int(ts["halted"].sum()),
+        }
+    }
+
+
+def _fiscal_summary(m: Crypto401kModel) -> dict[str, Any]:
+    """The government's ledger: present values at the configured discount rate (USD)."""
+    ledger = m.projected_ledger()
+    cfg = m.config.fiscal
+    years = int(np.ceil(m.day / 365.0)) + 1
+    return {
+        "discount_rate": cfg.discount_rate,
+        **ledger.summary(cfg.discount_rate),
+        "rescue_day": m.rescued_day,
+        "rescue_usd": m.rescue_usd,
+        "revenue_by_year_usd": {
+            "roth": ledger.by_year("roth", years).tolist(),
+            "withdrawal": ledger.by_year("withdrawal", years).tolist(),
+            "note": "the run's years; withdrawals projected beyond them are in the present "
+            "values only",
+        },
     }
 
 

@@ -499,10 +499,15 @@ def status_text(m: AppModel) -> str:
     price = float(df["price"].iloc[-1])
     drawdown = price / float(df["price"].cummax().iloc[-1]) - 1.0
     action = RUNG_NAMES[m.regulator.level]
+    policy = (
+        "policy: the four agencies (below)"
+        if m.board is not None
+        else f"regulator: {action if m.config.regulator.enabled else 'off'} "
+        f"(pressure {m.regulator.pressure:.1f} / threshold {m.config.regulator.threshold:g})"
+    )
     lines = [
         f"**Day {m.day}** · price **${price:,.0f}** · drawdown {drawdown:.0%}",
-        f"regulator: {action if m.config.regulator.enabled else 'off'} "
-        f"(pressure {m.regulator.pressure:.1f} / threshold {m.config.regulator.threshold:g})",
+        policy,
         f"401(k) crypto allocation {m.config.savers.allocation:.1%} ({m.config.savers.channel}) · "
         f"savers: {int(m.savers.panicked.sum())} cohorts panicked · "
         f"institutions: {int(m.institutions.alive.sum())} of {m.institutions.n} operating",
@@ -556,3 +561,71 @@ def StatusPanel(model: AppModel) -> None:
         )
     solara.HTML(tag="div", unsafe_innerHTML=status_html(status_text(model)))
     solara.HTML(tag="div", unsafe_innerHTML=colour_key(), style="font-size: 12px")
+
+
+# ---- the agencies and the public purse ------------------------------------------------------
+def agencies_rows(m: Crypto401kModel) -> list[dict[str, str]]:
+    """One row per agency: stage, pressure over threshold, rules in force (empty without
+    the agencies)."""
+    if m.board is None:
+        return []
+    stages = m.board.stages(m.day)
+    return [
+        {
+            "agency": name,
+            "stage": stages[name],
+            "pressure": f"{a.pressure:,.0f} / {a.cfg.threshold:,.0f}"
+            if a.cfg.acts
+            else "does not act",
+            "in force": ", ".join(a.in_force(m.day)) or "-",
+        }
+        for name, a in m.board.agencies.items()
+    ]
+
+
+def ledger_lines(m: Crypto401kModel) -> list[str]:
+    """The government's ledger as of today, balances projected to retirement (USD at day 0)."""
+    rate = m.config.fiscal.discount_rate
+    s = m.fiscal_summary()
+    lines = [
+        f"**Public purse** (present value at {rate:.0%}, balances projected to retirement)",
+        f"income tax on 401(k)s ${s['revenue_pv'] / 1e9:,.0f}B · "
+        f"without the crypto option ${s['revenue_pv_without_crypto'] / 1e9:,.0f}B · "
+        f"crypto's effect {s['crypto_effect_pv'] / 1e9:+,.2f} $B",
+        f"tax forgone on traditional contributions so far ${s['tax_forgone_pv'] / 1e9:,.0f}B · "
+        + (
+            f"rescue on day {m.rescued_day}: ${m.rescue_usd / 1e9:,.1f}B spent "
+            f"(net PV ${s['rescue_cost_pv'] / 1e9:,.1f}B)"
+            if m.rescued_day is not None
+            else "no rescue"
+        ),
+    ]
+    return lines
+
+
+def agencies_html(m: Crypto401kModel) -> str:
+    """The agencies' table (or a note on the single regulator) and the ledger, as HTML."""
+    rows = agencies_rows(m)
+    if rows:
+        head = "".join(f"<th style='text-align:left'>{k}</th>" for k in rows[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r.values()) + "</tr>"
+            for r in rows
+        )
+        offering = float(m.savers.offering.mean()) if m.savers.n else 0.0
+        table = (
+            f"<p><strong>Agencies</strong> · plans offering crypto {offering:.0%}</p>"
+            f"<table style='border-spacing: 8px 0'><tr>{head}</tr>{body}</table>"
+        )
+    else:
+        table = (
+            "<p><strong>Agencies</strong>: the simple scenario has one regulator "
+            "(market 'agencies' brings in the DOL, SEC, IRS and CFTC)</p>"
+        )
+    return table + status_html("\n\n".join(ledger_lines(m)))
+
+
+@solara.component
+def AgenciesPanel(model: AppModel) -> None:
+    update_counter.get()
+    solara.HTML(tag="div", unsafe_innerHTML=agencies_html(model), style="font-size: 13px")

@@ -23,8 +23,11 @@ import solara
 from experiments.viz import (
     COLOURS,
     DEFAULTS,
+    AgenciesPanel,
     AppModel,
     StatusPanel,
+    agencies_html,
+    agencies_rows,
     node_colours,
     series_columns,
     series_figure,
@@ -102,6 +105,25 @@ def test_several_assets_exchanges_and_the_peg_are_shown():
     price, reserve = fig.axes[0].get_lines()[:2]
     assert reserve.get_label() == "reserve per coin"
     assert price.get_ydata().min() == pytest.approx(df["price_USDC"].min())
+
+
+def test_the_agencies_panel_shows_each_stage_and_the_ledger():
+    m = AppModel(**{**DEFAULTS, "market": "agencies", "n_savers": 200, "n_traders": 200})
+    for _ in range(3):
+        m.step()
+    rows = {r["agency"]: r for r in agencies_rows(m)}
+    assert list(rows) == ["DOL", "SEC", "IRS", "CFTC"]
+    # the executive order set the DOL, SEC and IRS to work on day 0; nothing is in force
+    assert rows["DOL"]["stage"] == "proposing" and rows["IRS"]["stage"] == "proposing"
+    assert all(r["in force"] == "-" for r in rows.values())
+    box, _ = solara.render(AgenciesPanel(m), handle_error=False)
+    shown = repr(box)
+    assert "<td>DOL</td><td>proposing</td>" in shown and "plans offering crypto 0%" in shown
+    assert "Public purse" in shown and "without the crypto option" in shown
+    assert "policy: the four agencies" in status_text(m)
+    # the simple scenario names its single regulator instead
+    simple = AppModel(**{**DEFAULTS, "n_savers": 200, "n_traders": 200})
+    assert agencies_rows(simple) == [] and "one regulator" in agencies_html(simple)
 
 
 def test_btc_only_scenario_has_one_asset_and_no_exchanges():
@@ -226,6 +248,9 @@ def _drive(page, server: str) -> None:
         timeout=30_000,
     )
     assert page.get_by_text(re.compile(r"exchanges: \d+ of 20 failed")).is_visible()
+    # the agencies panel and the public purse's ledger are on the page
+    assert page.get_by_text(re.compile(r"Public purse")).is_visible()
+    assert page.get_by_text(re.compile(r"without the crypto option \$[\d,]+B")).is_visible()
 
     # one notch of the allocation slider (0.03 -> 0.035), then Reset rebuilds the model
     slider = page.get_by_role("slider", name="401(k) crypto allocation")

@@ -29,6 +29,8 @@ EXPERIMENTS = [
     "assets",
     "exchange_failure",
     "stablecoin_run",
+    "agencies",
+    "fiscal",
 ]
 CLI = [sys.executable, "-m", "experiments.cli"]
 

@@ -3,6 +3,8 @@
 - `four_assets`, the default: BTC, ETH, a DeFi-token basket and a dollar stablecoin.
 - `btc_only`: Bitcoin alone, the calibrated baseline of `validate` and of the five core
   experiments; it is exactly `Config()`.
+- `agencies`: the executive-order scenario: the four-asset market with the DOL, SEC, IRS and
+  CFTC writing the rules, plan inflows (3%) waiting for the DOL's safe harbour.
 """
 
 from __future__ import annotations
