@@ -153,8 +153,10 @@ class AgencyBoard:
                 self.history.append((day, rule.cfg.name, "start"))
                 members = [self.agencies[a].cfg for a in rule.cfg.agencies]
                 if all(m.acts for m in members):
+                    # coordination stretches only rules that need several agencies
+                    coordination = self.cfg.coordination if len(members) > 1 else 1.0
                     rule.effective = joint_effective_day(
-                        day, [agency_lag(m) for m in members], self.cfg.coordination
+                        day, [agency_lag(m) for m in members], coordination
                     )
         new = [r for r in self.rules if r.effective == day]
         for rule in new:

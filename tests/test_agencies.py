@@ -96,6 +96,8 @@ def test_joint_dol_sec_rule_takes_effect_exactly_at_the_slower_lag_with_perfect_
     m2, _ = run(agencies_config(**overrides, **{"agencies.coordination": 0.5}))
     later = next(r for r in m2.board.rules if r.cfg.name == "plan custody")
     assert later.effective == 2 * max(lag.values())
+    # ... and it stretches only joint rules: the DOL's own safe harbour keeps its lag
+    assert m2.board.first_effective("plan_access") == lag["DOL"]
 
 
 def test_under_the_executive_order_inflows_start_when_the_dol_rule_is_final():
