@@ -90,6 +90,7 @@ class MarketRules:
     """What the rules in force do beyond `PolicyEffects` (see `config.INSTRUMENTS`)."""
 
     offer_share: float  # share of employers whose plan offers crypto
+    target_date_only: bool  # crypto only through the target-date vehicle
     custody: bool  # plan coins moved to segregated custody
     hazard_factor: float  # factor on the exchange-failure hazard
     min_cap_usd: float  # tokens below this day-0 cap leave the plans' menus
@@ -163,7 +164,7 @@ class AgencyBoard:
             self.history.append((day, rule.cfg.name, "in force"))
         return new
 
-    def market_rules(self, day: int, unwind_days_default: float = 90.0) -> MarketRules:
+    def market_rules(self, day: int) -> MarketRules:
         """The combined effect of every rule in force on `day` (the strictest of each
         instrument)."""
         values: dict[str, list[float | None]] = {}
@@ -190,6 +191,7 @@ class AgencyBoard:
         )
         return MarketRules(
             offer_share=offer,
+            target_date_only="vehicle" in values,
             custody="custody" in values,
             hazard_factor=strictest("exchange_standards", 1.0),
             min_cap_usd=max(float(x) for x in listing) if listing else 0.0,

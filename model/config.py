@@ -973,6 +973,8 @@ INSTRUMENTS: dict[str, dict[str, str]] = {
     "DOL": {
         "plan_access": "fiduciary safe harbour: share of plans (employers) that offer crypto "
         "once it is in force (fraction; the executive-order scenario's inflows wait for it)",
+        "vehicle": "crypto only through the plan's target-date (professionally managed) "
+        "vehicle: self-directed savers of the plans may no longer buy it (-)",
         "disclosure": "disclosure and suitability: share of savers' new crypto contributions "
         "that continue (fraction)",
         "allocation_cap": "cap on the crypto allocation and target-date weight (fraction)",
@@ -1002,6 +1004,7 @@ INSTRUMENT_RANGE: dict[str, tuple[float, float] | None] = {
     "disclosure": (0.0, 1.0),
     "allocation_cap": (0.0, 1.0),
     "freeze": None,
+    "vehicle": None,
     "unwind": (1.0, 36500.0),
     "rescue": (0.0, 1.0),
     "custody": None,

@@ -371,10 +371,13 @@ class Crypto401kModel(mesa.Model):
         before = self._market_rules
         self._market_rules = rules
         savers = self.savers
-        if rules.offer_share != self._offer_share or initial:
+        vehicle_changed = before is not None and rules.target_date_only != before.target_date_only
+        if rules.offer_share != self._offer_share or initial or vehicle_changed:
             offering = offering_employers(self.config.savers.n_employers, rules.offer_share)
             savers.offering = offering[savers.employer] if savers.n else savers.offering
-            if not initial and self._offer_share == 0.0:  # plans open: reallocation begins
+            if rules.target_date_only:  # self-directed savers may no longer buy crypto
+                savers.offering = savers.offering & savers.target_date
+            if not initial and self._offer_share == 0.0 and rules.offer_share > 0.0:
                 savers.realloc_start = day + self.config.savers.reallocation_start_day
             self._offer_share = rules.offer_share
         if rules.custody and (before is None or not before.custody) and self.exchanges.n:
@@ -622,7 +625,6 @@ class Crypto401kModel(mesa.Model):
                 setattr(self, f"pressure_{a}", agency.pressure)
                 setattr(self, f"stage_{a}", stages[a])
             self.plans_offering = float(self.savers.offering.mean()) if self.savers.n else 0.0
-        self.rescue_usd = getattr(self, "rescue_usd", 0.0)
         sc = self.stablecoin
         if sc is not None:
             self.stable_supply = sc.supply

@@ -164,6 +164,18 @@ def test_the_cftc_leverage_cap_binds_once_in_force():
     assert free["fund_leverage"].to_numpy()[start + 40 :].mean() > 1.5 + 0.3
 
 
+def test_the_dol_vehicle_rule_leaves_crypto_to_the_target_date_sleeves():
+    rules = [*ORDER_ONLY[:1], {"name": "vehicle", "agencies": ["DOL"], "instrument": "vehicle",
+                               "trigger": "order"}]  # fmt: skip
+    lags = {"agencies.dol.propose_days": 30, "agencies.dol.comment_days": 0,
+            "agencies.dol.final_days": 0, "savers.target_date_share": 0.5}  # fmt: skip
+    m, _ = run(agencies_config(steps=200, **{"agencies.rules": rules, **lags}))
+    s = m.savers
+    assert (s.offering == s.target_date).all() and 0 < s.target_date.sum() < s.n
+    bought = s.cost > 0
+    assert bought.any() and not (bought & ~s.target_date).any()
+
+
 @pytest.mark.parametrize(
     ("rules", "field"),
     [

@@ -119,6 +119,9 @@ def test_rerun_replaces_an_earlier_run(tmp_path):
         (["--set", "savers.allocation=1.5"], ["savers.allocation = 1.5", "less than or equal"]),
         (["--set", "savers.n_cohorts=-3"], ["savers.n_cohorts = -3"]),
         (["--set", "regulator.lag_days=-1"], ["regulator.lag_days = -1"]),
+        (["--set", "agencies.dol.final_days=-5"], ["agencies.dol.final_days = -5"]),
+        (["--set", "fiscal.roth_share=1.2"], ["fiscal.roth_share = 1.2"]),
+        (["--set", "fiscal.tax_rate=-0.1"], ["fiscal.tax_rate = -0.1"]),
         (["--set", "network.topology=ring"], ["network.topology = 'ring'"]),
         (["--set", "savers.alocation=0.1"], ["savers.alocation", "unknown parameter"]),
         (["--set", "savers.allocation"], ["key=value"]),
@@ -141,6 +144,22 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, ar
     for fragment in fragments:
         assert fragment in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragment"),
+    [
+        ('agencies = ["FED"]\ninstrument = "freeze"', "agencies.rules.0.agencies = ['FED']"),
+        ('agencies = ["DOL"]\ninstrument = "bailout"', "agencies.rules.0.instrument = 'bailout'"),
+    ],
+)
+def test_a_rule_naming_an_unknown_agency_or_instrument_exits_2(tmp_path, capsys, rule, fragment):
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(f"[agencies]\nenabled = true\n\n[[agencies.rules]]\n{rule}\n")
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(scenario), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and not out.exists()
 
 
 def test_malformed_toml_and_graphml(tmp_path, capsys):
