@@ -176,10 +176,9 @@ class Crypto401kModel(mesa.Model):
         self.regulator = Regulator(self, reg_cfg or cfg.regulator)
         self._signals = dict.fromkeys(("DOL", "SEC", "IRS", "CFTC"), 0.0)
         self._signal_marks = (0.0, np.zeros(self.market.n), 0, 0)  # lost cash, coins; liq., def.
-        self._offer_share = 1.0
         self._market_rules = None
         if self.board is not None:
-            self._apply_rules(0, initial=True)
+            self._apply_rules(0)
         self.fiscal = FiscalLedger(
             cfg.fiscal,
             self.savers.pay,
@@ -365,21 +364,20 @@ class Crypto401kModel(mesa.Model):
         self.board.observe(day, self._signals)
         return self._apply_rules(day)
 
-    def _apply_rules(self, day: int, initial: bool = False) -> PolicyEffects:
+    def _apply_rules(self, day: int) -> PolicyEffects:
         """Set the market's state from the agencies' rules in force on `day`."""
         rules = self.board.market_rules(day)
         before = self._market_rules
         self._market_rules = rules
         savers = self.savers
-        vehicle_changed = before is not None and rules.target_date_only != before.target_date_only
-        if rules.offer_share != self._offer_share or initial or vehicle_changed:
+        access = (rules.offer_share, rules.target_date_only)
+        if before is None or access != (before.offer_share, before.target_date_only):
             offering = offering_employers(self.config.savers.n_employers, rules.offer_share)
             savers.offering = offering[savers.employer] if savers.n else savers.offering
             if rules.target_date_only:  # self-directed savers may no longer buy crypto
                 savers.offering = savers.offering & savers.target_date
-            if not initial and self._offer_share == 0.0 and rules.offer_share > 0.0:
+            if before is not None and before.offer_share == 0.0 < rules.offer_share:
                 savers.realloc_start = day + self.config.savers.reallocation_start_day
-            self._offer_share = rules.offer_share
         if rules.custody and (before is None or not before.custody) and self.exchanges.n:
             self.exchanges.segregate_plans()
         self.exchanges.hazard_factor = rules.hazard_factor
