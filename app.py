@@ -5,9 +5,7 @@ Each browser session gets its own model. The parts live in `experiments/viz.py`.
 """
 
 import solara
-from mesa.visualization import SolaraViz
-
-from experiments.viz import (
+from crypto401k.experiments.viz import (
     CONTROLS,
     DEFAULTS,
     AgenciesPanel,
@@ -16,6 +14,7 @@ from experiments.viz import (
     SeriesView,
     StatusPanel,
 )
+from mesa.visualization import SolaraViz
 
 
 @solara.component

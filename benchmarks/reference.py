@@ -24,15 +24,14 @@ from typing import Any
 
 import mesa
 import numpy as np
+from crypto401k.model.agents.saver import DAYS_PER_YEAR, SaverPopulation
+from crypto401k.model.agents.trader import CHARTIST, FEAR_DAYS, FUNDAMENTALIST, TraderPopulation
+from crypto401k.model.agents.view import RowAgent
+from crypto401k.model.config import Config
+from crypto401k.model.ledger import Ledger
+from crypto401k.model.model import Crypto401kModel
+from crypto401k.model.policy import PolicyEffects
 from mesa.discrete_space import FixedAgent
-
-from model.agents.saver import DAYS_PER_YEAR, SaverPopulation
-from model.agents.trader import CHARTIST, FEAR_DAYS, FUNDAMENTALIST, TraderPopulation
-from model.agents.view import RowAgent
-from model.config import Config
-from model.ledger import Ledger
-from model.model import Crypto401kModel
-from model.policy import PolicyEffects
 
 
 class PlainSaver(FixedAgent):

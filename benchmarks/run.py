@@ -34,9 +34,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NoReturn
 
-import model.memory as memory
-from model.config import Config, ConfigError
-from model.memory import check_fits, gb
+import crypto401k.model.memory as memory
+from crypto401k.model.config import Config, ConfigError
+from crypto401k.model.memory import check_fits, gb
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
@@ -86,8 +86,9 @@ def peak_bytes() -> int:
 def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict[str, Any]:
     """Time one model in this (fresh) process: construction, the first `window` days, then
     the rest up to `days`. Returns seconds, rates and memory."""
+    from crypto401k.model.model import Crypto401kModel
+
     from benchmarks.reference import ReferenceModel
-    from model.model import Crypto401kModel
 
     cls = ReferenceModel if kind == "reference" else Crypto401kModel
     cfg = scenario(n_agents, days)
@@ -146,7 +147,7 @@ def in_fresh_process(*args: Any) -> dict[str, Any]:
 def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
     """Runs per minute of the default scenario on `workers` local processes, including the
     workers' start-up, as `crypto401k experiment` runs them."""
-    from experiments.sweep import run_sweep
+    from crypto401k.experiments.sweep import run_sweep
 
     steps = round(365 * years)
     tasks = [
@@ -178,9 +179,8 @@ def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
 
 def profile(n_agents: int, days: int, out: Path) -> None:
     """pyinstrument's call tree of construction and `days` days at `n_agents` agents."""
+    from crypto401k.model.model import Crypto401kModel
     from pyinstrument import Profiler
-
-    from model.model import Crypto401kModel
 
     profiler = Profiler(interval=0.0005)
     profiler.start()

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from crypto401k.experiments.outcomes import metric_info, split_metric
 from scipy import stats
-
-from experiments.outcomes import metric_info, split_metric
 
 ALPHA = 0.05
 # verbs for a significant rise / fall, where "raised" and "lowered" would mislead

@@ -15,8 +15,7 @@ import itertools
 from functools import partial
 
 import numpy as np
-
-from experiments.validate import (
+from crypto401k.experiments.validate import (
     MSM_MOMENTS,
     baseline_run,
     bootstrap_moment_cov,
@@ -24,8 +23,8 @@ from experiments.validate import (
     map_seeds,
     msm_distance,
 )
-from model import metrics as mt
-from model.data import load_btc_close
+from crypto401k.model import metrics as mt
+from crypto401k.model.data import load_btc_close
 
 GRID = {
     "traders.predisposition": [-0.5, -0.3, -0.1],
@@ -74,7 +73,7 @@ def failure_week(elasticity: float, seed: int, day: int = 365, exchange: int = 4
     """(USD lost / coins' cap, Bitcoin's return over the 7 days from the failure) when
     `exchange` (0-based rank by share; the fifth loses about 1% of the cap, FTX's size)
     fails on `day` of the four-asset scenario, with no other failure and no regulator."""
-    from experiments.outcomes import build_model
+    from crypto401k.experiments.outcomes import build_model
 
     m = build_model(
         {

@@ -19,16 +19,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments.run import RUN_FILES
-from model import scenarios
-from model.config import (
+from crypto401k.experiments.run import RUN_FILES
+from crypto401k.model import scenarios
+from crypto401k.model.config import (
     Config,
     ConfigError,
     parameter_markdown,
     parameter_table,
     parse_set_option,
 )
-from model.memory import check_fits
+from crypto401k.model.memory import check_fits
 
 EXIT_USAGE = 2
 
@@ -129,7 +129,7 @@ def load_config(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from experiments.run import prepare_out_dir, simulate, write_outputs
+    from crypto401k.experiments.run import prepare_out_dir, simulate, write_outputs
 
     cfg = load_config(args.config, args.steps, args.seed, args.overrides)
     check_fits(cfg)
@@ -162,7 +162,7 @@ def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
-    from experiments.validate import (
+    from crypto401k.experiments.validate import (
         format_assets_table,
         format_table,
         read_assets_data,
@@ -189,14 +189,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from experiments.calibrate import format_rows, search
+    from crypto401k.experiments.calibrate import format_rows, search
 
     print(format_rows(search(*_sweep_args(args))))
     return 0
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from experiments.experiment import run_experiment
+    from crypto401k.experiments.experiment import run_experiment
 
     seeds = None if args.seeds is None else _number("--seeds", args.seeds, int)
     workers = _number("--workers", args.workers, int)

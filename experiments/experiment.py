@@ -27,11 +27,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-import model
-from experiments import analysis, figures, sensitivity
-from experiments.outcomes import METRICS, metric_info
-from experiments.spec import (
+from crypto401k.experiments import analysis, figures, sensitivity
+from crypto401k.experiments.outcomes import METRICS, metric_info
+from crypto401k.experiments.spec import (
     Answer,
     Point,
     Spec,
@@ -40,8 +38,9 @@ from experiments.spec import (
     grid_points,
     load_spec,
 )
-from experiments.sweep import RUNS_SUBDIR, connect, make_tasks, run_sweep
-from model.config import ConfigError
+from crypto401k.experiments.sweep import RUNS_SUBDIR, connect, make_tasks, run_sweep
+from crypto401k.model import __version__
+from crypto401k.model.config import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_FILES = ("runs.parquet", "manifest.json", "summary.md")
@@ -498,7 +497,7 @@ def _pct(x: float) -> str:
 # ---- provenance --------------------------------------------------------------------------
 def code_version() -> dict[str, Any]:
     """The package version, and the git commit with a dirty flag when run from a checkout."""
-    info: dict[str, Any] = {"package": model.__version__}
+    info: dict[str, Any] = {"package": __version__}
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],

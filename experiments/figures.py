@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from experiments.outcomes import metric_info
-from experiments.spec import Spec
-from model.config import parameter_table
+from crypto401k.experiments.outcomes import metric_info
+from crypto401k.experiments.spec import Spec
+from crypto401k.model.config import parameter_table
 
 DPI = 120
 

@@ -33,11 +33,10 @@ import traceback
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from model import metrics as mt
-from model import scenarios
-from model.config import Config
-from model.model import HOLDERS, Crypto401kModel
+from crypto401k.model import metrics as mt
+from crypto401k.model import scenarios
+from crypto401k.model.config import Config
+from crypto401k.model.model import HOLDERS, Crypto401kModel
 
 
 class Metric(NamedTuple):

@@ -13,12 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import tomli_w
-
-import model
-from model import metrics
-from model.config import Config, ConfigError
-from model.model import Crypto401kModel
-from model.policy import RUNG_NAMES
+from crypto401k.model import __version__, metrics
+from crypto401k.model.config import Config, ConfigError
+from crypto401k.model.model import Crypto401kModel
+from crypto401k.model.policy import RUNG_NAMES
 
 RUN_FILES = ("timeseries.parquet", "timeseries.csv", "summary.json", "config.toml")
 
@@ -42,7 +40,7 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
     cfg = m.config
     history = m.regulator.ladder.history
     return {
-        "version": model.__version__,
+        "version": __version__,
         "seed": m.seed,
         "days": int(len(ts) - 1),
         "agents": {

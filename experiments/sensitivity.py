@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from experiments.spec import Point, Spec, check_overrides, steps_for
+from crypto401k.experiments.spec import Point, Spec, check_overrides, steps_for
 
 SAMPLE_SEED = 2025  # the year of the executive order; any fixed seed would do
 

@@ -21,11 +21,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from crypto401k.experiments.outcomes import base_config, event_day, split_metric
+from crypto401k.model import scenarios
+from crypto401k.model.config import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from experiments.outcomes import base_config, event_day, split_metric
-from model import scenarios
-from model.config import ConfigError
 
 SPEC_DIR = Path(__file__).parent / "specs"
 # bump when the model or a metric changes what a finished run's record would hold: stored

@@ -22,10 +22,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from experiments.outcomes import execute
-from experiments.run import json_default
-from experiments.spec import Point
-from model.config import ConfigError
+from crypto401k.experiments.outcomes import execute
+from crypto401k.experiments.run import json_default
+from crypto401k.experiments.spec import Point
+from crypto401k.model.config import ConfigError
 
 RUNS_SUBDIR = "runs"
 

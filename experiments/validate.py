@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from model import metrics as mt
-from model import scenarios
-from model.config import Config, ConfigError
-from model.data import load_btc_close, load_closes
-from model.model import Crypto401kModel
+from crypto401k.model import metrics as mt
+from crypto401k.model import scenarios
+from crypto401k.model.config import Config, ConfigError
+from crypto401k.model.data import load_btc_close, load_closes
+from crypto401k.model.model import Crypto401kModel
 
 # every fact but the lag-100 clustering and the drawdown, which one path's history dominates
 MSM_MOMENTS = tuple(k for k in mt.FACT_NAMES if k not in {"acf_abs_r_lag100", "max_drawdown"})

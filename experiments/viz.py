@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 import solara
+from crypto401k.model import scenarios
+from crypto401k.model.config import Config, ConfigError
+from crypto401k.model.model import Crypto401kModel
+from crypto401k.model.policy import RUNG_NAMES
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mesa.visualization.utils import force_update, update_counter
-
-from model import scenarios
-from model.config import Config, ConfigError
-from model.model import Crypto401kModel
-from model.policy import RUNG_NAMES
 
 PLAN_STYLES = {"target-date": 1.0, "self-directed": 0.0, "mixed (83% target-date)": 0.83}
 TOPOLOGIES = ["stochastic_block", "barabasi_albert", "watts_strogatz", "erdos_renyi"]

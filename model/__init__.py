@@ -1,7 +1,9 @@
 """crypto401k: an agent-based model of 401(k) money flowing into a crypto market."""
 
-from model.config import Config, ConfigError
-from model.model import Crypto401kModel
+from importlib.metadata import version
+
+from crypto401k.model.config import Config, ConfigError
+from crypto401k.model.model import Crypto401kModel
 
 __all__ = ["Config", "ConfigError", "Crypto401kModel"]
-__version__ = "0.1.0"
+__version__ = version("crypto401k")

@@ -31,9 +31,8 @@ from dataclasses import dataclass
 
 import mesa
 import numpy as np
-
-from model.config import AGENCIES, AgenciesConfig, AgencyConfig, RuleConfig
-from model.policy import PolicyEffects
+from crypto401k.model.config import AGENCIES, AgenciesConfig, AgencyConfig, RuleConfig
+from crypto401k.model.policy import PolicyEffects
 
 STAGES = ("watching", "proposing", "comment", "final rule", "in force")
 

@@ -949,7 +949,7 @@ class ExchangeConfig(Section):
         "calibrated: Bitcoin fell 22% in the week after FTX lost about 1% of the market "
         "(seed-world-facts.md section 4); with 22 the model's week after a failure of the fifth "
         "venue is -22.2% per 1% of the coins' cap lost (30 seeds; "
-        "experiments.calibrate.failure_week_slope, docs/calibration.md)",
+        "crypto401k.experiments.calibrate.failure_week_slope, docs/calibration.md)",
         ge=0,
         le=1000,
     )

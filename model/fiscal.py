@@ -22,8 +22,7 @@ Units: USD, years, rates per year. Shapes: one value per cohort, (cohorts,).
 from __future__ import annotations
 
 import numpy as np
-
-from model.config import FiscalConfig
+from crypto401k.model.config import FiscalConfig
 
 
 def discount_factors(years: np.ndarray, rate: float) -> np.ndarray:

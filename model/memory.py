@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.config import Config, ConfigError
+from crypto401k.model.config import Config, ConfigError
 
 BYTES_PER_AGENT = 600
 BYTES_PER_EDGE = 120

@@ -24,28 +24,27 @@ from typing import Any
 import mesa
 import networkx as nx
 import numpy as np
-from mesa.discrete_space import Network
-
-from model.agencies import AgencyBoard, offering_employers
-from model.agents.exchange import Exchange, ExchangePopulation
-from model.agents.institution import FUND, Institution, InstitutionPopulation
-from model.agents.saver import RetirementSaver, SaverPopulation
-from model.agents.trader import RetailTrader, TraderPopulation
-from model.agents.view import RowAgent
-from model.config import AGENCIES, Config
-from model.fiscal import FiscalLedger
-from model.ledger import Ledger
-from model.market import Market
-from model.network import (
+from crypto401k.model.agencies import AgencyBoard, offering_employers
+from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
+from crypto401k.model.agents.institution import FUND, Institution, InstitutionPopulation
+from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
+from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
+from crypto401k.model.agents.view import RowAgent
+from crypto401k.model.config import AGENCIES, Config
+from crypto401k.model.fiscal import FiscalLedger
+from crypto401k.model.ledger import Ledger
+from crypto401k.model.market import Market
+from crypto401k.model.network import (
     employer_assignment,
     market_graph,
     neighbour_share,
     social_adjacency,
     social_edges,
 )
-from model.policy import RESCUE, PolicyEffects
-from model.regulator import Regulator
-from model.stablecoin import Stablecoin
+from crypto401k.model.policy import RESCUE, PolicyEffects
+from crypto401k.model.regulator import Regulator
+from crypto401k.model.stablecoin import Stablecoin
+from mesa.discrete_space import Network
 
 PEAK_WINDOW = 365  # days over which savers measure their drawdown
 SUPPLY_MARGIN = 0.5  # buys may take at most half of the outside market's coins in a day

@@ -26,8 +26,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
-
-from model.config import ConfigError, NetworkConfig
+from crypto401k.model.config import ConfigError, NetworkConfig
 
 
 def employer_assignment(n_savers: int, n_employers: int, rng: np.random.Generator) -> np.ndarray:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 
 import mesa
-
-from model.config import RegulatorConfig
-from model.policy import (
+from crypto401k.model.config import RegulatorConfig
+from crypto401k.model.policy import (
     CAP,
     FREEZE,
     RESCUE,

@@ -23,8 +23,7 @@ sum of reserve losses net of what was made good. Redeemed coins leave the market
 from __future__ import annotations
 
 import numpy as np
-
-from model.config import StablecoinConfig
+from crypto401k.model.config import StablecoinConfig
 
 
 class Stablecoin:

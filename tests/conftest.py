@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from crypto401k.model.config import Config
 from hypothesis import HealthCheck, Phase, settings
-
-from model.config import Config
 
 settings.register_profile(
     "default",

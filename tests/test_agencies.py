@@ -5,12 +5,12 @@ import math
 
 import numpy as np
 import pytest
+from crypto401k.model.agencies import agency_lag, joint_effective_day, stage_on
+from crypto401k.model.config import AgencyConfig, Config, ConfigError
+from crypto401k.model.model import Crypto401kModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.agencies import agency_lag, joint_effective_day, stage_on
-from model.config import AgencyConfig, Config, ConfigError
-from model.model import Crypto401kModel
 from tests.conftest import small_config
 
 ORDER_ONLY = [  # the executive order's three rules, no pressure rules

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given
-from hypothesis import strategies as st
-from scipy import stats
-
-from experiments.analysis import (
+from crypto401k.experiments.analysis import (
     across_sentence,
     answer_sentence,
     effect_table,
@@ -16,6 +12,9 @@ from experiments.analysis import (
     mean_ci,
     paired_effect,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
 
 
 def test_mean_ci_is_the_student_t_interval():

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 import solara
-
-from experiments.viz import (
+from crypto401k.experiments.viz import (
     COLOURS,
     DEFAULTS,
     AgenciesPanel,

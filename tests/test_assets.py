@@ -3,13 +3,12 @@ calibration events, and conservation through runs and depegs (hypothesis)."""
 
 import numpy as np
 import pytest
+from crypto401k.model import scenarios
+from crypto401k.model.config import Config, ConfigError, StablecoinConfig
+from crypto401k.model.model import Crypto401kModel
+from crypto401k.model.stablecoin import Stablecoin
 from hypothesis import given
 from hypothesis import strategies as st
-
-from model import scenarios
-from model.config import Config, ConfigError, StablecoinConfig
-from model.model import Crypto401kModel
-from model.stablecoin import Stablecoin
 
 SMALL_FOUR = {
     "savers.n_cohorts": 150,
@@ -339,7 +338,7 @@ def test_per_asset_holding_gains_add_up_to_each_holders_total():
 
 
 def test_an_ftx_sized_failure_gives_bitcoins_week_after_ftx():
-    from experiments.calibrate import FTX_WEEK_RETURN, failure_week, failure_week_slope
+    from crypto401k.experiments.calibrate import FTX_WEEK_RETURN, failure_week, failure_week_slope
 
     lost, _ = failure_week(22.0, 0)
     assert 0.004 < lost < 0.015  # the fifth venue's loss is FTX-sized (about 1% of the cap)

@@ -5,12 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import crypto401k.model.memory as memory
 import pytest
+from crypto401k.experiments.cli import main as cli_main
+from crypto401k.model.config import ConfigError
 
-import model.memory as memory
 from benchmarks import run as bench
-from experiments.cli import main as cli_main
-from model.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

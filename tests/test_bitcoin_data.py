@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-
-from model import metrics
-from model.data import load_btc_close, load_closes
+from crypto401k.model import metrics
+from crypto401k.model.data import load_btc_close, load_closes
 
 
 @pytest.fixture(scope="module")

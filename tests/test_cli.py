@@ -7,8 +7,7 @@ import sys
 import networkx as nx
 import pandas as pd
 import pytest
-
-from experiments.cli import main
+from crypto401k.experiments.cli import main
 
 SMALL = [
     "--set",
@@ -215,7 +214,9 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path, capsys):
 
 def test_console_script_usage_error_is_one_line_exit_2():
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "run", "--bogus"], capture_output=True, text=True
+        [sys.executable, "-m", "crypto401k.experiments.cli", "run", "--bogus"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "unrecognized arguments" in proc.stderr
@@ -232,7 +233,7 @@ def test_params_lists_every_parameter(capsys):
 def test_example_scenarios_load():
     from pathlib import Path
 
-    from model.config import Config
+    from crypto401k.model.config import Config
 
     files = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.toml"))
     assert files

@@ -1,6 +1,5 @@
 import pytest
-
-from model.config import Config, ConfigError, parameter_table, parse_set_option
+from crypto401k.model.config import Config, ConfigError, parameter_table, parse_set_option
 
 
 def test_default_scenario_is_valid_and_complete():

@@ -3,11 +3,10 @@ correlation, the stablecoin's depeg and who bears it, and plan coins lost at exc
 
 import numpy as np
 import pytest
-
-from experiments.outcomes import event_day, metric_info, run_metrics, split_metric
-from experiments.spec import load_spec
-from model import scenarios
-from model.config import ConfigError
+from crypto401k.experiments.outcomes import event_day, metric_info, run_metrics, split_metric
+from crypto401k.experiments.spec import load_spec
+from crypto401k.model import scenarios
+from crypto401k.model.config import ConfigError
 
 SMALL = {
     "scenario": "four_assets",
@@ -122,7 +121,7 @@ def test_runs_without_the_parts_report_nan_not_zero():
 
 
 def test_coins_lost_at_a_failed_exchange_are_not_also_counted_as_their_holders_fall():
-    from experiments.outcomes import build_model
+    from crypto401k.experiments.outcomes import build_model
 
     m = build_model(
         {**SMALL, "exchanges.fail_day": 30, "exchanges.plan_custody_segregated": False,
@@ -158,8 +157,8 @@ def test_the_scenario_is_set_once_at_the_top_of_a_spec(tmp_path):
 
 
 def test_per_asset_columns_exist_even_when_every_run_failed():
-    from experiments.experiment import collate
-    from experiments.spec import grid_points
+    from crypto401k.experiments.experiment import collate
+    from crypto401k.experiments.spec import grid_points
 
     spec = load_spec("assets").sized(quick=True)
     points = grid_points(spec)

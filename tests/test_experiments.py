@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from experiments import outcomes
-from experiments.cli import main
-from experiments.experiment import run_experiment
-from experiments.outcomes import METRICS
-from experiments.spec import builtin_names, grid_points, load_spec
+from crypto401k.experiments import outcomes
+from crypto401k.experiments.cli import main
+from crypto401k.experiments.experiment import run_experiment
+from crypto401k.experiments.outcomes import METRICS
+from crypto401k.experiments.spec import builtin_names, grid_points, load_spec
 
 EXPERIMENTS = [
     "dampen",
@@ -32,7 +31,7 @@ EXPERIMENTS = [
     "agencies",
     "fiscal",
 ]
-CLI = [sys.executable, "-m", "experiments.cli"]
+CLI = [sys.executable, "-m", "crypto401k.experiments.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +195,7 @@ def test_summary_reports_ci_and_effect_against_control(quick):
 
 def test_common_random_numbers_pair_treatments_by_seed(quick):
     """Same seed, same fundamental path: only the parameters differ between treatments."""
-    from model.model import Crypto401kModel
+    from crypto401k.model.model import Crypto401kModel
 
     paths = []
     for alloc in (0.0, 0.05):
@@ -339,8 +338,8 @@ def die_on_seed_1(task):
 
 
 def test_a_dead_worker_loses_only_its_runs_and_a_rerun_retries_them(tmp_path):
-    from experiments.spec import Spec
-    from experiments.sweep import make_tasks, run_sweep
+    from crypto401k.experiments.spec import Spec
+    from crypto401k.experiments.sweep import make_tasks, run_sweep
 
     spec = load_spec(str(write_spec(tmp_path, GOOD.replace("seeds = 2", "seeds = 3"))))
     assert isinstance(spec, Spec)

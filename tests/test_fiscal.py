@@ -3,10 +3,9 @@ and the textbook equivalence of traditional and Roth accounts."""
 
 import numpy as np
 import pytest
+from crypto401k.model import fiscal
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from model import fiscal
 
 
 def _traditional_pv(c, years, retire, g, d, tax, payout=1):

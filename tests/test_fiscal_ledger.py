@@ -4,10 +4,10 @@ the counterfactual without crypto, and rescue spending."""
 
 import numpy as np
 import pytest
+from crypto401k.model.model import Crypto401kModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.model import Crypto401kModel
 from tests.conftest import small_config
 
 PLAN = {  # a small plan, so that a cent is a meaningful tolerance
@@ -144,7 +144,7 @@ def test_a_rescue_is_spending_on_the_ledger_and_the_books_still_balance(mode):
 
 
 def test_bad_fiscal_input_is_rejected_with_the_field():
-    from model.config import Config, ConfigError
+    from crypto401k.model.config import Config, ConfigError
 
     for field, value in [("roth_share", 1.2), ("tax_rate", -0.1), ("payout_years", 0)]:
         with pytest.raises(ConfigError, match=f"fiscal.{field}"):

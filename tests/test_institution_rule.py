@@ -1,10 +1,10 @@
 """Institutions: leverage targeting, margin calls, loans and the default cascade."""
 
 import numpy as np
+from crypto401k.model.agents.institution import FUND, LENDER, InstitutionPopulation, leverage_order
+from crypto401k.model.ledger import Ledger
+from crypto401k.model.policy import PolicyEffects
 
-from model.agents.institution import FUND, LENDER, InstitutionPopulation, leverage_order
-from model.ledger import Ledger
-from model.policy import PolicyEffects
 from tests.conftest import small_config
 
 PRICE = np.array([100.0])

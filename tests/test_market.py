@@ -1,9 +1,8 @@
 """Price formation: impact, transient decay, depth, circuit breaker, fundamentals."""
 
 import numpy as np
-
-from model.config import Config
-from model.market import Market
+from crypto401k.model.config import Config
+from crypto401k.model.market import Market
 
 
 def _market(**overrides):

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from model import metrics
+from crypto401k.model import metrics
 
 
 def test_gaussian_returns():

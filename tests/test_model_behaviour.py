@@ -3,9 +3,9 @@
 import mesa
 import numpy as np
 import pytest
+from crypto401k.model.agents import Institution, RetailTrader, RetirementSaver
+from crypto401k.model.model import HOLDERS, MODEL_REPORTERS, Crypto401kModel
 
-from model.agents import Institution, RetailTrader, RetirementSaver
-from model.model import HOLDERS, MODEL_REPORTERS, Crypto401kModel
 from tests.conftest import small_config
 
 

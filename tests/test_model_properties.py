@@ -8,10 +8,10 @@
 
 import numpy as np
 import pytest
+from crypto401k.model.model import Crypto401kModel
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.model import Crypto401kModel
 from tests.conftest import small_config
 
 STEPS = 80

@@ -5,11 +5,10 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-
-from model.agents.institution import Institution
-from model.config import Config, ConfigError
-from model.model import Crypto401kModel
-from model.network import (
+from crypto401k.model.agents.institution import Institution
+from crypto401k.model.config import Config, ConfigError
+from crypto401k.model.model import Crypto401kModel
+from crypto401k.model.network import (
     block_model_edges,
     employer_assignment,
     market_graph,
@@ -17,6 +16,7 @@ from model.network import (
     social_adjacency,
     social_edges,
 )
+
 from tests.conftest import small_config
 
 TOPOLOGIES = ["barabasi_albert", "watts_strogatz", "erdos_renyi", "stochastic_block"]

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from model.config import parameter_markdown
+from crypto401k.model.config import parameter_markdown
 
 ODD = Path(__file__).parent.parent / "docs" / "ODD.md"
 

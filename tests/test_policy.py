@@ -2,9 +2,9 @@
 
 import math
 
-from model.config import RegulatorConfig
-from model.policy import CAP, FREEZE, UNWIND, WARNING, PolicyLadder
-from model.regulator import effects_of
+from crypto401k.model.config import RegulatorConfig
+from crypto401k.model.policy import CAP, FREEZE, UNWIND, WARNING, PolicyLadder
+from crypto401k.model.regulator import effects_of
 
 
 def _ladder(**kw):

@@ -3,9 +3,9 @@ rules, one Python object per agent, must give the same model, bit for bit."""
 
 import numpy as np
 import pytest
+from crypto401k.model.model import Crypto401kModel
 
 from benchmarks.reference import PlainSaver, PlainTrader, ReferenceModel
-from model.model import Crypto401kModel
 from tests.conftest import small_config
 
 # a crash with leverage, panic, reallocation and the regulator's warning

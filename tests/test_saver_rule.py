@@ -1,10 +1,10 @@
 """The saver's rule: payroll buying, target-date rebalancing, panic, retirement."""
 
 import numpy as np
+from crypto401k.model.agents.saver import SaverPopulation, panic_hazard, rebalance_target
+from crypto401k.model.ledger import Ledger
+from crypto401k.model.policy import PolicyEffects
 
-from model.agents.saver import SaverPopulation, panic_hazard, rebalance_target
-from model.ledger import Ledger
-from model.policy import PolicyEffects
 from tests.conftest import small_config
 
 PRICE = np.array([100.0])
@@ -155,7 +155,7 @@ def test_retiring_cohort_sells_everything_withdraws_and_is_replaced():
 
 
 def test_warning_and_freeze_stop_new_money_but_do_not_make_target_date_funds_sell():
-    from model.policy import PolicyEffects as Fx
+    from crypto401k.model.policy import PolicyEffects as Fx
 
     for effects in (Fx(allocation_factor=0.5), Fx(allocation_factor=0.5, freeze=True)):
         pop, rng = _target_date_sleeve(0.05 / 0.95 * 1e9, 1e9)  # on target

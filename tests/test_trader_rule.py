@@ -2,8 +2,7 @@
 
 import numpy as np
 import scipy.sparse as sp
-
-from model.agents.trader import (
+from crypto401k.model.agents.trader import (
     CHARTIST,
     FUNDAMENTALIST,
     NOISE,
@@ -11,7 +10,8 @@ from model.agents.trader import (
     budget_clip,
     needs_liquidation,
 )
-from model.policy import PolicyEffects
+from crypto401k.model.policy import PolicyEffects
+
 from tests.conftest import small_config
 
 PRICE = np.array([100.0])

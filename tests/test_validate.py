@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
-
-from experiments.cli import main
-from experiments.validate import MSM_MOMENTS, bootstrap_moment_cov, msm_distance
-from model import metrics
-from model.data import load_btc_close
+from crypto401k.experiments.cli import main
+from crypto401k.experiments.validate import MSM_MOMENTS, bootstrap_moment_cov, msm_distance
+from crypto401k.model import metrics
+from crypto401k.model.data import load_btc_close
 
 
 def test_validate_json_has_every_fact_and_a_distance(tmp_path, capsys):
@@ -100,7 +99,7 @@ def test_unreadable_data_file(tmp_path, capsys):
 
 
 def test_calibrate_scores_every_grid_point_best_first(capsys):
-    from experiments.calibrate import GRID
+    from crypto401k.experiments.calibrate import GRID
 
     assert main(["calibrate", "--seeds", "1", "--years", "0.4", "--workers", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -17,9 +17,8 @@ or at one exchange per employer. A failure, scheduled or drawn from a market-wid
 from __future__ import annotations
 
 import numpy as np
-
-from model.agents.view import RowAgent
-from model.config import Config
+from crypto401k.model.agents.view import RowAgent
+from crypto401k.model.config import Config
 
 FEAR_DAYS = 30  # a failure frightens its customers' neighbours for a month
 MAX_NEWS_DROP = 0.5

@@ -23,11 +23,10 @@ Institutions are few (tens to hundreds), so the loan matrix is dense.
 from __future__ import annotations
 
 import numpy as np
-
-from model.agents.view import RowAgent
-from model.config import Config
-from model.ledger import Ledger
-from model.policy import PolicyEffects
+from crypto401k.model.agents.view import RowAgent
+from crypto401k.model.config import Config
+from crypto401k.model.ledger import Ledger
+from crypto401k.model.policy import PolicyEffects
 
 FUND, LENDER, MARKET_MAKER = 0, 1, 2
 KIND_NAMES = ("fund", "lender", "market_maker")

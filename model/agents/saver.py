@@ -28,11 +28,10 @@ swept back into the plan's other assets (the ledger records every dollar that cr
 from __future__ import annotations
 
 import numpy as np
-
-from model.agents.view import RowAgent
-from model.config import Config
-from model.ledger import Ledger
-from model.policy import PolicyEffects
+from crypto401k.model.agents.view import RowAgent
+from crypto401k.model.config import Config
+from crypto401k.model.ledger import Ledger
+from crypto401k.model.policy import PolicyEffects
 
 DAYS_PER_YEAR = 365.0
 

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
-from model.agents.view import RowAgent
-from model.config import Config
-from model.market import cholesky_psd
-from model.policy import PolicyEffects
+from crypto401k.model.agents.view import RowAgent
+from crypto401k.model.config import Config
+from crypto401k.model.market import cholesky_psd
+from crypto401k.model.policy import PolicyEffects
 
 FUNDAMENTALIST, CHARTIST, NOISE = 0, 1, 2
 STRATEGY_NAMES = ("fundamentalist", "chartist", "noise")

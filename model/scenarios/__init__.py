@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.config import Config, ConfigError
+from crypto401k.model.config import Config, ConfigError
 
 HERE = Path(__file__).parent
 DEFAULT = "four_assets"
