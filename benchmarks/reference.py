@@ -201,6 +201,8 @@ class PlainTrader(FixedAgent):
         self.liquidated_day = int(pop.liquidated_day[row])
         self.neighbours: list[PlainTrader] = []
         self.switch_to = self.strategy
+        self.equity0 = float(pop.equity0[row])
+        self.wiped_days = int(pop.wiped_days[row])
 
     def in_fear(self, day: int) -> bool:
         return day - self.liquidated_day < FEAR_DAYS
@@ -346,6 +348,21 @@ class PlainTraders:
         self.cfg, self.n, self.agents = pop.cfg, pop.n, agents
         self.cap_share, self.trend, self.trend_decay = pop.cap_share, pop.trend, pop.trend_decay
         self.liquidations, self.bad_debt = pop.liquidations, pop.bad_debt
+        self.entries, self.cap0, self.supply_coins = pop.entries, pop.cap0, pop.supply_coins
+
+    def replace_wiped(self, price: np.ndarray) -> float:
+        """`TraderPopulation.replace_wiped`, one trader at a time."""
+        wait = self.cfg.reentry_days
+        ratio = float(self.supply_coins @ np.where(self.cap_share > 0, price, 0.0)) / self.cap0
+        injected = 0.0
+        for a in self.agents:
+            a.wiped_days = a.wiped_days + 1 if a.cash <= 0.0 and a.coins <= 0.0 else 0
+            if wait is not None and a.wiped_days >= wait:
+                a.cash = a.equity0 * ratio
+                a.wiped_days = 0
+                self.entries += 1
+                injected += a.cash
+        return injected
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
@@ -430,6 +447,8 @@ class ReferenceModel(Crypto401kModel):
         self._plain_savers = savers
 
     def _fear_share(self, day: int) -> np.ndarray:
+        if not hasattr(self, "_plain_savers"):  # the burn-in, before the plain agents exist
+            return super()._fear_share(day)
         for a in self._plain_savers:
             a.fear_today = a.fear_share(day)
         return np.zeros(self.savers.n)  # unused: each saver keeps its own

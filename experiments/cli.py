@@ -14,6 +14,7 @@ and what is allowed, exits with status 2, and writes nothing.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -300,6 +301,13 @@ def format_summary(s: dict[str, Any], out: Path) -> str:
             f"the peg{' (broken at the end)' if c['peg_broken_at_end'] else ''}, "
             f"${c['redeemed'] / 1e9:,.1f}B redeemed"
         )
+    d = s["divergence"]
+    worst = max(d["max_abs_log_price_over_fundamental"].values())
+    verdict = "DIVERGED: a failed run, not data" if d["diverged"] else "within bounds"
+    lines.append(
+        f"  divergence   {verdict} (largest price/fundamental gap x{math.exp(worst):.2f}, "
+        f"bound x{d['bound_ratio']:g})"
+    )
     lines.append(f"  wrote        {out}/ ({', '.join(RUN_FILES)})")
     return "\n".join(lines)
 

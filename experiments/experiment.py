@@ -292,7 +292,11 @@ def _setup_lines(spec: Spec, runs: pd.DataFrame) -> list[str]:
                 f" (ignoring {', '.join(spec.control_ignores)})" if spec.control_ignores else ""
             )
             lines.append(f"| control | {_describe_params(spec.control)}{ignores} |")
-    lines.append(f"| runs | {ok} ok, {len(runs) - ok} failed |")
+    diverged = int((runs["status"] == "diverged").sum())
+    lines.append(
+        f"| runs | {ok} ok, {len(runs) - ok} failed, of which {diverged} diverged "
+        "(a price beyond `run.divergence_ratio` times its fundamental) |"
+    )
     return lines
 
 

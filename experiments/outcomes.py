@@ -54,6 +54,11 @@ METRICS: dict[str, Metric] = {
     "max_drawdown": Metric("max drawdown", "fraction", "deepest fall from a running peak (<= 0)"),
     "crash_days": Metric("crash days", "days", "days with |log return| > 10%"),
     "final_price_ratio": Metric("final / initial price", "-", "price at the end over day 0"),
+    "max_log_mispricing": Metric(
+        "largest mispricing",
+        "log units",
+        "max over days and coins of |log(price / fundamental)| (the divergence guard's measure)",
+    ),
     # savers
     "saver_loss_share": Metric(
         "savers' loss", "fraction of 401(k) assets", "savers' cumulative crypto losses at the end"
@@ -274,6 +279,8 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     try:
         values = run_metrics(task["overrides"], task["seed"], task.get("window_days", 180))
         record.update(status="ok", error="", **values)
+        if values.pop("_diverged"):  # a failure of the model, never data
+            record.update(status="diverged", error=_diverged_error(values, task["overrides"]))
     except Exception as exc:  # a failing run is data, not a crash of the sweep
         last = traceback.extract_tb(exc.__traceback__)[-1]
         record.update(
@@ -283,6 +290,15 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
         )
     record["wall_time_s"] = time.perf_counter() - start
     return record
+
+
+def _diverged_error(values: dict[str, Any], overrides: dict[str, Any]) -> str:
+    ratio = base_config(overrides.get("scenario")).run.divergence_ratio
+    ratio = overrides.get("run.divergence_ratio", ratio)
+    return (
+        f"diverged: a price left [1/{ratio:g}, {ratio:g}] times its fundamental "
+        f"(max |log(P/F)| = {values['max_log_mispricing']:.2f})"
+    )
 
 
 def build_model(overrides: dict[str, Any], seed: int) -> Crypto401kModel:
@@ -332,6 +348,8 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
     levels = ts["policy_level"].to_numpy()
     acted = levels > 0
     out = _price_metrics(prices, shock_day, window_days)
+    out["max_log_mispricing"] = float(m.max_mispricing.max())
+    out["_diverged"] = m.diverged
     out.update(
         saver_loss_share=float(ts["saver_loss_share"].iloc[-1]),
         saver_peak_panicked_share=float(ts["panicked_savers"].max() / m.savers.n),

@@ -54,6 +54,13 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
             "min": float(prices.min()),
             "max": float(prices.max()),
         },
+        "divergence": {  # a diverged run is a failure of the model, never data
+            "diverged": m.diverged,
+            "bound_ratio": cfg.run.divergence_ratio,
+            "max_abs_log_price_over_fundamental": dict(
+                zip(m.asset_names, m.max_mispricing.tolist(), strict=True)
+            ),
+        },
         "annualized_volatility": metrics.annualized_volatility(r),
         "excess_kurtosis": metrics.excess_kurtosis(r),
         "max_drawdown": metrics.max_drawdown(prices),

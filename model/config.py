@@ -516,6 +516,18 @@ class TraderConfig(Section):
         gt=0,
         le=1,
     )
+    reentry_days: int | None = P(
+        30,
+        "days",
+        "a trader wiped out (no coins, no cash) is replaced after this many days by a new "
+        "trader with the same traits and its predecessor's day-0 equity scaled by the coins' "
+        "market cap now against day 0, in cash (None: never)",
+        "stated reason: without it the leveraged retail sector dies in its first crash and "
+        "never returns; retail money keeps arriving (17% of US adults have used crypto, "
+        "unchanged since 2021: Pew Research Center, survey of 7-11 Feb 2024)",
+        ge=1,
+        le=3650,
+    )
 
 
 class InstitutionConfig(Section):
@@ -623,12 +635,78 @@ class InstitutionConfig(Section):
     reentry_days: int | None = P(
         90,
         "days",
-        "a failed institution's place is taken by a new one of the same kind with its initial "
-        "equity (and a lender's deposits) from outside investors after this many days "
-        "(None: never)",
+        "a failed institution's place is taken by a new one of the same kind after this many "
+        "days (None: never), with equity sized to the market it enters (`entry_equity_share`)",
         "Thurner, Farmer & Geanakoplos (2012) reintroduce defaulted funds after a fixed wait; "
         "a quarter to raise a new fund is a stated assumption",
         ge=1,
+    )
+    entry_equity_share: float = P(
+        0.5,
+        "fraction",
+        "a new institution's equity as a share of its predecessor's day-0 equity scaled by the "
+        "coins' market cap now against day 0 (a lender's deposits scale the same way): new "
+        "funds start small, sized to the market they enter",
+        "Thurner, Farmer & Geanakoplos (2012), 'Leverage causes fat tails and clustered "
+        "volatility', Quantitative Finance 12(5): defaulted funds re-enter with a small initial "
+        "wealth and grow; the share 0.5 is a stated assumption",
+        gt=0,
+        le=1,
+    )
+    leverage_dispersion: float = P(
+        0.3,
+        "log units",
+        "standard deviation across funds of log(target leverage - 1): each fund's target "
+        "borrowing is lognormal around the median `leverage_target - 1`",
+        "Ang, Gorovyy & van Inwegen (2011), 'Hedge fund leverage', Journal of Financial "
+        "Economics 102(1): 102-126, find leverage differing several-fold across funds and "
+        "strategies; 0.3 (5-95% of target borrowing 0.6x-1.6x the median) is a stated choice",
+        ge=0,
+        le=1,
+    )
+    margin_buffer_dispersion: float = P(
+        0.5,
+        "fraction",
+        "each fund's margin buffer (limit - target) is the median buffer "
+        "(leverage_max - leverage_target) times a uniform draw in [1 - d, 1 + d]",
+        "stated assumption: prime brokers set margins fund by fund (Ang, Gorovyy & van "
+        "Inwegen 2011)",
+        ge=0,
+        lt=1,
+    )
+    adjust_speed_dispersion: float = P(
+        0.5,
+        "fraction",
+        "each fund's adjustment speed is `adjust_speed` times a uniform draw in [1 - d, 1 + d]",
+        "stated assumption: funds rebalance at different frequencies (Greenwood, Landier & "
+        "Thesmar 2015 model one speed; heterogeneity is what keeps funds from failing on the "
+        "same day)",
+        ge=0,
+        lt=1,
+    )
+    initial_leverage_low: float = P(
+        0.5,
+        "fraction",
+        "at day 0 (before the burn-in) a fund's borrowing is its target borrowing times a "
+        "uniform draw in [initial_leverage_low, 1]: funds start below target",
+        "stated assumption (issue 17: no result may depend on every agent starting at its "
+        "target; the burn-in spreads the states further)",
+        ge=0,
+        le=1,
+    )
+    margin_vol_exponent: float = P(
+        0.5,
+        "-",
+        "procyclical margins: lenders scale a fund's allowed borrowing (target and limit "
+        "leverage minus 1) by min(1, (calm vol / realized vol)^b); b = 0.5 is a value-at-risk "
+        "rule, 0 switches it off",
+        "Adrian & Shin (2010), 'Liquidity and leverage', Journal of Financial Intermediation "
+        "19(3): 418-437; Aymanns & Farmer (2015), 'The dynamics of the leverage cycle', "
+        "Journal of Economic Dynamics and Control 50: 155-179 (leverage ~ vol^-b, b = 1/2 for "
+        "a VaR constraint); the calm vol is `market.vol_reference_daily` scaled by each "
+        "asset's fundamental volatility relative to the first asset's",
+        ge=0,
+        le=2,
     )
 
 
@@ -1327,6 +1405,55 @@ class RunConfig(Section):
     collect_agent_data: bool = P(
         False, "-", "also record per-agent state every day (slow)", "off by default for speed"
     )
+    burn_in_days: int = P(
+        120,
+        "days",
+        "days simulated before the recorded day 0, with the fundamentals held still, no 401(k) "
+        "flows, no policy and no scheduled or random events: traders' strategies and trend, "
+        "funds' leverage, market makers' inventories and the 30-day volatility leave their "
+        "initial values",
+        "stated reason: four times the slowest state's time scale (the 30-day volatility "
+        "window); funds close 10-30% of their gap a day and traders switch within weeks",
+        ge=0,
+        le=3650,
+    )
+    divergence_ratio: float = P(
+        20.0,
+        "x",
+        "a run whose price leaves [1/ratio, ratio] times its fundamental on any day, in any "
+        "asset, is flagged diverged (a failure of the model, never data)",
+        "issue 17's bound; the largest Bitcoin bubble in the shipped Bitstamp data rose about "
+        "20-fold in a year (2017), far from any sustained 20-fold gap to a fundamental",
+        gt=1,
+        le=1000,
+    )
+
+
+class OutsideConfig(Section):
+    """The outside market: every holder not modelled as an agent (long-term holders, miners,
+    other venues). It takes the other side of the net flow, and its holders sell into rallies
+    and buy into falls: they aim for holdings that fall with the price's premium over the
+    fundamental, so no group of agents can buy up every coin."""
+
+    demand_elasticity: float = P(
+        0.2,
+        "-",
+        "elasticity zeta of the outside's coin demand to the price/fundamental ratio: it aims "
+        "to hold H0 * (P/F)^-zeta coins, H0 its holdings at day 0",
+        "Gabaix & Koijen (2021), 'In search of the origins of financial fluctuations: the "
+        "inelastic markets hypothesis', NBER Working Paper 28967: aggregate demand "
+        "elasticity about 0.2 (the inverse of the impact multiplier 5 used in `market`)",
+        ge=0,
+        le=5,
+    )
+    adjust_speed: float = P(
+        0.02,
+        "1/day",
+        "share of the gap to its aimed holdings the outside trades each day",
+        "stated assumption: long-term holders rebalance over months (half-life about 35 days)",
+        ge=0,
+        le=1,
+    )
 
 
 class Config(Section):
@@ -1344,6 +1471,7 @@ class Config(Section):
     exchanges: ExchangeConfig = Field(default_factory=ExchangeConfig)
     agencies: AgenciesConfig = Field(default_factory=AgenciesConfig)
     fiscal: FiscalConfig = Field(default_factory=FiscalConfig)
+    outside: OutsideConfig = Field(default_factory=OutsideConfig)
     run: RunConfig = Field(default_factory=RunConfig)
 
     @model_validator(mode="after")

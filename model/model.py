@@ -204,6 +204,10 @@ class Crypto401kModel(mesa.Model):
             self._shock_drop = np.zeros(self.market.n)
             self._shock_drop[names.index(cfg.shock.asset)] = cfg.shock.fundamental_drop
         self.failed: list[tuple[int, int]] = []  # (day, institution)
+        self._outside_ref: np.ndarray | None = None  # the outside's day-0 coins (H0)
+        self._burn_in()
+        self._outside_ref = np.maximum(self.outside_coins, 0.0)
+        self.max_mispricing = np.zeros(self.market.n)  # max |log(P/F)| so far, per asset
         self.initial_cash = self.total_cash()
         self.initial_coins = self.total_coins()
         self.initial_plan_dollars = float(self.savers.other.sum())
@@ -260,8 +264,16 @@ class Crypto401kModel(mesa.Model):
         return max(self.steps - 1, 0)
 
     def step(self) -> None:
+        self._day(self.steps - 1)
+        self._set_extra_records()
+        self.datacollector.collect(self)
+        if self.steps >= self.config.run.steps:
+            self.running = False
+
+    def _day(self, day: int) -> None:
+        """Simulate one day; a negative `day` is a burn-in day (see `_burn_in`)."""
         cfg = self.config
-        day = self.steps - 1
+        warm = day < 0
         market, savers, traders, inst = self.market, self.savers, self.traders, self.institutions
 
         shock_today = cfg.shock.day is not None and day == cfg.shock.day
@@ -270,18 +282,19 @@ class Crypto401kModel(mesa.Model):
 
         prev_price = market.price
         prev_log = market.log_price
-        if self.stablecoin is not None:
+        if self.stablecoin is not None and not warm:
             self._stablecoin_day(day)
         # a failed exchange's coins vanish at the open, before the day's gains are counted
         # (the loss is booked as vanished, not also as a fall in their holders' value)
-        news = self._exchange_day(day) if self.exchanges.n else 0.0
+        news = self._exchange_day(day) if self.exchanges.n and not warm else 0.0
         saver_coins_before = savers.coins.copy()
         holdings_before = self._holdings()
         drop = self._shock_drop if shock_today else 0.0
         if news > 0.0:
             drop = 1.0 - (1.0 - drop) * (1.0 - news)
-        market.step_fundamental(drop)
-        effects = self._policy(day)
+        if not warm:  # the burn-in holds the fundamentals still
+            market.step_fundamental(drop)
+        effects = PolicyEffects.none() if warm else self._policy(day)
         price = market.price
         if effects.rescue_share > 0.0 and self.rescued_day is None:
             self._start_rescue(day, effects.rescue_share, price)
@@ -290,10 +303,13 @@ class Crypto401kModel(mesa.Model):
 
         fear_share = self._fear_share(day)
         orders = [
-            savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
+            np.zeros_like(savers.coins)
+            if warm
+            else savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
             traders.decide(day, price, market.log_fundamental, effects, self.rng),
-            inst.decide(price, effects),
+            inst.decide(price, effects, market.vol),
             self._rescue_order(price),
+            self._outside_order(price),
         ]
         if self.exchanges.n:  # customers of a failed exchange cannot trade
             frozen_savers, frozen_traders = self.exchanges.customers_frozen(day)
@@ -313,15 +329,19 @@ class Crypto401kModel(mesa.Model):
         fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
         orders = [np.where(q > 0, q * fill_scale[None, :], q) for q in orders]
 
-        self.fiscal.grow(savers.daily_growth)
-        self.fiscal.contribute(day, savers.contributed)
-        retired, withdrawn = savers.settle(orders[0], exec_price, self.ledger)
-        self.fiscal.withdraw(day, retired, withdrawn)
-        self._settle_rescue(day, orders[3][0], exec_price)
-        if self._market_rules is not None and self._market_rules.reporting_cost > 0.0:
+        if not warm:
+            self.fiscal.grow(savers.daily_growth)
+            self.fiscal.contribute(day, savers.contributed)
+            retired, withdrawn = savers.settle(orders[0], exec_price, self.ledger)
+            self.fiscal.withdraw(day, retired, withdrawn)
+            self._settle_rescue(day, orders[3][0], exec_price)
+        rules = self._market_rules
+        if not warm and rules is not None and rules.reporting_cost > 0.0:
             savers.charge(self._market_rules.reporting_cost, exec_price, self.ledger)
         self.outside_cash -= traders.settle(orders[1], exec_price)
         inst.settle(orders[2], exec_price)
+        self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
+        self.outside_cash -= float(orders[4][0] @ exec_price)
         self._counterparties(sum(q.sum(axis=0) for q in orders), exec_price, mm_share)
         coins, cash = inst.layoff(exec_price, self.outside_coins)
         self.outside_coins += coins
@@ -332,7 +352,8 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += coins
         self.outside_cash += cash
         self.failed += [(day, i) for i in failed]
-        self.outside_cash -= inst.reenter()
+        self.outside_cash -= inst.reenter(market.price, self.rng)
+        self.outside_cash -= traders.replace_wiped(market.price)
 
         market.record_return(prev_log)
         traders.update_trend(market.ret)
@@ -342,13 +363,44 @@ class Crypto401kModel(mesa.Model):
         self.holding_pnl += holdings_before @ (market.price - prev_price)
         self.holding_pnl_asset += holdings_before * (market.price - prev_price)[None, :]
         self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
+        if warm:
+            return
         self._set_records([q.sum(axis=0) for q in orders[:3]], clearing.halted)
         if self.board is not None:
             self._update_signals()
-        self._set_extra_records()
-        self.datacollector.collect(self)
-        if self.steps >= cfg.run.steps:
-            self.running = False
+
+    def _burn_in(self) -> None:
+        """Simulate `run.burn_in_days` before day 0 (days -B..-1): traders, institutions and
+        the outside trade with the fundamentals held still, no 401(k) flows, no policy and no
+        events, so that no result depends on every agent starting at its initial state. The
+        counters and the books then start afresh at day 0."""
+        days = self.config.run.burn_in_days
+        for day in range(-days, 0):
+            self._day(day)
+        self.traders.liquidations = 0
+        self.institutions.defaults = 0
+        self.institutions.entries = 0
+        self.ledger = Ledger(
+            lost_coins=np.zeros(self.market.n), redeemed_coins=np.zeros(self.market.n)
+        )
+        self._peaks[:] = self.market.price
+        self._loss_bps = 0.0
+        self.holding_pnl[:] = 0.0
+        self.holding_pnl_asset[:] = 0.0
+        self.failed = []
+
+    def _outside_order(self, price: np.ndarray) -> np.ndarray:
+        """The outside's own order in coins, shape (1, assets): it trades `outside.adjust_speed`
+        of the gap to H0 * (P/F)^-zeta coins (Gabaix & Koijen 2021's inelastic demand), so it
+        sells into rallies and buys into falls; H0 is its holdings at day 0 (none in the
+        burn-in, which sets H0)."""
+        if self._outside_ref is None:
+            return np.zeros((1, self.market.n))
+        o = self.config.outside
+        gap = np.log(price) - self.market.log_fundamental
+        aim = self._outside_ref * np.exp(-o.demand_elasticity * gap)
+        order = np.where(self.market.pegged, 0.0, o.adjust_speed * (aim - self.outside_coins))
+        return np.maximum(order, -np.maximum(self.outside_coins, 0.0))[None, :]
 
     def run(self, steps: int | None = None) -> None:
         """Simulate `steps` days (default: the configuration's `run.steps`)."""
@@ -560,6 +612,10 @@ class Crypto401kModel(mesa.Model):
 
     def _set_records(self, flows: list[np.ndarray], halted: bool) -> None:
         price = self.market.price
+        gap = np.where(
+            self.market.pegged, 0.0, np.abs(self.market.log_price - self.market.log_fundamental)
+        )
+        np.maximum(self.max_mispricing, gap, out=self.max_mispricing)
         self.price = float(price[0])
         self.fundamental = float(self.market.fundamental[0])
         self.log_return = float(self.market.ret[0])
@@ -639,6 +695,18 @@ class Crypto401kModel(mesa.Model):
                 self.institutions.coins.sum(0),
                 self.outside_coins,
             ]
+        )
+
+    # ---- the divergence guard -------------------------------------------------------------
+    @property
+    def diverged(self) -> bool:
+        """True if any coin's price has left [1/r, r] times its fundamental on a recorded day
+        (r = `run.divergence_ratio`), or a price is not finite: a failed run, not data."""
+        bound = np.log(self.config.run.divergence_ratio)
+        return bool(
+            not np.isfinite(self.max_mispricing).all()
+            or self.max_mispricing.max() > bound
+            or not np.isfinite(self.market.price).all()
         )
 
     # ---- the books -----------------------------------------------------------------------

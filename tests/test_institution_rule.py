@@ -1,7 +1,14 @@
 """Institutions: leverage targeting, margin calls, loans and the default cascade."""
 
 import numpy as np
-from crypto401k.model.agents.institution import FUND, LENDER, InstitutionPopulation, leverage_order
+from crypto401k.model.agents.institution import (
+    FUND,
+    LENDER,
+    MARKET_MAKER,
+    InstitutionPopulation,
+    leverage_order,
+    margin_factor,
+)
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
 
@@ -47,7 +54,11 @@ def _population(**overrides):
 def test_initial_balance_sheets():
     inst = _population()
     funds = inst.kind == FUND
-    assert np.allclose(inst.leverage(PRICE)[funds], 2.0)
+    lev = inst.leverage(PRICE)[funds]
+    # funds start levered, below their own targets, and the targets differ
+    assert (lev >= 1.0).all() and (lev <= inst.leverage_target[funds] + 1e-12).all()
+    assert len(np.unique(inst.leverage_target[funds])) == funds.sum()
+    assert (inst.leverage_max[funds] > inst.leverage_target[funds]).all()
     assert (inst.cash >= 0).all()
     assert (inst.equity(PRICE) > 0).all()
     # every loan is someone's claim: claims + the outside's share = liabilities
@@ -57,11 +68,13 @@ def test_initial_balance_sheets():
 def test_margin_call_in_the_population_restores_target_at_decision_price():
     inst = _population(institutions__adjust_speed=0.01)
     funds = np.flatnonzero(inst.kind == FUND)
-    crash = PRICE * 0.8  # leverage 2 -> 0.8*2/(0.8*2-1) = 2.67 ... push above 3:
-    crash = PRICE * 0.7  # 1.4 / 0.4 = 3.5 > 3
-    orders = inst.decide(crash, PolicyEffects.none())
+    crash = PRICE * 0.75
+    called = inst.leverage(crash)[funds] > inst.leverage_max[funds]
+    assert called.any() and not called.all()  # heterogeneous limits: only some are called
+    orders = inst.decide(crash, PolicyEffects.none(), inst.calm_vol)  # calm: full margins
     value = (inst.coins[funds] + orders[funds]) @ crash
-    assert np.allclose(value / inst.equity(crash)[funds], 2.0)
+    lev_after = value / inst.equity(crash)[funds]
+    assert np.allclose(lev_after[called], inst.leverage_target[funds][called])
 
 
 def test_default_passes_loss_to_creditors_pro_rata():
@@ -120,3 +133,67 @@ def test_fraud_loss_is_booked():
     inst.lose(0, 0.5, ledger)
     assert np.allclose(ledger.lost_coins, 0.5 * coins)
     assert np.allclose(inst.coins[0], 0.5 * coins)
+
+
+def test_margins_tighten_only_when_volatility_rises_above_calm():
+    calm = np.array([0.04, 0.06])
+    w = np.array([0.7, 0.3])
+    assert margin_factor(calm, calm, w, 0.5) == 1.0
+    assert margin_factor(0.5 * calm, calm, w, 0.5) == 1.0  # never looser than normal
+    assert np.isclose(margin_factor(4.0 * calm, calm, w, 0.5), 0.5)  # VaR: 1/sqrt(4)
+    assert margin_factor(4.0 * calm, calm, w, 0.0) == 1.0  # switched off
+
+
+def test_stressed_lenders_make_funds_deleverage():
+    inst = _population()
+    funds = np.flatnonzero(inst.kind == FUND)
+    calm = inst.decide(PRICE, PolicyEffects.none(), inst.calm_vol)[funds]
+    stressed = inst.decide(PRICE, PolicyEffects.none(), 9.0 * inst.calm_vol)[funds]
+    assert (stressed.sum(axis=1) <= calm.sum(axis=1)).all()
+    assert (stressed < 0).any()  # some funds are now above their (smaller) limit
+
+
+def test_credit_is_finite_funds_cannot_buy_beyond_what_lenders_have():
+    inst = _population()
+    funds = np.flatnonzero(inst.kind == FUND)
+    lenders = inst.kind == LENDER
+    power = inst.buying_power(funds)
+    assert power.sum() <= np.maximum(inst.cash[funds], 0).sum() + inst.cash[lenders].sum() + 1e-6
+    inst.cash[lenders] = 0.0  # the lenders have lent all they had
+    assert np.allclose(inst.buying_power(funds), np.maximum(inst.cash[funds], 0.0))
+    # a boom that would make every fund buy: orders are cut to the funds' own cash
+    orders = inst.decide(PRICE * 3.0, PolicyEffects.none(), inst.calm_vol)
+    spend = np.maximum(orders[funds], 0.0) @ (PRICE * 3.0)
+    assert (spend <= np.maximum(inst.cash[funds], 0.0) + 1e-9).all()
+
+
+def test_a_draw_never_takes_more_than_a_lender_has():
+    inst = _population()
+    lenders = np.flatnonzero(inst.kind == LENDER)
+    funds = np.flatnonzero(inst.kind == FUND)
+    inst.cash[funds] -= 10.0 * inst.cash[lenders].sum()  # far beyond what lenders hold
+    total = inst.cash.sum()
+    from_outside = inst.draw_credit()
+    assert (inst.cash[lenders] >= -1e-9).all() and (inst.cash >= -1e-9).all()
+    assert from_outside > 0  # only the residual falls to the outside
+    assert np.isclose(inst.cash.sum(), total + from_outside)
+
+
+def test_an_entrant_is_sized_to_the_market_it_enters_with_fresh_traits():
+    inst = _population(institutions__reentry_days=1)
+    rng = np.random.default_rng(0)
+    fund = int(np.flatnonzero(inst.kind == FUND)[0])
+    mm = int(np.flatnonzero(inst.kind == MARKET_MAKER)[0])
+    target_before = inst.leverage_target[fund]
+    for i in (fund, mm):
+        inst.fail(i, PRICE)
+    crashed = PRICE * 0.2  # the market is a fifth of its day-0 size
+    put_in = inst.reenter(crashed, rng)  # dead for 1 day: replaced
+    assert inst.alive[fund] and inst.alive[mm] and put_in > 0
+    share = inst.cfg.entry_equity_share * 0.2
+    assert np.isclose(inst.equity(crashed)[fund], share * inst.equity0[fund])
+    assert np.isclose(inst.equity(crashed)[mm], share * inst.equity0[mm])
+    assert inst.leverage_target[fund] != target_before
+    # the market maker aims for an inventory worth its weight at today's price
+    target_value = inst.mm_target_coins[mm] @ crashed
+    assert np.isclose(target_value, inst.cfg.mm_inventory_weight * share * inst.equity0[mm])

@@ -190,8 +190,9 @@ def test_several_assets_are_recorded_per_asset():
     for name in ("price", "fundamental", "log_return", "volatility_30d"):
         assert {f"{name}_BTC", f"{name}_ETH"} <= set(df.columns)
     assert (df.price == df.price_BTC).all()
+    # the burn-in holds fundamentals still: day 0's fundamental is the scenario's price
     assert (
-        df.price_ETH.iloc[0] == pytest.approx(3_700.0)
+        df.fundamental_ETH.iloc[0] == pytest.approx(3_700.0)
         and df.price_ETH.iloc[-1] == m.market.price[1]
     )
     assert not np.array_equal(df.log_return_BTC, df.log_return_ETH)

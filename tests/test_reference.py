@@ -16,6 +16,8 @@ CRASH = {
     "shock__day": 120,
     "shock__fundamental_drop": 0.6,
     "regulator__threshold": 25.0,
+    # a short burn-in (the engine's is compared too) that leaves leveraged traders to liquidate
+    "run__burn_in_days": 10,
 }
 # a hair-trigger regulator that climbs the whole ladder to the forced unwind, with a leverage
 # cap, under payroll buying alone: the branches the crash does not reach

@@ -1,10 +1,16 @@
 """Institutions: leveraged funds, lenders and market makers, linked by loans.
 
-- **Funds** target a leverage (position / equity) and trade a share `adjust_speed` of the
-  gap each day (Greenwood, Landier & Thesmar 2015). Above their margin limit `leverage_max`
-  they must sell back to target at once (a margin call): falling prices raise leverage,
-  force sales, and sales move prices -- the fire-sale spiral (Thurner, Farmer & Geanakoplos
-  2012). Buying beyond their cash draws on credit lines from lenders.
+- **Funds** target a leverage (position / equity) and trade a share of the gap each day
+  (Greenwood, Landier & Thesmar 2015). Above their margin limit they must sell back to target
+  at once (a margin call): falling prices raise leverage, force sales, and sales move prices
+  -- the fire-sale spiral (Thurner, Farmer & Geanakoplos 2012). Funds differ: each draws its
+  target, its margin buffer and its speed (no clones that fail on the same day), and starts
+  below its target. Lenders scale the borrowing they allow down when volatility rises above
+  its calm level (procyclical margins: Adrian & Shin 2010; Aymanns & Farmer 2015).
+- **Credit is finite.** Buying beyond its cash draws on a fund's credit lines, and a lender
+  lends only the cash it has: a fund's buy order is cut to its cash plus what its lenders can
+  still lend. Only a residual (the execution price above the decision price) falls to the
+  outside.
 - **Lenders** fund the funds and each other (the exposure layer) and take deposits from the
   outside. They hold no coins by choice: collateral seized in a default is sold off at
   1/`lender_liquidation_days` of it a day.
@@ -18,6 +24,10 @@ turns negative defaults: its coins, cash and claims pass to its creditors pro ra
 it owes them, and each creditor loses the unrecovered part of its claim (Eisenberg & Noe
 2001 recovery, resolved sequentially); a creditor pushed below zero defaults in turn.
 Institutions are few (tens to hundreds), so the loan matrix is dense.
+
+A failed institution is replaced after `reentry_days` by a new one sized to the market it
+enters: `entry_equity_share` of its predecessor's day-0 equity times the coins' cap now over
+day 0, with freshly drawn traits.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ class InstitutionPopulation:
         n_assets = len(price0)
         self.cap_share = np.asarray(cfg.coin_cap_share)
         total_cap = float(market_cap.sum())
+        self.supply_coins = market_cap / price0  # coins in circulation (0 for a stablecoin)
         self.coins = np.zeros((n, n_assets))
         self.cash = np.zeros(n)
         self.loans = np.zeros((n, n + 1))  # loans[i, j]: i owes j; column n: the outside
@@ -87,9 +98,15 @@ class InstitutionPopulation:
             lender_liab, sums, out=np.zeros_like(lender_liab), where=sums > 0
         )
 
-        # funds: equity levered to target with loans from one or two lenders
+        # funds' traits: target, margin limit and speed differ fund by fund
+        self.leverage_target = np.ones(n)
+        self.leverage_max = np.ones(n)
+        self.speed = np.zeros(n)
+        self._draw_traits(funds, rng)
+        # funds: equity levered (below target) with loans from one or two lenders
         eq_f = split(c.fund_equity_share * total_cap, funds)
-        position = c.leverage_target * eq_f
+        start = rng.uniform(c.initial_leverage_low, 1.0, len(funds))
+        position = (1.0 + start * (self.leverage_target[funds] - 1.0)) * eq_f
         self.coins[funds] = position[:, None] * self.cap_share[None, :] / price0[None, :]
         for a, i in enumerate(funds):
             if len(lenders):
@@ -113,9 +130,28 @@ class InstitutionPopulation:
         # every loan from the outside so far left the outside's cash
         self.outside_cash0 = -float(self.loans[:, n].sum())
         self.equity0 = self.equity(price0)
+        self.equity_ref = self.equity0.copy()  # a market maker's quoting reference
         self.deposits0 = self.loans[:, n] * (self.kind == LENDER)
-        self.leverage_target = np.full(n, c.leverage_target)
-        self.leverage_max = np.full(n, c.leverage_max)
+        self.cap0 = total_cap  # USD, the coins' cap at day 0 (entrants are sized against it)
+        # calm daily volatility of each coin: the market's reference scaled by the coin's
+        # fundamental volatility relative to the first asset's (procyclical margins)
+        fund_vol = np.array([a.fundamental_vol_annual for a in cfg.assets])
+        self.calm_vol = cfg.market.vol_reference_daily * fund_vol / max(fund_vol[0], 1e-12)
+
+    def _draw_traits(self, idx: np.ndarray, rng: np.random.Generator) -> None:
+        """Draw target leverage, margin limit and adjustment speed for funds `idx`."""
+        c, k = self.cfg, len(idx)
+        if k == 0:
+            return
+        borrow = (c.leverage_target - 1.0) * np.exp(c.leverage_dispersion * rng.standard_normal(k))
+        buffer = (c.leverage_max - c.leverage_target) * rng.uniform(
+            1.0 - c.margin_buffer_dispersion, 1.0 + c.margin_buffer_dispersion, k
+        )
+        self.leverage_target[idx] = 1.0 + borrow
+        self.leverage_max[idx] = self.leverage_target[idx] + buffer
+        self.speed[idx] = c.adjust_speed * rng.uniform(
+            1.0 - c.adjust_speed_dispersion, 1.0 + c.adjust_speed_dispersion, k
+        )
 
     # ---- derived state ---------------------------------------------------------------
     def claims(self) -> np.ndarray:
@@ -137,27 +173,35 @@ class InstitutionPopulation:
         """Quoting capital of each market maker relative to all market makers' initial equity."""
         e = self.equity(price)
         is_mm = self.kind == MARKET_MAKER
-        quoting = is_mm & self.alive & (e >= self.cfg.mm_withdraw_equity * self.equity0)
+        quoting = is_mm & self.alive & (e >= self.cfg.mm_withdraw_equity * self.equity_ref)
         total0 = self.equity0[is_mm].sum()
         if total0 <= 0:
             return np.zeros(self.n)
         return np.where(quoting, e / total0, 0.0)
 
     # ---- the rule ----------------------------------------------------------------------
-    def decide(self, price: np.ndarray, effects: PolicyEffects) -> np.ndarray:
-        """Orders in coins, shape (n, assets): funds' leverage targeting, lenders' sales."""
+    def decide(self, price: np.ndarray, effects: PolicyEffects, vol: np.ndarray) -> np.ndarray:
+        """Orders in coins, shape (n, assets): funds' leverage targeting, lenders' sales.
+
+        `vol` is each asset's realized daily volatility, shape (assets,): above its calm
+        level lenders allow less borrowing (procyclical margins).
+        """
         orders = np.zeros_like(self.coins)
         funds = self.alive & (self.kind == FUND)
         if funds.any():
             value = self.coins[funds] @ price
             equity = self.equity(price)[funds]
-            target = np.minimum(self.leverage_target[funds], effects.leverage_cap)
-            limit = np.minimum(self.leverage_max[funds], effects.leverage_cap)
-            delta = leverage_order(value, equity, target, limit, self.cfg.adjust_speed)
+            b = self.cfg.margin_vol_exponent
+            allowed = margin_factor(vol, self.calm_vol, self.cap_share, b)
+            target = 1.0 + allowed * (self.leverage_target[funds] - 1.0)
+            limit = 1.0 + allowed * (self.leverage_max[funds] - 1.0)
+            target = np.minimum(target, effects.leverage_cap)
+            limit = np.minimum(limit, effects.leverage_cap)
+            delta = leverage_order(value, equity, target, limit, self.speed[funds])
             sell = np.divide(
                 np.minimum(delta, 0.0), value, out=np.zeros_like(delta), where=value > 0
             )
-            buy = np.maximum(delta, 0.0)
+            buy = np.minimum(np.maximum(delta, 0.0), self.buying_power(np.flatnonzero(funds)))
             orders[funds] = (
                 sell[:, None] * self.coins[funds]
                 + buy[:, None] * self.cap_share[None, :] / price[None, :]
@@ -172,28 +216,46 @@ class InstitutionPopulation:
         self.cash -= orders @ price
 
     # ---- credit and default ------------------------------------------------------------
-    def draw_credit(self) -> float:
-        """Cover negative cash with new loans from creditors; returns USD lent by the outside."""
+    def lendable(self) -> np.ndarray:
+        """Cash each institution can lend now, USD (n,): a live lender's positive cash."""
+        return np.where(self.alive & (self.kind == LENDER), np.maximum(self.cash, 0.0), 0.0)
+
+    def buying_power(self, idx: np.ndarray) -> np.ndarray:
+        """USD institutions `idx` can spend today: their own cash plus what their lenders can
+        still lend, a lender shared by several borrowers split in proportion to their lines,
+        shape (len(idx),)."""
         n = self.n
-        from_outside = 0.0
-        usable = np.append(self.alive, True)  # dead institutions lend nothing
-        for round_ in range(n + 2):
-            neg = self.cash < 0
-            if not neg.any():
-                break
-            need = -self.cash[neg]
-            w = self.credit[neg] * usable[None, :]
-            if round_ == n + 1:  # a cycle of broke lenders: the outside steps in
-                w[:] = 0.0
-            sums = w.sum(axis=1, keepdims=True)
-            w = np.where(sums > 0, w / np.where(sums > 0, sums, 1.0), 0.0)
-            w[sums[:, 0] == 0, n] = 1.0
-            draws = need[:, None] * w
-            self.cash[neg] = 0.0
-            self.loans[neg] += draws
-            self.cash -= draws[:, :n].sum(axis=0)
-            from_outside += float(draws[:, n].sum())
-        return from_outside
+        own = np.maximum(self.cash[idx], 0.0)
+        lines = self.credit[idx, :n] * self.lendable()[None, :]  # each borrower's reach
+        demand = self.credit[:, :n].sum(axis=0)  # borrowers' claims on each lender's cash
+        share = np.divide(
+            self.credit[idx, :n], demand[None, :], out=np.zeros_like(lines), where=demand > 0
+        )
+        return own + np.minimum(lines, share * self.lendable()[None, :]).sum(axis=1)
+
+    def draw_credit(self) -> float:
+        """Cover negative cash with loans: first from the borrower's lenders, up to the cash
+        they have (in proportion to the borrower's credit lines), the rest from the outside
+        (a residual for funds, whose orders were cut to their buying power; the credit line of
+        market makers). Returns USD lent by the outside."""
+        n = self.n
+        neg = np.flatnonzero(self.cash < 0)
+        if len(neg) == 0:
+            return 0.0
+        need = -self.cash[neg]
+        free = self.lendable()
+        reach = self.credit[neg, :n] * (free > 0)[None, :]
+        sums = reach.sum(axis=1, keepdims=True)
+        want = need[:, None] * np.divide(reach, sums, out=np.zeros_like(reach), where=sums > 0)
+        asked = want.sum(axis=0)
+        fill = np.divide(free, asked, out=np.ones(n), where=asked > free)
+        draws = want * fill[None, :]
+        rest = need - draws.sum(axis=1)
+        self.loans[neg, :n] += draws
+        self.loans[neg, n] += rest
+        self.cash -= draws.sum(axis=0)
+        self.cash[neg] = 0.0
+        return float(rest.sum())
 
     def repay(self) -> float:
         """Institutions with spare cash pay down their loans pro rata; returns USD paid to the
@@ -263,11 +325,12 @@ class InstitutionPopulation:
                 failed.append(int(i))
         return out_coins, out_cash, failed
 
-    def reenter(self) -> float:
-        """New institutions take the places of those dead for `reentry_days`: each starts
-        with its predecessor's initial equity in cash (a lender also with its initial
-        deposits, owed to the outside), no coins and no loans; funds then lever up and market
-        makers refill their inventory gradually. Returns the USD the outside put in."""
+    def reenter(self, price: np.ndarray, rng: np.random.Generator) -> float:
+        """New institutions take the places of those dead for `reentry_days`, sized to the
+        market they enter: `entry_equity_share` of the predecessor's day-0 equity (and a
+        lender's deposits, owed to the outside) times the coins' cap now over day 0, in cash,
+        with no coins or loans and, for a fund, freshly drawn traits; funds then lever up and
+        market makers fill their inventory gradually. Returns the USD the outside put in."""
         self.days_dead[~self.alive] += 1
         wait = self.cfg.reentry_days
         if wait is None:
@@ -277,13 +340,28 @@ class InstitutionPopulation:
             return 0.0
         idx = np.flatnonzero(new)
         n = self.n
-        injected = np.maximum(self.equity0[idx], 0.0) + self.deposits0[idx]
-        self.cash[idx] += injected
-        self.loans[idx, n] += self.deposits0[idx]
+        cap = float(self.coins_cap(price))
+        scale = self.cfg.entry_equity_share * (cap / self.cap0 if self.cap0 > 0 else 1.0)
+        equity = scale * np.maximum(self.equity0[idx], 0.0)
+        deposits = scale * self.deposits0[idx]
+        self.cash[idx] += equity + deposits
+        self.loans[idx, n] += deposits
+        self.equity_ref[idx] = equity
+        self._draw_traits(idx[self.kind[idx] == FUND], rng)
+        mms = idx[self.kind[idx] == MARKET_MAKER]
+        if len(mms):  # the inventory it aims for, at today's prices
+            weight = self.cfg.mm_inventory_weight * self.equity_ref[mms]
+            self.mm_target_coins[mms] = (
+                weight[:, None] * self.cap_share[None, :] / np.maximum(price, 1e-300)[None, :]
+            )
         self.alive[idx] = True
         self.days_dead[idx] = 0
         self.entries += len(idx)
-        return float(injected.sum())
+        return float((equity + deposits).sum())
+
+    def coins_cap(self, price: np.ndarray) -> float:
+        """USD value of all coins in circulation at `price` (stablecoins aside)."""
+        return float(self.supply_coins @ np.where(self.cap_share > 0, price, 0.0))
 
     def lose(self, i: int, fraction: float, ledger: Ledger) -> None:
         """Fraud or theft: `fraction` of i's coins and cash vanish (booked as lost)."""
@@ -309,17 +387,34 @@ class InstitutionPopulation:
 
 
 def leverage_order(
-    value: np.ndarray, equity: np.ndarray, target: np.ndarray, limit: np.ndarray, speed: float
+    value: np.ndarray,
+    equity: np.ndarray,
+    target: np.ndarray,
+    limit: np.ndarray,
+    speed: float | np.ndarray,
 ) -> np.ndarray:
     """Change of position value (USD) a leverage-targeting fund wants, shape (n,).
 
-    Within its limit a fund closes `speed` of the gap to target * equity; above the limit
+    Within its limit a fund closes `speed` (one or one per fund) of the gap to
+    target * equity; above the limit
     (a margin call) it closes all of it; with no positive equity it sells everything.
     """
     gap = target * equity - value
     lev = np.divide(value, equity, out=np.full_like(value, np.inf), where=equity > 0)
     delta = np.where(lev > limit, gap, speed * gap)
     return np.where(equity > 0, delta, -value)
+
+
+def margin_factor(
+    vol: np.ndarray, calm_vol: np.ndarray, weight: np.ndarray, exponent: float
+) -> float:
+    """Share of their normal borrowing lenders allow today: min(1, (calm / realized)^b) of
+    the position-weighted volatility ratio over coins (Aymanns & Farmer 2015's leverage rule;
+    b = 1/2 for value at risk). 1 in calm markets, falls as volatility rises."""
+    ratio = float(weight @ (vol / np.maximum(calm_vol, 1e-12)))
+    if exponent == 0.0 or ratio <= 1.0:
+        return 1.0
+    return ratio**-exponent
 
 
 class Institution(RowAgent):

@@ -49,6 +49,7 @@ class TraderPopulation:
         t = self.cfg = cfg.traders
         n = self.n = t.n_traders
         self.cap_share = np.asarray(cfg.coin_cap_share)
+        self.supply_coins = market_cap / price0  # coins in circulation (0 for a stablecoin)
         # Wealth is Pareto-like (lognormal with a heavy right tail), summing to the share.
         w = rng.lognormal(0.0, 1.0, n)
         equity = t.wealth_share * market_cap.sum() * w / w.sum() if n else np.zeros(0)
@@ -60,6 +61,10 @@ class TraderPopulation:
         self.cash = equity * (1.0 - base)
         self.strategy = rng.choice(3, size=n, p=t.initial_shares).astype(np.int8)
         self.liquidated_day = np.full(n, -(10**9), dtype=np.int64)
+        self.equity0 = equity  # USD at day 0 (a replacement is sized from it)
+        self.cap0 = float(market_cap.sum())
+        self.wiped_days = np.zeros(n, dtype=np.int64)  # days with no coins and no cash
+        self.entries = 0  # replacements so far
         self.liquidations = 0  # cumulative count
         self.bad_debt = 0.0  # USD written off by brokers, cumulative
         self.trend = np.zeros(len(price0))
@@ -163,6 +168,26 @@ class TraderPopulation:
             self.liquidated_day[liquidate] = day
             self.liquidations += int(liquidate.sum())
         return np.maximum(orders, -self.coins)
+
+    def replace_wiped(self, price: np.ndarray) -> float:
+        """Replace traders wiped out (no coins, no cash) for `reentry_days` by new ones with
+        the same traits and their predecessor's day-0 equity scaled by the coins' cap now over
+        day 0, all in cash (they buy back to their weights through the market). Returns the
+        USD the outside put in."""
+        wait = self.cfg.reentry_days
+        wiped = (self.cash <= 0.0) & (self.coins.sum(axis=1) <= 0.0)
+        self.wiped_days = np.where(wiped, self.wiped_days + 1, 0)
+        if wait is None or self.cap0 <= 0:
+            return 0.0
+        new = wiped & (self.wiped_days >= wait)
+        if not new.any():
+            return 0.0
+        ratio = float(self.supply_coins @ np.where(self.cap_share > 0, price, 0.0)) / self.cap0
+        injected = self.equity0[new] * ratio
+        self.cash[new] = injected
+        self.wiped_days[new] = 0
+        self.entries += int(new.sum())
+        return float(injected.sum())
 
     def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
         """Execute at `price`; write off negative equity of emptied accounts.

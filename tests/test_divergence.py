@@ -1,0 +1,163 @@
+"""The divergence guard, and a sweep of random parameter points that must find no divergence.
+
+A diverged run (a price beyond `run.divergence_ratio` times its fundamental, or not finite) is
+a failure of the model, never data. The property test draws every numeric parameter of the
+dynamics uniformly over its documented (validated) range, runs a short, small market, and
+asserts that no point diverges.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from annotated_types import Ge, Gt, Le, Lt
+from crypto401k.experiments.outcomes import execute
+from crypto401k.model.config import Config
+from crypto401k.model.model import Crypto401kModel
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import small_config
+
+# the sections whose numbers drive prices (sizes, schedules, seeds and reporting aside)
+DYNAMIC_SECTIONS = ("market", "savers", "traders", "institutions", "regulator", "outside")
+SKIP = {
+    "savers.n_cohorts",
+    "savers.n_employers",
+    "traders.n_traders",
+    "institutions.n_funds",
+    "institutions.n_lenders",
+    "institutions.n_market_makers",
+    "savers.reallocation_start_day",  # schedules, not dynamics
+    "market.vol_window_days",
+}
+TINY = {
+    "savers.n_cohorts": 60,
+    "savers.n_employers": 6,
+    "traders.n_traders": 60,
+    "institutions.n_funds": 4,
+    "institutions.n_lenders": 2,
+    "institutions.n_market_makers": 2,
+    "run.steps": 240,
+    "run.burn_in_days": 30,
+}
+
+
+def _bounds(field) -> tuple[float, float] | None:
+    lo = hi = None
+    for c in field.metadata:
+        if isinstance(c, Ge):
+            lo = float(c.ge)
+        elif isinstance(c, Gt):
+            lo = float(c.gt)
+        elif isinstance(c, Le):
+            hi = float(c.le)
+        elif isinstance(c, Lt):
+            hi = float(c.lt)
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    return lo, hi
+
+
+def numeric_parameters() -> dict[str, tuple[type, float, float]]:
+    """Every float or int parameter of the dynamic sections with a finite documented range:
+    name -> (type, low, high)."""
+    out = {}
+    for section in DYNAMIC_SECTIONS:
+        model = type(getattr(Config(), section))
+        for name, field in model.model_fields.items():
+            key = f"{section}.{name}"
+            kind = field.annotation
+            if key in SKIP or kind not in (float, int):
+                continue
+            b = _bounds(field)
+            if b is not None:
+                out[key] = (kind, *b)
+    return out
+
+
+PARAMETERS = numeric_parameters()
+
+
+@st.composite
+def parameter_points(draw) -> dict[str, Any]:
+    point: dict[str, Any] = {}
+    for key, (kind, lo, hi) in PARAMETERS.items():
+        u = draw(st.floats(0.0, 1.0))
+        value = lo + u * (hi - lo)
+        point[key] = int(round(value)) if kind is int else value
+    # the one cross-field rule: a margin limit at or above the target
+    inst = "institutions.leverage_target", "institutions.leverage_max"
+    if inst[0] in point and inst[1] in point and point[inst[1]] < point[inst[0]]:
+        point[inst[0]], point[inst[1]] = point[inst[1]], point[inst[0]]
+    return point
+
+
+def test_the_sweep_covers_every_dynamic_parameter_with_a_range():
+    # a parameter added without a finite documented range would escape the sweep
+    assert len(PARAMETERS) >= 50
+    for key in ("institutions.leverage_max", "market.impact_multiplier", "outside.adjust_speed"):
+        assert key in PARAMETERS
+
+
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(point=parameter_points(), seed=st.integers(0, 10_000))
+def test_no_point_in_the_documented_ranges_diverges(point, seed):
+    m = Crypto401kModel(Config().with_overrides({**TINY, **point}), rng=seed)
+    m.run()
+    assert np.isfinite(m.market.price).all()
+    ratio = m.config.run.divergence_ratio
+    assert not m.diverged, (
+        f"diverged: max |log(P/F)| {m.max_mispricing.max():.2f} > log({ratio}) at {point}"
+    )
+
+
+def test_the_guard_flags_a_price_far_from_its_fundamental():
+    m = Crypto401kModel(small_config(**{"run.steps": 20}), rng=1)
+    m.run(5)
+    assert not m.diverged
+    m.market.log_base = m.market.log_base + math.log(25.0)  # a 25-fold gap
+    m.step()
+    assert m.diverged
+    assert m.max_mispricing.max() > math.log(20.0)
+
+
+def test_a_diverged_run_is_recorded_as_a_failure_not_data():
+    task = {
+        "point": 0,
+        "seed": 1,
+        "overrides": {"run.steps": 30, "run.divergence_ratio": 1.0001},
+        "window_days": 10,
+    }
+    record = execute(task)
+    assert record["status"] == "diverged"
+    assert "diverged" in record["error"] and record["max_log_mispricing"] > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_deep_crash_after_an_exchange_failure_does_not_run_away(seed):
+    """The browser app's runaway (issue 17): four assets, the largest exchange fails on day
+    10, a 90% fall of every fundamental on day 30; BTC reached about 1,000x its fundamental."""
+    from crypto401k.model import scenarios
+
+    cfg = scenarios.load("four_assets").with_overrides(
+        {
+            "exchanges.fail_day": 10,
+            "exchanges.fail_exchange": 0,
+            "shock.day": 30,
+            "shock.fundamental_drop": 0.9,
+            "run.steps": 200,
+            "savers.n_cohorts": 300,
+            "traders.n_traders": 200,
+        }
+    )
+    m = Crypto401kModel(cfg, rng=seed)
+    m.run()
+    assert not m.diverged, m.max_mispricing
