@@ -352,9 +352,15 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += coins
         self.outside_cash += cash
         self.failed += [(day, i) for i in failed]
+        coins, cash, _ = inst.close_small(exec_price)
+        self.outside_coins += coins
+        self.outside_cash += cash
         self.outside_cash -= inst.reenter(market.price, self.rng)
         self.outside_cash -= traders.replace_wiped(market.price)
 
+        if self._outside_ref is not None:  # its reference follows its holdings, slowly
+            follow = 1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days)
+            self._outside_ref += follow * (np.maximum(self.outside_coins, 0.0) - self._outside_ref)
         market.record_return(prev_log)
         traders.update_trend(market.ret)
         self._peaks[day % PEAK_WINDOW] = market.price
@@ -380,6 +386,7 @@ class Crypto401kModel(mesa.Model):
         self.traders.liquidations = 0
         self.institutions.defaults = 0
         self.institutions.entries = 0
+        self.institutions.closures = 0
         self.ledger = Ledger(
             lost_coins=np.zeros(self.market.n), redeemed_coins=np.zeros(self.market.n)
         )
@@ -392,8 +399,8 @@ class Crypto401kModel(mesa.Model):
     def _outside_order(self, price: np.ndarray) -> np.ndarray:
         """The outside's own order in coins, shape (1, assets): it trades `outside.adjust_speed`
         of the gap to H0 * (P/F)^-zeta coins (Gabaix & Koijen 2021's inelastic demand), so it
-        sells into rallies and buys into falls; H0 is its holdings at day 0 (none in the
-        burn-in, which sets H0)."""
+        sells into rallies and buys into falls; H0 starts at its holdings at day 0 (none in
+        the burn-in) and follows them with a half-life of `outside.reference_halflife_days`."""
         if self._outside_ref is None:
             return np.zeros((1, self.market.n))
         o = self.config.outside

@@ -197,3 +197,26 @@ def test_an_entrant_is_sized_to_the_market_it_enters_with_fresh_traits():
     # the market maker aims for an inventory worth its weight at today's price
     target_value = inst.mm_target_coins[mm] @ crashed
     assert np.isclose(target_value, inst.cfg.mm_inventory_weight * share * inst.equity0[mm])
+
+
+def test_a_fund_that_lost_most_of_its_equity_closes_and_repays_its_creditors():
+    inst = _population()
+    fund = int(np.flatnonzero(inst.kind == FUND)[0])
+    owed = inst.loans[fund, : inst.n].copy()
+    claims_before = inst.claims()
+    # a fall that leaves it solvent but below the exit share of its starting equity
+    lev = inst.leverage(PRICE)[fund]
+    keep = 0.5 * inst.cfg.fund_exit_equity  # equity falls to this share of the start
+    crash = PRICE * (1.0 - (1.0 - keep) / lev)
+    assert 0 < inst.equity(crash)[fund] < inst.cfg.fund_exit_equity * inst.equity_ref[fund]
+    cash_before = inst.cash.copy()
+    _, _, closed = inst.close_small(crash)
+    assert fund in closed and not inst.alive[fund]
+    assert inst.defaults == 0 and inst.closures >= 1
+    # each creditor got back exactly what it was owed (in coins at the crash price and cash)
+    creditors = np.flatnonzero(owed > 0)
+    assert len(creditors) and (inst.kind[creditors] == LENDER).all()
+    for j in creditors:  # lenders hold no coins of their own
+        got = (inst.cash[j] - cash_before[j]) + float(inst.coins[j] @ crash)
+        assert np.isclose(got, owed[j], rtol=1e-9)
+        assert np.isclose(claims_before[j] - inst.claims()[j], owed[j], rtol=1e-9)

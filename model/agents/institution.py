@@ -69,6 +69,7 @@ class InstitutionPopulation:
         self.alive = np.ones(n, dtype=bool)
         self.defaults = 0
         self.entries = 0
+        self.closures = 0  # funds closed after deep losses (not defaults)
         self.days_dead = np.zeros(n, dtype=np.int64)
 
         funds = np.flatnonzero(self.kind == FUND)
@@ -324,6 +325,29 @@ class InstitutionPopulation:
                 out_cash += m
                 failed.append(int(i))
         return out_coins, out_cash, failed
+
+    def close_small(self, price: np.ndarray) -> tuple[np.ndarray, float, list[int]]:
+        """Close every live fund whose equity is positive but below `fund_exit_equity` of the
+        equity it started with: its creditors are repaid in full (it is solvent) and the rest
+        goes to its owners, the outside. Not a default. Returns (coins, cash) passed to the
+        outside market and the indices closed."""
+        equity = self.equity(price)
+        small = (
+            self.alive
+            & (self.kind == FUND)
+            & (equity > 0)
+            & (equity < self.cfg.fund_exit_equity * self.equity_ref)
+        )
+        out_coins = np.zeros(self.coins.shape[1])
+        out_cash = 0.0
+        closed = [int(i) for i in np.flatnonzero(small)]
+        for i in closed:
+            c, m = self.fail(i, price)
+            out_coins += c
+            out_cash += m
+        self.defaults -= len(closed)  # a closure, counted apart
+        self.closures += len(closed)
+        return out_coins, out_cash, closed
 
     def reenter(self, price: np.ndarray, rng: np.random.Generator) -> float:
         """New institutions take the places of those dead for `reentry_days`, sized to the
