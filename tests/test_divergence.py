@@ -88,7 +88,7 @@ def parameter_points(draw) -> dict[str, Any]:
     for key, (kind, lo, hi) in PARAMETERS.items():
         u = draw(st.floats(0.0, 1.0))
         value = lo + u * (hi - lo)
-        point[key] = int(round(value)) if kind is int else value
+        point[key] = round(value) if kind is int else value
     # the one cross-field rule: a margin limit at or above the target
     inst = "institutions.leverage_target", "institutions.leverage_max"
     if inst[0] in point and inst[1] in point and point[inst[1]] < point[inst[0]]:

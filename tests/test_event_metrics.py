@@ -60,7 +60,8 @@ def test_a_crash_in_one_coin_is_measured_per_asset_and_across_assets():
     out = run_metrics(
         {**SMALL, "shock.day": 60, "shock.asset": "DEFI", "shock.fundamental_drop": 0.5}, 3, 50
     )
-    assert out["event_drawdown@DEFI"] < -0.3  # the crash itself (half the fundamental; buyers of the dip soften the fall)
+    # the crash itself: half the fundamental (buyers of the dip soften the price's fall)
+    assert out["event_drawdown@DEFI"] < -0.3
     assert out["event_drawdown@DEFI"] < out["event_drawdown@BTC"] <= 0.0
     for k in ("correlation_calm", "correlation_stress"):
         assert -1.0 <= out[k] <= 1.0
