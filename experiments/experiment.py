@@ -160,7 +160,8 @@ def check_memory(points: list[Point], workers: int, local: bool) -> None:
     try:
         check_fits(largest, copies=workers)
     except ConfigError as exc:
-        raise ConfigError(f"the experiment's largest point: {exc}") from None
+        fewer = ", or fewer --workers" if workers > 1 else ""
+        raise ConfigError(f"the experiment's largest point: {exc}{fewer}") from None
 
 
 def run_experiment(

@@ -259,7 +259,7 @@ def check_out_location(raw: str | Path, flag: str = "--out", inside: bool = Fals
         raise ConfigError(f"{flag} = {text!r}: must not contain a NUL character")
     out = Path(text)
     here = out
-    while not here.exists() and here != here.parent:
+    while not os.path.exists(here) and here != here.parent:  # False, not an error, if too long
         here = here.parent
     name_max = _name_max(here)
     for k, part in enumerate(out.parts):
@@ -269,7 +269,7 @@ def check_out_location(raw: str | Path, flag: str = "--out", inside: bool = Fals
                 f"{flag} = {text!r}: the name {part[:20] + '...'!r} is "
                 f"{len(os.fsencode(part))} bytes long; at most {name_max - room} allowed here"
             )
-    if here.exists() and not here.is_dir():
+    if os.path.exists(here) and not os.path.isdir(here):
         what = "exists and is not a folder" if here == out else f"{str(here)!r} is a file"
         raise ConfigError(f"{flag} = {text!r}: {what}; choose another folder")
     probe_in = out if here == out and inside else (out.parent if here == out else here)

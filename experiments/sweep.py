@@ -12,6 +12,7 @@ fixed number of random numbers a day, so treatments differ only by their paramet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -190,50 +191,54 @@ def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tup
 def _on_dask(
     client: Any, fn, tasks: list[dict[str, Any]], no_worker_s: float = DASK_NO_WORKER_S
 ) -> Iterator[tuple[int, dict]]:
-    from distributed import wait as dask_wait
-
     futures = client.map(fn, tasks, pure=False)
     index = {f.key: j for j, f in enumerate(futures)}
-    pending = set(futures)
+    pending = list(futures)
     alone_since: float | None = None  # since when no worker has been connected
+    asked = 0.0
     try:
         while pending:
-            try:
-                done = dask_wait(list(pending), timeout=DASK_POLL_S, return_when="FIRST_COMPLETED")
-                finished = done.done
-            except TimeoutError:
-                finished = set()
+            finished = [f for f in pending if f.done()]  # local state: never blocks
+            pending = [f for f in pending if not f.done()]
             for fut in finished:
-                pending.discard(fut)
                 j = index[fut.key]
                 try:
                     record = fut.result()
                 except Exception as exc:  # KilledWorker, a lost connection...
                     record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
                 yield j, record
-            if finished or _dask_workers(client) > 0:
+            if finished:
                 alone_since = None
                 continue
-            alone_since = alone_since if alone_since is not None else time.monotonic()
-            if time.monotonic() - alone_since > no_worker_s:
-                n = len(tasks)
+            time.sleep(0.05)
+            if time.monotonic() - asked < DASK_POLL_S:
+                continue
+            asked = time.monotonic()
+            if _dask_workers(client) > 0:
+                alone_since = None
+                continue
+            alone_since = alone_since if alone_since is not None else asked
+            if asked - alone_since >= no_worker_s:
                 raise SweepStoppedError(
                     f"--scheduler = {_dask_address(client)!r}: no worker connected for "
-                    f"{no_worker_s:g} s with {len(pending)} of {n} runs left; stopped (finished "
-                    "runs are kept: start workers and run the same command to resume)"
+                    f"{no_worker_s:g} s with {len(pending)} of {len(tasks)} runs left; stopped "
+                    "(finished runs are kept: start workers and run the same command to resume)"
                 )
     finally:
-        if client.status == "running":
-            client.cancel(list(pending))
+        if pending and client.status == "running":
+            with contextlib.suppress(Exception):  # the scheduler is gone: nothing to cancel
+                client.cancel(pending)
 
 
 def _dask_workers(client: Any) -> int:
-    """Workers the scheduler knows of (its cached report; 0 if the scheduler is gone)."""
+    """Workers connected to the scheduler now (0 if it does not answer within a few
+    seconds: a scheduler that went away has no worker for us either)."""
     if client.status != "running":
         return 0
     try:
-        return len(client.scheduler_info().get("workers", {}))
-    except Exception:  # the scheduler went away while asking
+        info = client.sync(client.scheduler.identity, n_workers=0, callback_timeout=5 * DASK_POLL_S)
+        return int(info.get("n_workers", 0))
+    except Exception:
         return 0
 
 

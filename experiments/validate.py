@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,9 @@ def coin_names(cfg: Config) -> list[str]:
 def read_assets_data(data: str | Path | None = None) -> np.ndarray:
     """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming --assets-data."""
     try:
-        _, names, closes = load_closes(data)
+        with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
+            warnings.simplefilter("ignore")
+            _, names, closes = load_closes(data)
         missing = [n for n in DATA_NAMES if n not in names]
         if missing:
             raise ValueError(f"no {', '.join(n + '_close' for n in missing)} column")
@@ -191,7 +194,9 @@ def read_btc_data(data: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
     """(dates, closes) of the --data file; ConfigError naming --data if it is not a
     date,close CSV with at least MIN_DATA_DAYS positive closes."""
     try:
-        dates, close = load_btc_close(data)
+        with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
+            warnings.simplefilter("ignore")
+            dates, close = load_btc_close(data)
     except ValueError as exc:
         raise ConfigError(f"--data = {str(data)!r}: {exc}") from None
     except (IndexError, TypeError):  # numpy on an empty or one-row file

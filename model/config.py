@@ -508,7 +508,12 @@ class TraderConfig(Section):
         le=1,
     )
     idiosyncratic_noise: float = P(
-        0.02, "1/sqrt(day)", "each trader's own daily demand noise", "stated assumption", ge=0
+        0.02,
+        "1/sqrt(day)",
+        "each trader's own daily demand noise",
+        "stated assumption; bounded by 1 (100% of equity a day)",
+        ge=0,
+        le=1,
     )
     rebalance_speed: float = P(
         0.01,
@@ -1718,13 +1723,25 @@ def _describe(exc: ValidationError) -> str:
             f"{loc} = {value!r}: {loc!r} is a section, not a parameter; set one of its "
             f"parameters ({loc}.NAME); allowed: {fields}"
         )
-    if kind == "string_pattern_mismatch":
+    if kind in _BOUNDS and len(ctx) == 1:  # the bound as written: 1e+14, not 100000000000000
+        bound = next(iter(ctx.values()))
+        shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
+        msg = f"must be {_BOUNDS[kind]} {shown}"
+    elif kind == "string_pattern_mismatch":
         msg = "must be letters, digits, '_' or '-' (it names columns and files)"
     elif kind == "finite_number":
         msg = "must be a finite number (not inf or nan)"
     elif kind == "literal_error" or msg.startswith("Input should be "):
         msg = "must be " + msg.removeprefix("Input should be ")
     return f"{loc} = {_show(value)}: {msg}"
+
+
+_BOUNDS = {
+    "less_than_equal": "less than or equal to",
+    "less_than": "less than",
+    "greater_than_equal": "greater than or equal to",
+    "greater_than": "greater than",
+}
 
 
 def _show(value: Any) -> str:
