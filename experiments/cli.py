@@ -5,10 +5,12 @@
     crypto401k calibrate [--seeds N] [--years Y] [--workers K]
     crypto401k params [--markdown]
     crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
-                          [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--quiet]
+                          [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--wait] [--quiet]
 
-A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
-and what is allowed, exits with status 2, and writes nothing.
+A user's mistake (bad parameter, flag, unreadable file, an output folder that cannot be
+written) prints one line naming the field, its value and what is allowed, exits with status 2,
+and writes nothing; every check runs before the first simulation. A failure of the machine or
+the cluster (out of memory, a Dask cluster without workers) is one line and exit status 1.
 """
 
 from __future__ import annotations

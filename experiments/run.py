@@ -202,10 +202,17 @@ def books_check(m: Crypto401kModel, rtol: float = BOOKS_RTOL) -> dict[str, Any]:
         ),
     ]
     coins_tol = rtol * np.abs(np.asarray(b["coins_expected"], float)) + BOOKS_ATOL_COINS
-    if "stable_supply" in b:  # the issuer: its supply is the coins held, and reserve+shortfall
+    if "stable_supply" in b:
+        # the issuer: its supply is the coins held plus those lost in failed institutions
+        # (still outstanding, never redeemed), and its reserve plus shortfall
+        lost = float(led.lost_coins[m.stable_index])
         stol = rtol * abs(b["stable_supply"]) + BOOKS_ATOL_COINS
         checks += [
-            ("stable_supply_vs_held_error", b["stable_supply"] - b["stable_coins_held"], stol),
+            (
+                "stable_supply_vs_held_error",
+                b["stable_supply"] - b["stable_coins_held"] - lost,
+                stol,
+            ),
             (
                 "stable_supply_vs_reserve_error",
                 b["stable_supply"] - b["stable_reserve_plus_shortfall"],

@@ -20,6 +20,7 @@ import re
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -255,14 +256,31 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
     from distributed import Client
 
     _check_reachable(address, timeout_s)
-    try:
-        client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
-    except Exception as exc:  # a bad address raises anything from ValueError to AssertionError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # in a thread, so that a server that accepts the connection but never answers as a Dask
+    # scheduler (observed: a minute past the Client's own timeout) is given up in bounded time
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+        except Exception as exc:  # a bad address raises anything from ValueError to OSError
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, daemon=True, name="crypto401k-dask-connect")
+    thread.start()
+    thread.join(timeout_s + 5)
+    if "client" not in made:
+        exc = made.get("error")
+        reason = (
+            f"no answer within {timeout_s:g} s"
+            if exc is None
+            else (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        )
         raise ConfigError(
             f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
             "expected an address like tcp://HOST:8786"
-        ) from None
+        )
+    client = made["client"]
     try:
         client.wait_for_workers(1, timeout=timeout_s)
     except Exception:
