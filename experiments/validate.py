@@ -180,7 +180,7 @@ def check_sweep(seeds: int, years: float, workers: int) -> None:
     if not 1 <= seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
     if not (math.isfinite(years) and 0 < years <= MAX_YEARS):
-        raise ConfigError(f"--years = {years}: must be a number of years in (0, {MAX_YEARS:g}]")
+        raise ConfigError(f"--years = {years:g}: must be a number of years in (0, {MAX_YEARS:g}]")
     if round(365 * years) < 120:
         raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
     if not 1 <= workers <= MAX_WORKERS:

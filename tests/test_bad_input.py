@@ -225,6 +225,25 @@ def test_books_check_has_a_tolerance_a_verdict_and_fails_on_nan():
     assert not run_mod.books_check(m)["ok"]
 
 
+def test_a_run_whose_books_do_not_balance_exits_1_and_keeps_its_outputs(
+    tmp_path, capsys, monkeypatch
+):
+    real = run_mod.books_check
+
+    def leaky(m, rtol=run_mod.BOOKS_RTOL):
+        m.outside_cash += 1e9  # a billion dollars from nowhere
+        return real(m, rtol)
+
+    monkeypatch.setattr(run_mod, "books_check", leaky)
+    out = tmp_path / "run"
+    assert main(["run", *SMALL, "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "books        DO NOT BALANCE: cash_error_usd" in captured.out
+    assert captured.err.count("\n") == 1 and "cash_error_usd" in captured.err
+    books = json.loads((out / "summary.json").read_text())["books"]
+    assert books["ok"] is False and books["failed"] == ["cash_error_usd"]
+
+
 def test_books_check_covers_the_stablecoin():
     cfg = Config.from_toml(
         Path(__file__).parent.parent / "model" / "scenarios" / "four_assets.toml"
