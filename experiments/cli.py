@@ -5,10 +5,12 @@
     crypto401k calibrate [--seeds N] [--years Y] [--workers K]
     crypto401k params [--markdown]
     crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
-                          [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--quiet]
+                          [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--wait] [--quiet]
 
-A user's mistake (bad parameter, unreadable file) prints one line naming the field, its value
-and what is allowed, exits with status 2, and writes nothing.
+A user's mistake (bad parameter, flag, unreadable file, an output folder that cannot be
+written) prints one line naming the field, its value and what is allowed, exits with status 2,
+and writes nothing; every check runs before the first simulation. A failure of the machine or
+the cluster (out of memory, a Dask cluster without workers) is one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crypto401k.experiments.run import RUN_FILES
+from crypto401k.experiments.run import RUN_FILES, books_line
 from crypto401k.model import scenarios
 from crypto401k.model.config import (
     Config,
@@ -107,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--retry-failed", action="store_true", help="run again the runs recorded as failed"
     )
+    exp.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another sweep is writing the same folder, wait for it instead of exiting",
+    )
 
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
     params.add_argument("--markdown", action="store_true", help="as a markdown table")
@@ -119,6 +126,11 @@ def load_config(
     """The scenario (a built-in name, a file, or the default), with CLI overrides applied."""
     if path is None or path in scenarios.names():
         cfg = scenarios.load(path or scenarios.DEFAULT)
+    elif not path.strip() or (not path.endswith(".toml") and not Path(path).is_file()):
+        raise ConfigError(
+            f"--config = {path!r}: unknown scenario; allowed: {', '.join(scenarios.names())} "
+            "or a scenario .toml file"
+        )
     else:
         cfg = Config.from_toml(path)
     items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
@@ -130,54 +142,78 @@ def load_config(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from crypto401k.experiments.run import prepare_out_dir, simulate, write_outputs
+    from crypto401k.experiments.run import (
+        check_out_location,
+        prepare_out_dir,
+        simulate,
+        write_outputs,
+    )
 
     cfg = load_config(args.config, args.steps, args.seed, args.overrides)
     check_fits(cfg)
-    out = Path(args.out)
+    out = check_out_location(args.out)  # before the simulation, not after it
     prepare_out_dir(out)
     ts, summary = simulate(cfg)
     write_outputs(out, cfg, ts, summary)
     if not args.quiet:
         print(format_summary(summary, out))
+    if not summary["books"]["ok"]:  # a model bug: the outputs stay for inspection
+        sys.stderr.write(
+            f"crypto401k: error: the books do not balance ({', '.join(summary['books']['failed'])}"
+            f"); see {out}/summary.json\n"
+        )
+        return 1
     return 0
 
 
 def _number(flag: str, raw: str, kind: type) -> Any:
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
         article = "an integer" if kind is int else "a number"
         raise ConfigError(f"{flag} = {raw!r}: must be {article}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{flag} = {raw}: must be a finite number (not inf or nan)")
+    return value
 
 
 def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
-    """--seeds, --years, --workers as numbers (their ranges are checked by check_sweep)."""
-    return (
+    """--seeds, --years, --workers as numbers, their ranges checked."""
+    from crypto401k.experiments.validate import check_sweep
+
+    sizes = (
         _number("--seeds", args.seeds, int),
         _number("--years", args.years, float),
         _number("--workers", args.workers, int),
     )
+    check_sweep(*sizes)
+    return sizes
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
+    from crypto401k.experiments.run import check_out_location
     from crypto401k.experiments.validate import (
         format_assets_table,
         format_table,
         read_assets_data,
+        read_btc_data,
         validate,
         validate_assets,
         write_figures,
     )
 
+    # everything the user gives is checked before the first run
+    sizes = _sweep_args(args)
+    read_btc_data(args.btc_data)
     if args.assets:
-        read_assets_data(args.assets_data)  # a bad file is refused before anything runs
-    result, runs, real_r = validate(*_sweep_args(args), args.btc_data)
+        read_assets_data(args.assets_data)
+    out = check_out_location(args.out, inside=True)
+    result, runs, real_r = validate(*sizes, args.btc_data)
     if args.assets:
-        result["several_assets"] = validate_assets(*_sweep_args(args), args.assets_data)
-    files = write_figures(Path(args.out), runs, real_r)
+        result["several_assets"] = validate_assets(*sizes, args.assets_data)
+    files = write_figures(out, runs, real_r)
     if args.json:
         print(json.dumps(result))
     else:
@@ -192,7 +228,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from crypto401k.experiments.calibrate import format_rows, search
 
-    print(format_rows(search(*_sweep_args(args))))
+    sizes = _sweep_args(args)
+    print(format_rows(search(*sizes)))
     return 0
 
 
@@ -208,9 +245,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             quick=args.quick,
             workers=workers,
             scheduler=args.scheduler,
-            out=Path(args.out) if args.out else None,
+            out=args.out,  # None: the default folder; '' is refused, not taken as None
             progress=not args.quiet,
             retry_failed=args.retry_failed,
+            wait=args.wait,
         )
     except KeyboardInterrupt:
         sys.stderr.write(
@@ -281,6 +319,7 @@ def format_summary(s: dict[str, Any], out: Path) -> str:
         f"retail liquidations {s['retail_liquidations']}",
         *_policy_lines(s),
         _fiscal_line(s["fiscal"]),
+        f"  books        {books_line(s['books'])}",
     ]
     for name, q in s.get("assets", {}).items():
         lines.append(
@@ -313,6 +352,13 @@ def format_summary(s: dict[str, Any], out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from crypto401k.experiments.sweep import SweepStoppedError
+
+    # a terminal or pipe that cannot show a character (PYTHONIOENCODING=ascii and a
+    # non-ASCII folder name) gets an escape, not a traceback after the work is done
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
@@ -327,6 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"crypto401k: error: {exc}\n")
         return EXIT_USAGE
+    except SweepStoppedError as exc:  # the cluster went away: finished runs are kept
+        sys.stderr.write(f"crypto401k: error: {exc}\n")
+        return 1
+    except MemoryError:
+        sys.stderr.write(
+            "crypto401k: error: out of memory; use fewer agents, days or workers "
+            "(nothing was written)\n"
+        )
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("crypto401k: interrupted; nothing was written\n")
         return 130

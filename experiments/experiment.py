@@ -13,11 +13,14 @@ before the first run starts.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 from crypto401k.experiments import analysis, figures, sensitivity
 from crypto401k.experiments.outcomes import METRICS, metric_info
+from crypto401k.experiments.run import check_out_location
 from crypto401k.experiments.spec import (
     Answer,
     Point,
@@ -39,11 +43,14 @@ from crypto401k.experiments.spec import (
     load_spec,
 )
 from crypto401k.experiments.sweep import RUNS_SUBDIR, connect, make_tasks, run_sweep
+from crypto401k.experiments.validate import MAX_SEEDS, MAX_WORKERS
 from crypto401k.model import __version__
 from crypto401k.model.config import ConfigError
+from crypto401k.model.memory import check_fits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_FILES = ("runs.parquet", "manifest.json", "summary.md")
+LOCK_FILE = ".crypto401k.lock"  # held (flock) by the sweep writing the folder
 PACKAGES = ("mesa", "numpy", "pandas", "networkx", "scipy", "SALib", "dask", "distributed")
 
 
@@ -70,18 +77,91 @@ def default_out(spec: Spec, quick: bool) -> Path:
     return Path("results") / spec.name
 
 
-def check_out_dir(out: Path) -> None:
-    """Refuse a folder that exists and is not an experiment's output."""
+def check_out_dir(out: Path, name: str | None = None) -> None:
+    """Refuse a folder that exists and is not this experiment's output: it must be new,
+    empty, or hold the manifest.json of experiment `name` (any experiment's with None),
+    which a sweep writes before its first run."""
     if not out.exists():
         return
     if not out.is_dir():
         raise ConfigError(f"--out = {str(out)!r}: exists and is not a directory")
-    names = {p.name for p in out.iterdir()}
-    if names and not (names & {RUNS_SUBDIR, *OUTPUT_FILES}):
+    names = {p.name for p in out.iterdir()} - {LOCK_FILE}
+    if not names:
+        return
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        owner = manifest["experiment"] if isinstance(manifest, dict) else None
+    except (OSError, ValueError, KeyError):
+        owner = None
+    if not isinstance(owner, str):
         raise ConfigError(
-            f"--out = {str(out)!r}: exists and holds files that are not an experiment's "
-            f"({', '.join(sorted(names)[:3])}); choose another directory"
+            f"--out = {str(out)!r}: exists and is not an experiment's folder (no manifest.json "
+            f"of one; it holds {', '.join(sorted(names)[:3])}); choose a new or empty folder"
         )
+    if name is not None and owner != name:
+        raise ConfigError(
+            f"--out = {str(out)!r}: holds experiment {owner!r}'s results, not {name!r}'s; "
+            "choose another folder"
+        )
+
+
+class FolderLock:
+    """An exclusive lock on an experiment folder (flock on OUT/.crypto401k.lock, released
+    when the process ends, even by SIGKILL). A second sweep on the folder is refused with the
+    holder's pid, host and start time, or waits for it (`wait`)."""
+
+    def __init__(self, out: Path, wait: bool = False) -> None:
+        self.path = out / LOCK_FILE
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder()
+            if not wait:
+                os.close(self.fd)
+                raise ConfigError(
+                    f"--out = {str(out)!r}: another sweep is writing this folder ({holder}); "
+                    "wait for it to finish, or pass --wait"
+                ) from None
+            sys.stderr.write(f"crypto401k: waiting for the sweep writing {out} ({holder})\n")
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        os.ftruncate(self.fd, 0)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        os.pwrite(self.fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
+
+    def _holder(self) -> str:
+        try:
+            return os.pread(self.fd, 200, 0).decode(errors="replace").strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = -1
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def check_memory(points: list[Point], workers: int, local: bool) -> None:
+    """ConfigError if the largest point's runs, `workers` at once, would not fit in this
+    machine's memory (only for local processes: a cluster's workers are elsewhere)."""
+    if not local or not points:
+        return
+    from crypto401k.experiments.spec import check_overrides
+    from crypto401k.model.memory import estimate_bytes
+
+    cfgs = [check_overrides(p.overrides) for p in points]
+    largest = max(cfgs, key=estimate_bytes)
+    try:
+        check_fits(largest, copies=workers)
+    except ConfigError as exc:
+        fewer = ", or fewer --workers" if workers > 1 else ""
+        raise ConfigError(f"the experiment's largest point: {exc}{fewer}") from None
 
 
 def run_experiment(
@@ -91,24 +171,75 @@ def run_experiment(
     quick: bool = False,
     workers: int = 2,
     scheduler: str | None = None,
-    out: Path | None = None,
+    out: Path | str | None = None,
     progress: bool = True,
     retry_failed: bool = False,
+    wait: bool = False,
 ) -> Outcome:
-    """Run (or resume) experiment `ref` (a built-in name or a spec file) and write its results."""
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
-    if workers < 1:
-        raise ConfigError(f"--workers = {workers}: must be at least 1")
+    """Run (or resume) experiment `ref` (a built-in name or a spec file) and write its results.
+
+    Everything the user gives (spec, sizes, memory, output folder, scheduler) is checked
+    before anything is written; then the folder is locked for this sweep (`wait`: wait for
+    another sweep holding it instead of refusing)."""
+    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers = {workers}: must be an integer from 1 to {MAX_WORKERS}")
     spec = load_spec(ref).sized(quick, seeds)
+    x_morris = None
     if spec.kind == "grid":
         points = grid_points(spec)
     else:
         _check_bounds(spec)
         points, x_morris = sensitivity.morris_points(spec)
-    out = Path(out) if out is not None else default_out(spec, quick)
-    check_out_dir(out)
+    n_runs = len(points) * spec.seeds
+    check_memory(points, min(workers, n_runs), local=not scheduler)
+    out = check_out_location(default_out(spec, quick) if out is None else out, inside=True)
+    check_out_dir(out, spec.name)
     client = connect(scheduler) if scheduler else None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with FolderLock(out, wait):
+            check_out_dir(out, spec.name)  # again: another sweep may have written it meanwhile
+            return _run_locked(
+                spec,
+                points,
+                x_morris,
+                out,
+                quick,
+                workers,
+                scheduler,
+                client,
+                progress,
+                retry_failed,
+            )
+    finally:
+        if client is not None:
+            client.close(timeout=10)
+
+
+def _run_locked(
+    spec: Spec,
+    points: list[Point],
+    x_morris: np.ndarray | None,
+    out: Path,
+    quick: bool,
+    workers: int,
+    scheduler: str | None,
+    client: Any,
+    progress: bool,
+    retry_failed: bool,
+) -> Outcome:
+    """The sweep and its outputs, with the folder locked."""
+    if not (out / "manifest.json").exists():  # the folder's proof that it is an experiment's
+        _write_text(
+            out / "manifest.json",
+            json.dumps(
+                {"experiment": spec.name, "status": "running", "spec": spec.model_dump()},
+                indent=2,
+                default=str,
+            ),
+        )
 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -124,19 +255,15 @@ def run_experiment(
     code = version["git_commit"] and version["git_commit"][:12] + (
         "+dirty" if version["git_dirty"] else ""
     )
-    try:
-        if spec.kind == "grid":
-            tasks = make_tasks(points, seed_list, spec.window_days, code)
-            records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
-            runs = collate(points, records, spec.metrics)
-            files, answer = _write_grid(spec, points, runs, out, quick)
-        else:
-            runs, files, answer, points = _run_sensitivity(
-                spec, points, x_morris, seed_list, run_dir, out, sweep, code, quick
-            )
-    finally:
-        if client is not None:
-            client.close()
+    if spec.kind == "grid":
+        tasks = make_tasks(points, seed_list, spec.window_days, code)
+        records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
+        runs = collate(points, records, spec.metrics)
+        files, answer = _write_grid(spec, points, runs, out, quick)
+    else:
+        runs, files, answer, points = _run_sensitivity(
+            spec, points, x_morris, seed_list, run_dir, out, sweep, code, quick
+        )
     wall = time.perf_counter() - t0
     runs_time = float(runs.pop("wall_time_s").sum())  # timings vary: kept out of the rows
     write_parquet(runs, out / "runs.parquet")
@@ -191,17 +318,30 @@ def _uniform_column(col: pd.Series) -> pd.Series:
     return pd.Series([None if _missing(v) else str(v) for v in col], dtype="string")
 
 
+def _unique_tmp(path: Path) -> Path:
+    """A fresh temporary file beside `path` (unique: two writers never share one)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
     """runs.parquet without the timings, so that the same runs give the same file."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    df.drop(columns=["wall_time_s"], errors="ignore").to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    tmp = _unique_tmp(path)
+    try:
+        df.drop(columns=["wall_time_s"], errors="ignore").to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = _unique_tmp(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ---- grid experiments --------------------------------------------------------------------

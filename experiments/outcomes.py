@@ -33,6 +33,7 @@ import traceback
 from typing import Any, NamedTuple
 
 import numpy as np
+from crypto401k.experiments.run import BooksError, books_check, books_line
 from crypto401k.model import metrics as mt
 from crypto401k.model import scenarios
 from crypto401k.model.config import Config
@@ -343,6 +344,9 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
             vanished_savers = _savers_lost(m, price_before) - savers_lost_before
             pnl_window = m.holding_pnl_asset - pnl_before
 
+    books = books_check(m)
+    if not books["ok"]:  # a model bug: the sweep records the run as failed, saying what is off
+        raise BooksError(f"the books do not balance: {books_line(books)}")
     ts = m.datacollector.get_model_vars_dataframe()
     prices = ts["price"].to_numpy()
     levels = ts["policy_level"].to_numpy()

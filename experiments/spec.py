@@ -33,8 +33,14 @@ METRICS_VERSION = 7
 Value = float | int | bool | str | None
 
 
+MAX_SEEDS = 100_000  # as `--seeds` (experiments.validate.MAX_SEEDS)
+MAX_YEARS = 1000.0  # run.steps allows at most 365,000 days
+MAX_DAYS = 365_000
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and NaN are never a size or a value (years = inf overflowed into a traceback)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Answer(_Strict):
@@ -51,22 +57,25 @@ class Answer(_Strict):
 class Quick(_Strict):
     """Replacements for a CI-sized run: fewer seeds, a shorter horizon, a smaller grid."""
 
-    seeds: int = Field(3, ge=1)
-    years: float = Field(0.5, gt=0)
+    seeds: int = Field(3, ge=1, le=MAX_SEEDS)
+    years: float = Field(0.5, gt=0, le=MAX_YEARS)
     base: dict[str, Value] = Field(default_factory=dict)
     grid: dict[str, list[Value]] = Field(default_factory=dict)
-    window_days: int | None = Field(None, ge=1)
-    morris_trajectories: int | None = Field(None, ge=2)
-    sobol_samples: int | None = Field(None, ge=2)
+    window_days: int | None = Field(None, ge=1, le=MAX_DAYS)
+    morris_trajectories: int | None = Field(None, ge=2, le=1000)
+    sobol_samples: int | None = Field(None, ge=2, le=65536)
 
 
 class Sensitivity(_Strict):
     """Morris screening over `bounds`, then Sobol indices for the `sobol_top` most influential."""
 
     bounds: dict[str, tuple[float, float]]
-    morris_trajectories: int = Field(10, ge=2)
-    morris_levels: int = Field(4, ge=2)
-    sobol_samples: int = Field(64, ge=2)  # N; a power of 2 keeps Saltelli's sequence balanced
+    # upper bounds: far above a sensible design, they keep a typo from filling memory
+    morris_trajectories: int = Field(10, ge=2, le=1000)
+    morris_levels: int = Field(4, ge=2, le=100)
+    sobol_samples: int = Field(
+        64, ge=2, le=65536
+    )  # N; a power of 2 keeps Saltelli's sequence balanced
     sobol_top: int = Field(4, ge=1)
     screen_metric: str = "annualized_volatility"
 
@@ -76,10 +85,12 @@ class Spec(_Strict):
     question: str
     scenario: str | None = None
     kind: Literal["grid", "sensitivity"] = "grid"
-    seeds: int = Field(30, ge=1)
-    first_seed: int = Field(0, ge=0)
-    years: float = Field(gt=0)
-    window_days: int = Field(180, ge=1)  # days after a shock over which its losses are counted
+    seeds: int = Field(30, ge=1, le=MAX_SEEDS)
+    first_seed: int = Field(0, ge=0, le=2**62)
+    years: float = Field(gt=0, le=MAX_YEARS)
+    window_days: int = Field(
+        180, ge=1, le=MAX_DAYS
+    )  # days after a shock over which its losses are counted
     metrics: list[str] = Field(min_length=1)
     base: dict[str, Value] = Field(default_factory=dict)
     grid: dict[str, list[Value]] = Field(default_factory=dict)
@@ -280,6 +291,10 @@ def _validate(data: dict[str, Any], where: str) -> Spec:
         if err["type"] == "extra_forbidden":
             raise ConfigError(f"spec {where}: field {loc!r} is unknown") from None
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "finite_number":
+            msg = "must be a finite number (not inf or nan)"
+        elif msg.startswith("Input should be "):
+            msg = "must be " + msg.removeprefix("Input should be ")
         value = err.get("input")
         shown = f" = {value!r}" if loc and not isinstance(value, dict) else ""
         raise ConfigError(f"spec {where}: {loc or 'spec'}{shown}: {msg}") from None

@@ -12,11 +12,16 @@ fixed number of random numbers a day, so treatments differ only by their paramet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import re
+import socket
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -28,6 +33,24 @@ from crypto401k.experiments.spec import Point
 from crypto401k.model.config import ConfigError
 
 RUNS_SUBDIR = "runs"
+# a Dask sweep stops when no worker has been connected for this long (a cluster that lost
+# every worker would otherwise wait for one forever)
+DASK_NO_WORKER_S = 60.0
+DASK_POLL_S = 1.0
+# failures of the machine, not of the run: they are not stored, so a rerun tries again
+_RESOURCE_ERRORS = re.compile(r"^(MemoryError|_ArrayMemoryError|\w*Error: \[Errno (12|28)\])")
+
+
+class SweepStoppedError(RuntimeError):
+    """The sweep cannot go on (its cluster lost every worker); finished runs are kept."""
+
+
+def is_resource_failure(record: dict[str, Any]) -> bool:
+    """Whether a failed record failed for lack of memory or disk (errno 12 ENOMEM, 28
+    ENOSPC), not because of its parameters."""
+    return record.get("status") != "ok" and bool(
+        _RESOURCE_ERRORS.match(str(record.get("error", "")))
+    )
 
 
 # task fields that may differ between the run that wrote a record and a rerun reusing it
@@ -98,16 +121,19 @@ def run_sweep(
     label: str = "runs",
     retry_failed: bool = False,
     fn: Callable[[dict[str, Any]], dict[str, Any]] = execute,
+    no_worker_s: float = DASK_NO_WORKER_S,
 ) -> list[dict[str, Any]]:
     """Run every task that has no record yet; return one record per task, in task order.
 
     `client` is a `distributed.Client` (then `workers` is ignored); otherwise `workers` local
     processes (1: in this process). A run whose worker died (killed, out of memory) comes back
-    as a failed record that is not written, so the next rerun tries it again.
+    as a failed record that is not written, so the next rerun tries it again; so does a run
+    that failed for lack of memory or disk. A Dask cluster with no worker for `no_worker_s`
+    seconds raises SweepStoppedError (the finished runs are already written).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     # a writer killed between write and rename leaves its temporary file (one sweep writes a
-    # folder at a time)
+    # folder at a time: run_experiment holds the folder's lock)
     for stale in run_dir.glob(".tmp-*.json"):
         stale.unlink(missing_ok=True)
     records: list[dict[str, Any] | None] = [read_finished(run_dir, t, retry_failed) for t in tasks]
@@ -115,12 +141,14 @@ def run_sweep(
     bar = _progress_bar(len(tasks), len(tasks) - len(pending), progress, label)
     try:
         if client is not None:
-            results = _on_dask(client, fn, [tasks[i] for i in pending])
+            results = _on_dask(client, fn, [tasks[i] for i in pending], no_worker_s)
         elif workers > 1 and len(pending) > 1:
             results = _on_processes(workers, fn, [tasks[i] for i in pending])
         else:
             results = ((j, fn(tasks[i])) for j, i in enumerate(pending))
         for j, record in results:
+            if is_resource_failure(record):
+                record = {**record, "lost": True}
             if not record.get("lost"):
                 write_record(run_dir, record)
             records[pending[j]] = record
@@ -161,21 +189,65 @@ def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tup
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _on_dask(client: Any, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
-    from distributed import as_completed
-
+def _on_dask(
+    client: Any, fn, tasks: list[dict[str, Any]], no_worker_s: float = DASK_NO_WORKER_S
+) -> Iterator[tuple[int, dict]]:
     futures = client.map(fn, tasks, pure=False)
     index = {f.key: j for j, f in enumerate(futures)}
+    pending = list(futures)
+    alone_since: float | None = None  # since when no worker has been connected
+    asked = 0.0
     try:
-        for fut in as_completed(futures, loop=client.loop, raise_errors=False):
-            j = index[fut.key]
-            try:
-                record = fut.result()
-            except Exception as exc:  # KilledWorker, a lost connection...
-                record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
-            yield j, record
+        while pending:
+            finished = [f for f in pending if f.done()]  # local state: never blocks
+            pending = [f for f in pending if not f.done()]
+            for fut in finished:
+                j = index[fut.key]
+                try:
+                    record = fut.result()
+                except Exception as exc:  # KilledWorker, a lost connection...
+                    record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
+                yield j, record
+            if finished:
+                alone_since = None
+                continue
+            time.sleep(0.05)
+            if time.monotonic() - asked < DASK_POLL_S:
+                continue
+            asked = time.monotonic()
+            if _dask_workers(client) > 0:
+                alone_since = None
+                continue
+            alone_since = alone_since if alone_since is not None else asked
+            if asked - alone_since >= no_worker_s:
+                raise SweepStoppedError(
+                    f"--scheduler = {_dask_address(client)!r}: no worker connected for "
+                    f"{no_worker_s:g} s with {len(pending)} of {len(tasks)} runs left; stopped "
+                    "(finished runs are kept: start workers and run the same command to resume)"
+                )
     finally:
-        client.cancel(futures)
+        if pending and client.status == "running":
+            with contextlib.suppress(Exception):  # the scheduler is gone: nothing to cancel
+                client.cancel(pending)
+
+
+def _dask_workers(client: Any) -> int:
+    """Workers connected to the scheduler now (0 if it does not answer within a few
+    seconds: a scheduler that went away has no worker for us either)."""
+    if client.status != "running":
+        return 0
+    try:
+        info = client.sync(client.scheduler.identity, n_workers=0, callback_timeout=5 * DASK_POLL_S)
+        return int(info.get("n_workers", 0))
+    except Exception:
+        return 0
+
+
+def _dask_address(client: Any) -> str:
+    try:
+        return str(client.scheduler.address)
+    except Exception:
+        return "?"
 
 
 def connect(address: str, timeout_s: float = 10.0) -> Any:
@@ -183,22 +255,67 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
     ConfigError if it cannot be reached or has no worker within `timeout_s`."""
     from distributed import Client
 
-    try:
-        client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
-    except Exception as exc:  # a bad address raises anything from ValueError to AssertionError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    _check_reachable(address, timeout_s)
+    # in a thread, so that a server that accepts the connection but never answers as a Dask
+    # scheduler (observed: a minute past the Client's own timeout) is given up in bounded time
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+        except Exception as exc:  # a bad address raises anything from ValueError to OSError
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, daemon=True, name="crypto401k-dask-connect")
+    thread.start()
+    thread.join(timeout_s + 5)
+    if "client" not in made:
+        exc = made.get("error")
+        reason = (
+            f"no answer within {timeout_s:g} s"
+            if exc is None
+            else (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        )
         raise ConfigError(
             f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
             "expected an address like tcp://HOST:8786"
-        ) from None
+        )
+    client = made["client"]
     try:
         client.wait_for_workers(1, timeout=timeout_s)
     except Exception:
-        client.close()
+        client.close(timeout=timeout_s)
         raise ConfigError(
             f"--scheduler = {address!r}: the scheduler has no worker (waited {timeout_s:g} s)"
         ) from None
     return client
+
+
+_TCP = re.compile(r"^(?:tcp://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def _check_reachable(address: str, timeout_s: float) -> None:
+    """ConfigError at once for a TCP address that is malformed or where nothing listens, so
+    that distributed's Client is made only for a live scheduler (a failed Client waits its
+    whole timeout and prints a traceback when it is collected). Other protocols (tls://,
+    ucx://, inproc://) are left to the Client."""
+    match = _TCP.match(address.strip())
+    if match is None:
+        if re.match(r"^(tls|ucx|inproc|ws|wss)://", address):
+            return
+        raise ConfigError(
+            f"--scheduler = {address!r}: not a scheduler address; expected one like tcp://HOST:8786"
+        )
+    host, port = match.group(1).strip("[]"), int(match.group(2))
+    if not 0 < port < 65536:
+        raise ConfigError(f"--scheduler = {address!r}: port {port} must be in 1..65535")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there "
+            f"({exc.strerror or type(exc).__name__}); expected an address like tcp://HOST:8786"
+        ) from None
 
 
 class _NoBar:

@@ -16,7 +16,9 @@ the real moments estimated by a moving-block bootstrap of the real returns. Bloc
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -81,12 +83,24 @@ def coin_names(cfg: Config) -> list[str]:
 def read_assets_data(data: str | Path | None = None) -> np.ndarray:
     """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming --assets-data."""
     try:
-        _, names, closes = load_closes(data)
+        with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
+            warnings.simplefilter("ignore")
+            _, names, closes = load_closes(data)
         missing = [n for n in DATA_NAMES if n not in names]
         if missing:
             raise ValueError(f"no {', '.join(n + '_close' for n in missing)} column")
     except ValueError as exc:
-        raise ConfigError(f"--assets-data: {exc}") from None
+        raise ConfigError(f"--assets-data = {str(data)!r}: {exc}") from None
+    except (IndexError, TypeError, AttributeError):  # numpy on an empty or one-row file
+        raise ConfigError(
+            f"--assets-data = {str(data)!r}: must be a CSV with date,btc_close,eth_close,"
+            f"ltc_close columns and at least {MIN_DATA_DAYS} rows"
+        ) from None
+    if len(closes) < MIN_DATA_DAYS:
+        raise ConfigError(
+            f"--assets-data = {str(data)!r}: {len(closes)} rows; at least {MIN_DATA_DAYS} "
+            "daily closes needed"
+        )
     return closes[:, [names.index(n) for n in DATA_NAMES]]
 
 
@@ -156,16 +170,46 @@ def map_seeds(fn, seeds, years: float, workers: int) -> list:
         return list(pool.map(fn, seeds, [years] * len(seeds)))
 
 
+MAX_SEEDS = 100_000  # seeds of one sweep: 10,000x the canonical 30 would take months
+MAX_YEARS = 1000.0  # run.steps allows at most 365,000 days
+MAX_WORKERS = 1024  # local processes
+
+
 def check_sweep(seeds: int, years: float, workers: int) -> None:
     """Validate a sweep's size once, at the boundary; raise ConfigError naming the flag."""
-    if seeds < 1:
-        raise ConfigError(f"--seeds = {seeds}: must be at least 1")
-    if not years > 0:
-        raise ConfigError(f"--years = {years}: must be greater than 0")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
+    if not (math.isfinite(years) and 0 < years <= MAX_YEARS):
+        raise ConfigError(f"--years = {years:g}: must be a number of years in (0, {MAX_YEARS:g}]")
     if round(365 * years) < 120:
         raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
-    if workers < 1:
-        raise ConfigError(f"--workers = {workers}: must be at least 1")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers = {workers}: must be an integer from 1 to {MAX_WORKERS}")
+
+
+MIN_DATA_DAYS = 2 * BLOCK_DAYS + int(ACF_LAGS[-1])  # the bootstrap's blocks and the ACF's lags
+
+
+def read_btc_data(data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, closes) of the --data file; ConfigError naming --data if it is not a
+    date,close CSV with at least MIN_DATA_DAYS positive closes."""
+    try:
+        with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
+            warnings.simplefilter("ignore")
+            dates, close = load_btc_close(data)
+    except ValueError as exc:
+        raise ConfigError(f"--data = {str(data)!r}: {exc}") from None
+    except (IndexError, TypeError):  # numpy on an empty or one-row file
+        raise ConfigError(
+            f"--data = {str(data)!r}: must be a CSV with a date,close header and at least "
+            f"{MIN_DATA_DAYS} rows"
+        ) from None
+    if len(close) < MIN_DATA_DAYS:
+        raise ConfigError(
+            f"--data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes "
+            "needed"
+        )
+    return dates, close
 
 
 def bootstrap_moment_cov(
@@ -203,10 +247,7 @@ def validate(
     "msm_distance": J, "seeds": N, "years": Y}.
     """
     check_sweep(seeds, years, workers)
-    try:
-        _, close = load_btc_close(data)
-    except ValueError as exc:
-        raise ConfigError(f"--data: {exc}") from None
+    _, close = read_btc_data(data)
     real = mt.stylized_facts(close)
     runs = map_seeds(baseline_run, range(seeds), years, workers)
     table = np.array([[run["facts"][k] for k in mt.FACT_NAMES] for run in runs])

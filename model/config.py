@@ -18,9 +18,17 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -35,7 +43,42 @@ def P(default: Any, unit: str, doc: str, source: str, **constraints: Any) -> Any
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: inf and NaN are never a parameter's value (they ran silently into
+    # NaN prices and Infinity in summary.json)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """A boolean is not a number and a number is not a boolean (pydantic would read `true`
+        as 1 and 1 as true)."""
+        field = cls.model_fields.get(info.field_name or "")
+        types = _number_types(field.annotation) if field is not None else set()
+        if not types:
+            return value
+        items = value if isinstance(value, list) else [value]
+        if bool not in types and any(isinstance(v, bool) for v in items):
+            raise ValueError("must be a number, not a boolean")
+        if types == {bool} and any(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in items
+        ):
+            raise ValueError("must be true or false, not a number")
+        return value
+
+
+def _number_types(annotation: Any) -> set[Any]:
+    """The types among int, float and bool that an annotation admits, also inside list[...],
+    dict[..., ...] and X | None."""
+    found: set[Any] = set()
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if a in (int, float, bool):
+            found.add(a)
+        stack.extend(get_args(a))
+    return found
 
 
 # --------------------------------------------------------------------------------------
@@ -47,23 +90,30 @@ class AssetConfig(Section):
         "BTC",
         "-",
         "ticker used in output columns",
-        "naming choice; model/scenarios/four_assets.toml adds ETH, a DeFi basket and a stablecoin",
+        "naming choice; model/scenarios/four_assets.toml adds ETH, a DeFi basket and a stablecoin; "
+        "letters, digits, _ and - only: it names output columns and figure files",
         min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_-]+$",
     )
     market_cap_usd: float = P(
         2.2e12,
         "USD",
         "market capitalisation at day 0",
         "DESIGN.md: crypto market cap about $2.2T (2025); BTC $2.09T in June 2025 "
-        "(seed-world-facts.md section 1)",
+        "(seed-world-facts.md section 1); "
+        "bounded by $100T, about the world's stock-market capitalisation",
         gt=0,
+        le=1e14,
     )
     initial_price_usd: float = P(
         110_000.0,
         "USD/coin",
         "price at day 0",
-        "BTC traded $105k-$122k in mid-2025 (seed-world-facts.md section 1)",
+        "BTC traded $105k-$122k in mid-2025 (seed-world-facts.md section 1); "
+        "bounded by $1B a coin, 10,000x Bitcoin's 2025 price",
         gt=0,
+        le=1e9,
     )
     fundamental_vol_annual: float = P(
         0.35,
@@ -95,8 +145,10 @@ class AssetConfig(Section):
         "this asset's spot volume at day-0 prices, used by the square-root impact law "
         "(None: its market-cap share of market.daily_volume_usd)",
         "no per-asset spot volume is sourced in seed-world-facts.md (only the market's "
-        "$47-93B/day): by default every asset turns over the same share of its cap",
+        "$47-93B/day): by default every asset turns over the same share of its cap; "
+        "bounded by $10T a day, 100x the market's 2025 spot volume",
         gt=0,
+        le=1e13,
     )
 
 
@@ -123,15 +175,19 @@ class MarketConfig(Section):
         "USD/day",
         "spot volume of all assets at day-0 prices, used by the square-root "
         "law (it scales with market cap: constant turnover)",
-        "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1)",
+        "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1); "
+        "bounded by $10T a day, 100x the market's 2025 spot volume",
         gt=0,
+        le=1e13,
     )
     sqrt_impact_coefficient: float = P(
         1.0,
         "-",
         "Y in impact = Y * sigma_daily * sqrt(|flow| / volume)",
-        "Donier & Bonart (2015): Y of order 1",
+        "Donier & Bonart (2015): Y of order 1; "
+        "bounded by 10, ten times the order of magnitude found",
         gt=0,
+        le=10,
     )
     impact_permanent_share: float = P(
         1.0,
@@ -146,8 +202,10 @@ class MarketConfig(Section):
         10.0,
         "days",
         "half-life of the transient part of impact",
-        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015)",
+        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015); "
+        "bounded by the default horizon, 10 years",
         gt=0,
+        le=3650,
     )
     market_maker_depth_share: float = P(
         0.5,
@@ -171,8 +229,10 @@ class MarketConfig(Section):
         0.04,
         "1/sqrt(day)",
         "calm daily volatility at which depth is at its calm level",
-        "Bitstamp BTC 2014-2020 daily std 0.040 (DESIGN.md calibration targets)",
+        "Bitstamp BTC 2014-2020 daily std 0.040 (DESIGN.md calibration targets); "
+        "bounded by 1 (100% a day), 25x Bitcoin's",
         gt=0,
+        le=1,
     )
     vol_window_days: int = P(
         30,
@@ -201,16 +261,19 @@ class SaverConfig(Section):
         8.7e12,
         "USD",
         "401(k) assets at day 0 (all cohorts together)",
-        "ICI quarterly retirement market data, Q1 2025: $8.7T",
+        "ICI quarterly retirement market data, Q1 2025: $8.7T; "
+        "bounded by $100T, 11x the 2025 assets",
         gt=0,
+        le=1e14,
     )
     contributions_usd_per_year: float = P(
         0.65e12,
         "USD/year",
         "employee + employer contributions of all cohorts",
         "DESIGN.md: DC contributions about $0.65T a year (12% of pay: 7.7% deferral + employer, "
-        "Vanguard How America Saves 2025)",
+        "Vanguard How America Saves 2025); bounded by $10T a year, 15x the 2025 flow",
         ge=0,
+        le=1e13,
     )
     allocation: float = P(
         0.01,
@@ -241,6 +304,7 @@ class SaverConfig(Section):
         "first day of the reallocation phase",
         "stated assumption: a month after plans open",
         ge=0,
+        le=365_000,
     )
     reallocation_days: int = P(
         180,
@@ -248,6 +312,7 @@ class SaverConfig(Section):
         "length of the reallocation phase",
         "stated assumption: plan menus change over months, not days",
         ge=1,
+        le=365_000,
     )
     target_date_share: float = P(
         0.83,
@@ -263,6 +328,7 @@ class SaverConfig(Section):
         "target-date sleeves rebalance to their crypto weight this often",
         "quarterly rebalancing, typical of target-date funds (Parker, Schoar & Sun 2023)",
         ge=1,
+        le=365_000,
     )
     payday_interval_days: int = P(
         14, "days", "days between paydays", "biweekly payroll", ge=1, le=365
@@ -279,6 +345,7 @@ class SaverConfig(Section):
         "employers (plan sponsors); savers cluster by employer",
         "size choice",
         ge=1,
+        le=5_000_000,
     )
     other_return_annual: float = P(
         0.05,
@@ -318,8 +385,10 @@ class SaverConfig(Section):
         2.0,
         "-",
         "hazard multiplier 1 + w * (share of social neighbours panicked)",
-        "peer effects in retirement-plan decisions (Duflo & Saez 2003); size assumed",
+        "peer effects in retirement-plan decisions (Duflo & Saez 2003); size assumed; "
+        "bounded by 100: the hazard at most 101x its own level",
         ge=0,
+        le=100,
     )
     panic_sell_fraction: float = P(
         0.5,
@@ -341,8 +410,9 @@ class SaverConfig(Section):
         365.0,
         "days",
         "mean time before a panicked saver resumes its crypto allocation",
-        "stated assumption: allocations are revisited about yearly",
+        "stated assumption: allocations are revisited about yearly; bounded by 100 years",
         gt=0,
+        le=36500,
     )
     entry_age: float = P(
         25.0,
@@ -395,40 +465,55 @@ class TraderConfig(Section):
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
         "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched "
-        "(docs/calibration.md)",
+        "(docs/calibration.md); "
+        "bounded by 10, 200x the default",
         ge=0,
+        le=10,
     )
     chartist_reaction: float = P(
         0.25,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
         "Franke & Westerhoff (2012) structure; calibrated: the MSM-best grid point "
-        "(docs/calibration.md, `crypto401k calibrate`)",
+        "(docs/calibration.md, `crypto401k calibrate`); "
+        "bounded by 10, 40x the default and 10x the calibration grid's largest",
         ge=0,
+        le=10,
     )
     trend_halflife_days: float = P(
         3.0,
         "days",
         "half-life of the chartists' trend estimate",
-        "stated assumption: chartists watch the last days",
+        "stated assumption: chartists watch the last days; "
+        "bounded by the default horizon, 10 years",
         gt=0,
+        le=3650,
     )
     fundamentalist_noise: float = P(
         0.02,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "Franke & Westerhoff (2012) structural stochastic volatility; not searched",
+        "Franke & Westerhoff (2012) structural stochastic volatility; not searched; "
+        "bounded by 1 (100% of equity a day)",
         ge=0,
+        le=1,
     )
     chartist_noise: float = P(
         0.08,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
-        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; not searched",
+        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; not searched; "
+        "bounded by 1 (100% of equity a day)",
         ge=0,
+        le=1,
     )
     idiosyncratic_noise: float = P(
-        0.02, "1/sqrt(day)", "each trader's own daily demand noise", "stated assumption", ge=0
+        0.02,
+        "1/sqrt(day)",
+        "each trader's own daily demand noise",
+        "stated assumption; bounded by 1 (100% of equity a day)",
+        ge=0,
+        le=1,
     )
     rebalance_speed: float = P(
         0.01,
@@ -554,17 +639,22 @@ class InstitutionConfig(Section):
         "x",
         "funds' target leverage (position / equity)",
         "Greenwood, Landier & Thesmar (2015) leverage targeting; CME margin 20-40% "
-        "(seed-world-facts.md section 7)",
+        "(seed-world-facts.md section 7); bounded by 50x, half the largest leverage "
+        "exchanges offered (100x: BitMEX XBTUSD perpetual since May 2016, "
+        "https://www.bitmex.com/app/inversePerpetualsGuide): beyond it prices collapse",
         ge=1,
-        le=100,
+        le=50,
     )
     leverage_max: float = P(
         3.0,
         "x",
         "margin limit: above it a fund must sell back to its target at once",
-        "Thurner, Farmer & Geanakoplos (2012)",
+        "Thurner, Farmer & Geanakoplos (2012); bounded by 100x, the leverage BitMEX's "
+        "XBTUSD perpetual offered from May 2016 "
+        "(https://www.bitmex.com/app/inversePerpetualsGuide): funds at 100-200x drove "
+        "Bitcoin to 1e-44 USD",
         ge=1,
-        le=200,
+        le=100,
     )
     adjust_speed: float = P(
         0.2,
@@ -605,8 +695,9 @@ class InstitutionConfig(Section):
         5.0,
         "days",
         "lenders sell seized collateral at 1/days of it per day (fire sale)",
-        "stated assumption",
+        "stated assumption; bounded by the default horizon, 10 years",
         ge=1,
+        le=3650,
     )
     mm_equity_share: float = P(
         0.01,
@@ -640,6 +731,7 @@ class InstitutionConfig(Section):
         "Thurner, Farmer & Geanakoplos (2012) reintroduce defaulted funds after a fixed wait; "
         "a quarter to raise a new fund is a stated assumption",
         ge=1,
+        le=365_000,
     )
     fund_exit_equity: float = P(
         0.2,
@@ -740,15 +832,18 @@ class RegulatorConfig(Section):
         1.0,
         "pressure per bp",
         "kappa: pressure added per basis point of 401(k) assets lost in a day",
-        "normalisation",
+        "normalisation; bounded by 1000: a normalisation, any larger value is a lower threshold",
         ge=0,
+        le=1000,
     )
     threshold: float = P(
         50.0,
         "pressure",
         "pressure at which the first action (warning) is set in motion; rung k needs k times this",
-        "stated assumption: a loss of about 0.5% of 401(k) assets draws a response",
+        "stated assumption: a loss of about 0.5% of 401(k) assets draws a response; "
+        "bounded by 1e6 (a loss of 10,000x the assets: never reached)",
         gt=0,
+        le=1e6,
     )
     lag_days: int = P(
         120,
@@ -757,6 +852,7 @@ class RegulatorConfig(Section):
         "DOL 'extreme care' release (Mar 2022) came about 4 months after the Nov 2021 peak "
         "(seed-world-facts.md section 7)",
         ge=0,
+        le=365_000,
     )
     relax_fraction: float = P(
         0.5,
@@ -772,6 +868,7 @@ class RegulatorConfig(Section):
         "days pressure must stay low before relaxing a rung",
         "regulation loosens slowly (Dagher 2018)",
         ge=1,
+        le=365_000,
     )
     warning_effect: float = P(
         0.5,
@@ -798,6 +895,7 @@ class RegulatorConfig(Section):
         "forced unwind sells savers' crypto over this many days",
         "stated assumption",
         ge=1,
+        le=365_000,
     )
     max_level: int = P(
         4,
@@ -813,15 +911,17 @@ class RegulatorConfig(Section):
         "log return",
         "halt: the day's price move is capped at this size and orders "
         "scaled to fit (None: no breaker)",
-        "optional market tool (Westerhoff 2008)",
+        "optional market tool (Westerhoff 2008); bounded by 5 (a day's move of 150x)",
         gt=0,
+        le=5,
     )
     leverage_cap: float | None = P(
         None,
         "x",
         "from rung 2 on, traders' and funds' leverage is capped here (None: no cap)",
-        "optional market tool",
+        "optional market tool; bounded by 250x, the largest exchange leverage on offer",
         ge=1,
+        le=250,
     )
 
 
@@ -868,7 +968,9 @@ class NetworkConfig(Section):
 class ShockConfig(Section):
     """A scheduled shock: a fall of fundamental value, or the default of an institution."""
 
-    day: int | None = P(None, "day", "day of the shock (None: no shock)", "treatment", ge=0)
+    day: int | None = P(
+        None, "day", "day of the shock (None: no shock)", "treatment", ge=0, le=365_000
+    )
     fundamental_drop: float = P(
         0.0,
         "fraction",
@@ -890,6 +992,7 @@ class ShockConfig(Section):
         "that fails on the shock day, losing `default_loss` of its assets",
         "treatment",
         ge=0,
+        le=300_000,
     )
     default_loss: float = P(
         1.0,
@@ -957,7 +1060,7 @@ class StablecoinConfig(Section):
         lt=1,
     )
     shock_day: int | None = P(
-        None, "day", "day the reserve is hit (None: never)", "treatment", ge=0
+        None, "day", "day the reserve is hit (None: never)", "treatment", ge=0, le=365_000
     )
     shock_reserve_loss: float = P(
         0.0825,
@@ -974,6 +1077,7 @@ class StablecoinConfig(Section):
         "SVB: deposits guaranteed on 12 Mar 2023, two days after the failure; USDC back at par "
         "on 13 Mar",
         ge=0,
+        le=365_000,
     )
 
 
@@ -1032,6 +1136,7 @@ class ExchangeConfig(Section):
         "customers of a failed exchange cannot trade what is left for this long",
         "stated assumption: FTX and Mt. Gox customers waited years; a year keeps it in a run",
         ge=0,
+        le=365_000,
     )
     news_elasticity: float = P(
         22.0,
@@ -1046,7 +1151,7 @@ class ExchangeConfig(Section):
         le=1000,
     )
     fail_day: int | None = P(
-        None, "day", "day of a scheduled failure (None: none)", "treatment", ge=0
+        None, "day", "day of a scheduled failure (None: none)", "treatment", ge=0, le=365_000
     )
     fail_exchange: int = P(
         0,
@@ -1054,6 +1159,7 @@ class ExchangeConfig(Section):
         "the exchange that fails on fail_day (0 = the largest)",
         "treatment: the largest, as FTX (no. 2-3) and Mt. Gox (70-80% of trading) were",
         ge=0,
+        le=100_000,
     )
 
 
@@ -1123,8 +1229,10 @@ class AgencyConfig(Section):
         50.0,
         "pressure",
         "pressure at which the agency's rung-1 rule is set in motion (rung k: k times this)",
-        "stated assumption, as regulator.threshold: each signal is in basis points",
+        "stated assumption, as regulator.threshold: each signal is in basis points; "
+        "bounded by 1e6 (a loss of 10,000x the assets: never reached)",
         gt=0,
+        le=1e6,
     )
     propose_days: int = P(
         236,
@@ -1415,6 +1523,7 @@ class RunConfig(Section):
         "seed of the model's random generators",
         "any integer; it fixes every random draw of a run",
         ge=0,
+        le=2**63 - 1,
     )
     collect_agent_data: bool = P(
         False, "-", "also record per-agent state every day (slow)", "off by default for speed"
@@ -1704,6 +1813,11 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     last = parts[-1]
     if isinstance(node, list):
         raise ConfigError(f"{key} = {value!r}: name a field of an element, e.g. assets.0.name")
+    if isinstance(node, dict) and isinstance(node.get(last), dict) and not isinstance(value, dict):
+        raise ConfigError(
+            f"{key} = {_show(value)}: {key!r} is a section, not a parameter; set one of its "
+            f"parameters ({key}.NAME); allowed: {', '.join(sorted(node[last]))}"
+        )
     if last not in node:
         raise ConfigError(
             f"{key} = {value!r}: unknown parameter; allowed in "
@@ -1756,12 +1870,39 @@ def _describe(exc: ValidationError) -> str:
         allowed = _allowed_fields(err["loc"][:-1])
         where = f"in [{section}]" if section else "at the top level"
         return f"{loc} = {value!r}: unknown parameter {where}; allowed: {allowed}"
-    msg = err["msg"]
-    if kind == "literal_error" or msg.startswith("Input should be "):
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind in ("model_type", "model_attributes_type", "dict_type") and loc:
+        fields = _allowed_fields(err["loc"])
+        return (
+            f"{loc} = {value!r}: {loc!r} is a section, not a parameter; set one of its "
+            f"parameters ({loc}.NAME); allowed: {fields}"
+        )
+    if kind in _BOUNDS and len(ctx) == 1:  # the bound as written: 1e+14, not 100000000000000
+        bound = next(iter(ctx.values()))
+        shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
+        msg = f"must be {_BOUNDS[kind]} {shown}"
+    elif kind == "string_pattern_mismatch":
+        msg = "must be letters, digits, '_' or '-' (it names columns and files)"
+    elif kind == "finite_number":
+        msg = "must be a finite number (not inf or nan)"
+    elif kind == "literal_error" or msg.startswith("Input should be "):
         msg = "must be " + msg.removeprefix("Input should be ")
+    return f"{loc} = {_show(value)}: {msg}"
+
+
+_BOUNDS = {
+    "less_than_equal": "less than or equal to",
+    "less_than": "less than",
+    "greater_than_equal": "greater than or equal to",
+    "greater_than": "greater than",
+}
+
+
+def _show(value: Any) -> str:
+    """A value as the user would write it: inf and nan bare, not as the strings 'inf'."""
     if isinstance(value, float) and not math.isfinite(value):
-        value = str(value)
-    return f"{loc} = {value!r}: {msg}"
+        return str(value)
+    return repr(value)
 
 
 def _allowed_fields(loc: tuple[Any, ...]) -> str:

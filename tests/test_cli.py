@@ -69,7 +69,9 @@ def test_run_writes_timeseries_summary_and_config(tmp_path, capsys):
     assert summary["annualized_volatility"] > 0
     assert summary["max_drawdown"] <= 0
     assert abs(summary["books"]["cash_error_usd"]) < 1.0
+    assert summary["books"]["ok"], summary["books"]  # a failed books check is an error
     printed = capsys.readouterr().out
+    assert "books        balanced" in printed
     assert "annualized volatility" in printed and "regulator" in printed
     # the default scenario's other assets, exchanges and stablecoin are summarized too
     assert set(summary["assets"]) == {"BTC", "ETH", "DEFI", "USDC"}
