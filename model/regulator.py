@@ -14,7 +14,7 @@ participants' benefit statements); its steady state is the loss itself, so the t
 a loss level (`model/policy.py`). Threshold and lag are set on the DOL's Compliance
 Assistance Release 2022-01 (10 Mar 2022, "extreme care", the warning rung), read on Bitcoin's
 fall from its Nov 2021 peak as the loss of a plan holding 5% of balances in Bitcoin (the cap
-of the only 401(k) crypto offering then, ForUsAll's); see docs/ODD.md, "Regulator".
+of the first 401(k) crypto offering, ForUsAll's); see docs/regulator.md.
 
 Through its `PolicyLadder` it escalates: warning -> allocation cap -> freeze of
 inflows -> forced unwind (itself a fire sale) -> fiscal rescue (off by default:
@@ -68,7 +68,7 @@ CAR_2022_01 = (
     # bidens-crypto-executive-order/2833848/
     ("2022-03-10", 39_637.0),
 )
-# ForUsAll, the only 401(k) crypto offering then, let participants hold up to 5% of their
+# ForUsAll, the first 401(k) crypto offering (2021), let participants hold up to 5% of their
 # balances in crypto (Congressional Research Service, "Cryptocurrency in 401(k) Retirement
 # Plans", In Focus IF12153, 1 Jul 2022, https://www.everycrsreport.com/reports/IF12153.html)
 CAR_2022_01_EXPOSURE = 0.05
