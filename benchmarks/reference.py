@@ -305,9 +305,11 @@ class PlainSavers:
     def crypto_value(self, price: np.ndarray) -> np.ndarray:
         return self.coins @ price
 
+    def pnl(self, price: np.ndarray) -> np.ndarray:
+        return self.crypto_value(price) + self._column("proceeds") - self._column("cost")
+
     def total_loss(self, price: np.ndarray) -> float:
-        pnl = self.crypto_value(price) + self._column("proceeds") - self._column("cost")
-        return float(np.maximum(0.0, -pnl).sum() + self.retired_loss)
+        return float(np.maximum(0.0, -self.pnl(price)).sum() + self.retired_loss)
 
     def decide(
         self,

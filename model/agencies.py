@@ -3,14 +3,21 @@
 The executive order only opens the door; each agency then writes its rules through
 notice-and-comment rule-making. An agency watches its own signal (in basis points):
 
-- DOL: savers' loss of the day, in bps of 401(k) assets, times 1 + breadth x the share of
+- DOL: savers' open loss against cost, in bps of 401(k) plan assets (the core regulator's
+  signal, `regulator.open_loss_bps`: gains net losses), times 1 + breadth x the share of
   crypto-holding cohorts under water (backlash grows with how many are hit and how hard);
 - SEC: value lost to fraud and exchange failures that day, in bps of the coins' market cap;
 - CFTC: traders liquidated and institutions defaulted that day, in bps of their numbers;
 - IRS: savers' crypto trading that day, in bps of 401(k) assets (valuation and reporting
-  work grows with it);
+  work grows with it).
 
-and builds pressure as the core's regulator does, S_t = rho * S_(t-1) + signal_t. A rule
+The DOL's and the IRS's signals are levels (a loss outstanding, a day's trading): their
+pressure is the core regulator's exponential average, S_t = rho * S_(t-1) + (1 - rho) *
+signal_t, which settles at the signal's level. The SEC's and the CFTC's are events (coins
+lost, accounts liquidated, funds defaulted): zero on a day without one, never offset by a
+later gain, so their pressure is a decayed count, S_t = rho * S_(t-1) + signal_t: the losses
+of about the last 1/(1 - rho) days. A decayed count rises with the events' rate, as it
+should, but a day without events adds nothing: it does not integrate noise. A rule
 (`RuleConfig`) starts on day 0 if the executive order directs it (trigger 'order'), or
 when its lead agency's pressure reaches `rung` x its threshold. Each agency of the rule then
 goes through its stages: proposing (`propose_days`), comment (`comment_days`), final rule
@@ -32,9 +39,19 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 from crypto401k.model.config import AGENCIES, AgenciesConfig, AgencyConfig, RuleConfig
-from crypto401k.model.policy import PolicyEffects
+from crypto401k.model.policy import PolicyEffects, average
 
 STAGES = ("watching", "proposing", "comment", "final rule", "in force")
+# agencies whose signal counts events (a decayed sum); the others average a level
+EVENT_SIGNALS = frozenset({"SEC", "CFTC"})
+
+
+def pressure_step(pressure: float, signal: float, decay: float, events: bool) -> float:
+    """One day of an agency's pressure (bps): a decayed count of events, or the exponential
+    average of a level (see the module's docstring)."""
+    if events:
+        return decay * pressure + signal
+    return average(pressure, signal, decay)
 
 
 def agency_lag(cfg: AgencyConfig) -> int:
@@ -141,7 +158,9 @@ class AgencyBoard:
         """Take each agency's signal for the day, start rules, return those that take
         effect today."""
         for name, agency in self.agencies.items():
-            agency.pressure = agency.cfg.pressure_decay * agency.pressure + signals[name]
+            agency.pressure = pressure_step(
+                agency.pressure, signals[name], agency.cfg.pressure_decay, name in EVENT_SIGNALS
+            )
         for rule in self.rules:
             if rule.start is not None:
                 continue

@@ -821,36 +821,51 @@ class RegulatorConfig(Section):
 
     enabled: bool = P(True, "-", "whether the regulator acts", "treatment")
     pressure_decay: float = P(
-        0.99,
+        0.989,
         "per day",
-        "rho in S_t = rho*S_(t-1) + kappa*loss_t (half-life ln2/(1-rho) days)",
-        "stated assumption: public memory of about two months",
+        "rho in S_t = rho*S_(t-1) + (1-rho)*kappa*loss_t: pressure is an exponential average "
+        "of savers' open loss, time constant 1/(1-rho) days (about 91)",
+        "participants see their losses on quarterly benefit statements: ERISA section "
+        "105(a)(1)(A)(i), 29 U.S.C. 1025(a)(1)(A)(i), as amended by the Pension Protection Act "
+        "of 2006 (Pub. L. 109-280, section 508): a statement at least once each calendar "
+        "quarter to participants who direct their investments; so a quarter's average",
         ge=0,
         lt=1,
     )
     loss_weight: float = P(
         1.0,
         "pressure per bp",
-        "kappa: pressure added per basis point of 401(k) assets lost in a day",
-        "normalisation; bounded by 1000: a normalisation, any larger value is a lower threshold",
+        "kappa: pressure per basis point of 401(k) plan assets that savers have lost against "
+        "cost (the pressure's steady state under a constant loss x is kappa*x)",
+        "normalisation: pressure is in bps of plan assets",
         ge=0,
         le=1000,
     )
     threshold: float = P(
-        50.0,
-        "pressure",
-        "pressure at which the first action (warning) is set in motion; rung k needs k times this",
-        "stated assumption: a loss of about 0.5% of 401(k) assets draws a response; "
-        "bounded by 1e6 (a loss of 10,000x the assets: never reached)",
+        124.0,
+        "bps of plan assets",
+        "pressure (averaged open loss) at which the first action (warning) is set in motion; "
+        "rung k needs k times this",
+        "the DOL's Compliance Assistance Release 2022-01 ('extreme care', 10 Mar 2022; EBSA "
+        "text in BenefitsLink Retirement Plans Newsletter, 10 Mar 2022, https://benefitslink."
+        "com/newsletters/2022/2022_03_10_retirement_bulletin.html) as the warning rung: the "
+        "pressure, lag_days before it, of a plan with 5% of balances in Bitcoin (ForUsAll's "
+        "cap: Congressional Research Service, 'Cryptocurrency in 401(k) Retirement Plans', "
+        "IF12153, 1 Jul 2022) through Bitcoin's fall from its $69,000 peak of 10 Nov 2021 "
+        "(reported prices in model/regulator.py CAR_2022_01; docs/ODD.md, 'Regulator')",
         gt=0,
         le=1e6,
     )
     lag_days: int = P(
-        120,
+        30,
         "days",
         "days between the decision to act and the action taking effect",
-        "DOL 'extreme care' release (Mar 2022) came about 4 months after the Nov 2021 peak "
-        "(seed-world-facts.md section 7)",
+        "stated assumption: about a month to draft and clear a release like CAR 2022-01, "
+        "sub-regulatory guidance issued without notice and comment ('Industry Groups "
+        "Push Back: Why the DOL Should Partner with Stakeholders to Revise Its "
+        "Cryptocurrency Guidance', LexBlog, 1 May 2022, https://www.lexblog.com/2022/05/01/"
+        "industry-groups-push-back-why-the-dol-should-partner-with-stakeholders-to-revise-"
+        "its-cryptocurrency-guidance/); rules take longer (the agencies scenario)",
         ge=0,
         le=365_000,
     )
@@ -1218,19 +1233,22 @@ class AgencyConfig(Section):
 
     acts: bool = P(True, "-", "whether the agency writes rules at all", "treatment")
     pressure_decay: float = P(
-        0.99,
+        0.989,
         "per day",
-        "rho in S_t = rho*S_(t-1) + kappa*signal_t",
-        "stated assumption, as regulator.pressure_decay: public memory of about two months",
+        "rho: the DOL's and IRS's pressure averages their level signal, S_t = rho*S_(t-1) + "
+        "(1-rho)*signal_t; the SEC's and CFTC's counts their events, S_t = rho*S_(t-1) + "
+        "signal_t (model/agencies.py)",
+        "as regulator.pressure_decay: a quarter's memory (quarterly benefit statements, ERISA "
+        "section 105(a)(1)(A)(i), 29 U.S.C. 1025(a)(1)(A)(i))",
         ge=0,
         lt=1,
     )
     threshold: float = P(
-        50.0,
-        "pressure",
+        124.0,
+        "bps",
         "pressure at which the agency's rung-1 rule is set in motion (rung k: k times this)",
-        "stated assumption, as regulator.threshold: each signal is in basis points; "
-        "bounded by 1e6 (a loss of 10,000x the assets: never reached)",
+        "the DOL's: as regulator.threshold (its signal is the same open loss, in bps of plan "
+        "assets, set on CAR 2022-01); the others' in AGENCY_SOURCES",
         gt=0,
         le=1e6,
     )

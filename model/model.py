@@ -4,8 +4,9 @@ A day (one `step`):
 1. scheduled shock: an institution fails (fraud: part of its assets vanish) and/or the
    fundamental value drops;
 2. news: fundamentals take their random-walk step and quotes follow at once;
-3. the regulator reads yesterday's retirement losses and sets today's policy (or, in the
-   agencies scenario, the DOL, SEC, IRS and CFTC read their signals and advance their rules);
+3. the regulator reads savers' open losses at yesterday's close and sets today's policy (or,
+   in the agencies scenario, the DOL, SEC, IRS and CFTC read their signals and advance their
+   rules);
    a fiscal rescue, the last rung, is paid once;
 4. savers, traders and institutions decide their orders at today's quotes (vectorized);
 5. the market clears: net flow over depth moves the price; every order executes at the new
@@ -42,7 +43,7 @@ from crypto401k.model.network import (
     social_edges,
 )
 from crypto401k.model.policy import RESCUE, PolicyEffects
-from crypto401k.model.regulator import Regulator
+from crypto401k.model.regulator import Regulator, open_loss_bps
 from crypto401k.model.stablecoin import Stablecoin
 from mesa.discrete_space import Network
 
@@ -287,7 +288,6 @@ class Crypto401kModel(mesa.Model):
         # a failed exchange's coins vanish at the open, before the day's gains are counted
         # (the loss is booked as vanished, not also as a fall in their holders' value)
         news = self._exchange_day(day) if self.exchanges.n and not warm else 0.0
-        saver_coins_before = savers.coins.copy()
         holdings_before = self._holdings()
         drop = self._shock_drop if shock_today else 0.0
         if news > 0.0:
@@ -364,13 +364,16 @@ class Crypto401kModel(mesa.Model):
         market.record_return(prev_log)
         traders.update_trend(market.ret)
         self._peaks[day % PEAK_WINDOW] = market.price
-        loss = float(saver_coins_before.sum(axis=0) @ np.maximum(0.0, prev_price - market.price))
         # gains on the day's opening holdings at the close-to-close price change
         self.holding_pnl += holdings_before @ (market.price - prev_price)
         self.holding_pnl_asset += holdings_before * (market.price - prev_price)[None, :]
-        self._loss_bps = 1e4 * loss / cfg.savers.plan_assets_usd
         if warm:
             return
+        # the regulator's signal for tomorrow: savers' open loss against cost (nets gains)
+        value = savers.crypto_value(market.price)
+        self._loss_bps = open_loss_bps(
+            savers.pnl(market.price), float(savers.other.sum() + value.sum())
+        )
         self._set_records([q.sum(axis=0) for q in orders[:3]], clearing.halted)
         if self.board is not None:
             self._update_signals()

@@ -1,11 +1,17 @@
 """A policy ladder: political pressure, a lag, escalating rungs, and hysteresis.
 
 The regulator of the core owns one ladder (the simple scenario); the four agencies
-(`model/agencies.py`) keep the same pressure law but write rules through staged
-rule-making. The ladder knows nothing about markets: it turns a daily signal into a rung
-number.
+(`model/agencies.py`) keep the same pressure law for their level signals but write rules
+through staged rule-making. The ladder knows nothing about markets: it turns a daily signal
+into a rung number.
 
-    S_t = rho * S_(t-1) + kappa * signal_t
+    S_t = rho * S_(t-1) + (1 - rho) * kappa * signal_t
+
+The pressure is an exponential average of the signal (time constant 1/(1 - rho) days), not a
+sum: under a constant signal x it settles at kappa * x, whatever rho is, so a threshold on
+the pressure is a threshold on the signal's level, held for a while. A sum (S = rho * S +
+signal, the law before issue 17) settles at x / (1 - rho): a small daily signal that never
+nets out, such as gross daily losses, then climbs over any threshold in a calm market.
 
 Rung k (1..max_level) is set in motion when S_t >= k * threshold and no action is pending;
 it takes effect `lag_days` later, whatever the pressure is then (rules arrive after the
@@ -30,6 +36,12 @@ RUNG_NAMES = {
 }
 
 
+def average(pressure: float, signal: float, decay: float) -> float:
+    """One day of the exponential average: decay * pressure + (1 - decay) * signal (same unit
+    as the signal; its steady state under a constant signal is that signal)."""
+    return decay * pressure + (1.0 - decay) * signal
+
+
 @dataclass
 class PolicyLadder:
     threshold: float
@@ -48,7 +60,7 @@ class PolicyLadder:
 
     def update(self, day: int, signal: float) -> int:
         """Advance one day with today's signal; return the rung in force."""
-        self.pressure = self.decay * self.pressure + self.weight * signal
+        self.pressure = average(self.pressure, self.weight * signal, self.decay)
         idle = self.pending_level is None and self.level < self.max_level
         if idle and self.pressure >= (self.level + 1) * self.threshold:
             self.pending_level = self.level + 1
