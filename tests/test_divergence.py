@@ -2,8 +2,9 @@
 
 A diverged run (a price beyond `run.divergence_ratio` times its fundamental, or not finite) is
 a failure of the model, never data. The property test draws every numeric parameter of the
-dynamics uniformly over its documented (validated) range, runs a short, small market, and
-asserts that no point diverges.
+dynamics at once, each uniformly over its plausible range (`model/ranges.py`: a factor of two
+around its default unless a source says otherwise), runs a short, small market, and asserts
+that no point diverges.
 """
 
 from __future__ import annotations
@@ -13,27 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from annotated_types import Ge, Gt, Le, Lt
 from crypto401k.experiments.outcomes import execute
 from crypto401k.model.config import Config
 from crypto401k.model.model import Crypto401kModel
+from crypto401k.model.ranges import EXPLICIT, dynamic_parameters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import small_config
 
-# the sections whose numbers drive prices (sizes, schedules, seeds and reporting aside)
-DYNAMIC_SECTIONS = ("market", "savers", "traders", "institutions", "regulator", "outside")
-SKIP = {
-    "savers.n_cohorts",
-    "savers.n_employers",
-    "traders.n_traders",
-    "institutions.n_funds",
-    "institutions.n_lenders",
-    "institutions.n_market_makers",
-    "savers.reallocation_start_day",  # schedules, not dynamics
-    "market.vol_window_days",
-}
 TINY = {
     "savers.n_cohorts": 60,
     "savers.n_employers": 6,
@@ -46,40 +35,7 @@ TINY = {
 }
 
 
-def _bounds(field) -> tuple[float, float] | None:
-    lo = hi = None
-    for c in field.metadata:
-        if isinstance(c, Ge):
-            lo = float(c.ge)
-        elif isinstance(c, Gt):
-            lo = float(c.gt)
-        elif isinstance(c, Le):
-            hi = float(c.le)
-        elif isinstance(c, Lt):
-            hi = float(c.lt)
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return None
-    return lo, hi
-
-
-def numeric_parameters() -> dict[str, tuple[type, float, float]]:
-    """Every float or int parameter of the dynamic sections with a finite documented range:
-    name -> (type, low, high)."""
-    out = {}
-    for section in DYNAMIC_SECTIONS:
-        model = type(getattr(Config(), section))
-        for name, field in model.model_fields.items():
-            key = f"{section}.{name}"
-            kind = field.annotation
-            if key in SKIP or kind not in (float, int):
-                continue
-            b = _bounds(field)
-            if b is not None:
-                out[key] = (kind, *b)
-    return out
-
-
-PARAMETERS = numeric_parameters()
+PARAMETERS = dynamic_parameters()
 
 
 @st.composite
@@ -97,10 +53,13 @@ def parameter_points(draw) -> dict[str, Any]:
 
 
 def test_the_sweep_covers_every_dynamic_parameter_with_a_range():
-    # a parameter added without a finite documented range would escape the sweep
-    assert len(PARAMETERS) >= 50
+    # a parameter added to a dynamic section is drawn too, inside its validated bounds
+    assert len(PARAMETERS) >= 70
+    for key, (_, lo, hi) in PARAMETERS.items():
+        assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi, key
     for key in ("institutions.leverage_max", "market.impact_multiplier", "outside.adjust_speed"):
-        assert key in PARAMETERS
+        assert PARAMETERS[key][1] < PARAMETERS[key][2]
+    assert set(EXPLICIT) <= set(PARAMETERS)
 
 
 @settings(
