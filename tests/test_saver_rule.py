@@ -10,8 +10,17 @@ from tests.conftest import small_config
 PRICE = np.array([100.0])
 
 
+# every plan offers crypto and every participant opts in, no concentration cap: the rule itself
+EVERYONE = {
+    "savers__offer_share_start": 1.0,
+    "savers__offer_share_end": 1.0,
+    "savers__uptake": 1.0,
+    "savers__max_float_share": 1.0,
+}
+
+
 def _population(**overrides):
-    cfg = small_config(**overrides)
+    cfg = small_config(**{**EVERYONE, **overrides})
     rng = np.random.default_rng(1)
     employer = rng.integers(0, cfg.savers.n_employers, cfg.savers.n_cohorts)
     return SaverPopulation(cfg, rng, employer, PRICE), rng
