@@ -342,7 +342,10 @@ def offer_share(cfg: SaverConfig, day: int, open_day: int | None, ceiling: float
     `offer_ramp_days` after `open_day`, at most `ceiling`."""
     if open_day is None or day < open_day:
         return 0.0
-    ramp = 1.0 if cfg.offer_ramp_days == 0 else min(1.0, (day - open_day) / cfg.offer_ramp_days)
+    since = day - open_day
+    if since >= cfg.offer_ramp_days:
+        return min(cfg.offer_share_end, ceiling)
+    ramp = since / cfg.offer_ramp_days
     share = cfg.offer_share_start + (cfg.offer_share_end - cfg.offer_share_start) * ramp
     return min(share, ceiling)
 
