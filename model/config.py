@@ -222,8 +222,9 @@ class SaverConfig(Section):
     offer_share_start: float = P(
         0.01,
         "fraction of plans",
-        "share of plans (employers) whose menu offers crypto on the day plans open (day 0, or "
-        "the day a 'plan_access' rule takes effect); the rest of their participants cannot buy",
+        "share of plans whose menu offers crypto on the day plans open (day 0, or the day a "
+        "'plan_access' rule takes effect), counted by cohorts (each stands for a slice of "
+        "plans, in a random order of adoption); participants of the others cannot buy",
         "US GAO, GAO-25-106161 (Nov 2024), '401(k) Plans: Industry Data Show Low Participant "
         "Use of Crypto Assets...', https://files.gao.gov/reports/GAO-25-106161/index.html: "
         "crypto is 'substantially less than 1%' of 401(k) plans in 2022-24, offered only "
@@ -1046,8 +1047,9 @@ AGENCIES = ("DOL", "SEC", "IRS", "CFTC")
 # it and must own its instrument. value: what the rule's `value` means ("-": no value)
 INSTRUMENTS: dict[str, dict[str, str]] = {
     "DOL": {
-        "plan_access": "fiduciary safe harbour: share of plans (employers) that offer crypto "
-        "once it is in force (fraction; the executive-order scenario's inflows wait for it)",
+        "plan_access": "fiduciary safe harbour: share of plans that may offer crypto once it "
+        "is in force, a ceiling on the savers' offering ramp, which starts that day (fraction; "
+        "the executive-order scenario's inflows wait for it)",
         "vehicle": "crypto only through the plan's target-date (professionally managed) "
         "vehicle: self-directed savers of the plans may no longer buy it (-)",
         "disclosure": "disclosure and suitability: share of savers' new crypto contributions "

@@ -119,7 +119,7 @@ def test_crypto_changes_the_tax_base_in_the_direction_of_the_plans_gain(shock_da
 def test_a_rescue_is_spending_on_the_ledger_and_the_books_still_balance(mode):
     cfg = small_config(
         savers__allocation=0.05, shock__day=60, shock__fundamental_drop=0.6, run__steps=300,
-        regulator__max_level=5, regulator__threshold=0.5, regulator__lag_days=0,
+        regulator__max_level=5, regulator__threshold=0.3, regulator__lag_days=0,
         fiscal__rescue_mode=mode, fiscal__rescue_days=20,
     )  # fmt: skip
     m = Crypto401kModel(cfg, rng=2)
