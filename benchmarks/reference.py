@@ -24,7 +24,7 @@ from typing import Any
 
 import mesa
 import numpy as np
-from crypto401k.model.agents.saver import DAYS_PER_YEAR, SaverPopulation
+from crypto401k.model.agents.saver import DAYS_PER_YEAR, SaverPopulation, cap_buys, offer_share
 from crypto401k.model.agents.trader import CHARTIST, FEAR_DAYS, FUNDAMENTALIST, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
@@ -54,6 +54,10 @@ class PlainSaver(FixedAgent):
         self.pay_phase = int(pop.pay_phase[row])
         self.rebalance_phase = int(pop.rebalance_phase[row])
         self.realloc_base = float(pop.realloc_base[row])
+        self.adopt_rank = float(pop.adopt_rank[row])
+        self.opted_in = bool(pop.opted_in[row])
+        self.offering = False  # its plan offers crypto today
+        self.first_offer = -1  # day its plan first offered crypto (-1: not yet)
         self.retiring = False
         self.daily_growth = pop.daily_growth
         self.menu = float(pop.menu[0])
@@ -90,6 +94,7 @@ class PlainSaver(FixedAgent):
         self.retiring = self.age >= s.retirement_age
         value = self.coins * price
         order = 0.0
+        buying = self.offering and self.opted_in
 
         if self.panicked and u[0] < 1.0 / s.panic_duration_days:
             self.panicked = False
@@ -104,7 +109,7 @@ class PlainSaver(FixedAgent):
                 self.contributing = False
             order -= s.panic_sell_fraction * self.coins
 
-        alloc = 0.0 if self.panicked or self.retiring else allocation
+        alloc = 0.0 if self.panicked or self.retiring or not buying else allocation
 
         paid = (
             self.contributing
@@ -119,8 +124,8 @@ class PlainSaver(FixedAgent):
         self.cash += to_crypto
         ledger.to_market += to_crypto
 
-        if s.channel == "payroll+reallocation":
-            start, length = s.reallocation_start_day, s.reallocation_days
+        if s.channel == "payroll+reallocation" and self.opted_in and self.first_offer >= 0:
+            start, length = self.first_offer + s.reallocation_start_day, s.reallocation_days
             if day == start:
                 self.realloc_base = self.other
             if start <= day < start + length and not effects.freeze:
@@ -141,7 +146,7 @@ class PlainSaver(FixedAgent):
             and (day - self.rebalance_phase) % s.rebalance_interval_days == 0
         )
         if due and effects.unwind_rate == 0.0:
-            weight = min(s.allocation, effects.allocation_cap)
+            weight = min(s.allocation, effects.allocation_cap) if buying else 0.0
             held = value + self.cash
             target = weight * (held + self.eligible)
             if effects.freeze or effects.allocation_factor < 1.0:
@@ -277,6 +282,7 @@ class PlainSavers:
 
     def __init__(self, pop: SaverPopulation, agents: list[PlainSaver]) -> None:
         self.cfg, self.n, self.menu, self.agents = pop.cfg, pop.n, pop.menu, agents
+        self.cap_coins = pop.cap_coins
         self.retired_loss = pop.retired_loss
         # the market's rules only: the fiscal ledger is not fed (no contributions or
         # retirements reach it), so the reference's `fiscal_summary` means nothing
@@ -323,12 +329,21 @@ class PlainSavers:
     ) -> np.ndarray:
         u = rng.random((3, self.n)).T.tolist()
         allocation = SaverPopulation.allocation_now(self, effects)  # reads only self.cfg
+        share = offer_share(self.cfg, day, 0, 1.0)  # plans open on day 0, no rule
+        for a in self.agents:
+            a.offering = a.adopt_rank < share
+            if a.offering and a.first_offer < 0:
+                a.first_offer = day
         p = float(price[0])
         orders = [
             a.step(day, p, drawdown, effects, allocation, u[i], ledger)
             for i, a in enumerate(self.agents)
         ]
-        return np.array(orders)[:, None]
+        return self.within_cap(np.array(orders)[:, None])
+
+    def within_cap(self, orders: np.ndarray) -> np.ndarray:
+        """The concentration cap on the plans' buying (as `SaverPopulation.within_cap`)."""
+        return cap_buys(orders, self.coins.sum(axis=0), self.cap_coins)
 
     def settle(
         self, delta: np.ndarray, price: np.ndarray, ledger: Ledger

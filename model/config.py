@@ -267,18 +267,93 @@ class SaverConfig(Section):
         le=1e14,
     )
     contributions_usd_per_year: float = P(
-        0.65e12,
+        0.46e12,
         "USD/year",
-        "employee + employer contributions of all cohorts",
-        "DESIGN.md: DC contributions about $0.65T a year (12% of pay: 7.7% deferral + employer, "
-        "Vanguard How America Saves 2025); bounded by $10T a year, 15x the 2025 flow",
+        "employee + employer contributions of all cohorts, 401(k) plans only (not all "
+        "defined-contribution plans). Derived: all DC plans' contributions, about $0.65T a year, "
+        "times 401(k) plans' share of DC assets, $8.7T / $12.2T = 0.713: 0.65 x 0.713 = $0.46T",
+        "DC contributions about $0.65T a year at 12.0% of pay (employee 7.7% + employer; "
+        "Vanguard, How America Saves 2025, June 2025); 401(k) $8.7T of DC $12.2T (ICI, "
+        "Quarterly Retirement Market Data, first quarter 2025). Order-of-magnitude check: "
+        "private DC plans received $570.2B in 2019, with 72.2M active 401(k) participants (US "
+        "DOL EBSA, Private Pension Plan Bulletin: Abstract of 2019 Form 5500 Annual Reports, "
+        "2021; via 401kSpecialist, https://401kspecialistmag.com/number-of-401k-plans-"
+        "surpassed-600000-in-2019-latest-ebsa-figures)",
         ge=0,
         le=1e13,
+    )
+    offer_share_start: float = P(
+        0.01,
+        "fraction of plans",
+        "share of plans whose menu offers crypto on the day plans open (day 0, or the day a "
+        "'plan_access' rule takes effect), counted by cohorts (each stands for a slice of "
+        "plans, in a random order of adoption); participants of the others cannot buy",
+        "US GAO, GAO-25-106161 (Nov 2024), '401(k) Plans: Industry Data Show Low Participant "
+        "Use of Crypto Assets...', https://files.gao.gov/reports/GAO-25-106161/index.html: "
+        "crypto is 'substantially less than 1%' of 401(k) plans in 2022-24, offered only "
+        "through brokerage windows; 1% is the upper end",
+        ge=0,
+        le=1,
+    )
+    offer_share_end: float = P(
+        0.25,
+        "fraction of plans",
+        "share of plans offering crypto at the end of the ramp",
+        "stated, conservative assumption (no survey measures adoption after EO 14330): crypto "
+        "reaches plans through self-directed brokerage windows (GAO-25-106161), which about "
+        "25% of plans offer (Plan Sponsor Council of America annual survey; 17% of Vanguard's "
+        "plans: How America Saves 2018); both reported in BenefitsPRO, 'Top 10 equity "
+        "holdings through 401(k) self-directed brokerage windows', 3 Oct 2018, https://www."
+        "benefitspro.com/2018/10/03/top-10-equity-holdings-through-401k-self-directed/",
+        ge=0,
+        le=1,
+    )
+    offer_ramp_days: int = P(
+        1095,
+        "days",
+        "the offering share moves linearly from `offer_share_start` to `offer_share_end` over "
+        "this many days after plans open (0: at once)",
+        "stated assumption: sponsors' investment committees review menus about yearly, and "
+        "adding a new asset class takes a few reviews (three years)",
+        ge=0,
+    )
+    uptake: float = P(
+        0.14,
+        "fraction of participants",
+        "share of cohorts who opt in where their plan offers crypto (drawn once per cohort): "
+        "only they buy with `allocation` of their contributions, reallocate balances, or hold "
+        "a target-date series with a crypto sleeve; the allocation is of their own account",
+        "14% of Americans own crypto (Gallup 2025, via Blockchain.news, Sep 2025, https://"
+        "blockchainnews.azurewebsites.net/flashnews/gallup-poll-only-14-of-americans-own-"
+        "crypto), between 3% of participants who rank crypto their most wanted of 16 plan "
+        "features (Morningstar 2021, 'Who Wants Cryptocurrency in Their Retirement Plan?', "
+        "https://www.morningstar.com/articles/1043406/who-wants-cryptocurrency-in-their-"
+        "retirement-plan) and 45-46% of Gen Z and Millennial participants who support it "
+        "(Charles Schwab 2022 survey, via ForkLog, https://forklog.com/en/news/survey-shows-"
+        "millennials-interest-in-pension-savings-in-cryptocurrencies/amp)",
+        ge=0,
+        le=1,
+    )
+    max_float_share: float = P(
+        0.10,
+        "fraction of supply",
+        "the plans' sleeves together hold at most this share of an asset's coins (day-0 "
+        "supply): their buying in an asset is scaled down so that holdings never pass it "
+        "(1: no cap)",
+        "Investment Company Act of 1940, s.5(b)(1), 15 U.S.C. 80a-5(b)(1): a diversified fund "
+        "holds no more than 10% of an issuer's outstanding voting securities (for 75% of its "
+        "assets). Plans would hold crypto through registered funds (target-date funds, ETFs) "
+        "that live under this limit; applying it to all plans together, as one fund, is "
+        "conservative",
+        gt=0,
+        le=1,
     )
     allocation: float = P(
         0.01,
         "fraction",
-        "crypto share of contributions, and target-date sleeves' crypto weight",
+        "crypto share of an opted-in participant's contributions (and of its balance, with "
+        "reallocation), and its target-date sleeve's crypto weight; not a share of all 401(k) "
+        "assets (see `offer_share_*` and `uptake`)",
         "treatment (experiments sweep 0/1/3/5%); default 1%, the low end of the 1/3/5% "
         "scenarios in the seed article (Dunleavy, Varys Capital); 0 is the no-401(k) baseline",
         ge=0,
@@ -294,15 +369,16 @@ class SaverConfig(Section):
     channel: Literal["payroll", "payroll+reallocation"] = P(
         "payroll",
         "-",
-        "payroll: only new contributions buy crypto; payroll+reallocation: also "
-        "move `allocation` of existing balances, phased over `reallocation_days`",
+        "payroll: only new contributions buy crypto; payroll+reallocation: opted-in "
+        "participants also move `allocation` of their existing balances, phased over "
+        "`reallocation_days`",
         "DESIGN.md: two inflow channels, kept apart",
     )
     reallocation_start_day: int = P(
         30,
         "day",
-        "first day of the reallocation phase",
-        "stated assumption: a month after plans open",
+        "days after a cohort's plan starts to offer crypto when its reallocation phase starts",
+        "stated assumption: a month after the plan opens",
         ge=0,
         le=365_000,
     )
@@ -1184,8 +1260,9 @@ AGENCIES = ("DOL", "SEC", "IRS", "CFTC")
 # it and must own its instrument. value: what the rule's `value` means ("-": no value)
 INSTRUMENTS: dict[str, dict[str, str]] = {
     "DOL": {
-        "plan_access": "fiduciary safe harbour: share of plans (employers) that offer crypto "
-        "once it is in force (fraction; the executive-order scenario's inflows wait for it)",
+        "plan_access": "fiduciary safe harbour: share of plans that may offer crypto once it "
+        "is in force, a ceiling on the savers' offering ramp, which starts that day (fraction; "
+        "the executive-order scenario's inflows wait for it)",
         "vehicle": "crypto only through the plan's target-date (professionally managed) "
         "vehicle: self-directed savers of the plans may no longer buy it (-)",
         "disclosure": "disclosure and suitability: share of savers' new crypto contributions "
@@ -1831,7 +1908,15 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     last = parts[-1]
     if isinstance(node, list):
         raise ConfigError(f"{key} = {value!r}: name a field of an element, e.g. assets.0.name")
-    if isinstance(node, dict) and isinstance(node.get(last), dict) and not isinstance(value, dict):
+    here = node.get(last) if isinstance(node, dict) else None
+    # a mapping of weights by name (savers.menu) may also be given as a list in asset order;
+    # pydantic then says whether the list fits the field
+    weights = (
+        isinstance(value, list)
+        and isinstance(here, dict)
+        and all(isinstance(v, int | float) for v in here.values())
+    )
+    if isinstance(here, dict) and not isinstance(value, dict) and not weights:
         raise ConfigError(
             f"{key} = {_show(value)}: {key!r} is a section, not a parameter; set one of its "
             f"parameters ({key}.NAME); allowed: {', '.join(sorted(node[last]))}"

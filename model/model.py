@@ -25,7 +25,7 @@ from typing import Any
 import mesa
 import networkx as nx
 import numpy as np
-from crypto401k.model.agencies import AgencyBoard, offering_employers
+from crypto401k.model.agencies import AgencyBoard
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
 from crypto401k.model.agents.institution import FUND, Institution, InstitutionPopulation
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
@@ -324,7 +324,7 @@ class Crypto401kModel(mesa.Model):
         )
         orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
-        orders[0] = savers.fill(orders[0], price, exec_price)
+        orders[0] = savers.within_cap(savers.fill(orders[0], price, exec_price))
         orders[3] = savers.fill(orders[3], price, exec_price)
         fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
         orders = [np.where(q > 0, q * fill_scale[None, :], q) for q in orders]
@@ -433,12 +433,8 @@ class Crypto401kModel(mesa.Model):
         savers = self.savers
         access = (rules.offer_share, rules.target_date_only)
         if before is None or access != (before.offer_share, before.target_date_only):
-            offering = offering_employers(self.config.savers.n_employers, rules.offer_share)
-            savers.offering = offering[savers.employer] if savers.n else savers.offering
-            if rules.target_date_only:  # self-directed savers may no longer buy crypto
-                savers.offering = savers.offering & savers.target_date
-            if before is not None and before.offer_share == 0.0 < rules.offer_share:
-                savers.realloc_start = day + self.config.savers.reallocation_start_day
+            # the safe harbour opens plans (their offering share ramps from then on)
+            savers.set_access(day, rules.offer_share, rules.target_date_only)
         if rules.custody and (before is None or not before.custody) and self.exchanges.n:
             self.exchanges.segregate_plans()
         self.exchanges.hazard_factor = rules.hazard_factor

@@ -37,6 +37,12 @@ SMALL = {
     "institutions.n_lenders": 3,
     "institutions.n_market_makers": 2,
     "run.steps": 200,
+    # every plan offers crypto and every participant opts in (the upper bound): the tests of
+    # the other rules see the plans' full flows; tests/test_saver_rule.py checks the offering
+    # share, its ramp and the uptake at their own values
+    "savers.offer_share_start": 1.0,
+    "savers.offer_share_end": 1.0,
+    "savers.uptake": 1.0,
 }
 
 

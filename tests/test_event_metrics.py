@@ -17,6 +17,10 @@ SMALL = {
     "regulator.enabled": False,
     "exchanges.failure_rate_annual": 0.0,
     "run.steps": 120,
+    # every plan offers crypto and every participant opts in: the plans hold coins to lose
+    "savers.offer_share_start": 1.0,
+    "savers.offer_share_end": 1.0,
+    "savers.uptake": 1.0,
 }
 
 

@@ -11,6 +11,11 @@ from tests.conftest import small_config
 # a crash with leverage, panic, reallocation and the regulator's warning
 CRASH = {
     "savers__allocation": 0.05,
+    # plans adopt over the run and most participants opt in: the offering branches
+    "savers__offer_share_start": 0.3,
+    "savers__offer_share_end": 0.9,
+    "savers__offer_ramp_days": 150,
+    "savers__uptake": 0.7,
     "savers__channel": "payroll+reallocation",
     "traders__leverage_share": 0.2,
     "shock__day": 120,
@@ -29,6 +34,9 @@ LADDER = {
     "regulator__leverage_cap": 1.5,
 }
 
+# the plans' sleeve runs into the concentration cap (0.1% of Bitcoin's coins) and stops buying
+CAPPED = {**CRASH, "savers__max_float_share": 0.001, "regulator__threshold": 1.0}
+
 
 @pytest.mark.parametrize(
     ("seed", "overrides"),
@@ -36,6 +44,7 @@ LADDER = {
         (3, CRASH),
         (8, {**CRASH, "network__topology": "barabasi_albert", "savers__payday_sync": True}),
         (5, LADDER),
+        (3, CAPPED),
     ],
 )
 def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
@@ -64,6 +73,11 @@ def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
         assert np.array_equal(engine_column, plain_column), name
     if overrides is LADDER:  # every rung, the leverage cap included, was compared
         assert a.policy_level.max() == 4 and a.liquidations.iloc[-1] > 0
+    if overrides is CAPPED:  # the cap bound (held within a hair of it) and was compared
+        held = engine.savers.coins.sum(axis=0)
+        assert (
+            np.all(held <= engine.savers.cap_coins) and held[0] > 0.9 * engine.savers.cap_coins[0]
+        )
 
 
 def test_reference_is_made_of_plain_agents_on_the_network():

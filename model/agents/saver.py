@@ -5,8 +5,15 @@ people behind it: contributions and balances sum to the US totals in the configu
 The rule is written once over the whole population (`SaverPopulation.decide`), the agents
 read their row.
 
+Who may buy: a cohort's plan offers crypto once plans are open (day 0, or the day the DOL's
+'plan_access' rule takes effect) and its adoption rank is below the offering share, which
+moves linearly from `offer_share_start` to `offer_share_end` over `offer_ramp_days` (capped
+by the rule's share). Within offering plans only the cohorts that opted in (`uptake`, drawn
+once) buy, reallocate or hold a crypto sleeve: `allocation` is a share of their own accounts.
+
 Daily rule, in order:
-1. non-crypto balances earn `other_return_annual`; cohorts age one day;
+1. non-crypto balances earn `other_return_annual`; cohorts age one day; the offering share
+   of the day is applied;
 2. panicked savers recover at rate 1/`panic_duration_days`; others panic with a hazard that
    rises linearly with their crypto's drawdown from its 1-year high (`panic_rate_crash` at
    `panic_drawdown_scale`), is 5x lower in target-date sleeves, and is multiplied by
@@ -14,12 +21,16 @@ Daily rule, in order:
    `panic_sell_fraction` of its crypto and stops buying crypto; some stop contributing;
 3. on its employer's payday a cohort contributes; `allocation` of it buys crypto (less under a
    regulator's warning, capped, or frozen);
-4. in the reallocation channel, `allocation` of the existing balance moves in, phased;
+4. in the reallocation channel, `allocation` of an opted-in cohort's balance moves in, phased
+   over `reallocation_days` from `reallocation_start_day` days after its plan first offers;
 5. target-date sleeves rebalance to their crypto weight every `rebalance_interval_days`
    (contrarian: they buy after falls and sell after rises, Parker-Schoar-Sun 2023);
 6. under a forced unwind, savers sell 1/`unwind_days` of their crypto a day;
 7. cohorts at retirement age sell all crypto and withdraw; a new cohort of the same
-   employer and pay enters at `entry_age`.
+   employer and pay enters at `entry_age`;
+8. the plans' buying in an asset is scaled down so that their coins never pass
+   `max_float_share` of its supply (again after the fill: dollar buys get more coins when
+   the price falls).
 
 Savers keep no cash inside the crypto market overnight: each day's proceeds and leftovers are
 swept back into the plan's other assets (the ledger records every dollar that crosses).
@@ -29,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
-from crypto401k.model.config import Config
+from crypto401k.model.config import Config, SaverConfig
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
 
@@ -75,10 +86,22 @@ class SaverPopulation:
         self.realloc_base = np.zeros(n)
         self.retiring = np.zeros(n, dtype=bool)
         self.retired_loss = 0.0  # USD lost by cohorts that have retired
-        self.offering = np.ones(n, dtype=bool)  # the cohort's plan offers crypto
-        self.realloc_start = s.reallocation_start_day  # moved to plan access by an order
         self.contributed = np.zeros(n)  # USD contributed today (the fiscal ledger's input)
         self.daily_growth = (1.0 + s.other_return_annual) ** (1.0 / DAYS_PER_YEAR) - 1.0
+        # who may buy: plans adopt in the order of a random rank; a cohort opts in once.
+        # Drawn from a child stream of the model's generator, always the same number: the
+        # parent's draws (every other agent's) stay as they were whatever these parameters
+        draws = rng.spawn(1)[0].random((2, n))
+        self.adopt_rank = draws[0]  # its plan offers crypto while rank < the offering share
+        self.opted_in = draws[1] < s.uptake
+        self.open_day: int | None = 0  # day plans opened (None: closed, waiting for a rule)
+        self.offer_ceiling = 1.0  # share of plans a 'plan_access' rule lets offer
+        self.target_date_only = False  # the DOL's vehicle rule: only target-date sleeves
+        self.offering = np.zeros(n, dtype=bool)  # the cohort's plan offers crypto today
+        self.first_offer = np.full(n, -1, dtype=np.int64)  # day its plan first offered
+        # the concentration cap, coins per asset, shape (assets,)
+        supply = np.array([a.market_cap_usd for a in cfg.assets]) / np.asarray(price0)
+        self.cap_coins = s.max_float_share * supply
 
     # ---- derived state ---------------------------------------------------------------
     def crypto_value(self, price: np.ndarray) -> np.ndarray:
@@ -91,6 +114,34 @@ class SaverPopulation:
     def total_loss(self, price: np.ndarray) -> float:
         """Savers' cumulative crypto losses, USD (cohorts in the red, plus retired ones)."""
         return float(np.maximum(0.0, -self.pnl(price)).sum() + self.retired_loss)
+
+    def buying(self) -> np.ndarray:
+        """Cohorts whose plan offers crypto and who opted in, shape (n,), bool."""
+        return self.offering & self.opted_in
+
+    def set_access(self, day: int, ceiling: float, target_date_only: bool) -> None:
+        """The agencies' rules on plan access from `day`: at most `ceiling` of plans may
+        offer crypto (0: plans closed), only in target-date sleeves if `target_date_only`."""
+        if ceiling <= 0.0:
+            self.open_day = None
+        elif self.open_day is None:
+            self.open_day = day
+        self.offer_ceiling = ceiling
+        self.target_date_only = target_date_only
+        self.update_offer(day)
+
+    def update_offer(self, day: int) -> None:
+        """Set which cohorts' plans offer crypto on `day` (and when each first did)."""
+        share = offer_share(self.cfg, day, self.open_day, self.offer_ceiling)
+        self.offering = self.adopt_rank < share
+        if self.target_date_only:  # self-directed savers may no longer buy crypto
+            self.offering &= self.target_date
+        self.first_offer[self.offering & (self.first_offer < 0)] = day
+
+    def within_cap(self, orders: np.ndarray) -> np.ndarray:
+        """`orders` (coins, shape (n, assets)) with buys scaled down to the room left under
+        the concentration cap."""
+        return cap_buys(orders, self.coins.sum(axis=0), self.cap_coins)
 
     def allocation_now(self, effects: PolicyEffects) -> float:
         """The crypto allocation that policy allows today."""
@@ -123,6 +174,8 @@ class SaverPopulation:
         self.eligible *= 1.0 + self.daily_growth
         self.age += 1.0 / DAYS_PER_YEAR
         self.retiring = self.age >= s.retirement_age
+        self.update_offer(day)
+        buying = self.buying()
         value = self.crypto_value(price)
         orders = np.zeros_like(self.coins)
 
@@ -144,9 +197,7 @@ class SaverPopulation:
         self.contributing &= ~(new & (u[2] < s.stop_contributing_share))
         orders[new] -= s.panic_sell_fraction * self.coins[new]
 
-        alloc = np.where(
-            self.panicked | self.retiring | ~self.offering, 0.0, self.allocation_now(effects)
-        )
+        alloc = np.where(self.panicked | self.retiring | ~buying, 0.0, self.allocation_now(effects))
 
         # 3. payroll
         paid = (
@@ -165,13 +216,17 @@ class SaverPopulation:
         self.cash += to_crypto
         ledger.to_market += float(to_crypto.sum())
 
-        # 4. one-off reallocation of existing balances, phased
+        # 4. one-off reallocation of existing balances, phased, by opted-in cohorts from
+        # `reallocation_start_day` after their plan first offers
         if s.channel == "payroll+reallocation":
-            start, length = self.realloc_start, s.reallocation_days
-            if day == start:
-                self.realloc_base = self.other.copy()
-            if start <= day < start + length and not effects.freeze:
-                step = np.minimum(self.realloc_base / length, self.other)
+            length = s.reallocation_days
+            start = self.first_offer + s.reallocation_start_day
+            mine = self.opted_in & (self.first_offer >= 0)
+            begin = mine & (start == day)
+            self.realloc_base[begin] = self.other[begin]
+            phase = mine & (start <= day) & (day < start + length)
+            if phase.any() and not effects.freeze:
+                step = np.where(phase, np.minimum(self.realloc_base / length, self.other), 0.0)
                 moved = step * alloc
                 self.other -= moved
                 self.eligible += step - moved
@@ -193,7 +248,7 @@ class SaverPopulation:
             # money, it does not make the fund sell what it holds.
             weight = min(s.allocation, effects.allocation_cap)
             held = value[due] + self.cash[due]  # today's payroll purchase counts as held
-            weights = np.where(self.offering[due], weight, 0.0)
+            weights = np.where(buying[due], weight, 0.0)
             target = rebalance_target(held, self.eligible[due], weights)
             if effects.freeze or effects.allocation_factor < 1.0:
                 target = np.minimum(target, held)
@@ -216,7 +271,8 @@ class SaverPopulation:
 
         # 7. retirement: sell everything
         orders[self.retiring] = -self.coins[self.retiring]
-        return np.maximum(orders, -self.coins)
+        # 8. the concentration cap (the unspent cash goes back to the plan at settlement)
+        return self.within_cap(np.maximum(orders, -self.coins))
 
     @staticmethod
     def fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -278,6 +334,30 @@ class SaverPopulation:
         self.other += paid
         ledger.rescue_in += float(paid.sum())
         return float(paid.sum())
+
+
+def offer_share(cfg: SaverConfig, day: int, open_day: int | None, ceiling: float) -> float:
+    """Share of plans offering crypto on `day` (fraction): 0 while plans are closed
+    (`open_day` None); then linear from `offer_share_start` to `offer_share_end` over
+    `offer_ramp_days` after `open_day`, at most `ceiling`."""
+    if open_day is None or day < open_day:
+        return 0.0
+    since = day - open_day
+    if since >= cfg.offer_ramp_days:
+        return min(cfg.offer_share_end, ceiling)
+    ramp = since / cfg.offer_ramp_days
+    share = cfg.offer_share_start + (cfg.offer_share_end - cfg.offer_share_start) * ramp
+    return min(share, ceiling)
+
+
+def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Scale the buy orders (coins, shape (n, assets)) of each asset by one factor so that
+    `held` (coins, shape (assets,)) plus all buys stays at most `cap` (shape (assets,)).
+    Sales are kept and not counted as room: the cap holds whatever fills."""
+    room = np.maximum(cap - held, 0.0)
+    buys = np.maximum(orders, 0.0).sum(axis=0)
+    scale = np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
+    return np.where(orders > 0.0, orders * scale[None, :], orders)
 
 
 def panic_hazard(

@@ -5,6 +5,8 @@
   experiments; it is exactly `Config()`.
 - `agencies`: the executive-order scenario: the four-asset market with the DOL, SEC, IRS and
   CFTC writing the rules, plan inflows (3%) waiting for the DOL's safe harbour.
+- `upper_bound`: Bitcoin alone with every plan offering crypto, every participant opting
+  in, all DC contributions and no concentration cap: the model's world before issue 17.
 """
 
 from __future__ import annotations
