@@ -8,7 +8,7 @@ their parameters. The objective is `experiments.validate.msm_distance` of the se
 moments, weighted by the inverse bootstrap covariance of Bitcoin's moments. The result and how
 it was used are in docs/calibration.md.
 
-The failure news (second part): `FAILURE_EVENTS` holds six exchange failures with their cited
+The failure news (second part): `FAILURE_EVENTS` holds seven exchange failures with their cited
 losses, caps and Bitcoin's reactions; `fit_failure_news` fits the concave news law on them
 (`fit_power_law`), and `failure_week_check` runs the model's own week after a failure.
 `python -m crypto401k.experiments.calibrate [SEEDS]` prints both (docs/calibration.md).
@@ -72,7 +72,7 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-# ---- an exchange failure's news: a concave law fitted on six failures ---------------------
+# ---- an exchange failure's news: a concave law fitted on seven failures --------------------
 @dataclass(frozen=True)
 class FailureEvent:
     """One exchange failure or hack: what was lost, against what market, and how Bitcoin
@@ -138,6 +138,20 @@ FAILURE_EVENTS: tuple[FailureEvent, ...] = (
         "-400m-nem-cryptocurrency/; cap: 'over $500 billion', Tom's Hardware, 'Coincheck "
         "exchange $500 million heist', 26 Jan 2018, https://www.tomshardware.com/news/"
         "coincheck-exchange-500-million-heist,36412.html",
+    ),
+    FailureEvent(
+        "BitGrail",
+        "2018-02-08",
+        170e6,
+        517.2e9 * 7588.01 / 10237.3,
+        None,
+        "Bitstamp closes, 7 to 14 Feb 2018",
+        "lost: 17 million Nano, $170M (the exchange then declared insolvency): Digital Trends "
+        "reporting the Wall Street Journal, 'BitGrail loses $170 million in Nano', Feb 2018, "
+        "https://digitaltrends.com/?p=1316490; cap: all coins $517.2B on 1 Feb 2018 at "
+        "Bitcoin's $10,237.3 (Coinspeaker and ICOBox, 'Cryptocurrency Market Analysis: February "
+        "2018', 6 Mar 2018, https://www.coinspeaker.com/2018/03/06/cryptocurrency-market-"
+        "analysis-february-2018/), scaled to the eve's Bitstamp close $7,588.01",
     ),
     FailureEvent(
         "QuadrigaCX",

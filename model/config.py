@@ -942,23 +942,23 @@ class ExchangeConfig(Section):
         ge=0,
     )
     news_scale: float = P(
-        0.878,
+        1.551,
         "fraction",
         "scale a of the news law: a failure that lost a share L of the coins' cap cuts every "
         "coin's fundamental value by min(news_cap, a x L^news_exponent)",
-        "fitted by least squares on six failures (Mt. Gox 2014, Bitfinex 2016, Coincheck 2018, "
-        "QuadrigaCX 2019, FTX 2022, Bybit 2025; each one's loss, cap and Bitcoin's week cited "
-        "in crypto401k.experiments.calibrate.FAILURE_EVENTS and docs/calibration.md): "
-        "0.8775, with the exponent",
+        "fitted by least squares on seven failures (Mt. Gox 2014, Bitfinex 2016, Coincheck "
+        "2018, BitGrail 2018, QuadrigaCX 2019, FTX 2022, Bybit 2025; each one's loss, cap and "
+        "Bitcoin's week cited in crypto401k.experiments.calibrate.FAILURE_EVENTS and "
+        "docs/calibration.md): 1.5507, with the exponent",
         ge=0,
         le=10,
     )
     news_exponent: float = P(
-        0.333,
+        0.517,
         "-",
         "exponent b of the news law a x L^b: below 1 the law is concave (the first dollars "
         "lost carry the news that a venue failed, further dollars add less)",
-        "fitted with news_scale on the same six failures: 0.3327 (docs/calibration.md)",
+        "fitted with news_scale on the same seven failures: 0.5171 (docs/calibration.md)",
         gt=0,
         le=1,
     )
@@ -966,7 +966,7 @@ class ExchangeConfig(Section):
         0.38,
         "fraction",
         "largest fall of the fundamental value a failure's news can cause",
-        "the largest reaction observed among the six: Bitcoin fell 38% on Bitstamp from $760 "
+        "the largest reaction observed among the seven: Bitcoin fell 38% on Bitstamp from $760 "
         "to $470 between Mt. Gox halting withdrawals (7 Feb 2014) and going dark (24 Feb): "
         "'The Mt. Gox Bitcoin Exchange Has Gone Offline', fanatically.org, 24 Feb 2014",
         ge=0,

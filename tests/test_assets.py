@@ -349,6 +349,7 @@ def test_an_ftx_sized_failure_moves_bitcoins_week_by_the_news_law():
     assert lost == lost0 and 0.004 < lost < 0.015  # about 1% of the coins' cap, as FTX
     x = Config().exchanges
     fall = news_fall(lost, x.news_scale, x.news_exponent, x.news_cap)
-    assert 0.12 < fall < 0.2  # the law at FTX's size: FTX's -22% week within the fit's scatter
+    # the law at FTX's size: below FTX's own -22% week, within the fit's 16-point scatter
+    assert 0.06 < fall < 0.22
     news_effect = (1.0 + week) / (1.0 + quiet) - 1.0
     assert -fall - 0.05 < news_effect < -fall + 0.02

@@ -13,7 +13,7 @@ or at one exchange per employer. A failure, scheduled or drawn from a market-wid
    saver customers panic, and the news cuts every coin's fundamental value by
    `news_fall(USD lost / coins' market cap)`: `news_scale` x loss^`news_exponent`, concave in
    the loss (exponent below 1) and at most `news_cap`, the largest reaction observed. The law
-   is fitted on six failures from Mt. Gox (2014) to Bybit (2025):
+   is fitted on seven failures from Mt. Gox (2014) to Bybit (2025):
    crypto401k.experiments.calibrate.fit_failure_news and docs/calibration.md. The fall comes
    in equal log steps over `news_days` days from the failure day, as the news did.
 """
