@@ -1229,17 +1229,49 @@ class ExchangeConfig(Section):
         ge=0,
         le=365_000,
     )
-    news_elasticity: float = P(
-        22.0,
-        "-",
-        "a failure cuts every coin's fundamental value by elasticity x (USD lost / coins' cap), "
-        "at most 50%",
-        "calibrated: Bitcoin fell 22% in the week after FTX lost about 1% of the market "
-        "(seed-world-facts.md section 4); with 22 the model's week after a failure of the fifth "
-        "venue is -22.2% per 1% of the coins' cap lost (30 seeds; "
-        "crypto401k.experiments.calibrate.failure_week_slope, docs/calibration.md)",
+    news_scale: float = P(
+        1.551,
+        "fraction",
+        "scale a of the news law: a failure that lost a share L of the coins' cap cuts every "
+        "coin's fundamental value by min(news_cap, a x L^news_exponent)",
+        "fitted by least squares on seven failures (Mt. Gox 2014, Bitfinex 2016, Coincheck "
+        "2018, BitGrail 2018, QuadrigaCX 2019, FTX 2022, Bybit 2025; each one's loss, cap and "
+        "Bitcoin's week cited in crypto401k.experiments.calibrate.FAILURE_EVENTS and "
+        "docs/calibration.md): 1.5507, with the exponent",
         ge=0,
-        le=1000,
+        le=10,
+    )
+    news_exponent: float = P(
+        0.517,
+        "-",
+        "exponent b of the news law a x L^b: below 1 the law is concave (the first dollars "
+        "lost carry the news that a venue failed, further dollars add less)",
+        "fitted with news_scale on the same seven failures: 0.5171 (docs/calibration.md)",
+        gt=0,
+        le=1,
+    )
+    news_cap: float = P(
+        0.38,
+        "fraction",
+        "largest fall of the fundamental value a failure's news can cause",
+        "the largest reaction observed among the seven: Bitcoin fell 38% on Bitstamp from $760 "
+        "to $470 between Mt. Gox halting withdrawals (7 Feb 2014) and going dark (24 Feb): "
+        "'The Mt. Gox Bitcoin Exchange Has Gone Offline', fanatically.org, 24 Feb 2014",
+        ge=0,
+        lt=1,
+    )
+    news_days: int = P(
+        2,
+        "days",
+        "a failure's fall of the fundamental comes in equal log steps over this many days, "
+        "from the failure day",
+        "stated assumption on FTX: Bitcoin fell four days in a row, -26.1% in all, its "
+        "largest day -15.6% on 9 Nov 2022, 56% of the four days' log fall (Dow Jones Market "
+        "Data via MarketScreener, 'Bitcoin Lost 15.63% to 15787.53 at 5 p.m. ET', 9 Nov 2022, "
+        "https://www.marketscreener.com/news/latest/Bitcoin-Lost-15-63-to-15787-53-at-5-p-m-ET-"
+        "Data-Talk--42261307/); two equal days put 50% on each",
+        ge=1,
+        le=30,
     )
     fail_day: int | None = P(
         None, "day", "day of a scheduled failure (None: none)", "treatment", ge=0, le=365_000

@@ -530,7 +530,8 @@ class Crypto401kModel(mesa.Model):
         return neighbour_share(self._savers_adj, fear, self._savers_degree)
 
     def _exchange_day(self, day: int) -> float:
-        """A scheduled or hazard failure of an exchange; returns the news drop (0..0.5)."""
+        """A scheduled or hazard failure of an exchange; returns today's news drop of the
+        fundamentals (0..news_cap): a failure's news arrives over `news_days` days."""
         x = self.exchanges
         k = x.draw_failure(self.rng)
         if (
@@ -539,7 +540,7 @@ class Crypto401kModel(mesa.Model):
         ):
             k = self.config.exchanges.fail_exchange
         if k is None:
-            return 0.0
+            return x.news_today(day)
         price = self.market.price
         coins, cash = x.fail(
             k, day, price, self.savers.coins, self.traders.coins, self.traders.cash
@@ -548,7 +549,8 @@ class Crypto401kModel(mesa.Model):
         self.ledger.lost_cash += cash
         self.savers.panicked |= x.saver_exchange == k  # plan participants who lost coins
         coins_cap = float(np.where(self.market.pegged, 0.0, price * self.market.supply).sum())
-        return x.news_drop(k, coins_cap)
+        x.news_drop(k, coins_cap)
+        return x.news_today(day)
 
     def _custody_edges(self) -> list[tuple[int, int]]:
         """(exchange node, customer node) for every trader and exchange-held plan."""

@@ -11,7 +11,11 @@ or at one exchange per employer. A failure, scheduled or drawn from a market-wid
 2. freezes what is left for `freeze_days`: its customers cannot trade;
 3. frightens: its customers count as fearful neighbours on the social graph for a month, its
    saver customers panic, and the news cuts every coin's fundamental value by
-   `news_elasticity` x (USD lost / coins' market cap), at most 50%.
+   `news_fall(USD lost / coins' market cap)`: `news_scale` x loss^`news_exponent`, concave in
+   the loss (exponent below 1) and at most `news_cap`, the largest reaction observed. The law
+   is fitted on seven failures from Mt. Gox (2014) to Bybit (2025):
+   crypto401k.experiments.calibrate.fit_failure_news and docs/calibration.md. The fall comes
+   in equal log steps over `news_days` days from the failure day, as the news did.
 """
 
 from __future__ import annotations
@@ -21,8 +25,20 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
 
 FEAR_DAYS = 30  # a failure frightens its customers' neighbours for a month
-MAX_NEWS_DROP = 0.5
 HOLDER_TYPES = ("savers", "traders")
+
+
+def news_fall(
+    loss: float | np.ndarray, scale: float, exponent: float, cap: float
+) -> float | np.ndarray:
+    """Fall of every coin's fundamental value (fraction, 0..cap) after a failure that lost
+    `loss` (USD lost / coins' market cap, fraction >= 0): min(cap, scale x loss^exponent).
+
+    Concave and increasing in the loss for 0 < exponent <= 1: the first dollars lost carry
+    the news that a venue failed, further dollars add less. Same shape as `loss`.
+    """
+    fall = np.minimum(cap, scale * np.power(np.maximum(loss, 0.0), exponent))
+    return float(fall) if np.ndim(fall) == 0 else fall
 
 
 class ExchangePopulation:
@@ -50,6 +66,7 @@ class ExchangePopulation:
         self.lost_coins = np.zeros((n, len(HOLDER_TYPES), n_assets))
         self.lost_cash = np.zeros(n)
         self.lost_usd = np.zeros(n)  # value lost at the failure day's prices
+        self.news_daily = np.zeros(n)  # each failure's fall of the fundamental per news day
 
     # ---- derived state ---------------------------------------------------------------
     def frozen(self, day: int) -> np.ndarray:
@@ -124,10 +141,26 @@ class ExchangePopulation:
         return coins_lost, self.lost_cash[k]
 
     def news_drop(self, k: int, coins_cap: float) -> float:
-        """Fall of every coin's fundamental value after exchange k's failure (0..0.5)."""
-        if coins_cap <= 0:
+        """Fall of every coin's fundamental value after exchange k's failure, over all its
+        news days (0..news_cap): `news_fall` of the USD it lost over the coins' market cap
+        (`coins_cap`, USD). Records the fall per news day for `news_today`."""
+        x = self.cfg
+        fall = 0.0
+        if coins_cap > 0:
+            fall = news_fall(
+                self.lost_usd[k] / coins_cap, x.news_scale, x.news_exponent, x.news_cap
+            )
+        self.news_daily[k] = 1.0 - (1.0 - fall) ** (1.0 / x.news_days)
+        return fall
+
+    def news_today(self, day: int) -> float:
+        """Today's fall of every coin's fundamental value (fraction) from the failures whose
+        news is still arriving: the product of their daily steps."""
+        since = day - self.failed_day
+        arriving = self.failed & (since >= 0) & (since < self.cfg.news_days)
+        if not arriving.any():
             return 0.0
-        return min(MAX_NEWS_DROP, self.cfg.news_elasticity * self.lost_usd[k] / coins_cap)
+        return float(1.0 - np.prod(1.0 - self.news_daily[arriving]))
 
 
 class Exchange(RowAgent):
