@@ -47,6 +47,12 @@ EXPLICIT: dict[str, tuple[tuple[float, float], str]] = {
         "a memory (time constant 1/(1 - rho)) of 45 to 180 days: a factor of two either way "
         "on the quarter of the default",
     ),
+    "market.market_maker_depth_share": (
+        (0.25, 0.75),
+        "a factor of two below the default 0.5, but at most three quarters: the rest of the "
+        "book (retail limit orders, other venues) stays when market makers withdraw; near 1, "
+        "depth vanishes with them and any flow moves the price without bound",
+    ),
     "market.daily_volume_usd": (
         (4.7e10, 9.3e10),
         "CEX spot volume $47-93B/day in 2025 (CCData; docs/sources.md)",
