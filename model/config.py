@@ -134,19 +134,28 @@ class MarketConfig(Section):
         gt=0,
     )
     impact_permanent_share: float = P(
-        1.0,
+        0.5,
         "fraction",
-        "share of each day's impact that is permanent; the rest decays",
-        "treatment: payroll buying is uninformed flow whose impact may decay "
-        "(Donier & Bonart 2015 find partial decay)",
+        "share of each day's impact that stays in the price; the rest decays (transient impact)",
+        "the model's impact is the day's impact at the close; Bucci, Benzaquen, Lillo & "
+        "Bouchaud (2019), 'Slow decay of impact in equity markets: insights from the ANcerno "
+        "database', Market Microstructure and Liquidity 4(3-4), 1950006: impact at the end of "
+        "the day (2/3 of peak) decays to about 1/2 of itself over ~50 days; Donier & Bonart "
+        "(2015), 'A million "
+        "metaorder analysis of market impact on the Bitcoin', Market Microstructure and "
+        "Liquidity 1(2), 1550008: uninformed Bitcoin flow's impact decays almost completely",
         ge=0,
         le=1,
     )
     impact_halflife_days: float = P(
         10.0,
         "days",
-        "half-life of the transient part of impact",
-        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015)",
+        "half-life of the transient part of impact (exponential decay)",
+        "Bucci et al. (2019, above): the transient part decays over the following days and is "
+        "gone by about 50 days (an exponential with a 10-day half-life leaves 3% at 50 days); "
+        "Brokmann, Serie, Kockelkoren & Bouchaud (2015), 'Slow decay of impact in equity "
+        "markets', Market Microstructure and Liquidity 1(2), 1550007: daily metaorders' impact "
+        "decays slowly over a 10-day horizon",
         gt=0,
     )
     market_maker_depth_share: float = P(
