@@ -197,6 +197,7 @@ class PlainTrader(FixedAgent):
         self.w0 = float(pop.w0[row, 0])
         self.coins = float(pop.coins[row, 0])
         self.cash = float(pop.cash[row])
+        self.entry_share = float(pop.entry_share[row])
         self.strategy = int(pop.strategy[row])
         self.liquidated_day = int(pop.liquidated_day[row])
         self.neighbours: list[PlainTrader] = []
@@ -266,6 +267,14 @@ class PlainTrader(FixedAgent):
             self.cash = 0.0
             return written_off
         return 0.0
+
+    def refill(self, price: float, coins_cap: float) -> float:
+        """Deposit (or withdraw) 1/refill_days of the gap to the account's share of the
+        retail sector's target; returns the USD paid in."""
+        target = self.t.wealth_share * coins_cap * self.entry_share
+        paid = (target - (self.coins * price + self.cash)) / self.t.refill_days
+        self.cash += paid
+        return paid
 
 
 class PlainSavers:
@@ -394,6 +403,12 @@ class PlainTraders:
         written_off = float(np.sum([w for w in written if w > 0.0]))
         self.bad_debt += written_off
         return written_off
+
+    def refill(self, price: np.ndarray, coins_cap: float) -> float:
+        if self.cfg.refill_days is None or self.n == 0:
+            return 0.0
+        p = float(price[0])
+        return float(np.sum([a.refill(p, coins_cap) for a in self.agents]))
 
 
 class ReferenceModel(Crypto401kModel):

@@ -385,6 +385,20 @@ class TraderConfig(Section):
         ge=0,
         le=10,
     )
+    refill_days: float | None = P(
+        60.0,
+        "days",
+        "mean lag of retail money behind the market: each trader's equity relaxes towards its "
+        "day-0 share of `wealth_share` x the coins' market cap by 1/refill_days of the gap a "
+        "day (deposits and new traders below it, withdrawals above it, from and to the outside "
+        "account); None: a closed retail sector whose losses are never replaced",
+        "Auer, Cornelli, Doerr, Frost & Gambacorta (2023), 'Crypto shocks and retail losses', "
+        "BIS Bulletin 69: rises in the number of retail users of crypto apps lag Bitcoin's "
+        "price rises by about two months on average (data: Auer et al. 2022, 'Crypto trading "
+        "and Bitcoin prices: evidence from a new database of retail adoption', BIS Working "
+        "Papers 1049)",
+        gt=0,
+    )
     initial_weight: float = P(
         0.5,
         "fraction",

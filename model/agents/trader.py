@@ -51,7 +51,8 @@ class TraderPopulation:
         self.cap_share = np.asarray(cfg.coin_cap_share)
         # Wealth is Pareto-like (lognormal with a heavy right tail), summing to the share.
         w = rng.lognormal(0.0, 1.0, n)
-        equity = t.wealth_share * market_cap.sum() * w / w.sum() if n else np.zeros(0)
+        self.entry_share = w / w.sum() if n else np.zeros(0)  # each one's share of the sector
+        equity = t.wealth_share * market_cap.sum() * self.entry_share
         levered = rng.random(n) < t.leverage_share
         self.leverage = np.where(levered, t.max_leverage, 1.0)  # maximum position / equity
         base = np.where(levered, min(t.leveraged_weight, t.max_leverage), t.initial_weight)
@@ -177,6 +178,23 @@ class TraderPopulation:
         self.cash[broke] = 0.0
         self.bad_debt += written_off
         return written_off
+
+    def refill(self, price: np.ndarray, coins_cap: float) -> float:
+        """Retail money follows the market: each account's equity relaxes towards its day-0
+        share of `wealth_share` x `coins_cap` (USD, the coins' market cap at `price`, USD/coin
+        of shape (assets,)) by 1/`refill_days` of the gap a day: deposits (new money, traders)
+        below it, withdrawals above it. Without it the sector pays its trading costs to the
+        outside market and is never replaced (docs/calibration.md, "The discount").
+
+        Returns the net USD paid in today (from the outside account; negative: paid out).
+        """
+        days = self.cfg.refill_days
+        if days is None or self.n == 0:
+            return 0.0
+        target = self.cfg.wealth_share * coins_cap * self.entry_share
+        paid = (target - self.equity(price)) / days
+        self.cash += paid
+        return float(paid.sum())
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
