@@ -18,7 +18,10 @@ chartist turns fundamentalist with nu*exp(a), where
 so traders herd locally and return to fundamentals when the price strays far (structural
 stochastic volatility: fat tails and volatility clustering). Leveraged traders are liquidated
 (all coins sold) when equity falls below `maintenance_margin` of the initial margin; a loss
-beyond their equity is written off by the broker (the outside market's account).
+beyond their equity is written off by the broker (the outside market's account). Retail money
+follows the market: each account relaxes towards its day-0 share of `wealth_share` x the coins'
+cap with a mean lag of `refill_days` (deposits, new traders, withdrawals), so the sector does not
+drain away through the impact it pays.
 """
 
 from __future__ import annotations
