@@ -202,12 +202,11 @@ class PlainTrader(FixedAgent):
         self.w0 = float(pop.w0[row, 0])
         self.coins = float(pop.coins[row, 0])
         self.cash = float(pop.cash[row])
+        self.entry_share = float(pop.entry_share[row])
         self.strategy = int(pop.strategy[row])
         self.liquidated_day = int(pop.liquidated_day[row])
         self.neighbours: list[PlainTrader] = []
         self.switch_to = self.strategy
-        self.equity0 = float(pop.equity0[row])
-        self.wiped_days = int(pop.wiped_days[row])
 
     def in_fear(self, day: int) -> bool:
         return day - self.liquidated_day < FEAR_DAYS
@@ -273,6 +272,14 @@ class PlainTrader(FixedAgent):
             self.cash = 0.0
             return written_off
         return 0.0
+
+    def refill(self, price: float, coins_cap: float) -> float:
+        """Deposit (or withdraw) 1/refill_days of the gap to the account's share of the
+        retail sector's target; returns the USD paid in."""
+        target = self.t.wealth_share * coins_cap * self.entry_share
+        paid = (target - (self.coins * price + self.cash)) / self.t.refill_days
+        self.cash += paid
+        return paid
 
 
 class PlainSavers:
@@ -365,21 +372,6 @@ class PlainTraders:
         self.cfg, self.n, self.agents = pop.cfg, pop.n, agents
         self.cap_share, self.trend, self.trend_decay = pop.cap_share, pop.trend, pop.trend_decay
         self.liquidations, self.bad_debt = pop.liquidations, pop.bad_debt
-        self.entries, self.cap0, self.supply_coins = pop.entries, pop.cap0, pop.supply_coins
-
-    def replace_wiped(self, price: np.ndarray) -> float:
-        """`TraderPopulation.replace_wiped`, one trader at a time."""
-        wait = self.cfg.reentry_days
-        ratio = float(self.supply_coins @ np.where(self.cap_share > 0, price, 0.0)) / self.cap0
-        injected = 0.0
-        for a in self.agents:
-            a.wiped_days = a.wiped_days + 1 if a.cash <= 0.0 and a.coins <= 0.0 else 0
-            if wait is not None and a.wiped_days >= wait:
-                a.cash = a.equity0 * ratio
-                a.wiped_days = 0
-                self.entries += 1
-                injected += a.cash
-        return injected
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
@@ -428,6 +420,12 @@ class PlainTraders:
         written_off = float(np.sum([w for w in written if w > 0.0]))
         self.bad_debt += written_off
         return written_off
+
+    def refill(self, price: np.ndarray, coins_cap: float) -> float:
+        if self.cfg.refill_days is None or self.n == 0:
+            return 0.0
+        p = float(price[0])
+        return float(np.sum([a.refill(p, coins_cap) for a in self.agents]))
 
 
 class ReferenceModel(Crypto401kModel):

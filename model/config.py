@@ -190,20 +190,28 @@ class MarketConfig(Section):
         le=10,
     )
     impact_permanent_share: float = P(
-        1.0,
+        0.5,
         "fraction",
-        "share of each day's impact that is permanent; the rest decays",
-        "treatment: payroll buying is uninformed flow whose impact may decay "
-        "(Donier & Bonart 2015 find partial decay)",
+        "share of each day's impact that stays in the price; the rest decays (transient impact)",
+        "the model's impact is the day's impact at the close; Bucci, Benzaquen, Lillo & "
+        "Bouchaud (2019), 'Slow decay of impact in equity markets: insights from the ANcerno "
+        "database', Market Microstructure and Liquidity 4(3-4), 1950006: impact at the end of "
+        "the day (2/3 of peak) decays to about 1/2 of itself over ~50 days; Donier & Bonart "
+        "(2015), 'A million "
+        "metaorder analysis of market impact on the Bitcoin', Market Microstructure and "
+        "Liquidity 1(2), 1550008: uninformed Bitcoin flow's impact decays almost completely",
         ge=0,
         le=1,
     )
     impact_halflife_days: float = P(
         10.0,
         "days",
-        "half-life of the transient part of impact",
-        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015); "
-        "bounded by the default horizon, 10 years",
+        "half-life of the transient part of impact (exponential decay)",
+        "Bucci et al. (2019, above): the transient part decays over the following days and is "
+        "gone by about 50 days (an exponential with a 10-day half-life leaves 3% at 50 days); "
+        "Brokmann, Serie, Kockelkoren & Bouchaud (2015), 'Slow decay of impact in equity "
+        "markets', Market Microstructure and Liquidity 1(2), 1550007: daily metaorders' impact "
+        "decays slowly over a 10-day horizon",
         gt=0,
         le=3650,
     )
@@ -522,6 +530,20 @@ class TraderConfig(Section):
         ge=0,
         le=10,
     )
+    refill_days: float | None = P(
+        60.0,
+        "days",
+        "mean lag of retail money behind the market: each trader's equity relaxes towards its "
+        "day-0 share of `wealth_share` x the coins' market cap by 1/refill_days of the gap a "
+        "day (deposits and new traders below it, withdrawals above it, from and to the outside "
+        "account); None: a closed retail sector whose losses are never replaced",
+        "Auer, Cornelli, Doerr, Frost & Gambacorta (2023), 'Crypto shocks and retail losses', "
+        "BIS Bulletin 69: rises in the number of retail users of crypto apps lag Bitcoin's "
+        "price rises by about two months on average (data: Auer et al. 2022, 'Crypto trading "
+        "and Bitcoin prices: evidence from a new database of retail adoption', BIS Working "
+        "Papers 1049)",
+        gt=0,
+    )
     initial_weight: float = P(
         0.5,
         "fraction",
@@ -676,18 +698,6 @@ class TraderConfig(Section):
         "exchanges set maintenance at about half of initial margin",
         gt=0,
         le=1,
-    )
-    reentry_days: int | None = P(
-        30,
-        "days",
-        "a trader wiped out (no coins, no cash) is replaced after this many days by a new "
-        "trader with the same traits and its predecessor's day-0 equity scaled by the coins' "
-        "market cap now against day 0, in cash (None: never)",
-        "stated reason: without it the leveraged retail sector dies in its first crash and "
-        "never returns; retail money keeps arriving (17% of US adults have used crypto, "
-        "unchanged since 2021: Pew Research Center, survey of 7-11 Feb 2024)",
-        ge=1,
-        le=3650,
     )
 
 

@@ -10,7 +10,8 @@ A day (one `step`):
    a fiscal rescue, the last rung, is paid once;
 4. savers, traders and institutions decide their orders at today's quotes (vectorized);
 5. the market clears: net flow over depth moves the price; every order executes at the new
-   price against market makers and the outside market;
+   price against market makers and the outside market; retail deposits and withdrawals follow
+   the market (traders.refill_days);
 6. credit lines are drawn and repaid, defaults cascade over the exposure layer, market
    makers lay off inventory;
 7. returns, volatility, losses and flows are recorded (DataCollector); the fiscal ledger
@@ -339,6 +340,9 @@ class Crypto401kModel(mesa.Model):
         if not warm and rules is not None and rules.reporting_cost > 0.0:
             savers.charge(self._market_rules.reporting_cost, exec_price, self.ledger)
         self.outside_cash -= traders.settle(orders[1], exec_price)
+        # retail money follows the market: deposits come from (withdrawals go to) the outside
+        coins_cap = float(np.where(market.pegged, 0.0, exec_price * market.supply).sum())
+        self.outside_cash -= traders.refill(exec_price, coins_cap)
         inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
@@ -356,7 +360,6 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += coins
         self.outside_cash += cash
         self.outside_cash -= inst.reenter(market.price, self.rng)
-        self.outside_cash -= traders.replace_wiped(market.price)
 
         if self._outside_ref is not None:  # its reference follows its holdings, slowly
             follow = 1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days)

@@ -1,8 +1,11 @@
 """Price formation: impact, transient decay, depth, circuit breaker, fundamentals."""
 
 import numpy as np
+import pytest
 from crypto401k.model.config import Config
 from crypto401k.model.market import Market
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def _market(**overrides):
@@ -80,3 +83,57 @@ def test_counterparty_shares_sum_to_one():
     mm, outside = m.counterparty_shares(cap)
     assert np.allclose(mm.sum(axis=0) + outside, 1.0)
     assert mm[0, 0] == 0.0
+
+
+@given(
+    theta=st.floats(0.0, 1.0),
+    halflife=st.floats(0.5, 60.0),
+    quiet_days=st.integers(0, 200),
+    flow=st.floats(-0.01, 0.01),
+)
+def test_a_day_s_impact_relaxes_to_its_permanent_share(theta, halflife, quiet_days, flow):
+    """One day's flow moves the log price by Delta; after n quiet days
+    Delta x (theta + (1 - theta) x 0.5^(n / halflife)) of it is left."""
+    m = _market(
+        **{
+            "assets.0.fundamental_vol_annual": 0.0,
+            "market.impact_permanent_share": theta,
+            "market.impact_halflife_days": halflife,
+        }
+    )
+    p0 = m.log_price[0]
+    m.clear(m.supply * flow, 1.0, None)
+    jump = m.log_price[0] - p0
+    for _ in range(quiet_days):
+        m.step_fundamental()
+        m.clear(np.zeros(1), 1.0, None)
+    left = theta + (1.0 - theta) * 0.5 ** (quiet_days / halflife)
+    assert np.isclose(m.log_price[0] - p0, jump * left, rtol=1e-9, atol=1e-15)
+    assert np.isclose(jump, 5.0 * flow)  # the day's impact does not depend on theta
+
+
+@pytest.mark.parametrize(("theta", "halflife"), [(1.0, 10.0), (0.5, 10.0), (0.2, 3.0)])
+def test_transient_impact_makes_returns_revert_at_lag_1(theta, halflife):
+    """Under i.i.d. net flows the lag-1 autocorrelation of returns is
+    -(1 - d)(1 - theta)(1 - d(1 - theta)/(1 + d)) / (1 + (1 - d)(1 - theta)^2/(1 + d)),
+    d = 0.5^(1/halflife): zero for permanent impact, negative for partly transient impact."""
+    m = _market(
+        **{
+            "assets.0.fundamental_vol_annual": 0.0,
+            "market.impact_permanent_share": theta,
+            "market.impact_halflife_days": halflife,
+        }
+    )
+    flows = np.random.default_rng(7).standard_normal(40_000) * 1e-4 * m.supply[0]
+    log_p = np.empty(len(flows))
+    for t, q in enumerate(flows):
+        m.clear(np.array([q]), 1.0, None)
+        log_p[t] = m.log_price[0]
+    r = np.diff(log_p)
+    d, keep = 0.5 ** (1.0 / halflife), 1.0 - theta
+    cov = -(1 - d) * keep * (1 - d * keep / (1 + d))
+    var = 1 + (1 - d) * keep**2 / (1 + d)
+    rho = np.corrcoef(r[:-1], r[1:])[0, 1]
+    assert abs(rho - cov / var) < 4.0 / np.sqrt(len(r))  # 4 standard errors
+    if theta < 1.0:
+        assert rho < -0.02

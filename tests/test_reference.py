@@ -29,7 +29,7 @@ CRASH = {
 LADDER = {
     **CRASH,
     "savers__channel": "payroll",
-    "regulator__threshold": 0.5,
+    "regulator__threshold": 0.1,
     "regulator__lag_days": 5,
     "regulator__leverage_cap": 1.5,
 }

@@ -10,7 +10,10 @@ from crypto401k.model.agents.trader import (
     budget_clip,
     needs_liquidation,
 )
+from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.policy import PolicyEffects
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import small_config
 
@@ -97,10 +100,60 @@ def test_regulator_leverage_cap_binds():
         n=10,
         traders__leverage_share=1.0,
         traders__max_leverage=10.0,
-        traders__fundamentalist_reaction=100.0,
+        traders__fundamentalist_reaction=10.0,  # the largest allowed: demand far beyond the cap
     )
     pop.strategy[:] = FUNDAMENTALIST
     orders = pop.decide(0, PRICE, np.log(PRICE * 3), PolicyEffects(leverage_cap=2.0), rng)
     pop.settle(orders, PRICE)
     weight = pop.coins[:, 0] * PRICE[0] / pop.equity(PRICE)
     assert weight.max() <= 2.0 + 1e-9
+
+
+@given(
+    days=st.floats(1.0, 400.0),
+    cap=st.floats(1e6, 1e13),
+    price=st.floats(1.0, 1e6),
+    quiet_days=st.integers(1, 50),
+)
+def test_refill_closes_each_account_s_gap_to_its_share_geometrically(days, cap, price, quiet_days):
+    """Each day an account gets 1/refill_days of the gap between its day-0 share of
+    wealth_share x the coins' cap and its equity; the sum paid is returned."""
+    pop, _ = _population(n=20, traders__refill_days=days)
+    p = np.array([price])
+    pop.cash[:5] -= 3.0 * pop.equity(p)[:5]  # losers (some with negative equity)
+    target = pop.cfg.wealth_share * cap * pop.entry_share
+    gap0 = target - pop.equity(p)
+    before = pop.equity(p).sum()
+    paid = pop.refill(p, cap)
+    assert np.isclose(paid, gap0.sum() / days, rtol=1e-9, atol=1e-6 * abs(gap0).max())
+    assert np.isclose(pop.equity(p).sum() - before, paid, rtol=1e-9, atol=1e-6 * abs(paid))
+    for _ in range(quiet_days - 1):
+        pop.refill(p, cap)
+    left = (1.0 - 1.0 / days) ** quiet_days
+    assert np.allclose(target - pop.equity(p), gap0 * left, rtol=1e-6, atol=1e-9 * target.max())
+
+
+def test_no_refill_leaves_a_closed_sector():
+    pop, _ = _population(n=10, traders__refill_days=None)
+    cash = pop.cash.copy()
+    assert pop.refill(PRICE, 1e12) == 0.0
+    assert np.array_equal(pop.cash, cash)
+
+
+def test_retail_money_keeps_the_sector_at_its_share_of_the_market():
+    """Traders pay their trading costs to the outside market; without new money their share
+    of the coins' cap shrinks year by year, with it the share stays near `wealth_share`."""
+    share = {}
+    for days in (None, 60.0):
+        cfg = small_config(
+            **{"traders__refill_days": days, "run__steps": 730, "savers__allocation": 0.0}
+        )
+        m = Crypto401kModel(cfg, rng=4)
+        m.run()
+        p = m.market.price
+        share[days] = m.traders.equity(p).sum() / (p * m.market.supply).sum()
+        books = m.books()
+        assert np.isclose(books["cash"], books["cash_expected"], rtol=1e-9)
+    w = small_config().traders.wealth_share
+    assert abs(share[60.0] - w) < 0.15 * w
+    assert share[None] < share[60.0]

@@ -18,7 +18,10 @@ chartist turns fundamentalist with nu*exp(a), where
 so traders herd locally and return to fundamentals when the price strays far (structural
 stochastic volatility: fat tails and volatility clustering). Leveraged traders are liquidated
 (all coins sold) when equity falls below `maintenance_margin` of the initial margin; a loss
-beyond their equity is written off by the broker (the outside market's account).
+beyond their equity is written off by the broker (the outside market's account). Retail money
+follows the market: each account relaxes towards its day-0 share of `wealth_share` x the coins'
+cap with a mean lag of `refill_days` (deposits, new traders, withdrawals), so the sector does not
+drain away through the impact it pays.
 """
 
 from __future__ import annotations
@@ -49,10 +52,10 @@ class TraderPopulation:
         t = self.cfg = cfg.traders
         n = self.n = t.n_traders
         self.cap_share = np.asarray(cfg.coin_cap_share)
-        self.supply_coins = market_cap / price0  # coins in circulation (0 for a stablecoin)
         # Wealth is Pareto-like (lognormal with a heavy right tail), summing to the share.
         w = rng.lognormal(0.0, 1.0, n)
-        equity = t.wealth_share * market_cap.sum() * w / w.sum() if n else np.zeros(0)
+        self.entry_share = w / w.sum() if n else np.zeros(0)  # each one's share of the sector
+        equity = t.wealth_share * market_cap.sum() * self.entry_share
         levered = rng.random(n) < t.leverage_share
         self.leverage = np.where(levered, t.max_leverage, 1.0)  # maximum position / equity
         base = np.where(levered, min(t.leveraged_weight, t.max_leverage), t.initial_weight)
@@ -61,10 +64,6 @@ class TraderPopulation:
         self.cash = equity * (1.0 - base)
         self.strategy = rng.choice(3, size=n, p=t.initial_shares).astype(np.int8)
         self.liquidated_day = np.full(n, -(10**9), dtype=np.int64)
-        self.equity0 = equity  # USD at day 0 (a replacement is sized from it)
-        self.cap0 = float(market_cap.sum())
-        self.wiped_days = np.zeros(n, dtype=np.int64)  # days with no coins and no cash
-        self.entries = 0  # replacements so far
         self.liquidations = 0  # cumulative count
         self.bad_debt = 0.0  # USD written off by brokers, cumulative
         self.trend = np.zeros(len(price0))
@@ -169,26 +168,6 @@ class TraderPopulation:
             self.liquidations += int(liquidate.sum())
         return np.maximum(orders, -self.coins)
 
-    def replace_wiped(self, price: np.ndarray) -> float:
-        """Replace traders wiped out (no coins, no cash) for `reentry_days` by new ones with
-        the same traits and their predecessor's day-0 equity scaled by the coins' cap now over
-        day 0, all in cash (they buy back to their weights through the market). Returns the
-        USD the outside put in."""
-        wait = self.cfg.reentry_days
-        wiped = (self.cash <= 0.0) & (self.coins.sum(axis=1) <= 0.0)
-        self.wiped_days = np.where(wiped, self.wiped_days + 1, 0)
-        if wait is None or self.cap0 <= 0:
-            return 0.0
-        new = wiped & (self.wiped_days >= wait)
-        if not new.any():
-            return 0.0
-        ratio = float(self.supply_coins @ np.where(self.cap_share > 0, price, 0.0)) / self.cap0
-        injected = self.equity0[new] * ratio
-        self.cash[new] = injected
-        self.wiped_days[new] = 0
-        self.entries += int(new.sum())
-        return float(injected.sum())
-
     def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
         """Execute at `price`; write off negative equity of emptied accounts.
 
@@ -202,6 +181,23 @@ class TraderPopulation:
         self.cash[broke] = 0.0
         self.bad_debt += written_off
         return written_off
+
+    def refill(self, price: np.ndarray, coins_cap: float) -> float:
+        """Retail money follows the market: each account's equity relaxes towards its day-0
+        share of `wealth_share` x `coins_cap` (USD, the coins' market cap at `price`, USD/coin
+        of shape (assets,)) by 1/`refill_days` of the gap a day: deposits (new money, traders)
+        below it, withdrawals above it. Without it the sector pays its trading costs to the
+        outside market and is never replaced (docs/calibration.md, "The discount").
+
+        Returns the net USD paid in today (from the outside account; negative: paid out).
+        """
+        days = self.cfg.refill_days
+        if days is None or self.n == 0:
+            return 0.0
+        target = self.cfg.wealth_share * coins_cap * self.entry_share
+        paid = (target - self.equity(price)) / days
+        self.cash += paid
+        return float(paid.sum())
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
