@@ -164,6 +164,21 @@ class MarketConfig(Section):
         gt=0,
         le=100,
     )
+    impact_kink_turnover: float = P(
+        1.0,
+        "days of volume",
+        "the linear law holds for a day's net flow up to this many days of the asset's spot "
+        "volume (as a share of its coins, over depth); beyond it impact grows with the square "
+        "root of the flow, so a fire sale of much of the coins in a day does not move the "
+        "log price without bound",
+        "Toth, Lemperiere, Deremble, de Lataillade, Kockelkoren & Bouchaud (2011), "
+        "'Anomalous price impact and the critical nature of liquidity in financial markets', "
+        "Physical Review X 1, 021006; Donier & Bonart (2015) for Bitcoin: the square-root "
+        "law of large orders; the kink at one day's volume is a stated choice (flows below it "
+        "keep the calibrated linear multiplier)",
+        gt=0,
+        le=100,
+    )
     impact_law: Literal["linear", "sqrt"] = P(
         "linear",
         "-",

@@ -64,6 +64,8 @@ class Market:
             ]
         )
         self.turnover = volume / caps
+        # share of supply (over depth) beyond which impact turns from linear to square root
+        self.kink = self.cfg.impact_kink_turnover * self.turnover
         self.log_base = np.log(p0)  # permanent component of the log price
         self.transient = np.zeros(self.n)  # decaying component of the log price
         self.log_fundamental = np.log(p0)
@@ -137,11 +139,12 @@ class Market:
 
         Both laws depend on coins traded relative to supply, so impact is scale-free in
         the price level: spot volume is a constant turnover of market cap (the configured
-        dollar volume at day-0 prices).
+        dollar volume at day-0 prices). The linear law turns into a square root beyond
+        `impact_kink_turnover` days of volume (a fire sale of a large part of the coins).
         """
         share = net_coins / (self.supply * depth)
         if self.cfg.impact_law == "linear":
-            return self.cfg.impact_multiplier * share
+            return linear_impact(share, self.cfg.impact_multiplier, self.kink)
         return (
             np.sign(share)
             * self.cfg.sqrt_impact_coefficient
@@ -160,8 +163,14 @@ class Market:
             if big.any():
                 halted = True
                 ratio = breaker / np.abs(move[big])
-                # linear law: impact is proportional to flow; sqrt law: to its square root
-                scale[big] = ratio if self.cfg.impact_law == "linear" else ratio**2
+                if self.cfg.impact_law == "linear":  # the flow that moves the price by `breaker`
+                    share = np.abs(net_coins[big] / (self.supply[big] * depth[big]))
+                    needed = linear_impact_inverse(
+                        breaker, self.cfg.impact_multiplier, self.kink[big]
+                    )
+                    scale[big] = np.minimum(1.0, needed / share)
+                else:  # sqrt law: impact goes with the flow's square root
+                    scale[big] = ratio**2
                 move[big] = np.sign(move[big]) * breaker
         keep = self.cfg.impact_permanent_share
         self.log_base = self.log_base + keep * move
@@ -187,3 +196,21 @@ class Market:
         n = min(self._n_ret, window)
         if n >= 2:
             self.vol = self._ret_buf[:n].std(axis=0, ddof=1)
+
+
+def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.ndarray:
+    """Log-price move of a net flow of `share` of the supply (over depth), shape (A,):
+    `multiplier * share` up to `kink`, then a square root, `multiplier * sqrt(kink * |share|)`
+    (continuous, concave): a day's flow of many days' volume moves the price by the
+    square-root law of large metaorders (Toth et al. 2011; Donier & Bonart 2015), not in
+    proportion."""
+    a = np.abs(share)
+    big = a > kink
+    safe = np.where(big, a, 0.0)
+    return np.sign(share) * multiplier * np.where(big, np.sqrt(kink * safe), a)
+
+
+def linear_impact_inverse(move: float, multiplier: float, kink: np.ndarray) -> np.ndarray:
+    """The |share| whose `linear_impact` is `move` (> 0), shape of `kink`."""
+    m = move / multiplier
+    return np.where(m <= kink, m, m * m / np.where(kink > 0, kink, 1.0))

@@ -137,3 +137,33 @@ def test_transient_impact_makes_returns_revert_at_lag_1(theta, halflife):
     assert abs(rho - cov / var) < 4.0 / np.sqrt(len(r))  # 4 standard errors
     if theta < 1.0:
         assert rho < -0.02
+
+
+@given(
+    share=st.floats(-50.0, 50.0, allow_nan=False),
+    kink=st.floats(1e-4, 0.5),
+    multiplier=st.floats(0.5, 20.0),
+)
+def test_impact_is_linear_up_to_the_kink_then_a_concave_square_root(share, kink, multiplier):
+    from crypto401k.model.market import linear_impact, linear_impact_inverse
+
+    k = np.array([kink])
+    move = float(linear_impact(np.array([share]), multiplier, k)[0])
+    if abs(share) <= kink:
+        assert move == pytest.approx(multiplier * share)
+    else:  # never more than the linear law, and growing with the square root
+        assert abs(move) < multiplier * abs(share)
+        assert abs(move) == pytest.approx(multiplier * np.sqrt(kink * abs(share)))
+    assert np.sign(move) == np.sign(share)
+    if move != 0.0:  # the inverse gives back the flow
+        back = float(linear_impact_inverse(abs(move), multiplier, k)[0])
+        assert back == pytest.approx(abs(share), rel=1e-9)
+
+
+def test_a_fire_sale_of_most_of_the_coins_does_not_move_the_price_without_bound():
+    from crypto401k.model.market import linear_impact
+
+    kink = np.array([0.02])  # a day's volume: 2% of the coins
+    sale = linear_impact(np.array([-2.0]), 5.0, kink)  # twice the coins, over thin depth
+    assert -1.5 < sale[0] < -0.5  # a crash of 45-78%, not a fall to nothing
+    assert linear_impact(np.array([-2.0]), 5.0, np.array([np.inf]))[0] == -10.0  # linear

@@ -20,7 +20,7 @@ CRASH = {
     "traders__leverage_share": 0.2,
     "shock__day": 120,
     "shock__fundamental_drop": 0.6,
-    "regulator__threshold": 25.0,
+    "regulator__threshold": 10.0,  # bps of plan assets: the crash reaches it
     # a short burn-in (the engine's is compared too) that leaves leveraged traders to liquidate
     "run__burn_in_days": 10,
 }
