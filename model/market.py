@@ -206,8 +206,8 @@ def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.
     proportion."""
     a = np.abs(share)
     big = a > kink
-    safe = np.where(big, a, 0.0)
-    return np.sign(share) * multiplier * np.where(big, np.sqrt(kink * safe), a)
+    root = np.sqrt(np.where(big, kink, 0.0) * np.where(big, a, 0.0))  # 0 where linear
+    return np.sign(share) * multiplier * np.where(big, root, a)
 
 
 def linear_impact_inverse(move: float, multiplier: float, kink: np.ndarray) -> np.ndarray:
