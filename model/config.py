@@ -749,9 +749,9 @@ class RegulatorConfig(Section):
         "pressure",
         "pressure at which the first action (warning) is set in motion; rung k needs k times this",
         "stated assumption: a loss of about 0.5% of 401(k) assets draws a response; "
-        "bounded by 1e6 (a loss of 10,000x the assets: never reached)",
+        "bounded by 1e15: a pressure never reached, which switches the rule off",
         gt=0,
-        le=1e6,
+        le=1e15,
     )
     lag_days: int = P(
         120,
@@ -1138,9 +1138,9 @@ class AgencyConfig(Section):
         "pressure",
         "pressure at which the agency's rung-1 rule is set in motion (rung k: k times this)",
         "stated assumption, as regulator.threshold: each signal is in basis points; "
-        "bounded by 1e6 (a loss of 10,000x the assets: never reached)",
+        "bounded by 1e15: a pressure never reached, which switches the rule off",
         gt=0,
-        le=1e6,
+        le=1e15,
     )
     propose_days: int = P(
         236,
