@@ -466,9 +466,10 @@ class TraderConfig(Section):
         "phi: share of equity a fundamentalist trades per unit log mispricing",
         "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched "
         "(docs/calibration.md); "
-        "bounded by 10, 200x the default",
+        "bounded by 1000, 20,000x the default (large values only saturate orders at the "
+        "budget, which the tests use)",
         ge=0,
-        le=10,
+        le=1000,
     )
     chartist_reaction: float = P(
         0.25,
