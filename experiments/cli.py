@@ -186,7 +186,9 @@ def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
         _number("--years", args.years, float),
         _number("--workers", args.workers, int),
     )
-    check_sweep(*sizes)
+    check_sweep(
+        *sizes, typed={"--seeds": args.seeds, "--years": args.years, "--workers": args.workers}
+    )
     return sizes
 
 

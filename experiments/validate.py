@@ -175,16 +175,33 @@ MAX_YEARS = 1000.0  # run.steps allows at most 365,000 days
 MAX_WORKERS = 1024  # local processes
 
 
-def check_sweep(seeds: int, years: float, workers: int) -> None:
-    """Validate a sweep's size once, at the boundary; raise ConfigError naming the flag."""
+def check_sweep(
+    seeds: int, years: float, workers: int, typed: dict[str, str] | None = None
+) -> None:
+    """Validate a sweep's size once, at the boundary; raise ConfigError naming the flag and
+    its value as the user typed it (`typed`: flag -> text; default: the number)."""
+    typed = typed or {}
+    shown = {
+        "--seeds": typed.get("--seeds", str(seeds)),
+        "--years": typed.get("--years", f"{years:g}"),
+        "--workers": typed.get("--workers", str(workers)),
+    }
     if not 1 <= seeds <= MAX_SEEDS:
-        raise ConfigError(f"--seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
+        raise ConfigError(
+            f"--seeds = {shown['--seeds']}: must be an integer from 1 to {MAX_SEEDS:,}"
+        )
     if not (math.isfinite(years) and 0 < years <= MAX_YEARS):
-        raise ConfigError(f"--years = {years:g}: must be a number of years in (0, {MAX_YEARS:g}]")
+        raise ConfigError(
+            f"--years = {shown['--years']}: must be a number of years in (0, {MAX_YEARS:g}]"
+        )
     if round(365 * years) < 120:
-        raise ConfigError(f"--years = {years}: must be at least 0.33 (120 days of returns)")
+        raise ConfigError(
+            f"--years = {shown['--years']}: must be at least 0.33 (120 days of returns)"
+        )
     if not 1 <= workers <= MAX_WORKERS:
-        raise ConfigError(f"--workers = {workers}: must be an integer from 1 to {MAX_WORKERS}")
+        raise ConfigError(
+            f"--workers = {shown['--workers']}: must be an integer from 1 to {MAX_WORKERS}"
+        )
 
 
 MIN_DATA_DAYS = 2 * BLOCK_DAYS + int(ACF_LAGS[-1])  # the bootstrap's blocks and the ACF's lags

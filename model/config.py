@@ -579,9 +579,10 @@ class TraderConfig(Section):
         "phi: share of equity a fundamentalist trades per unit log mispricing",
         "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched "
         "(docs/calibration.md); "
-        "bounded by 10, 200x the default",
+        "bounded by 1000, 20,000x the default (large values only saturate orders at the "
+        "budget, which the tests use)",
         ge=0,
-        le=10,
+        le=1000,
     )
     chartist_reaction: float = P(
         0.25,
@@ -955,7 +956,7 @@ class RegulatorConfig(Section):
         "IF12153, 1 Jul 2022) through Bitcoin's fall from its $69,000 peak of 10 Nov 2021 "
         "(reported prices in model/regulator.py CAR_2022_01; docs/ODD.md, 'Regulator')",
         gt=0,
-        le=1e6,
+        le=1e15,
     )
     lag_days: int = P(
         30,
@@ -1384,7 +1385,7 @@ class AgencyConfig(Section):
         "the DOL's: as regulator.threshold (its signal is the same open loss, in bps of plan "
         "assets, set on CAR 2022-01); the others' in AGENCY_SOURCES",
         gt=0,
-        le=1e6,
+        le=1e15,
     )
     propose_days: int = P(
         236,

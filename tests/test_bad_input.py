@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from crypto401k.experiments import calibrate as calibrate_mod
 from crypto401k.experiments import experiment as experiment_mod
 from crypto401k.experiments import run as run_mod
 from crypto401k.experiments import sweep as sweep_mod
@@ -74,6 +75,7 @@ def no_work(monkeypatch):
     monkeypatch.setattr(run_mod, "simulate", forbidden)
     monkeypatch.setattr(experiment_mod, "run_sweep", forbidden)
     monkeypatch.setattr(validate_mod, "map_seeds", forbidden)
+    monkeypatch.setattr(calibrate_mod, "map_seeds", forbidden)
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -575,6 +577,7 @@ def test_fuzz_random_bad_flags(case, tmp_path_factory, capsys):
         mp.setattr(run_mod, "simulate", forbidden)
         mp.setattr(experiment_mod, "run_sweep", forbidden)
         mp.setattr(validate_mod, "map_seeds", forbidden)
+        mp.setattr(calibrate_mod, "map_seeds", forbidden)
         _assert_clean_refusal(argv, field, value, out, capsys)
 
 
