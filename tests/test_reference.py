@@ -44,7 +44,7 @@ CAPPED = {**CRASH, "savers__max_float_share": 0.001, "regulator__threshold": 1.0
         (3, CRASH),
         (8, {**CRASH, "network__topology": "barabasi_albert", "savers__payday_sync": True}),
         (5, LADDER),
-        (3, CAPPED),
+        (4, CAPPED),
     ],
 )
 def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
@@ -76,7 +76,8 @@ def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
     if overrides is CAPPED:  # the cap bound (held within a hair of it) and was compared
         held = engine.savers.coins.sum(axis=0)
         assert (
-            np.all(held <= engine.savers.cap_coins) and held[0] > 0.9 * engine.savers.cap_coins[0]
+            np.all(held <= engine.savers.cap_coins * (1 + 1e-12))
+            and held[0] > 0.9 * engine.savers.cap_coins[0]
         )
 
 

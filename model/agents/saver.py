@@ -99,8 +99,8 @@ class SaverPopulation:
         self.target_date_only = False  # the DOL's vehicle rule: only target-date sleeves
         self.offering = np.zeros(n, dtype=bool)  # the cohort's plan offers crypto today
         self.first_offer = np.full(n, -1, dtype=np.int64)  # day its plan first offered
-        # the concentration cap, coins per asset, shape (assets,)
-        supply = np.array([a.market_cap_usd for a in cfg.assets]) / np.asarray(price0)
+        # the concentration cap, coins per asset, shape (assets,): of the day-0 supply
+        supply = np.array([a.market_cap_usd / a.initial_price_usd for a in cfg.assets])
         self.cap_coins = s.max_float_share * supply
 
     # ---- derived state ---------------------------------------------------------------
