@@ -558,6 +558,7 @@ class TraderConfig(Section):
         "and Bitcoin prices: evidence from a new database of retail adoption', BIS Working "
         "Papers 1049)",
         gt=0,
+        le=36500,
     )
     initial_weight: float = P(
         0.5,

@@ -108,7 +108,7 @@ def test_crypto_changes_the_tax_base_in_the_direction_of_the_plans_gain(shock_da
     s = m.fiscal_summary()
     price = m.market.price
     gain = float((m.savers.other + m.savers.crypto_value(price)).sum() - m.fiscal.shadow.sum())
-    assert abs(gain) > 1e9
+    assert abs(gain) > 1e8  # plans hold crypto at the true-size flows: a smaller gain
     assert np.sign(s["crypto_effect_pv"]) == np.sign(gain)
     # a dollar more in the plans is worth its future tax: a fraction of a dollar
     assert 0.05 < s["crypto_effect_pv"] / gain < 1.0
