@@ -50,7 +50,7 @@ class Control:
         if self.unit == "%":
             return f"{100 * float(value):.4g}%"
         text = f"{int(value):,}" if self.kind in ("int", "day") else f"{float(value):.4g}"
-        return f"{text} {self.unit}".strip()
+        return f"{text}x" if self.unit == "x" else f"{text} {self.unit}".strip()
 
     def entry(self, value: Any) -> str:
         """The value as the typed-entry box holds it (percent for a fraction)."""

@@ -238,7 +238,13 @@ def ScenarioCard(
     if preset != state.preset:
         pending.insert(0, f"preset: {preset} (was {state.preset})")
     with solara.Card("Scenario", classes=["crypto401k-scenario"]):
-        solara.Select("preset", value=preset, values=list(presets()), on_value=choose_preset)
+        solara.Select(
+            "preset",
+            value=preset,
+            values=list(presets()),
+            on_value=choose_preset,
+            classes=["crypto401k-preset"],
+        )
         with solara.Row(gap="6px"):
             solara.Button(
                 "Reset (apply)" if pending else "Reset",
@@ -379,7 +385,12 @@ def MainPanel(state: AppState, frame: Any, selected: Any, asset: Any) -> None:
                 event_click=click,
             )
         with solara.Column(classes=["crypto401k-side-info"], style={"max-width": "460px"}):
-            solara.HTML(tag="div", unsafe_innerHTML=viz.colour_key(), style="font-size: 13px")
+            solara.HTML(
+                tag="div",
+                unsafe_innerHTML=viz.colour_key(),
+                style="font-size: 13px",
+                classes=["crypto401k-key"],
+            )
             node = shown["node"]
             with solara.Card("Selected agent", classes=["crypto401k-node"]):
                 if node is None:

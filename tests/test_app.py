@@ -160,8 +160,9 @@ def test_the_savers_panel_compares_with_the_same_run_without_crypto():
     assert s.twin.config.savers.allocation == 0.0 and s.model.config.savers.allocation == 0.05
     assert s.twin.datacollector.model_vars["saver_crypto_wealth"][-1] == 0.0
     # the same seed: the twin's fundamental path is the model's (common random numbers)
-    assert s.twin.datacollector.model_vars["fundamental"] == (
-        s.model.datacollector.model_vars["fundamental"]
+    assert (
+        s.twin.datacollector.model_vars["fundamental"]
+        == (s.model.datacollector.model_vars["fundamental"])
     )
     effect = s.assets_effect()
     assert len(effect) == 31 and effect[0] == 0.0 and np.abs(effect[1:]).max() > 0
@@ -208,3 +209,325 @@ def test_the_page_renders_without_a_browser():
     tree = repr(box)
     assert "<strong>Day 0</strong> of 3650" in tree and "Selected agent" in tree
     assert "401(k) crypto allocation: <b class='crypto401k-value'>1%</b>" in tree
+
+
+# ---- the served page in a real browser ------------------------------------------------------
+def readme_command() -> list[str]:
+    """The app's command exactly as the README's browser-app section gives it."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## The browser app") :]
+    line = next(ln for ln in section.splitlines() if "solara run app.py" in ln)
+    return shlex.split(line.split("#")[0])
+
+
+class _Recorder(socketserver.BaseRequestHandler):
+    """A 'proxy' that records what reaches it and answers nothing: the server's and the
+    browser's only route off this machine, so any attempt to leave it is seen."""
+
+    def handle(self) -> None:
+        self.request.settimeout(2)
+        try:
+            first = self.request.recv(1024).split(b"\r\n")[0]
+        except OSError:
+            first = b"?"
+        self.server.seen.append(first.decode(errors="replace"))
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Recorder)
+    srv.seen = []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, recorder):
+    command = readme_command()
+    assert command[:3] == [".venv/bin/solara", "run", "app.py"] and "127.0.0.1" in command
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxy = f"http://127.0.0.1:{recorder.server_address[1]}"
+    env = {  # the README's command, on a free port (Solara reads $PORT), its only route out
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")},
+        "PORT": str(port),
+        **{k: proxy for k in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy")},
+        **{k: proxy for k in ("http_proxy", "all_proxy")},
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
+    }
+    log = tmp_path_factory.mktemp("server") / "solara.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"the app server did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        try:
+            yield f"http://127.0.0.1:{port}/", log
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(recorder):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install chromium); CI must have it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--proxy-server=127.0.0.1:{recorder.server_address[1]}",
+        "--proxy-bypass-list=127.0.0.1",
+    ]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield b
+        b.close()
+
+
+def test_the_app_as_a_researcher_uses_it(server, browser, recorder, tmp_path):
+    url, log = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # tall enough that every screenshot shows the whole page (Solara scrolls inside it)
+    context = browser.new_context(viewport={"width": 1500, "height": 1900}, accept_downloads=True)
+    page = context.new_page()
+    outside, failed, sockets = [], [], []
+
+    def route(r):  # only the app's own server may be asked for anything
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        _drive(page, url, tmp_path)
+    finally:
+        page.screenshot(path=ARTIFACTS / "last.png", full_page=True)
+        context.close()
+    assert not outside, f"the page asked for something off this machine: {outside}"
+    assert not failed, failed
+    assert sockets and all(u.startswith(url.replace("http", "ws")) for u in sockets), sockets
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
+    assert not recorder.seen, f"something tried to leave this machine: {recorder.seen}"
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def _status(page):
+    return page.locator(".crypto401k-status")
+
+
+def _day(page) -> int:
+    return int(re.search(r"Day (\d+) of", _status(page).inner_text()).group(1))
+
+
+def _wait_day(page, n: int, timeout: float = 60_000) -> None:
+    page.get_by_text(re.compile(rf"^Day {n} of")).wait_for(timeout=timeout)
+
+
+def _no_overlap(page, where: str) -> None:
+    """The page's boxes (the side column, the status, the network, the colour key, the
+    selected agent, the agencies and the time series) do not overlap, and no slider is
+    squeezed."""
+    names = [
+        ".crypto401k-side",
+        ".crypto401k-status",
+        ".crypto401k-network-image",
+        ".crypto401k-key",
+        ".crypto401k-node",
+        ".crypto401k-agencies",
+        ".crypto401k-series-image",
+    ]
+    boxes = {n: page.locator(n).first.bounding_box() for n in names}
+    for i, (a, p) in enumerate(boxes.items()):
+        assert p is not None and p["width"] > 0 and p["height"] > 0, (where, a)
+        for b, q in list(boxes.items())[i + 1 :]:
+            apart = (
+                p["x"] + p["width"] <= q["x"] + 1
+                or q["x"] + q["width"] <= p["x"] + 1
+                or p["y"] + p["height"] <= q["y"] + 1
+                or q["y"] + q["height"] <= p["y"] + 1
+            )
+            assert apart, f"{where}: {a} {p} overlaps {b} {q}"
+    for box in page.locator(".crypto401k-slider").all():
+        assert box.bounding_box()["width"] >= 120, where
+
+
+def _drive(page, url: str, tmp_path: Path) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    step = page.get_by_role("button", name="Step")
+    step.wait_for(timeout=180_000)
+    _wait_day(page, 0)
+    page.locator(".crypto401k-series-image").wait_for(timeout=60_000)
+    _shot(page, "01-start")
+    _no_overlap(page, "four-asset market")
+
+    # the day counts days simulated: the start is day 0, one Step makes it day 1
+    price = re.compile(r"price \$([\d,]+)")
+    before = price.search(_status(page).inner_text()).group(1)
+    step.click()
+    _wait_day(page, 1)
+    assert price.search(_status(page).inner_text()).group(1) != before
+
+    # every slider shows its value; a moved one is marked pending until Reset applies it
+    allocation = page.locator(".control-allocation")
+    assert "401(k) crypto allocation: 1%" in allocation.inner_text()
+    allocation.get_by_role("slider").focus()
+    allocation.get_by_role("slider").press("ArrowRight")
+    allocation.get_by_text("401(k) crypto allocation: 1.5%").wait_for(timeout=30_000)
+    assert "(pending)" in allocation.inner_text()
+    page.get_by_text(re.compile("Changes pending - press Reset to apply")).wait_for()
+    _shot(page, "02-pending")
+    assert "allocation 1.0%" in _status(page).inner_text()  # not applied yet
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"allocation 1\.5%")).wait_for(timeout=60_000)
+    _wait_day(page, 0)
+    assert page.get_by_text(re.compile("Changes pending")).count() == 0
+
+    # a typed entry: a 60-day run, run to its end; it stops at day 60 and says so
+    entry = page.locator(".control-steps .crypto401k-entry input")
+    entry.fill("60")
+    entry.press("Enter")
+    page.locator(".control-steps").get_by_text("days to simulate: 60 days").wait_for()
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"^Day 0 of 60 ")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Run to end").click()
+    page.locator(".crypto401k-finished").wait_for(timeout=120_000)
+    assert (
+        _day(page) == 60
+        and "day 60 is the run's last day" in page.locator(".crypto401k-finished").inner_text()
+    )
+    assert step.is_disabled()
+    time.sleep(1)
+    assert _day(page) == 60  # and it stays there
+    _shot(page, "03-finished")
+
+    # the downloads: the CSV is what `crypto401k run` writes for the downloaded config.toml
+    with page.expect_download() as got:
+        page.get_by_role("button", name=re.compile("time series")).click()
+    csv = Path(got.value.path()).read_bytes()
+    with page.expect_download() as got:
+        page.get_by_role("button", name=re.compile("scenario")).click()
+    config = tmp_path / "config.toml"
+    config.write_bytes(Path(got.value.path()).read_bytes())
+    out = tmp_path / "run"
+    argv = ["run", "--config", str(config), "--steps", "60", "--out", str(out), "--quiet"]
+    assert cli_main(argv) == 0
+    assert csv == (out / "timeseries.csv").read_bytes()
+    assert csv.count(b"\n") == 62  # header and days 0 to 60
+
+    # click a node: an institution at the centre, then a saver cohort on the outer ring
+    image = page.locator(".crypto401k-network-image")
+    box = image.bounding_box()
+    scale = box["width"] / viz.NETWORK_PX
+    for (x, y), agent in (((324.8, 280.0), "institution"), ((280.0, 57.0), "saver cohort")):
+        image.click(position={"x": x * scale, "y": y * scale})
+        node = page.locator(".crypto401k-node")
+        node.get_by_text(re.compile(rf"^{agent} \d+")).first.wait_for(timeout=30_000)
+        assert (
+            "leverage" in node.inner_text()
+            if agent == "institution"
+            else "age" in (node.inner_text())
+        )
+    _shot(page, "04-node")
+
+    # a value the configuration rejects: one message, the running model unchanged
+    entry = page.locator(".control-leverage .crypto401k-entry input")
+    entry.fill("4")
+    entry.press("Enter")
+    page.get_by_role("button", name="Reset (apply)").click()
+    error = page.locator(".crypto401k-not-applied")
+    error.wait_for(timeout=30_000)
+    assert "institutions.leverage_max = 3.0" in error.inner_text() and "4.0" in error.inner_text()
+    assert _day(page) == 60
+    _shot(page, "05-bad-value")
+    page.get_by_role("button", name="Restore defaults").click()
+    page.locator(".control-leverage").get_by_text("funds' target leverage: 2x").wait_for()
+
+    # presets: the Bitcoin-only market shows no four-asset controls
+    _choose(page, ".crypto401k-preset", "btc_only")
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"^Day 0 of 3650")).wait_for(timeout=60_000)
+    assert page.locator(".control-custody").count() == 0
+    assert page.locator(".control-reserve_loss").count() == 0
+    assert "exchanges:" not in _status(page).inner_text()
+    _shot(page, "06-btc-only")
+    # the agencies market: the allocation waits for plans to offer crypto, and says so
+    _choose(page, ".crypto401k-preset", "agencies")
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile("waiting for the DOL|wait for the DOL")).wait_for(timeout=60_000)
+    assert page.locator(".control-threshold").count() == 0  # the agencies replace it
+    page.get_by_text(re.compile("plans offering crypto 0%")).wait_for()
+    _no_overlap(page, "agencies market")
+    _shot(page, "07-agencies")
+
+    # the four-asset market again, another asset's price panels
+    _choose(page, ".crypto401k-preset", "four_assets")
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"exchanges: 0 of 20 failed")).wait_for(timeout=60_000)
+    series = page.locator(".crypto401k-series-image")
+    drawn = series.get_attribute("src")
+    page.get_by_role("button", name="ETH", exact=True).click()
+    page.wait_for_function(
+        "([el, old]) => el.getAttribute('src') !== old",
+        arg=[series.element_handle(), drawn],
+        timeout=30_000,
+    )
+
+    # the fastest speed for 30 s: the page keeps showing new days and never breaks
+    _choose(page, ".crypto401k-speed", "fastest")
+    page.get_by_role("button", name="Play").click()
+    days, start = [], time.monotonic()
+    while time.monotonic() - start < 30:
+        time.sleep(2)
+        days.append(_day(page))
+        assert page.get_by_text("Traceback").count() == 0
+        assert page.locator(".crypto401k-not-applied").count() == 0
+    _shot(page, "08-fastest")
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").wait_for(timeout=30_000)
+    assert days == sorted(days) and days[-1] > days[0] > 0, days
+    time.sleep(1)
+    paused = _day(page)
+    time.sleep(2)
+    assert _day(page) == paused  # paused means paused
+    step.click()
+    _wait_day(page, paused + 1)
+    _no_overlap(page, f"after play, day {paused + 1}")
+
+
+def _choose(page, where: str, option: str) -> None:
+    """Pick `option` in the (Vuetify) select inside `where`."""
+    page.locator(where).locator(".v-select__slot").click()
+    page.get_by_role("option", name=option, exact=True).click()
