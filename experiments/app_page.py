@@ -252,16 +252,19 @@ def ScenarioCard(
                 color="warning" if pending else "primary",
             )
             solara.Button("Restore defaults", on_click=restore_defaults)
-        if message:
-            solara.Error(
-                f"Not applied: {message}. The running model is unchanged.",
-                classes=["crypto401k-not-applied"],
-            )
-        if pending:
-            solara.Warning(
-                "Changes pending - press Reset to apply: " + "; ".join(pending),
-                classes=["crypto401k-pending"],
-            )
+        with solara.Div(
+            classes=["crypto401k-messages"]
+        ):  # always there: the controls keep their place
+            if message:
+                solara.Error(
+                    f"Not applied: {message}. The running model is unchanged.",
+                    classes=["crypto401k-not-applied"],
+                )
+            if pending:
+                solara.Warning(
+                    "Changes pending - press Reset to apply: " + "; ".join(pending),
+                    classes=["crypto401k-pending"],
+                )
         for c in CONTROLS:
             if has_part(base, c.needs):
                 ControlInput(

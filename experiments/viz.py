@@ -271,7 +271,7 @@ class SeriesPlot:
         self._limits: dict = {}
         self._background = None
         self._legends: list = []
-        self._floor = {4: (0.0, 1.2 * threshold)}  # the threshold line stays in view
+        self._floor = {4: (0.0, threshold)}  # the threshold line stays in view
 
     def update(
         self, m: Crypto401kModel, asset: str | None = None, effect: np.ndarray | None = None
@@ -323,9 +323,10 @@ class SeriesPlot:
         return self.figure
 
     def _grow_limits(self, last_day: int, run_days: int) -> None:
-        """Widen the axes to hold the data: x to the next of X_STEPS (or the run's length),
-        y to a margin of a quarter of the data's range beyond it (so that a new high seldom
-        widens it again). Any change forces a full redraw."""
+        """Fit the axes to the data: x to the next of X_STEPS (or the run's length), y to a
+        margin of a quarter of the data's range either side, kept while the data stay inside
+        and fill a fifth of it (so a new high seldom moves it). Any change forces a full
+        redraw."""
         x_max = next((x for x in X_STEPS if x >= max(last_day, 1)), run_days)
         x_max = min(x_max, max(run_days, 1))
         if self._limits.get("x") != x_max:
@@ -334,18 +335,22 @@ class SeriesPlot:
             self._background = None
         for i, ax in enumerate(self.axes):
             ys = [line.get_ydata() for line in ax.get_lines() if line.get_animated()]
-            data = np.concatenate([np.asarray(y, dtype=float) for y in ys]) if ys else []
-            data = data[np.isfinite(data)] if len(data) else data
+            ys += [np.asarray(self._floor.get(i, ()), dtype=float)]
+            data = np.concatenate([np.asarray(y, dtype=float) for y in ys])
+            data = data[np.isfinite(data)]
             if not len(data):
                 continue
             lo, hi = float(data.min()), float(data.max())
-            old = self._limits.get(i, self._floor.get(i))
-            if i in self._limits and old[0] <= lo and hi <= old[1]:
+            old = self._limits.get(i)
+            # keep the limits while they hold the data and the data fill a fifth of them
+            inside = old is not None and old[0] <= lo and hi <= old[1]
+            if inside and (hi - lo >= 0.2 * (old[1] - old[0]) or hi == lo):
                 continue
-            span = max(hi - lo, abs(hi) * 0.05, 1e-9)
-            new = (lo - 0.25 * span, hi + 0.25 * span)
-            if old is not None:
-                new = (min(new[0], old[0]), max(new[1], old[1]))
+            if hi == lo:  # a flat line: a unit either side (or a tenth of its level)
+                pad = abs(hi) * 0.1 or 1.0
+                new = (lo - pad, hi + pad)
+            else:
+                new = (lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo))
             self._limits[i] = new
             ax.set_ylim(*new)
             self._background = None

@@ -507,7 +507,7 @@ def _drive(page, url: str, tmp_path: Path) -> None:
 
     # the fastest speed for 30 s: the page keeps showing new days and never breaks
     _choose(page, ".crypto401k-speed", "fastest")
-    page.get_by_role("button", name="Play").click()
+    page.get_by_role("button", name="▶ Play").click()
     days, start = [], time.monotonic()
     while time.monotonic() - start < 30:
         time.sleep(2)
@@ -515,8 +515,8 @@ def _drive(page, url: str, tmp_path: Path) -> None:
         assert page.get_by_text("Traceback").count() == 0
         assert page.locator(".crypto401k-not-applied").count() == 0
     _shot(page, "08-fastest")
-    page.get_by_role("button", name="Pause").click()
-    page.get_by_role("button", name="Play").wait_for(timeout=30_000)
+    page.get_by_role("button", name="❚❚ Pause").click()
+    page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
     assert days == sorted(days) and days[-1] > days[0] > 0, days
     time.sleep(1)
     paused = _day(page)
