@@ -37,7 +37,8 @@ SPEEDS = {  # label -> target days per second of play (None: as fast as the page
     "fastest": None,
 }
 DEFAULT_SPEED = "30 days/s"
-BATCH_SECONDS = 0.25  # longest a batch holds the model before the page gets a new frame
+BATCH_SECONDS = 0.25  # s: a batch of days steps at least this long (or as long as a frame
+# took to draw, up to 2 s, so that a slow page still spends half the time simulating)
 
 
 def plan_assets(m: Crypto401kModel) -> float:
@@ -127,6 +128,7 @@ class Session:
 
     def _loop(self, stop: threading.Event) -> None:
         start, done, target = time.perf_counter(), 0, self.target or 0
+        budget = BATCH_SECONDS  # a batch steps at least as long as the last frame took to draw
         try:
             while not stop.is_set() and self.day < target:
                 batch_start = time.perf_counter()
@@ -140,10 +142,12 @@ class Session:
                         if stop.is_set():
                             break
                         n += self.step(1)
-                    if time.perf_counter() - batch_start > BATCH_SECONDS:
+                    if time.perf_counter() - batch_start > budget:
                         break
                 done += n
+                drawn = time.perf_counter()
                 self._frame()
+                budget = max(BATCH_SECONDS, min(time.perf_counter() - drawn, 2.0))
                 if self.speed is not None:  # wait until the next day is due
                     wait = (done + 1) / self.speed - (time.perf_counter() - start)
                     if wait > 0:

@@ -517,7 +517,7 @@ def _drive(page, url: str, tmp_path: Path) -> None:
     _shot(page, "08-fastest")
     page.get_by_role("button", name="❚❚ Pause").click()
     page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
-    assert days == sorted(days) and days[-1] > days[0] > 0, days
+    assert days == sorted(days) and days[-1] > days[0], days
     time.sleep(1)
     paused = _day(page)
     time.sleep(2)
