@@ -308,18 +308,22 @@ def ControlInput(
                 hide_details=True,
             )
         else:
-            hi = max(c.hi, 1) if c.kind != "day" else max(int(run_days), 1)
+            # the slider spans the control's range, widened to hold a typed value beyond it
+            # (a slider clamps a value outside its range, and would send the clamped one back)
+            hi = max(int(run_days), 1) if c.kind == "day" else c.hi
+            hi, lo = max(hi, float(value)), min(c.lo, float(value))
             with solara.Row(gap="8px", style={"align-items": "center"}):
-                solara.v.Slider(
-                    v_model=value,
-                    min=c.lo,
-                    max=hi,
-                    step=c.step,
-                    on_v_model=lambda v: set_value(c.name, _number(c, v)),
-                    hide_details=True,
-                    dense=True,
-                    class_="crypto401k-slider",
-                )
+                if (hi - lo) / c.step <= 10_000:  # a seed is typed, not slid
+                    solara.v.Slider(
+                        v_model=value,
+                        min=lo,
+                        max=hi,
+                        step=c.step,
+                        on_v_model=lambda v: set_value(c.name, _number(c, v)),
+                        hide_details=True,
+                        dense=True,
+                        class_="crypto401k-slider",
+                    )
 
                 def typed(text: str) -> None:
                     try:

@@ -233,14 +233,35 @@ class _Recorder(socketserver.BaseRequestHandler):
         self.server.seen.append(first.decode(errors="replace"))
 
 
-@pytest.fixture(scope="module")
-def recorder():
+def _recording_proxy():
     srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Recorder)
     srv.seen = []
     threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    """The app server's only route out."""
+    srv = _recording_proxy()
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser_recorder():
+    """The browser's only route out (Chromium's own services show up here too)."""
+    srv = _recording_proxy()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+# Chromium's own services (updates, sign-in, autofill): the browser's, not the page's
+CHROMIUM_OWN = re.compile(
+    r"^(CONNECT|POST|GET) (http://)?[\w.-]+\.(google\.com|googleapis\.com|gstatic\.com)[:/]"
+)
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +305,7 @@ def server(tmp_path_factory, recorder):
 
 
 @pytest.fixture(scope="module")
-def browser(recorder):
+def browser(browser_recorder):
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (apt-get install chromium); CI must have it")
@@ -299,7 +320,11 @@ def browser(recorder):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--proxy-server=127.0.0.1:{recorder.server_address[1]}",
+        "--disable-domain-reliability",
+        "--disable-client-side-phishing-detection",
+        "--no-pings",
+        "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter",
+        f"--proxy-server=127.0.0.1:{browser_recorder.server_address[1]}",
         "--proxy-bypass-list=127.0.0.1",
     ]
     with sync_playwright() as p:
@@ -308,7 +333,7 @@ def browser(recorder):
         b.close()
 
 
-def test_the_app_as_a_researcher_uses_it(server, browser, recorder, tmp_path):
+def test_the_app_as_a_researcher_uses_it(server, browser, recorder, browser_recorder, tmp_path):
     url, log = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # tall enough that every screenshot shows the whole page (Solara scrolls inside it)
@@ -337,7 +362,9 @@ def test_the_app_as_a_researcher_uses_it(server, browser, recorder, tmp_path):
     assert sockets and all(u.startswith(url.replace("http", "ws")) for u in sockets), sockets
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
-    assert not recorder.seen, f"something tried to leave this machine: {recorder.seen}"
+    assert not recorder.seen, f"the app server tried to leave this machine: {recorder.seen}"
+    page_traffic = [t for t in browser_recorder.seen if not CHROMIUM_OWN.match(t)]
+    assert not page_traffic, f"the browser tried to leave this machine: {page_traffic}"
 
 
 def _shot(page, name: str) -> None:
