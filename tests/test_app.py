@@ -409,6 +409,10 @@ def _no_overlap(page, where: str) -> None:
             assert apart, f"{where}: {a} {p} overlaps {b} {q}"
     for box in page.locator(".crypto401k-slider").all():
         assert box.bounding_box()["width"] >= 120, where
+    # the figures are shown at their own size, not shrunk
+    for name in (".crypto401k-network-image", ".crypto401k-series-image"):
+        natural, shown = page.locator(name).first.evaluate("e => [e.naturalWidth, e.clientWidth]")
+        assert natural == shown, (where, name, natural, shown)
 
 
 def _drive(page, url: str, tmp_path: Path) -> None:
@@ -426,6 +430,12 @@ def _drive(page, url: str, tmp_path: Path) -> None:
     step.click()
     _wait_day(page, 1)
     assert price.search(_status(page).inner_text()).group(1) != before
+    # run N days: exactly N more
+    page.locator(".crypto401k-run-days input").fill("5")
+    page.get_by_role("button", name="Run N days").click()
+    _wait_day(page, 6)
+    time.sleep(1)
+    assert _day(page) == 6
 
     # every slider shows its value; a moved one is marked pending until Reset applies it
     allocation = page.locator(".control-allocation")
@@ -535,16 +545,18 @@ def _drive(page, url: str, tmp_path: Path) -> None:
     # the fastest speed for 30 s: the page keeps showing new days and never breaks
     _choose(page, ".crypto401k-speed", "fastest")
     page.get_by_role("button", name="▶ Play").click()
-    days, start = [], time.monotonic()
+    days, progress, start = [], [], time.monotonic()
     while time.monotonic() - start < 30:
         time.sleep(2)
         days.append(_day(page))
+        progress.append(page.get_by_text(re.compile(r"^running: day \d+ of 3650")).count())
         assert page.get_by_text("Traceback").count() == 0
         assert page.locator(".crypto401k-not-applied").count() == 0
     _shot(page, "08-fastest")
     page.get_by_role("button", name="❚❚ Pause").click()
     page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
     assert days == sorted(days) and days[-1] > days[0], days
+    assert any(progress)  # the progress of the run was shown
     time.sleep(1)
     paused = _day(page)
     time.sleep(2)
