@@ -7,8 +7,8 @@ Starts the app with the README's command (on a free port, through `$PORT`), open
 Debian's chromium through Playwright and, on the default scenario (the four-asset market,
 2,000 saver cohorts, 1,000 traders, its twin without crypto stepped alongside):
 
-- clicks Step repeatedly and times each click until the status shows the new day and both
-  pictures (the market graph and the time series) have changed;
+- clicks Step repeatedly and times each click until the status shows the new day and the
+  time series has been redrawn (the whole page is redrawn in the same message);
 - plays at the default speed and at 'fastest' for `--play-seconds` each, and counts the days
   the page shows a second (the status text, read every 0.2 s).
 
@@ -125,14 +125,14 @@ def main() -> None:
 
             times = []
             for n in range(1, args.steps + 1):
-                old = network.get_attribute("src"), series.get_attribute("src")
+                old = series.get_attribute("src")
                 start = time.perf_counter()
                 step.click()
+                # the new day in the status, and the time series redrawn (the graph's image
+                # only changes when a node changes colour, so it is not waited for)
                 while not status.inner_text().startswith(f"Day {n} "):
                     time.sleep(0.005)
-                while (network.get_attribute("src"), series.get_attribute("src"))[0] == old[0]:
-                    time.sleep(0.005)
-                while series.get_attribute("src") == old[1]:
+                while series.get_attribute("src") == old:
                     time.sleep(0.005)
                 times.append(time.perf_counter() - start)
             steady = times[2:] or times

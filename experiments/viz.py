@@ -14,6 +14,7 @@ import base64
 import html
 import io
 import re
+from typing import Any
 
 import numpy as np
 from crypto401k.model.model import Crypto401kModel
@@ -22,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 from PIL import Image
 
 
@@ -271,6 +273,8 @@ class SeriesPlot:
         self._limits: dict = {}
         self._background = None
         self._legends: list = []
+        self._dirty: set[int] = set()  # panels whose y axis changed since the last image
+        self._boxes: list[Bbox] = []  # each panel's extent when last drawn
         self._floor = {4: (0.0, threshold)}  # the threshold line stays in view
 
     def update(
@@ -353,21 +357,48 @@ class SeriesPlot:
                 new = (lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo))
             self._limits[i] = new
             ax.set_ylim(*new)
-            self._background = None
+            self._dirty.add(i)  # only this panel is redrawn
+
+    def _panel_box(self, i: int, renderer: Any) -> Bbox:
+        """Panel i's extent with its labels (and the policy axis beside panel 4), pixels."""
+        parts = [self.axes[i], self.twin] if i == 4 else [self.axes[i]]
+        return Bbox.union([a.get_tightbbox(renderer) for a in parts])
+
+    def _legend_pixels(self, ax: Any) -> Any:
+        return self.canvas.copy_from_bbox(ax.get_legend().get_window_extent().expanded(1.02, 1.05))
 
     def image(self) -> str:
-        """The figure as a JPEG data URL. The axes, labels and legends are drawn only when a
-        limit changed; otherwise only the lines are drawn over the saved background."""
+        """The figure as a JPEG data URL. Most frames draw only the lines over a saved
+        background; a panel whose y axis changed is redrawn alone, and everything only when
+        the x axis (or the asset) changed."""
         canvas = self.canvas
         if self._background is None:
-            canvas.draw()  # everything but the (animated) lines
+            canvas.draw()  # everything but the (animated) lines and legends
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             for ax in self.axes:  # then the legends, kept as pixels to lay over the lines
                 ax.draw_artist(ax.get_legend())
-            self._legends = [
-                canvas.copy_from_bbox(ax.get_legend().get_window_extent().expanded(1.02, 1.05))
-                for ax in self.axes
-            ]
+            self._legends = [self._legend_pixels(ax) for ax in self.axes]
+            renderer = canvas.get_renderer()
+            self._boxes = [self._panel_box(i, renderer) for i in range(len(self.axes))]
+        elif self._dirty:  # redraw only the panels whose y axis changed (a sixth each)
+            renderer = canvas.get_renderer()
+            canvas.restore_region(self._background)
+            pixels = np.asarray(canvas.buffer_rgba())
+            height = pixels.shape[0]
+            for i in sorted(self._dirty):
+                parts = [self.axes[i], self.twin] if i == 4 else [self.axes[i]]
+                new = self._panel_box(i, renderer)  # where it will be; blank where it was too
+                box, self._boxes[i] = Bbox.union([self._boxes[i], new]), new
+                x0, x1 = int(box.x0) - 1, int(np.ceil(box.x1)) + 1
+                y0, y1 = height - int(np.ceil(box.y1)) - 1, height - int(box.y0) + 1
+                pixels[max(y0, 0) : y1, max(x0, 0) : x1] = 255  # blank the panel, then draw it
+                for a in parts:
+                    a.draw(renderer)
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            for i in sorted(self._dirty):
+                self.axes[i].draw_artist(self.axes[i].get_legend())
+                self._legends[i] = self._legend_pixels(self.axes[i])
+        self._dirty.clear()
         canvas.restore_region(self._background)
         for line in self.data_lines:
             line.axes.draw_artist(line)

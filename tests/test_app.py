@@ -154,6 +154,22 @@ def test_the_series_panels_have_titles_units_and_legends():
     assert plot.image().startswith("data:image/jpeg;base64,")
 
 
+def test_a_frame_drawn_in_parts_equals_one_drawn_whole():
+    # most frames draw only the lines, or redraw only the panels whose y axis moved
+    s = Session(config_for("four_assets", small()))
+    plot = viz.SeriesPlot(s.model)
+    kinds = set()
+    for _ in range(20):
+        s.step(1)
+        plot.update(s.model, "BTC", s.assets_effect())
+        kind = "full" if plot._background is None else "panels" if plot._dirty else "lines"
+        kinds.add(kind)
+        fast = plot.image()
+        plot._background = None  # the same frame, drawn whole
+        assert fast == plot.image(), kind
+    assert kinds >= {"panels", "lines"}
+
+
 def test_the_savers_panel_compares_with_the_same_run_without_crypto():
     s = Session(config_for("four_assets", small(allocation=0.05)))
     s.step(30)
