@@ -116,7 +116,6 @@ def main() -> None:
             step.wait_for(timeout=180_000)
             status = page.locator(".crypto401k-status")
             page.get_by_text(re.compile(r"^Day 0 of")).wait_for(timeout=60_000)
-            network = page.locator(".crypto401k-network-image")
             series = page.locator(".crypto401k-series-image")
             series.wait_for(timeout=60_000)
 
