@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import tomli_w
-from crypto401k.model.agents.exchange import Exchange  # noqa: F401 (the fourth kind)
 from crypto401k.model.agents.institution import KIND_NAMES, Institution
 from crypto401k.model.agents.saver import RetirementSaver
 from crypto401k.model.agents.trader import RetailTrader
