@@ -261,7 +261,7 @@ class SeriesPlot:
         for a in ax:
             a.tick_params(labelsize=8, labelbottom=True)
             a.yaxis.label.set_size(8)
-            a.legend(loc="upper left", framealpha=0.9, **small).set_animated(True)
+            a.legend(loc="upper right", framealpha=0.9, **small).set_animated(True)
         for a in ax[4:]:
             a.set_xlabel("day", fontsize=8)
         self.data_lines = [self.price, self.fundamental, self.vol, self.wealth, self.loss]
@@ -305,7 +305,7 @@ class SeriesPlot:
             )
             self.axes[1].set_title(f"{name}: 30-day realized volatility", fontsize=10)
             self.fundamental.set_label("reserve per coin" if stable else "fundamental value")
-            self.axes[0].legend(loc="upper left", framealpha=0.9, fontsize=8).set_animated(True)
+            self.axes[0].legend(loc="upper right", framealpha=0.9, fontsize=8).set_animated(True)
             self._limits.clear()
             self._background = None
         self.price.set_data(day, col(cols[0]))
@@ -402,7 +402,9 @@ class SeriesPlot:
         canvas.restore_region(self._background)
         for line in self.data_lines:
             line.axes.draw_artist(line)
-        for region in self._legends:  # the legends stay readable over the lines
+        # the legends stay readable over the lines; they sit at the upper right, where the
+        # x axis (widened in steps ahead of the data) is most often still empty
+        for region in self._legends:
             canvas.restore_region(region)
         return jpeg_data_url(np.asarray(canvas.buffer_rgba())[..., :3])
 
