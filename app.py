@@ -1,29 +1,25 @@
-"""The crypto401k browser app: `.venv/bin/solara run app.py --host 127.0.0.1` (port 8765).
+"""The crypto401k browser app. Start it with the README's command:
 
-Set the controls on the left, press Reset to build the model with them, then Step or Play.
-Each browser session gets its own model. The parts live in `experiments/viz.py`.
+    .venv/bin/solara run app.py --host 127.0.0.1 --production --no-check-version
+
+then open http://127.0.0.1:8765. The page and its parts live in `experiments/app_page.py`
+(layout and buttons), `app_controls.py` (parameters), `app_session.py` (the run) and `viz.py`
+(pictures). Each browser session gets its own model.
+
+Offline: `--no-check-version` stops Solara asking PyPI for a newer version (it does so before
+this file is read); `--production` drops the page's hidden frame from solara.dev; and below,
+before the server starts, Solara's usage reporting (Mixpanel, and api.ipify.org for the
+server's address) is switched off through its documented setting
+`SOLARA_TELEMETRY_MIXPANEL_ENABLE`.
 """
 
-import solara
-from crypto401k.experiments.viz import (
-    CONTROLS,
-    DEFAULTS,
-    AgenciesPanel,
-    AppModel,
-    NetworkView,
-    SeriesView,
-    StatusPanel,
-)
-from mesa.visualization import SolaraViz
+import os
 
+os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
 
-@solara.component
-def Page():  # noqa: N802 (Solara's name for a page)
-    model = solara.use_memo(lambda: AppModel(**DEFAULTS), [])  # once per session
-    SolaraViz(
-        model,
-        components=[(StatusPanel, 0), (NetworkView, 0), (SeriesView, 0), (AgenciesPanel, 0)],
-        model_params=CONTROLS,
-        name="crypto401k: 401(k) money in a crypto market",
-        play_interval=150,
-    )
+import solara.server.settings
+
+solara.server.settings.telemetry.mixpanel_enable = False  # read when the server starts
+solara.server.settings.theme.show_banner = False  # a "runs on Solara" box over the page
+
+from crypto401k.experiments.app_page import Page  # noqa: E402, F401 (what Solara serves)

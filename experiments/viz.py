@@ -1,267 +1,30 @@
-"""The browser app's parts: the model as the app builds it, its controls, and its views.
+"""The browser app's pictures and texts: the market graph, the time series, the status and
+the agencies' panel, each drawn from a model (no Solara here; `app_page.py` lays them out).
 
-`app.py` puts these into Mesa's `SolaraViz`. Everything is drawn with matplotlib, so the page
-needs no JavaScript beyond Solara's own front end (which `.ci/solara-assets` installs for
-offline use). The network's layout is computed once per model, from its structure (employer
-blocks on a ring, traders inside, institutions at the centre), not by a force simulation.
+Everything is drawn on the server into PNG images, so the page needs no JavaScript beyond
+Solara's own front end (which `.ci/solara-assets` installs for offline use). The network's
+layout is computed once per model from its structure (employer blocks on a ring, traders
+inside, institutions at the centre), not by a force simulation, and its edges are drawn once:
+a frame only paints today's node colours onto that image with numpy (a few milliseconds).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import re
-import weakref
 from typing import Any
 
 import numpy as np
-import solara
-from crypto401k.model import scenarios
-from crypto401k.model.config import Config, ConfigError
 from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.policy import RUNG_NAMES
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
-from mesa.visualization.utils import force_update, update_counter
-
-PLAN_STYLES = {"target-date": 1.0, "self-directed": 0.0, "mixed (83% target-date)": 0.83}
-TOPOLOGIES = ["stochastic_block", "barabasi_albert", "watts_strogatz", "erdos_renyi"]
-
-# the app's controls: name -> (Mesa input spec); the values are the app's default scenario
-CONTROLS: dict[str, dict[str, Any]] = {
-    "market": {
-        "type": "Select",
-        "label": "market",
-        "value": scenarios.DEFAULT,
-        "values": scenarios.names(),
-    },
-    "allocation": {
-        "type": "SliderFloat",
-        "label": "401(k) crypto allocation",
-        "value": 0.03,
-        "min": 0.0,
-        "max": 0.10,
-        "step": 0.005,
-    },
-    "channel": {
-        "type": "Select",
-        "label": "inflow channel",
-        "value": "payroll",
-        "values": ["payroll", "payroll+reallocation"],
-    },
-    "plan_style": {
-        "type": "Select",
-        "label": "plan style",
-        "value": "mixed (83% target-date)",
-        "values": list(PLAN_STYLES),
-    },
-    "n_savers": {
-        "type": "SliderInt",
-        "label": "saver cohorts",
-        "value": 2000,
-        "min": 100,
-        "max": 3000,
-        "step": 100,
-    },
-    "n_traders": {
-        "type": "SliderInt",
-        "label": "retail traders",
-        "value": 1000,
-        "min": 100,
-        "max": 2000,
-        "step": 100,
-    },
-    "n_funds": {
-        "type": "SliderInt",
-        "label": "leveraged funds",
-        "value": 10,
-        "min": 0,
-        "max": 40,
-        "step": 1,
-    },
-    "topology": {
-        "type": "Select",
-        "label": "network",
-        "value": "stochastic_block",
-        "values": TOPOLOGIES,
-    },
-    "leverage": {
-        "type": "SliderFloat",
-        "label": "funds' target leverage (margin limit 3x)",
-        "value": 2.0,
-        "min": 1.0,
-        "max": 5.0,
-        "step": 0.25,
-    },
-    "trader_leverage": {
-        "type": "SliderFloat",
-        "label": "share of traders on leverage",
-        "value": 0.05,
-        "min": 0.0,
-        "max": 0.3,
-        "step": 0.01,
-    },
-    "regulator": {"type": "Checkbox", "label": "regulator on", "value": True},
-    "threshold": {
-        "type": "SliderFloat",
-        "label": "regulator threshold",
-        "value": 50.0,
-        "min": 5.0,
-        "max": 200.0,
-        "step": 5.0,
-    },
-    "lag_days": {
-        "type": "SliderInt",
-        "label": "regulator lag (days)",
-        "value": 120,
-        "min": 0,
-        "max": 365,
-        "step": 10,
-    },
-    "shock_day": {
-        "type": "SliderInt",
-        "label": "shock day (0: none)",
-        "value": 0,
-        "min": 0,
-        "max": 730,
-        "step": 10,
-    },
-    "shock_size": {
-        "type": "SliderFloat",
-        "label": "shock: fundamental drop",
-        "value": 0.3,
-        "min": 0.0,
-        "max": 0.9,
-        "step": 0.05,
-    },
-    # the several-asset market's events (ignored in a scenario without exchanges or stablecoin)
-    "custody": {"type": "Checkbox", "label": "plan coins in segregated custody", "value": True},
-    "exchange_fail_day": {
-        "type": "SliderInt",
-        "label": "largest exchange fails on day (0: never)",
-        "value": 0,
-        "min": 0,
-        "max": 730,
-        "step": 10,
-    },
-    "reserve_risky": {
-        "type": "SliderFloat",
-        "label": "stablecoin reserve in its own token",
-        "value": 0.0,
-        "min": 0.0,
-        "max": 1.0,
-        "step": 0.05,
-    },
-    "reserve_shock_day": {
-        "type": "SliderInt",
-        "label": "stablecoin reserve loss on day (0: never)",
-        "value": 0,
-        "min": 0,
-        "max": 730,
-        "step": 10,
-    },
-    "reserve_loss": {
-        "type": "SliderFloat",
-        "label": "stablecoin reserve loss",
-        "value": 0.0825,
-        "min": 0.0,
-        "max": 0.9,
-        "step": 0.0025,
-    },
-    "seed": {"type": "InputText", "label": "seed", "value": "42"},
-}
-DEFAULTS = {k: v["value"] for k, v in CONTROLS.items()}
-
-
-def base_config(params: dict[str, Any]) -> Config:
-    """The scenario the controls name (ConfigError for an unknown one)."""
-    return scenarios.load(str({**DEFAULTS, **params}["market"]))
-
-
-def overrides_for(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """(seed, dotted overrides) for the app's control values; ConfigError on a bad seed or
-    an unknown scenario."""
-    p = {**DEFAULTS, **params}
-    base = base_config(p)
-    try:
-        seed = int(str(p["seed"]).strip())
-    except ValueError:
-        seed = -1
-    if seed < 0:
-        raise ConfigError(f"seed = {p['seed']!r}: must be a whole number >= 0")
-    overrides = {
-        "savers.allocation": float(p["allocation"]),
-        "savers.channel": p["channel"],
-        "savers.target_date_share": PLAN_STYLES[p["plan_style"]],
-        "savers.n_cohorts": int(p["n_savers"]),
-        "traders.n_traders": int(p["n_traders"]),
-        "institutions.n_funds": int(p["n_funds"]),
-        "traders.leverage_share": float(p["trader_leverage"]),
-        "network.topology": p["topology"],
-        "institutions.leverage_target": float(p["leverage"]),
-        "regulator.enabled": bool(p["regulator"]),
-        "regulator.threshold": float(p["threshold"]),
-        "regulator.lag_days": int(p["lag_days"]),
-        "shock.day": int(p["shock_day"]) or None,
-        "shock.fundamental_drop": float(p["shock_size"]),
-        "run.steps": 10 * 365,
-    }
-    if base.exchanges.n_exchanges:
-        overrides["exchanges.plan_custody_segregated"] = bool(p["custody"])
-        overrides["exchanges.fail_day"] = int(p["exchange_fail_day"]) or None
-        overrides["exchanges.fail_exchange"] = 0
-    if any(a.kind == "stablecoin" for a in base.assets):
-        overrides["stablecoin.reserve_risky_share"] = float(p["reserve_risky"])
-        overrides["stablecoin.shock_day"] = int(p["reserve_shock_day"]) or None
-        overrides["stablecoin.shock_reserve_loss"] = float(p["reserve_loss"])
-    return seed, overrides
-
-
-# each browser session's last valid model; weak, so a closed session's model is freed
-_last_valid: weakref.WeakValueDictionary[Any, AppModel] = weakref.WeakValueDictionary()
-
-
-def _session() -> Any:
-    """The browser session (Solara kernel) this code runs for; one key outside a server."""
-    try:
-        from solara.server import kernel_context
-
-        return kernel_context.get_current_context().id
-    except Exception:
-        return None
-
-
-class AppModel(Crypto401kModel):
-    """The model built from the app's controls.
-
-    If the controls make a configuration the model rejects, building returns the session's
-    last valid model, still running, with `config_error` holding the configuration's message
-    (so the page shows the message instead of a traceback, and the simulation goes on).
-    """
-
-    def __new__(cls, **params: Any) -> AppModel:
-        try:
-            base_config(params).with_overrides(overrides_for(params)[1])
-        except ConfigError as exc:
-            last = _last_valid.get(_session())
-            if last is not None:
-                last.config_error = str(exc)
-                force_update()  # the page keeps the same model object: redraw it
-                return last
-            raise
-        return super().__new__(cls)
-
-    def __init__(self, **params: Any) -> None:
-        if getattr(self, "_built", False):  # the last valid model, returned by __new__
-            return
-        seed, overrides = overrides_for(params)
-        super().__init__(base_config(params), rng=seed, **overrides)
-        self._built = True
-        self.params = {**DEFAULTS, **params}
-        self.config_error: str | None = None
-        self.layout = structured_layout(self)
-        self.edges = edge_image(self, self.layout)
-        self.series_plot = SeriesPlot(self)
-        _last_valid[_session()] = self
+from matplotlib.transforms import Bbox
+from PIL import Image
 
 
 # ---- the network -------------------------------------------------------------------------
@@ -318,15 +81,100 @@ def node_colours(m: Crypto401kModel) -> np.ndarray:
 
 
 LIMIT = 1.25  # the layout fits in [-LIMIT, LIMIT]^2
-NETWORK_INCHES, NETWORK_DPI = 6.2, 80
+NETWORK_PX = 560  # the network image's side, pixels (shown at this size, never scaled up)
+
+
+def _pixels(pos: np.ndarray) -> np.ndarray:
+    """Layout coordinates -> (column, row) pixel coordinates of the network image."""
+    scale = NETWORK_PX / (2 * LIMIT)
+    return np.column_stack([(pos[:, 0] + LIMIT) * scale, (LIMIT - pos[:, 1]) * scale])
+
+
+def _stamp(radius: float, square: bool = False) -> np.ndarray:
+    """Pixel offsets (d_row, d_col) of a disc (or square) of `radius` pixels."""
+    r = int(np.ceil(radius))
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    keep = np.ones_like(dx, bool) if square else dx**2 + dy**2 <= radius**2 + 0.5
+    return np.column_stack([dy[keep], dx[keep]])
+
+
+class NetworkImage:
+    """The market graph of one model as an RGB image: edges drawn once, nodes painted per
+    frame in today's colours. Savers and traders are 1.5-pixel discs, institutions 4-pixel
+    discs, exchanges squares sized by market share (a failed one twice as large)."""
+
+    def __init__(self, m: Crypto401kModel) -> None:
+        self.layout = structured_layout(m)
+        self.xy = _pixels(self.layout)
+        self.edges = edge_image(m, self.layout)[..., :3].copy()
+        first = m.first_node
+        radius = np.full(m.n_nodes, 1.5)
+        radius[first["institutions"] : first["exchanges"]] = 4.0
+        self.radius = radius
+        self.agents = first["exchanges"]
+        self.share = np.asarray(m.exchanges.share, dtype=float) if m.exchanges.n else np.zeros(0)
+        # every node's pixels, as flat indices into the image, and the node that owns each
+        flat, owner = [], []
+        for r in np.unique(radius[: self.agents]):
+            nodes = np.flatnonzero(radius[: self.agents] == r)
+            st = _stamp(r)
+            rows = np.rint(self.xy[nodes, 1])[:, None] + st[None, :, 0]
+            cols = np.rint(self.xy[nodes, 0])[:, None] + st[None, :, 1]
+            ok = (rows >= 0) & (rows < NETWORK_PX) & (cols >= 0) & (cols < NETWORK_PX)
+            flat.append((rows * NETWORK_PX + cols)[ok].astype(np.int64))
+            owner.append(np.broadcast_to(nodes[:, None], rows.shape)[ok])
+        self.flat = np.concatenate(flat)
+        self.owner = np.concatenate(owner)
+
+    def frame(self, m: Crypto401kModel, selected: int | None = None) -> np.ndarray:
+        """Today's image, shape (NETWORK_PX, NETWORK_PX, 3), uint8; a black ring marks the
+        `selected` node."""
+        colours = (to_rgba_array(node_colours(m))[:, :3] * 255).astype(np.uint8)
+        img = self.edges.copy()
+        img.reshape(-1, 3)[self.flat] = colours[self.owner]
+        for k in range(m.exchanges.n):  # exchanges on top, as squares
+            half = 3.0 + 14.0 * np.sqrt(self.share[k]) * (2.0 if m.exchanges.failed[k] else 1.0)
+            c, r = np.rint(self.xy[self.agents + k]).astype(int)
+            h = int(half)
+            img[max(r - h, 0) : r + h + 1, max(c - h, 0) : c + h + 1] = colours[self.agents + k]
+        if selected is not None:
+            ring = _stamp(9.0)
+            ring = ring[np.hypot(ring[:, 0], ring[:, 1]) > 6.5]
+            c, r = np.rint(self.xy[selected]).astype(int)
+            rows, cols = r + ring[:, 0], c + ring[:, 1]
+            ok = (rows >= 0) & (rows < NETWORK_PX) & (cols >= 0) & (cols < NETWORK_PX)
+            img[rows[ok], cols[ok]] = 0
+        return img
+
+    def node_at(self, x: float, y: float, tolerance_px: float = 6.0) -> int | None:
+        """The node nearest to a click at (x, y), as fractions of the image's width and
+        height from its top left corner; None if none is within `tolerance_px` pixels."""
+        d = np.hypot(self.xy[:, 0] - x * NETWORK_PX, self.xy[:, 1] - y * NETWORK_PX)
+        d[self.agents :] -= 3.0 + 14.0 * np.sqrt(self.share)  # an exchange's square is large
+        d[self.radius > 2] -= 3.0
+        node = int(np.argmin(d))
+        return node if d[node] <= tolerance_px else None
+
+
+def png_data_url(img: np.ndarray) -> str:
+    """An RGB image as a PNG data URL (fast compression: the page is on this machine)."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def jpeg_data_url(img: np.ndarray) -> str:
+    """An RGB image as a JPEG data URL: high quality and no chroma subsampling keep lines and
+    text crisp, and it encodes about ten times faster than PNG (what keeps a frame short)."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=92, subsampling=0)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def edge_image(m: Crypto401kModel, pos: np.ndarray) -> np.ndarray:
     """The edges drawn once into an RGBA image (they do not change during a run), so that a
-    frame only draws the nodes on top of it."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES), dpi=NETWORK_DPI)
+    frame only paints the nodes on top of it."""
+    fig = Figure(figsize=(NETWORK_PX / 100, NETWORK_PX / 100), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
     lines: dict[str, list] = {layer: [] for layer in EDGE_COLOURS}
     for u, v, layer in m.graph.edges(data="layer"):
@@ -343,28 +191,6 @@ def edge_image(m: Crypto401kModel, pos: np.ndarray) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba()).copy()
 
 
-def network_figure(m: AppModel) -> Figure:
-    """One frame: the pre-drawn edges, and the nodes in today's colours (the colour key is in
-    the status panel, so a frame draws no text)."""
-    pos = m.layout
-    fig = Figure(figsize=(NETWORK_INCHES, NETWORK_INCHES))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.imshow(m.edges, extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), interpolation="nearest")
-    colour = node_colours(m)
-    agents = m.first_node["exchanges"]  # exchanges are drawn as squares, a failed one larger
-    sizes = np.full(agents, 6.0)
-    sizes[m.savers.n + m.traders.n :] = 40.0
-    ax.scatter(pos[:agents, 0], pos[:agents, 1], s=sizes, c=colour[:agents], linewidths=0)
-    if m.exchanges.n:
-        size = 30.0 + 600.0 * m.exchanges.share
-        size[m.exchanges.failed] *= 2.0
-        ax.scatter(*pos[agents:].T, s=size, c=colour[agents:], marker="s", linewidths=0)
-    ax.set_xlim(-LIMIT, LIMIT)
-    ax.set_ylim(-LIMIT, LIMIT)
-    ax.set_axis_off()
-    return fig
-
-
 def colour_key() -> str:
     """The network's colour key as HTML (node states, edge layers)."""
     items = [f'<span style="color:{c}">&#9679;</span> {label}' for label, c in COLOURS.items()]
@@ -376,147 +202,265 @@ def colour_key() -> str:
     return " &nbsp; ".join(items)
 
 
-@solara.component
-def NetworkView(model: AppModel) -> None:
-    update_counter.get()  # redraw after every step (SolaraViz bumps the counter)
-    solara.FigureMatplotlib(
-        network_figure(model), dependencies=[id(model), model.steps], format="png", dpi=NETWORK_DPI
-    )
-
-
 # ---- the time series ------------------------------------------------------------------------
-SERIES_DPI = 70
-MAX_POINTS = 600  # a line never needs more points than the figure has pixels
-
-
-# (column, label, scale, axis index, style); axes column by column: price, volatility,
-# savers | pressure, flows
-SERIES = (
-    ("price", "price", 1.0, 0, {}),
-    ("fundamental", "fundamental", 1.0, 0, {"ls": "--"}),
-    ("volatility_30d", None, 1.0, 1, {}),
-    ("saver_crypto_wealth", "crypto wealth", 1e9, 2, {}),
-    ("saver_loss", "cumulative loss", 1e9, 2, {}),
-    ("regulator_pressure", "pressure", 1.0, 3, {}),
-    ("flow_savers", "savers", 1e9, 4, {"lw": 0.8}),
-    ("flow_traders", "traders", 1e9, 4, {"lw": 0.8}),
-    ("flow_institutions", "institutions", 1e9, 4, {"lw": 0.8}),
-)
-YLABELS = (
-    "USD/coin",
-    "30-day vol\n[1/sqrt(yr)]",
-    "savers [USD bn]",
-    "pressure",
-    "net flow\n[USD bn/day]",
-)
+SERIES_INCHES, SERIES_DPI = (9.6, 7.4), 100  # shown at its own size: 960 x 740 pixels
+MAX_POINTS = 500  # a line never needs more points than the panel has pixels
+VOL_WINDOW = 30  # days: the volatility is shown once its window is full
+X_STEPS = (30, 60, 100, 200, 365, 730, 1095, 1825, 2555, 3650, 7300)  # x-axis ends, days
+FLOW_COLOURS = {"savers": "#4c72b0", "traders": "#55a868", "institutions": "#8172b2"}
 
 
 class SeriesPlot:
-    """The time-series figure of one model, built once; each frame only sets the lines' data
-    and rescales (rebuilding the figure every step would cost more than the step itself)."""
+    """The time-series figure of one model, built once: six panels with titles, units and
+    legends. A frame only sets the lines' data and rescales (rebuilding the figure every
+    step would cost more than the step itself)."""
 
-    def __init__(self, m: AppModel) -> None:
-        fig = self.figure = Figure(figsize=(9.0, 6.0))
-        fig.subplots_adjust(left=0.09, right=0.93, top=0.98, bottom=0.08, hspace=0.15, wspace=0.4)
-        axes = self.axes = fig.subplots(3, 2, sharex=True).T.ravel()
-        axes[5].set_visible(False)
-        self.lines = [
-            axes[k].plot([], [], label=label, lw=style.get("lw", 1.0), ls=style.get("ls", "-"))[0]
-            for _, label, _, k, style in SERIES
+    def __init__(self, m: Crypto401kModel) -> None:
+        fig = self.figure = Figure(figsize=SERIES_INCHES, dpi=SERIES_DPI)
+        fig.subplots_adjust(left=0.08, right=0.93, top=0.95, bottom=0.07, hspace=0.45, wspace=0.3)
+        ax = self.axes = fig.subplots(3, 2, sharex=True).ravel()
+        small = {"fontsize": 8}
+        self.price = ax[0].plot([], [], lw=1.0, label="price")[0]
+        self.fundamental = ax[0].plot([], [], lw=1.0, ls="--", label="fundamental value")[0]
+        ax[0].set_ylabel("USD/coin")
+        self.vol = ax[1].plot([], [], lw=1.0, color="#c44e52", label="30-day volatility")[0]
+        ax[1].set_ylabel("annualized, 1/sqrt(year)")
+        self.wealth = ax[2].plot([], [], lw=1.0, label="savers' crypto")[0]
+        ax[2].set_title("Savers' crypto holdings", fontsize=10)
+        ax[2].set_ylabel("USD billion")
+        self.loss = ax[3].plot(
+            [], [], lw=1.0, color="#c44e52", label="crypto losses (open + realised)"
+        )[0]
+        self.effect = ax[3].plot(
+            [], [], lw=1.0, color="#4c72b0", label="plan assets vs same run without crypto"
+        )[0]
+        ax[3].axhline(0.0, color="0.6", lw=0.6)
+        ax[3].set_title("Savers: losses and net effect, % of 401(k) assets", fontsize=10)
+        ax[3].set_ylabel("% of plan assets")
+        self.pressure = ax[4].plot([], [], lw=1.0, label="pressure")[0]
+        agencies = m.board is not None
+        threshold = (
+            m.board.agencies["DOL"].cfg.threshold if agencies else m.config.regulator.threshold
+        )
+        ax[4].axhline(threshold, color="0.4", ls=":", lw=1, label=f"threshold ({threshold:g})")
+        ax[4].set_title(
+            "DOL: pressure and rules in force" if agencies else "Regulator: pressure and rung",
+            fontsize=10,
+        )
+        ax[4].set_ylabel("pressure, bp of plan assets")
+        self.twin = ax[4].twinx()
+        (self.rung,) = self.twin.step([], [], where="post", color="#c44e52", lw=1)
+        self.twin.set_ylim(-0.2, 5.2)
+        self.twin.set_ylabel("rules in force" if agencies else "policy rung", color="#c44e52")
+        self.twin.tick_params(labelsize=8)
+        self.flows = [
+            ax[5].plot([], [], lw=0.7, color=c, label=k)[0] for k, c in FLOW_COLOURS.items()
         ]
-        axes[3].axhline(m.config.regulator.threshold, color="0.4", ls=":", lw=1, label="threshold")
-        self.twin = axes[3].twinx()
-        (self.policy,) = self.twin.step([], [], where="post", color="#c44e52", lw=1)
-        self.twin.set_ylim(-0.2, 4.2)
-        self.twin.set_ylabel("policy rung", color="#c44e52")
-        for ax, label in zip(axes, YLABELS, strict=False):
-            ax.set_ylabel(label)
-        for k in (0, 2, 3, 4):
-            axes[k].legend(fontsize=7, loc="upper left")
-        axes[2].set_xlabel("day")
-        axes[4].set_xlabel("day")
+        ax[5].set_title("Net buying (+) or selling (-) by agent type", fontsize=10)
+        ax[5].set_ylabel("USD billion/day")
+        for a in ax:
+            a.tick_params(labelsize=8, labelbottom=True)
+            a.yaxis.label.set_size(8)
+            a.legend(loc="upper right", framealpha=0.9, **small).set_animated(True)
+        for a in ax[4:]:
+            a.set_xlabel("day", fontsize=8)
+        self.data_lines = [self.price, self.fundamental, self.vol, self.wealth, self.loss]
+        self.data_lines += [self.effect, self.pressure, self.rung, *self.flows]
+        for line in self.data_lines:  # drawn each frame over the saved background
+            line.set_animated(True)
+        self.asset: str | None = "?"
+        self.canvas = FigureCanvasAgg(fig)
+        self._limits: dict = {}
+        self._background = None
+        self._legends: list = []
+        self._dirty: set[int] = set()  # panels whose y axis changed since the last image
+        self._boxes: list[Bbox] = []  # each panel's extent when last drawn
+        self._floor = {4: (0.0, threshold)}  # the threshold line stays in view
 
-    def update(self, m: AppModel, asset: str | None = None) -> Figure:
-        """Bring the lines up to date; the price panels show `asset` (the first if None)."""
-        df = m.datacollector.get_model_vars_dataframe()
-        columns = series_columns(m, asset)
-        day = np.arange(len(df)) - 1
-        stride = max(1, len(df) // MAX_POINTS)
-        if stride > 1:  # thin long series, keeping the last day
-            keep = np.unique(np.r_[np.arange(0, len(df), stride), len(df) - 1])
-            df, day = df.iloc[keep], day[keep]
-        for line, col, (_, _, scale, _, _) in zip(self.lines, columns, SERIES, strict=True):
-            line.set_data(day, df[col].to_numpy() / scale)
-        second = "reserve per coin" if columns[1] == "stable_coverage" else "fundamental"
-        if self.lines[1].get_label() != second:
-            self.lines[1].set_label(second)
-            self.axes[0].legend(fontsize=7, loc="upper left")
-        self.policy.set_data(day, df["policy_level"].to_numpy())
-        for ax in self.axes[:5]:
-            ax.relim()
-            ax.autoscale_view()
+    def update(
+        self, m: Crypto401kModel, asset: str | None = None, effect: np.ndarray | None = None
+    ) -> Figure:
+        """Bring the lines up to date: price panels for `asset` (the first if None), and
+        `effect`, the savers' plan assets against the run without crypto (fraction per day).
+        Axis limits only grow (x in steps, y with a margin), so most frames redraw only the
+        lines (`png`)."""
+        df = m.datacollector.model_vars
+        n = min(len(v) for v in df.values())  # rows every column has (read under the lock)
+        keep = np.unique(np.r_[np.arange(0, n, max(1, n // MAX_POINTS)), n - 1])
+        day = keep.astype(float)
+
+        def col(name: str, scale: float = 1.0) -> np.ndarray:
+            return np.asarray(df[name][:n], dtype=float)[keep] / scale
+
+        cols = series_columns(m, asset)
+        name = asset if asset is not None and len(m.asset_names) > 1 else m.asset_names[0]
+        stable = cols[1] == "stable_coverage"
+        if name != self.asset:
+            self.asset = name
+            self.axes[0].set_title(
+                f"{name}: price and the issuer's reserve per coin"
+                if stable
+                else f"{name}: price and fundamental value",
+                fontsize=10,
+            )
+            self.axes[1].set_title(f"{name}: 30-day realized volatility", fontsize=10)
+            self.fundamental.set_label("reserve per coin" if stable else "fundamental value")
+            self.axes[0].legend(loc="upper right", framealpha=0.9, fontsize=8).set_animated(True)
+            self._limits.clear()
+            self._background = None
+        self.price.set_data(day, col(cols[0]))
+        self.fundamental.set_data(day, col(cols[1]))
+        vol = col(cols[2])
+        vol[day < VOL_WINDOW] = np.nan  # the window is not yet full
+        self.vol.set_data(day, vol)
+        self.wealth.set_data(day, col("saver_crypto_wealth", 1e9))
+        self.loss.set_data(day, col("saver_loss_share", 0.01))
+        if effect is not None:
+            e = np.asarray(effect[:n], dtype=float)
+            k = keep[keep < len(e)]
+            self.effect.set_data(k.astype(float), 100 * e[k])
+        self.pressure.set_data(day, col("regulator_pressure"))
+        self.rung.set_data(day, col("policy_level"))
+        for line, k in zip(self.flows, FLOW_COLOURS, strict=True):
+            line.set_data(day, col(f"flow_{k}", 1e9))
+        self._grow_limits(n - 1, m.config.run.steps)
         return self.figure
+
+    def _grow_limits(self, last_day: int, run_days: int) -> None:
+        """Fit the axes to the data: x to the next of X_STEPS (or the run's length), y to a
+        margin of a quarter of the data's range either side, kept while the data stay inside
+        and fill a fifth of it (so a new high seldom moves it). Any change forces a full
+        redraw."""
+        x_max = next((x for x in X_STEPS if x >= max(last_day, 1)), run_days)
+        x_max = min(x_max, max(run_days, 1))
+        if self._limits.get("x") != x_max:
+            self._limits["x"] = x_max
+            self.axes[0].set_xlim(0, x_max)
+            self._background = None
+        for i, ax in enumerate(self.axes):
+            ys = [line.get_ydata() for line in ax.get_lines() if line.get_animated()]
+            ys += [np.asarray(self._floor.get(i, ()), dtype=float)]
+            data = np.concatenate([np.asarray(y, dtype=float) for y in ys])
+            data = data[np.isfinite(data)]
+            if not len(data):
+                continue
+            lo, hi = float(data.min()), float(data.max())
+            old = self._limits.get(i)
+            # keep the limits while they hold the data and the data fill a fifth of them
+            inside = old is not None and old[0] <= lo and hi <= old[1]
+            if inside and (hi - lo >= 0.2 * (old[1] - old[0]) or hi == lo):
+                continue
+            if hi == lo:  # a flat line: a unit either side (or a tenth of its level)
+                pad = abs(hi) * 0.1 or 1.0
+                new = (lo - pad, hi + pad)
+            else:
+                new = (lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo))
+            self._limits[i] = new
+            ax.set_ylim(*new)
+            self._dirty.add(i)  # only this panel is redrawn
+
+    def _panel_box(self, i: int, renderer: Any) -> Bbox:
+        """Panel i's extent with its labels (and the policy axis beside panel 4), pixels."""
+        parts = [self.axes[i], self.twin] if i == 4 else [self.axes[i]]
+        return Bbox.union([a.get_tightbbox(renderer) for a in parts])
+
+    def _legend_pixels(self, ax: Any) -> Any:
+        return self.canvas.copy_from_bbox(ax.get_legend().get_window_extent().expanded(1.02, 1.05))
+
+    def image(self) -> str:
+        """The figure as a JPEG data URL. Most frames draw only the lines over a saved
+        background; a panel whose y axis changed is redrawn alone, and everything only when
+        the x axis (or the asset) changed."""
+        canvas = self.canvas
+        if self._background is None:
+            canvas.draw()  # everything but the (animated) lines and legends
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            for ax in self.axes:  # then the legends, kept as pixels to lay over the lines
+                ax.draw_artist(ax.get_legend())
+            self._legends = [self._legend_pixels(ax) for ax in self.axes]
+            renderer = canvas.get_renderer()
+            self._boxes = [self._panel_box(i, renderer) for i in range(len(self.axes))]
+        elif self._dirty:  # redraw only the panels whose y axis changed (a sixth each)
+            renderer = canvas.get_renderer()
+            canvas.restore_region(self._background)
+            pixels = np.asarray(canvas.buffer_rgba())
+            height = pixels.shape[0]
+            for i in sorted(self._dirty):
+                parts = [self.axes[i], self.twin] if i == 4 else [self.axes[i]]
+                new = self._panel_box(i, renderer)  # where it will be; blank where it was too
+                box, self._boxes[i] = Bbox.union([self._boxes[i], new]), new
+                x0, x1 = int(box.x0) - 1, int(np.ceil(box.x1)) + 1
+                y0, y1 = height - int(np.ceil(box.y1)) - 1, height - int(box.y0) + 1
+                pixels[max(y0, 0) : y1, max(x0, 0) : x1] = 255  # blank the panel, then draw it
+                for a in parts:
+                    a.draw(renderer)
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            for i in sorted(self._dirty):
+                self.axes[i].draw_artist(self.axes[i].get_legend())
+                self._legends[i] = self._legend_pixels(self.axes[i])
+        self._dirty.clear()
+        canvas.restore_region(self._background)
+        for line in self.data_lines:
+            line.axes.draw_artist(line)
+        # the legends stay readable over the lines; they sit at the upper right, where the
+        # x axis (widened in steps ahead of the data) is most often still empty
+        for region in self._legends:
+            canvas.restore_region(region)
+        return jpeg_data_url(np.asarray(canvas.buffer_rgba())[..., :3])
 
 
 def series_columns(m: Crypto401kModel, asset: str | None = None) -> list[str]:
-    """The time series' column behind each line of SERIES, the price panels' for `asset`:
-    with a stablecoin, its peg price and its reserve per coin instead of a fundamental."""
-    columns = [col for col, *_ in SERIES]
+    """The time series' columns behind the price panels (price, fundamental, volatility) for
+    `asset`: with a stablecoin, its peg price and its reserve per coin instead of a
+    fundamental."""
+    columns = ["price", "fundamental", "volatility_30d"]
     if asset is None or len(m.asset_names) < 2:
         return columns
-    columns[:3] = [f"{col}_{asset}" for col in columns[:3]]
+    columns = [f"{col}_{asset}" for col in columns]
     if m.stable_index is not None and asset == m.asset_names[m.stable_index]:
         columns[1] = "stable_coverage"
     return columns
 
 
-def series_figure(m: AppModel, asset: str | None = None) -> Figure:
-    """The model's time-series figure, brought up to date, price panels for `asset`."""
-    return m.series_plot.update(m, asset)
-
-
-@solara.component
-def SeriesView(model: AppModel) -> None:
-    update_counter.get()
-    chosen, set_chosen = solara.use_state(model.asset_names[0])
-    asset = chosen if chosen in model.asset_names else model.asset_names[0]
-    if len(model.asset_names) > 1:
-        with solara.Row(style={"align-items": "center"}):
-            solara.Text("price panels:")
-            solara.ToggleButtonsSingle(value=asset, values=model.asset_names, on_value=set_chosen)
-    solara.FigureMatplotlib(
-        series_figure(model, asset),
-        dependencies=[id(model), model.steps, asset],
-        format="png",
-        dpi=SERIES_DPI,
-    )
-
-
 # ---- the text panel -----------------------------------------------------------------------
-def status_text(m: AppModel) -> str:
-    df = m.datacollector.get_model_vars_dataframe()
-    price = float(df["price"].iloc[-1])
-    drawdown = price / float(df["price"].cummax().iloc[-1]) - 1.0
-    action = RUNG_NAMES[m.regulator.level]
-    policy = (
-        "policy: the four agencies (below)"
-        if m.board is not None
-        else f"regulator: {action if m.config.regulator.enabled else 'off'} "
-        f"(pressure {m.regulator.pressure:.1f} / threshold {m.config.regulator.threshold:g})"
-    )
+def status_text(m: Crypto401kModel) -> str:
+    """The day (days simulated; 0 = the initial state), prices, policy and savers, as text
+    with **bold** marks and blank lines between paragraphs."""
+    prices = np.asarray(m.datacollector.model_vars["price"], dtype=float)
+    price = float(prices[-1])
+    drawdown = price / float(prices.max()) - 1.0
+    name = m.asset_names[0]
     lines = [
-        f"**Day {m.day}** · price **${price:,.0f}** · drawdown {drawdown:.0%}",
-        policy,
-        f"401(k) crypto allocation {m.config.savers.allocation:.1%} ({m.config.savers.channel}) · "
-        f"savers: {int(m.savers.panicked.sum())} cohorts panicked · "
-        f"institutions: {int(m.institutions.alive.sum())} of {m.institutions.n} operating",
+        f"**Day {m.steps}** of {m.config.run.steps} · {name} price **${price:,.0f}** · "
+        f"drawdown from peak {drawdown:.0%}"
     ]
+    if m.board is not None:
+        lines.append("policy: the four agencies (below)")
+    elif m.config.regulator.enabled:
+        lines.append(
+            f"regulator: {RUNG_NAMES[m.regulator.level]} (pressure {m.regulator.pressure:.1f}"
+            f" / threshold {m.config.regulator.threshold:g})"
+        )
+    else:
+        lines.append("regulator: off")
+    s = m.savers
+    offering = float(s.offering.mean()) if s.n else 0.0
+    allocation = (
+        f"401(k) crypto allocation {m.config.savers.allocation:.1%} ({m.config.savers.channel})"
+    )
+    if offering < 1.0:  # the executive-order scenario: plans wait for the DOL's safe harbour
+        allocation += f", applied only in plans that offer crypto: {offering:.0%} do so far" + (
+            " (they wait for the DOL's safe harbour rule)" if m.board is not None else ""
+        )
+    lines.append(
+        f"{allocation} · savers: {int(s.panicked.sum())} of {s.n} cohorts panicked · "
+        f"institutions: {int(m.institutions.alive.sum())} of {m.institutions.n} operating"
+    )
     if len(m.asset_names) > 1:
         lines.append(
             "prices: "
             + " · ".join(
-                f"{name} ${_money(p)}"
-                for name, p in zip(m.asset_names, m.market.price, strict=True)
+                f"{n} ${_money(p)}" for n, p in zip(m.asset_names, m.market.price, strict=True)
             )
         )
     x = m.exchanges
@@ -540,26 +484,13 @@ def status_text(m: AppModel) -> str:
 def status_html(text: str) -> str:
     """The status text as HTML paragraphs (not Markdown: the page typesets $...$ as TeX)."""
     paragraphs = html.escape(text, quote=False).split("\n\n")
-    body = "".join(
-        f"<p>{re.sub(r'[*][*](.+?)[*][*]', r'<strong>\1</strong>', p)}</p>" for p in paragraphs
-    )
-    return f'<div style="font-size: 13px; line-height: 1.3">{body}</div>'
+    bold = [re.sub(r"[*][*](.+?)[*][*]", r"<strong>\1</strong>", p) for p in paragraphs]
+    body = "".join(f"<p style='margin: 0 0 6px 0'>{p}</p>" for p in bold)
+    return f'<div style="font-size: 14px; line-height: 1.35">{body}</div>'
 
 
 def _money(x: float) -> str:
     return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
-
-
-@solara.component
-def StatusPanel(model: AppModel) -> None:
-    update_counter.get()
-    if model.config_error:
-        solara.Error(
-            f"Not applied: {model.config_error}. The last valid model keeps running.",
-            icon=True,
-        )
-    solara.HTML(tag="div", unsafe_innerHTML=status_html(status_text(model)))
-    solara.HTML(tag="div", unsafe_innerHTML=colour_key(), style="font-size: 12px")
 
 
 # ---- the agencies and the public purse ------------------------------------------------------
@@ -622,9 +553,3 @@ def agencies_html(m: Crypto401kModel) -> str:
             "(market 'agencies' brings in the DOL, SEC, IRS and CFTC)</p>"
         )
     return table + status_html("\n\n".join(ledger_lines(m)))
-
-
-@solara.component
-def AgenciesPanel(model: AppModel) -> None:
-    update_counter.get()
-    solara.HTML(tag="div", unsafe_innerHTML=agencies_html(model), style="font-size: 13px")

@@ -1,168 +1,305 @@
-"""The browser app: rendered without a browser, then served and driven in a real chromium.
+"""The browser app: its parts without a browser, then the README's command served and driven in
+a real chromium with no route to the internet.
 
 The browser test needs Debian's `chromium` (`apt-get install chromium`; `.ci/run` installs it)
-and the front-end files that `.ci/solara-assets` puts in Solara's cache. Chromium runs with
-every non-local connection sent to a dead proxy, and so does the server, so the test also
-proves that the page works with no internet.
+and the front-end files that `.ci/solara-assets` puts in Solara's cache. It saves a screenshot
+of each state it checks in `test-artifacts/app/`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
+import socketserver
 import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import solara
-from crypto401k.experiments.viz import (
-    COLOURS,
-    DEFAULTS,
-    AgenciesPanel,
-    AppModel,
-    StatusPanel,
-    agencies_html,
-    agencies_rows,
-    node_colours,
-    series_columns,
-    series_figure,
-    status_text,
-    structured_layout,
+from crypto401k.experiments import viz
+from crypto401k.experiments.app_controls import (
+    BY_NAME,
+    CONTROLS,
+    changed,
+    config_for,
+    has_part,
+    load_preset,
+    presets,
+    values_from_config,
 )
+from crypto401k.experiments.app_session import Session, node_state
+from crypto401k.experiments.cli import main as cli_main
+from crypto401k.model.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts" / "app"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DEAD_PROXY = "http://127.0.0.1:9"
+
+SMALL = {"n_savers": 200, "n_traders": 100, "n_funds": 4}
 
 
-def test_page_renders_without_a_browser():
-    import ipywidgets
+def small(preset: str = "four_assets", **values) -> dict:
+    """The preset's control values, made small (a fraction of a second per 10 days)."""
+    return {**values_from_config(load_preset(preset)), **SMALL, **values}
 
+
+# ---- controls -------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", list(presets()))
+def test_each_preset_sets_the_controls_to_its_own_scenario(preset):
+    # the repository's example scenarios are presets too, beside the built-in ones
+    assert "scenarios/crash_with_401k.toml" in presets() and "btc_only" in presets()
+    cfg = load_preset(preset)
+    assert config_for(preset, values_from_config(cfg)) == cfg
+
+
+def test_a_bad_value_is_one_message_naming_the_field_and_what_is_allowed():
+    with pytest.raises(ConfigError, match=r"institutions\.leverage_max = 3\.0.*\(4\.0\)"):
+        config_for("four_assets", small(leverage=4.0))
+    with pytest.raises(ConfigError, match=r"savers\.allocation = 1\.5: must be less"):
+        config_for("four_assets", small(allocation=1.5))
+    with pytest.raises(ConfigError, match=r"run\.seed = -1"):
+        config_for("four_assets", small(seed=-1))
+    # a typed entry that is not a number names the control, its field and what it takes
+    with pytest.raises(ConfigError, match=r"seed \(run\.seed\) = '4x2': must be a whole number"):
+        BY_NAME["seed"].parse("4x2")
+    with pytest.raises(ConfigError, match=r"allocation \(savers.allocation\).*in percent"):
+        BY_NAME["allocation"].parse("three")
+    # percent in, fraction kept; shown with its unit
+    assert BY_NAME["allocation"].parse("3.5") == pytest.approx(0.035)
+    assert BY_NAME["allocation"].show(0.035) == "3.5%"
+    assert BY_NAME["shock_day"].show(0) == "never" and BY_NAME["lag_days"].show(30) == "30 days"
+
+
+def test_controls_show_only_where_they_act_and_pending_changes_are_listed():
+    shown = {p: {c.name for c in CONTROLS if has_part(load_preset(p), c.needs)} for p in presets()}
+    four = {"custody", "exchange_fail_day", "reserve_risky", "reserve_shock_day", "reserve_loss"}
+    assert four <= shown["four_assets"] and not four & shown["btc_only"]
+    assert "threshold" in shown["btc_only"] and "threshold" not in shown["agencies"]
+    cfg = load_preset("four_assets")
+    applied = values_from_config(cfg)
+    assert changed(applied, applied, cfg) == []
+    assert changed({**applied, "allocation": 0.05}, applied, cfg) == [
+        "401(k) crypto allocation: 5% (was 1%)"
+    ]
+
+
+# ---- the run --------------------------------------------------------------------------------
+def test_a_run_stops_at_its_last_day_whatever_the_speed():
+    s = Session(config_for("btc_only", small("btc_only", steps=25)))
+    s.play(7, None)  # run 7 days, as fast as it goes
+    s.wait()
+    assert s.day == 7 and not s.playing
+    s.play(None, 1000.0)  # play to the end at a set speed
+    s.wait()
+    assert s.day == 25 and s.finished and not s.playing
+    assert s.step(5) == 0 and s.day == 25  # nothing past the end
+    s.play(None, None)
+    s.wait()
+    assert s.day == 25
+    assert len(s.timeseries()) == 26  # day 0 (the initial state) to day 25
+
+
+def test_views_read_whole_days_while_the_play_thread_runs():
+    # the page used to die reading the data collector in the middle of a step
+    s = Session(config_for("four_assets", small(steps=400)))
+    net, series = viz.NetworkImage(s.model), viz.SeriesPlot(s.model)
+    s.play(None, None)
+    seen = set()
+    try:
+        while s.playing:
+            with s.lock:
+                ts = s.timeseries()  # raised "Length of values" mid-step before
+                assert len(ts) == s.day + 1
+                assert len(s.assets_effect()) == s.day + 1
+                series.update(s.model, "ETH", s.assets_effect())
+                series.image()
+                viz.jpeg_data_url(net.frame(s.model))
+                assert viz.status_text(s.model).startswith(f"**Day {s.day}** of 400")
+                seen.add(s.day)
+    finally:
+        s.stop()
+        s.wait()
+    assert len(seen) > 1  # the views really ran between batches
+
+
+def test_the_day_counts_days_simulated_and_the_time_axis_starts_at_zero():
+    s = Session(config_for("btc_only", small("btc_only")))
+    assert viz.status_text(s.model).startswith("**Day 0** of 3650")
+    s.step(1)
+    assert viz.status_text(s.model).startswith("**Day 1** of 3650")
+    s.step(40)
+    plot = viz.SeriesPlot(s.model)
+    plot.update(s.model, None, s.assets_effect())
+    assert plot.price.get_xdata()[0] == 0 and plot.price.get_xdata()[-1] == 41
+    vol = plot.vol.get_ydata()
+    assert np.isnan(vol[plot.vol.get_xdata() < 30]).all() and np.isfinite(vol[-1])
+
+
+def test_the_series_panels_have_titles_units_and_legends():
+    s = Session(config_for("four_assets", small()))
+    s.step(3)
+    plot = viz.SeriesPlot(s.model)
+    plot.update(s.model, "USDC", s.assets_effect())
+    for ax in plot.axes:
+        assert ax.get_title() and ax.get_ylabel() and ax.get_legend().get_texts()
+    assert plot.axes[0].get_title() == "USDC: price and the issuer's reserve per coin"
+    assert plot.fundamental.get_label() == "reserve per coin"
+    assert plot.axes[4].get_xlabel() == "day" and plot.axes[5].get_xlabel() == "day"
+    assert plot.image().startswith("data:image/jpeg;base64,")
+
+
+def test_a_frame_drawn_in_parts_equals_one_drawn_whole():
+    # most frames draw only the lines, or redraw only the panels whose y axis moved
+    s = Session(config_for("four_assets", small()))
+    plot = viz.SeriesPlot(s.model)
+    kinds = set()
+    for _ in range(20):
+        s.step(1)
+        plot.update(s.model, "BTC", s.assets_effect())
+        kind = "full" if plot._background is None else "panels" if plot._dirty else "lines"
+        kinds.add(kind)
+        fast = plot.image()
+        plot._background = None  # the same frame, drawn whole
+        assert fast == plot.image(), kind
+    assert kinds >= {"panels", "lines"}
+
+
+def test_the_savers_panel_compares_with_the_same_run_without_crypto():
+    s = Session(config_for("four_assets", small(allocation=0.05)))
+    s.step(30)
+    assert s.twin.config.savers.allocation == 0.0 and s.model.config.savers.allocation == 0.05
+    assert s.twin.datacollector.model_vars["saver_crypto_wealth"][-1] == 0.0
+    # the same seed: the twin's fundamental path is the model's (common random numbers)
+    assert (
+        s.twin.datacollector.model_vars["fundamental"]
+        == (s.model.datacollector.model_vars["fundamental"])
+    )
+    effect = s.assets_effect()
+    assert len(effect) == 31 and effect[0] == 0.0 and np.abs(effect[1:]).max() > 0
+
+
+def test_the_download_reproduces_with_the_command_line(tmp_path):
+    s = Session(config_for("four_assets", small(allocation=0.03, seed=7)))
+    s.step(12)
+    (tmp_path / "config.toml").write_bytes(s.config_toml())
+    out = tmp_path / "run"
+    argv = ["run", "--config", str(tmp_path / "config.toml"), "--steps", "12", "--out", str(out)]
+    assert cli_main([*argv, "--quiet"]) == 0
+    assert (out / "timeseries.csv").read_bytes() == s.timeseries_csv()
+    assert b"shown at day 12 of 3650" in s.config_toml()
+
+
+def test_a_clicked_node_names_its_agent_and_state():
+    s = Session(config_for("four_assets", small()))
+    m = s.model
+    net = viz.NetworkImage(m)
+    first = m.first_node
+    expect = {
+        first["savers"]: ("saver cohort", "age", "crypto share", "panic"),
+        first["traders"]: ("retail trader", "type", "leverage"),
+        first["institutions"]: ("institution", "leverage", "largest lender"),
+        first["exchanges"]: ("exchange", "market share", "state"),
+    }
+    for node, (agent, *keys) in expect.items():
+        state = node_state(m, node)
+        assert state["agent"].startswith(agent) and all(k in state for k in keys)
+        # a click on the node's pixel finds it
+        x, y = net.xy[node] / viz.NETWORK_PX
+        assert net.node_at(x, y) is not None
+        assert node_state(m, net.node_at(x, y))["agent"].split()[0] == agent.split()[0]
+    assert net.node_at(0.0, 0.0) is None  # a corner: no node
+    with pytest.raises(ValueError, match="node = -1"):
+        node_state(m, -1)
+
+
+def test_the_page_renders_without_a_browser():
     import app
 
-    box, rc = solara.render(app.Page(), handle_error=False)
-    # the main panel: the status text and the two figures (the sidebar with the controls
-    # only exists inside a served app; the browser test drives it)
-    tree = repr(box)  # the widgets' state, the markdown's HTML included
-    assert "<strong>Day 0</strong> · price <strong>$110,000</strong>" in tree
-    images = rc.find(ipywidgets.Image).widgets
-    assert len(images) == 2 and all(bytes(img.value[:4]) == b"\x89PNG" for img in images)
+    box, _ = solara.render(app.Page(), handle_error=False)
+    tree = repr(box)
+    assert "<strong>Day 0</strong> of 3650" in tree and "Selected agent" in tree
+    assert "401(k) crypto allocation: <b class='crypto401k-value'>1%</b>" in tree
 
 
-def test_bad_controls_keep_the_last_valid_model_and_say_why():
-    good = AppModel(**DEFAULTS)
-    good.step()
-    bad = AppModel(**{**DEFAULTS, "leverage": 4.0})  # above the 3x margin limit
-    assert bad is good and good.day == 0 and good.steps == 1
-    assert "institutions.leverage_max" in good.config_error and "4.0" in good.config_error
-    _, rc = solara.render(StatusPanel(good), handle_error=False)
-    shown = " ".join(str(getattr(w, "children", "")) for w in rc.find().widgets)
-    assert "Not applied" in shown and "leverage" in shown
-    assert AppModel(**{**DEFAULTS, "seed": "-1"}) is good and "seed" in good.config_error
-    assert AppModel(**{**DEFAULTS, "seed": "abc"}) is good
-    fixed = AppModel(**{**DEFAULTS, "allocation": 0.05})
-    assert fixed is not good and fixed.config_error is None
-    assert fixed.config.savers.allocation == 0.05
+# ---- the served page in a real browser ------------------------------------------------------
+def readme_command() -> list[str]:
+    """The app's command exactly as the README's browser-app section gives it."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## The browser app") :]
+    line = next(ln for ln in section.splitlines() if "solara run app.py" in ln)
+    return shlex.split(line.split("#")[0])
 
 
-def test_status_text_names_day_price_drawdown_and_action():
-    m = AppModel(**{**DEFAULTS, "n_savers": 200, "n_traders": 200})
-    for _ in range(5):
-        m.step()
-    text = status_text(m)
-    assert "Day 4" in text and "price" in text and "drawdown" in text and "regulator" in text
+class _Recorder(socketserver.BaseRequestHandler):
+    """A 'proxy' that records what reaches it and answers nothing: the server's and the
+    browser's only route off this machine, so any attempt to leave it is seen."""
+
+    def handle(self) -> None:
+        self.request.settimeout(2)
+        try:
+            first = self.request.recv(1024).split(b"\r\n")[0]
+        except OSError:
+            first = b"?"
+        self.server.seen.append(first.decode(errors="replace"))
 
 
-def test_several_assets_exchanges_and_the_peg_are_shown():
-    small = {**DEFAULTS, "n_savers": 200, "n_traders": 200}
-    m = AppModel(**{**small, "exchange_fail_day": 10, "reserve_shock_day": 10, "reserve_loss": 0.3})
-    assert m.asset_names == ["BTC", "ETH", "DEFI", "USDC"]
-    # the exchanges are nodes on the graph, with custody edges to their customers
-    assert len(structured_layout(m)) == m.n_nodes == m.first_node["exchanges"] + 20
-    assert {layer for *_, layer in m.graph.edges(data="layer")} >= {"social", "custody"}
-    exchanges = slice(m.first_node["exchanges"], None)
-    assert (node_colours(m)[exchanges] == COLOURS["exchange"]).all()
-    for _ in range(12):
-        m.step()
-    # the largest exchange failed on day 10 and is marked; the reserve loss broke the peg
-    marked = node_colours(m)[exchanges] == COLOURS["failed exchange"]
-    assert marked[0] and marked.sum() == m.exchanges.failed.sum()
-    text = status_text(m)
-    assert re.search(r"exchanges: [1-9]\d* of 20 failed, \$[\d,.]+B lost", text)
-    assert "stablecoin USDC: peg" in text and "reserve $" in text and "ETH $" in text
-    # the asset selector's price panels: each asset's own columns, the peg with its reserve
-    assert series_columns(m, "ETH")[:3] == ["price_ETH", "fundamental_ETH", "volatility_30d_ETH"]
-    assert series_columns(m, "USDC")[:2] == ["price_USDC", "stable_coverage"]
-    df = m.datacollector.get_model_vars_dataframe()
-    assert df["price_USDC"].min() < 0.9 and df["stable_coverage"].min() < 0.9
-    fig = series_figure(m, "USDC")
-    price, reserve = fig.axes[0].get_lines()[:2]
-    assert reserve.get_label() == "reserve per coin"
-    assert price.get_ydata().min() == pytest.approx(df["price_USDC"].min())
-
-
-def test_the_agencies_panel_shows_each_stage_and_the_ledger():
-    m = AppModel(**{**DEFAULTS, "market": "agencies", "n_savers": 200, "n_traders": 200})
-    for _ in range(3):
-        m.step()
-    rows = {r["agency"]: r for r in agencies_rows(m)}
-    assert list(rows) == ["DOL", "SEC", "IRS", "CFTC"]
-    # the executive order set the DOL, SEC and IRS to work on day 0; nothing is in force
-    assert rows["DOL"]["stage"] == "proposing" and rows["IRS"]["stage"] == "proposing"
-    assert all(r["in force"] == "-" for r in rows.values())
-    box, _ = solara.render(AgenciesPanel(m), handle_error=False)
-    shown = repr(box)
-    assert "<td>DOL</td><td>proposing</td>" in shown and "plans offering crypto 0%" in shown
-    assert "Public purse" in shown and "without the crypto option" in shown
-    assert "policy: the four agencies" in status_text(m)
-    # the simple scenario names its single regulator instead
-    simple = AppModel(**{**DEFAULTS, "n_savers": 200, "n_traders": 200})
-    assert agencies_rows(simple) == [] and "one regulator" in agencies_html(simple)
-
-
-def test_btc_only_scenario_has_one_asset_and_no_exchanges():
-    m = AppModel(**{**DEFAULTS, "market": "btc_only", "n_savers": 200, "n_traders": 200})
-    assert m.asset_names == ["BTC"] and m.exchanges.n == 0 and m.stablecoin is None
-    assert series_columns(m, "BTC")[0] == "price"
-    assert "exchanges" not in status_text(m)
+def _recording_proxy():
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Recorder)
+    srv.seen = []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def recorder():
+    """The app server's only route out."""
+    srv = _recording_proxy()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser_recorder():
+    """The browser's only route out (Chromium's own services show up here too)."""
+    srv = _recording_proxy()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+# Chromium's own services (updates, sign-in, autofill): the browser's, not the page's
+CHROMIUM_OWN = re.compile(
+    r"^(CONNECT|POST|GET) (http://)?[\w.-]+\.(google\.com|googleapis\.com|gstatic\.com)[:/]"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, recorder):
+    command = readme_command()
+    assert command[:3] == [".venv/bin/solara", "run", "app.py"] and "127.0.0.1" in command
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "HTTPS_PROXY": DEAD_PROXY,
-        "HTTP_PROXY": DEAD_PROXY,
-        "NO_PROXY": "127.0.0.1,localhost",
+    proxy = f"http://127.0.0.1:{recorder.server_address[1]}"
+    env = {  # the README's command, on a free port (Solara reads $PORT), its only route out
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")},
+        "PORT": str(port),
+        **{k: proxy for k in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy")},
+        **{k: proxy for k in ("http_proxy", "all_proxy")},
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
     }
-    solara_bin = Path(sys.executable).parent / "solara"
     log = tmp_path_factory.mktemp("server") / "solara.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                str(solara_bin),
-                "run",
-                "app.py",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--production",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -172,13 +309,19 @@ def server(tmp_path_factory):
                     proc.kill()
                     pytest.fail(f"the app server did not start:\n{log.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/"
-        proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            yield f"http://127.0.0.1:{port}/", log
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(browser_recorder):
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (apt-get install chromium); CI must have it")
@@ -193,8 +336,12 @@ def browser():
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--proxy-server={DEAD_PROXY.removeprefix('http://')}",
-        "--proxy-bypass-list=127.0.0.1;localhost",
+        "--disable-domain-reliability",
+        "--disable-client-side-phishing-detection",
+        "--no-pings",
+        "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter",
+        f"--proxy-server=127.0.0.1:{browser_recorder.server_address[1]}",
+        "--proxy-bypass-list=127.0.0.1",
     ]
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=args)
@@ -202,43 +349,207 @@ def browser():
         b.close()
 
 
-def test_browser_steps_the_model_and_rebuilds_it_from_the_controls(server, browser):
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    failed = []
+def test_the_app_as_a_researcher_uses_it(server, browser, recorder, browser_recorder, tmp_path):
+    url, log = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # tall enough that every screenshot shows the whole page (Solara scrolls inside it)
+    context = browser.new_context(viewport={"width": 1500, "height": 1900}, accept_downloads=True)
+    page = context.new_page()
+    outside, failed, sockets = [], [], []
+
+    def route(r):  # only the app's own server may be asked for anything
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
-        _drive(page, server)
+        _drive(page, url, tmp_path)
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
-        page.close()
-    assert not failed, failed  # every file came, from the local server
+        page.screenshot(path=ARTIFACTS / "last.png", full_page=True)
+        context.close()
+    assert not outside, f"the page asked for something off this machine: {outside}"
+    assert not failed, failed
+    assert sockets and all(u.startswith(url.replace("http", "ws")) for u in sockets), sockets
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
+    assert not recorder.seen, f"the app server tried to leave this machine: {recorder.seen}"
+    page_traffic = [t for t in browser_recorder.seen if not CHROMIUM_OWN.match(t)]
+    assert not page_traffic, f"the browser tried to leave this machine: {page_traffic}"
 
 
-def _day(page, n: int) -> None:
-    page.get_by_text(re.compile(rf"Day {n} · price")).wait_for(timeout=30_000)
+def _shot(page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-def _drive(page, server: str) -> None:
-    page.goto(server, wait_until="domcontentloaded")
+def _status(page):
+    return page.locator(".crypto401k-status")
+
+
+def _day(page) -> int:
+    return int(re.search(r"Day (\d+) of", _status(page).inner_text()).group(1))
+
+
+def _wait_day(page, n: int, timeout: float = 60_000) -> None:
+    page.get_by_text(re.compile(rf"^Day {n} of")).wait_for(timeout=timeout)
+
+
+def _no_overlap(page, where: str) -> None:
+    """The page's boxes (the side column, the status, the network, the colour key, the
+    selected agent, the agencies and the time series) do not overlap, and no slider is
+    squeezed."""
+    names = [
+        ".crypto401k-side",
+        ".crypto401k-status",
+        ".crypto401k-network-image",
+        ".crypto401k-key",
+        ".crypto401k-node",
+        ".crypto401k-agencies",
+        ".crypto401k-series-image",
+    ]
+    boxes = {n: page.locator(n).first.bounding_box() for n in names}
+    for i, (a, p) in enumerate(boxes.items()):
+        assert p is not None and p["width"] > 0 and p["height"] > 0, (where, a)
+        for b, q in list(boxes.items())[i + 1 :]:
+            apart = (
+                p["x"] + p["width"] <= q["x"] + 1
+                or q["x"] + q["width"] <= p["x"] + 1
+                or p["y"] + p["height"] <= q["y"] + 1
+                or q["y"] + q["height"] <= p["y"] + 1
+            )
+            assert apart, f"{where}: {a} {p} overlaps {b} {q}"
+    for box in page.locator(".crypto401k-slider").all():
+        assert box.bounding_box()["width"] >= 120, where
+    # the figures are shown at their own size, not shrunk
+    for name in (".crypto401k-network-image", ".crypto401k-series-image"):
+        natural, shown = page.locator(name).first.evaluate("e => [e.naturalWidth, e.clientWidth]")
+        assert natural == shown, (where, name, natural, shown)
+
+
+def _drive(page, url: str, tmp_path: Path) -> None:
+    page.goto(url, wait_until="domcontentloaded")
     step = page.get_by_role("button", name="Step")
-    step.wait_for(timeout=120_000)
-    status = page.get_by_text(re.compile(r"Day \d+ · price"))
-    status.wait_for(timeout=60_000)
-    page.locator("img").first.wait_for(timeout=60_000)  # a figure arrived
-    before = status.inner_text()
-    assert before.startswith("Day 0")
-    for _ in range(4):
-        step.click()
-        time.sleep(0.3)
-    _day(page, 3)  # four steps: days 0..3 simulated
-    after = status.inner_text()
-    price = re.compile(r"price \$([\d,]+)")
-    assert price.search(after).group(1) != price.search(before).group(1)
+    step.wait_for(timeout=180_000)
+    _wait_day(page, 0)
+    page.locator(".crypto401k-series-image").wait_for(timeout=60_000)
+    _shot(page, "01-start")
+    _no_overlap(page, "four-asset market")
 
-    # the asset selector redraws the price panels for another asset
-    series = page.locator("img").last
+    # the day counts days simulated: the start is day 0, one Step makes it day 1
+    price = re.compile(r"price \$([\d,]+)")
+    before = price.search(_status(page).inner_text()).group(1)
+    step.click()
+    _wait_day(page, 1)
+    assert price.search(_status(page).inner_text()).group(1) != before
+    # run N days: exactly N more
+    page.locator(".crypto401k-run-days input").fill("5")
+    page.get_by_role("button", name="Run N days").click()
+    _wait_day(page, 6)
+    time.sleep(1)
+    assert _day(page) == 6
+
+    # every slider shows its value; a moved one is marked pending until Reset applies it
+    allocation = page.locator(".control-allocation")
+    assert "401(k) crypto allocation: 1%" in allocation.inner_text()
+    allocation.get_by_role("slider").focus()
+    allocation.get_by_role("slider").press("ArrowRight")
+    allocation.get_by_text("401(k) crypto allocation: 1.5%").wait_for(timeout=30_000)
+    assert "(pending)" in allocation.inner_text()
+    page.get_by_text(re.compile("Changes pending - press Reset to apply")).wait_for()
+    _shot(page, "02-pending")
+    assert "allocation 1.0%" in _status(page).inner_text()  # not applied yet
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"allocation 1\.5%")).wait_for(timeout=60_000)
+    _wait_day(page, 0)
+    assert page.get_by_text(re.compile("Changes pending")).count() == 0
+
+    # a typed entry: a 60-day run, run to its end; it stops at day 60 and says so
+    entry = page.locator(".control-steps .crypto401k-entry input")
+    entry.fill("60")
+    entry.press("Enter")
+    page.locator(".control-steps").get_by_text("days to simulate: 60 days").wait_for()
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"^Day 0 of 60 ")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Run to end").click()
+    page.locator(".crypto401k-finished").wait_for(timeout=120_000)
+    assert (
+        _day(page) == 60
+        and "day 60 is the run's last day" in page.locator(".crypto401k-finished").inner_text()
+    )
+    assert step.is_disabled()
+    time.sleep(1)
+    assert _day(page) == 60  # and it stays there
+    _shot(page, "03-finished")
+
+    # the downloads: the CSV is what `crypto401k run` writes for the downloaded config.toml
+    with page.expect_download() as got:
+        page.get_by_role("button", name=re.compile("time series")).click()
+    csv = Path(got.value.path()).read_bytes()
+    with page.expect_download() as got:
+        page.get_by_role("button", name=re.compile("scenario")).click()
+    config = tmp_path / "config.toml"
+    config.write_bytes(Path(got.value.path()).read_bytes())
+    out = tmp_path / "run"
+    argv = ["run", "--config", str(config), "--steps", "60", "--out", str(out), "--quiet"]
+    assert cli_main(argv) == 0
+    assert csv == (out / "timeseries.csv").read_bytes()
+    assert csv.count(b"\n") == 62  # header and days 0 to 60
+
+    # click a node: an institution at the centre, then a saver cohort on the outer ring
+    image = page.locator(".crypto401k-network-image")
+    box = image.bounding_box()
+    scale = box["width"] / viz.NETWORK_PX
+    for (x, y), agent in (((324.8, 280.0), "institution"), ((280.0, 57.0), "saver cohort")):
+        image.click(position={"x": x * scale, "y": y * scale})
+        node = page.locator(".crypto401k-node")
+        node.get_by_text(re.compile(rf"^{agent} \d+")).first.wait_for(timeout=30_000)
+        assert (
+            "leverage" in node.inner_text()
+            if agent == "institution"
+            else "age" in (node.inner_text())
+        )
+    _shot(page, "04-node")
+
+    # a value the configuration rejects: one message, the running model unchanged
+    entry = page.locator(".control-leverage .crypto401k-entry input")
+    entry.fill("4")
+    entry.press("Enter")
+    page.get_by_role("button", name="Reset (apply)").click()
+    error = page.locator(".crypto401k-not-applied")
+    error.wait_for(timeout=30_000)
+    assert "institutions.leverage_max = 3.0" in error.inner_text() and "4.0" in error.inner_text()
+    assert _day(page) == 60
+    _shot(page, "05-bad-value")
+    page.get_by_role("button", name="Restore defaults").click()
+    page.locator(".control-leverage").get_by_text("funds' target leverage: 2x").wait_for()
+
+    # presets: the Bitcoin-only market shows no four-asset controls
+    _choose(page, ".crypto401k-preset", "btc_only")
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"^Day 0 of 3650")).wait_for(timeout=60_000)
+    assert page.locator(".control-custody").count() == 0
+    assert page.locator(".control-reserve_loss").count() == 0
+    assert "exchanges:" not in _status(page).inner_text()
+    _shot(page, "06-btc-only")
+    # the agencies market: the allocation waits for plans to offer crypto, and says so
+    _choose(page, ".crypto401k-preset", "agencies")
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile("waiting for the DOL|wait for the DOL")).wait_for(timeout=60_000)
+    assert page.locator(".control-threshold").count() == 0  # the agencies replace it
+    page.get_by_text(re.compile("plans offering crypto 0%")).wait_for()
+    _no_overlap(page, "agencies market")
+    _shot(page, "07-agencies")
+
+    # the four-asset market again, another asset's price panels
+    _choose(page, ".crypto401k-preset", "four_assets")
+    page.get_by_role("button", name="Reset (apply)").click()
+    page.get_by_text(re.compile(r"exchanges: 0 of 20 failed")).wait_for(timeout=60_000)
+    series = page.locator(".crypto401k-series-image")
     drawn = series.get_attribute("src")
     page.get_by_role("button", name="ETH", exact=True).click()
     page.wait_for_function(
@@ -246,30 +557,32 @@ def _drive(page, server: str) -> None:
         arg=[series.element_handle(), drawn],
         timeout=30_000,
     )
-    assert page.get_by_text(re.compile(r"exchanges: \d+ of 20 failed")).is_visible()
-    # the agencies panel and the public purse's ledger are on the page
-    assert page.get_by_text(re.compile(r"Public purse")).is_visible()
-    assert page.get_by_text(re.compile(r"without the crypto option \$[\d,]+B")).is_visible()
 
-    # one notch of the allocation slider (0.03 -> 0.035), then Reset rebuilds the model
-    slider = page.get_by_role("slider", name="401(k) crypto allocation")
-    slider.focus()
-    slider.press("ArrowRight")
-    assert slider.get_attribute("aria-valuenow") == "0.035"
-    page.get_by_role("button", name="Reset").click()
-    page.get_by_text(re.compile(r"401\(k\) crypto allocation 3\.5%")).wait_for(timeout=60_000)
-    for _ in range(4):
-        step.click()
-        time.sleep(0.3)
-    _day(page, 3)
-
-    # a combination the configuration rejects: the message shows, and the same model goes on
-    leverage = page.get_by_role("slider", name=re.compile("target leverage"))
-    leverage.focus()
-    leverage.press("End")  # 5x, above the 3x margin limit
-    page.get_by_role("button", name="Reset").click()
-    page.get_by_text(re.compile("Not applied: institutions.leverage_max")).wait_for(timeout=30_000)
-    _day(page, 3)  # not rebuilt: still day 3 ...
-    assert page.get_by_text(re.compile(r"401\(k\) crypto allocation 3\.5%")).is_visible()
+    # the fastest speed for 30 s: the page keeps showing new days and never breaks
+    _choose(page, ".crypto401k-speed", "fastest")
+    page.get_by_role("button", name="▶ Play").click()
+    days, progress, start = [], [], time.monotonic()
+    while time.monotonic() - start < 30:
+        time.sleep(2)
+        days.append(_day(page))
+        progress.append(page.get_by_text(re.compile(r"^running: day \d+ of 3650")).count())
+        assert page.get_by_text("Traceback").count() == 0
+        assert page.locator(".crypto401k-not-applied").count() == 0
+    _shot(page, "08-fastest")
+    page.get_by_role("button", name="❚❚ Pause").click()
+    page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
+    assert days == sorted(days) and days[-1] > days[0], days
+    assert any(progress)  # the progress of the run was shown
+    time.sleep(1)
+    paused = _day(page)
+    time.sleep(2)
+    assert _day(page) == paused  # paused means paused
     step.click()
-    _day(page, 4)  # ... and it keeps running
+    _wait_day(page, paused + 1)
+    _no_overlap(page, f"after play, day {paused + 1}")
+
+
+def _choose(page, where: str, option: str) -> None:
+    """Pick `option` in the (Vuetify) select inside `where`."""
+    page.locator(where).locator(".v-select__slot").click()
+    page.get_by_role("option", name=option, exact=True).click()
