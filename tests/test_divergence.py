@@ -30,7 +30,7 @@ TINY = {
     "institutions.n_funds": 4,
     "institutions.n_lenders": 2,
     "institutions.n_market_makers": 2,
-    "run.steps": 240,
+    "run.steps": 180,
     "run.burn_in_days": 30,
 }
 
