@@ -54,15 +54,16 @@ class AssetConfig(Section):
         2.2e12,
         "USD",
         "market capitalisation at day 0",
-        "DESIGN.md: crypto market cap about $2.2T (2025); BTC $2.09T in June 2025 "
-        "(seed-world-facts.md section 1)",
+        "Bitcoin's cap in mid-2025: $2.09T in June [BestChange 2025], $2.42T in mid-July "
+        "[Cyptea 2025]",
         gt=0,
     )
     initial_price_usd: float = P(
         110_000.0,
         "USD/coin",
         "price at day 0",
-        "BTC traded $105k-$122k in mid-2025 (seed-world-facts.md section 1)",
+        "BTC $121,913 in mid-July 2025 [Cyptea 2025]; $102,000-106,560 at the 10 Oct 2025 low "
+        "[CoinDesk Research Oct 2025]",
         gt=0,
     )
     fundamental_vol_annual: float = P(
@@ -70,7 +71,7 @@ class AssetConfig(Section):
         "1/sqrt(year)",
         "volatility of the log fundamental value (random walk)",
         "stated value, not searched (docs/calibration.md): the news component; traders add "
-        "the rest of the observed 0.76 (Bitstamp 2014-2020)",
+        "the rest of the observed 0.76 [Bitstamp 2014-2020]",
         ge=0,
         le=5,
     )
@@ -94,8 +95,8 @@ class AssetConfig(Section):
         "USD/day",
         "this asset's spot volume at day-0 prices, used by the square-root impact law "
         "(None: its market-cap share of market.daily_volume_usd)",
-        "no per-asset spot volume is sourced in seed-world-facts.md (only the market's "
-        "$47-93B/day): by default every asset turns over the same share of its cap",
+        "no per-asset spot volume was found, only the market's $47-93B/day [CCData Dec 2025] "
+        "[CCData Jan 2025]: by default every asset turns over the same share of its cap",
         gt=0,
     )
 
@@ -108,7 +109,7 @@ class MarketConfig(Section):
         "USD of market cap per USD of net flow",
         "inelastic-markets multiplier M: a net flow of F dollars moves the log price by "
         "M*F/market_cap when depth is at its calm level",
-        "Gabaix & Koijen (2021) estimate M about 5 for US equities",
+        "[Gabaix & Koijen 2021] estimate M about 5 for US equities",
         gt=0,
         le=100,
     )
@@ -116,21 +117,21 @@ class MarketConfig(Section):
         "linear",
         "-",
         "linear: impact proportional to flow; sqrt: square-root law in flow/volume",
-        "Donier & Bonart (2015) find square-root impact of metaorders on Bitcoin",
+        "[Donier & Bonart 2015] find square-root impact of metaorders on Bitcoin",
     )
     daily_volume_usd: float = P(
         5.0e10,
         "USD/day",
         "spot volume of all assets at day-0 prices, used by the square-root "
         "law (it scales with market cap: constant turnover)",
-        "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1)",
+        "CEX spot $47-93B/day in 2025 [CCData Dec 2025] [CCData Jan 2025]",
         gt=0,
     )
     sqrt_impact_coefficient: float = P(
         1.0,
         "-",
         "Y in impact = Y * sigma_daily * sqrt(|flow| / volume)",
-        "Donier & Bonart (2015): Y of order 1",
+        "[Donier & Bonart 2015]: Y of order 1",
         gt=0,
     )
     impact_permanent_share: float = P(
@@ -138,7 +139,7 @@ class MarketConfig(Section):
         "fraction",
         "share of each day's impact that is permanent; the rest decays",
         "treatment: payroll buying is uninformed flow whose impact may decay "
-        "(Donier & Bonart 2015 find partial decay)",
+        "([Donier & Bonart 2015] find partial decay)",
         ge=0,
         le=1,
     )
@@ -146,7 +147,7 @@ class MarketConfig(Section):
         10.0,
         "days",
         "half-life of the transient part of impact",
-        "stated assumption: metaorder impact relaxes over days (Donier & Bonart 2015)",
+        "stated assumption: metaorder impact relaxes over days [Donier & Bonart 2015]",
         gt=0,
     )
     market_maker_depth_share: float = P(
@@ -163,7 +164,7 @@ class MarketConfig(Section):
         1.0,
         "-",
         "gamma: market-maker depth is divided by 1 + gamma*max(0, vol/vol_ref - 1)",
-        "liquidity spirals (Brunnermeier & Pedersen 2009); stated functional form",
+        "liquidity spirals [Brunnermeier & Pedersen 2009]; stated functional form",
         ge=0,
         le=20,
     )
@@ -171,7 +172,7 @@ class MarketConfig(Section):
         0.04,
         "1/sqrt(day)",
         "calm daily volatility at which depth is at its calm level",
-        "Bitstamp BTC 2014-2020 daily std 0.040 (DESIGN.md calibration targets)",
+        "daily std 0.040 of Bitcoin's returns [Bitstamp 2014-2020] (docs/calibration.md)",
         gt=0,
     )
     vol_window_days: int = P(
@@ -186,8 +187,8 @@ class MarketConfig(Section):
         [[1.0]],
         "-",
         "correlation matrix of the assets' fundamental shocks (assets x assets)",
-        "one asset in the baseline; four_assets.toml's matrix is calibrated to Bitstamp "
-        "BTC/ETH/LTC return correlations (docs/calibration.md)",
+        "one asset in the baseline; model/scenarios/four_assets.toml's matrix is calibrated to "
+        "BTC/ETH/LTC return correlations [Bitstamp 2014-2020] (docs/calibration.md)",
     )
 
 
@@ -201,15 +202,15 @@ class SaverConfig(Section):
         8.7e12,
         "USD",
         "401(k) assets at day 0 (all cohorts together)",
-        "ICI quarterly retirement market data, Q1 2025: $8.7T",
+        "[ICI Q1 2025]: $8.7T",
         gt=0,
     )
     contributions_usd_per_year: float = P(
         0.65e12,
         "USD/year",
         "employee + employer contributions of all cohorts",
-        "DESIGN.md: DC contributions about $0.65T a year (12% of pay: 7.7% deferral + employer, "
-        "Vanguard How America Saves 2025)",
+        "stated scale: DC contributions about $0.65T a year (12% of pay: 7.7% deferral + "
+        "employer [Vanguard HAS 2025])",
         ge=0,
     )
     allocation: float = P(
@@ -217,7 +218,7 @@ class SaverConfig(Section):
         "fraction",
         "crypto share of contributions, and target-date sleeves' crypto weight",
         "treatment (experiments sweep 0/1/3/5%); default 1%, the low end of the 1/3/5% "
-        "scenarios in the seed article (Dunleavy, Varys Capital); 0 is the no-401(k) baseline",
+        "scenarios of [Dunleavy 2025]; 0 is the no-401(k) baseline",
         ge=0,
         le=1,
     )
@@ -233,7 +234,7 @@ class SaverConfig(Section):
         "-",
         "payroll: only new contributions buy crypto; payroll+reallocation: also "
         "move `allocation` of existing balances, phased over `reallocation_days`",
-        "DESIGN.md: two inflow channels, kept apart",
+        "modelling choice: the two inflow channels differ by orders of magnitude, so kept apart",
     )
     reallocation_start_day: int = P(
         30,
@@ -253,7 +254,7 @@ class SaverConfig(Section):
         0.83,
         "fraction",
         "share of cohorts in target-date sleeves (the rest self-directed)",
-        "Vanguard HAS 2024: 83% of participants use target-date funds",
+        "[Vanguard HAS 2024]: 83% of participants use target-date funds",
         ge=0,
         le=1,
     )
@@ -261,7 +262,7 @@ class SaverConfig(Section):
         91,
         "days",
         "target-date sleeves rebalance to their crypto weight this often",
-        "quarterly rebalancing, typical of target-date funds (Parker, Schoar & Sun 2023)",
+        "quarterly rebalancing, typical of target-date funds [Parker, Schoar & Sun 2023]",
         ge=1,
     )
     payday_interval_days: int = P(
@@ -271,7 +272,7 @@ class SaverConfig(Section):
         False,
         "-",
         "true: every employer pays on the same day; false: paydays staggered",
-        "treatment (DESIGN.md)",
+        "treatment",
     )
     n_employers: int = P(
         50,
@@ -293,7 +294,7 @@ class SaverConfig(Section):
         "1/year",
         "yearly probability that a self-directed saver panics when its crypto "
         "sleeve is down `panic_drawdown_scale` or more",
-        "ICI: 14.4% of participants changed the allocation of balances in 2008",
+        "[ICI 401(k) FAQ]: 14.4% of participants changed the allocation of balances in 2008",
         ge=0,
         le=50,
     )
@@ -310,7 +311,7 @@ class SaverConfig(Section):
         0.2,
         "-",
         "target-date participants' panic hazard relative to self-directed",
-        "Vanguard (Oct 2020): pure target-date investors about 5x less likely to trade",
+        "[Vanguard 2020]: pure target-date investors about 5x less likely to trade",
         ge=0,
         le=1,
     )
@@ -318,7 +319,7 @@ class SaverConfig(Section):
         2.0,
         "-",
         "hazard multiplier 1 + w * (share of social neighbours panicked)",
-        "peer effects in retirement-plan decisions (Duflo & Saez 2003); size assumed",
+        "peer effects in retirement-plan decisions [Duflo & Saez 2003]; size assumed",
         ge=0,
     )
     panic_sell_fraction: float = P(
@@ -333,7 +334,7 @@ class SaverConfig(Section):
         0.26,
         "fraction",
         "share of panicking savers who also stop contributing altogether",
-        "ICI 2008: 3.7% stopped contributing vs 14.4% who reallocated (3.7/14.4)",
+        "[ICI 401(k) FAQ], 2008: 3.7% stopped contributing vs 14.4% who reallocated (3.7/14.4)",
         ge=0,
         le=1,
     )
@@ -348,7 +349,7 @@ class SaverConfig(Section):
         25.0,
         "years",
         "age at which a new cohort enters",
-        "Vanguard How America Saves reports balances from the <25 bracket; careers start ~25",
+        "[Vanguard HAS 2025] reports balances from the <25 bracket; careers start ~25",
         ge=16,
         le=70,
     )
@@ -388,13 +389,13 @@ class TraderConfig(Section):
         [0.4, 0.4, 0.2],
         "fractions",
         "fundamentalist, chartist, noise shares at day 0",
-        "Lux & Marchesi (1999) start near equal fundamentalist/chartist groups",
+        "[Lux & Marchesi 1999] start near equal fundamentalist/chartist groups",
     )
     fundamentalist_reaction: float = P(
         0.05,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched "
+        "[Franke & Westerhoff 2012] DCA-HPM structure; stated value, not searched "
         "(docs/calibration.md)",
         ge=0,
     )
@@ -402,7 +403,7 @@ class TraderConfig(Section):
         0.25,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "Franke & Westerhoff (2012) structure; calibrated: the MSM-best grid point "
+        "[Franke & Westerhoff 2012] structure; calibrated: the MSM-best grid point "
         "(docs/calibration.md, `crypto401k calibrate`)",
         ge=0,
     )
@@ -417,14 +418,14 @@ class TraderConfig(Section):
         0.02,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "Franke & Westerhoff (2012) structural stochastic volatility; not searched",
+        "[Franke & Westerhoff 2012] structural stochastic volatility; not searched",
         ge=0,
     )
     chartist_noise: float = P(
         0.08,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
-        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; not searched",
+        "[Franke & Westerhoff 2012]: sigma_c about 3x sigma_f; not searched",
         ge=0,
     )
     idiosyncratic_noise: float = P(
@@ -442,7 +443,7 @@ class TraderConfig(Section):
         0.05,
         "1/day",
         "nu: base rate of strategy reconsideration",
-        "Franke & Westerhoff (2012) nu about 0.05",
+        "[Franke & Westerhoff 2012] nu about 0.05",
         ge=0,
         le=1,
     )
@@ -451,7 +452,7 @@ class TraderConfig(Section):
         "-",
         "alpha_0: attractiveness of fundamentalism over chartism (negative: a predisposition "
         "to chartism)",
-        "Franke & Westerhoff (2012) estimate alpha_0 < 0; calibrated: the MSM-best grid point "
+        "[Franke & Westerhoff 2012] estimate alpha_0 < 0; calibrated: the MSM-best grid point "
         "(docs/calibration.md, `crypto401k calibrate`)",
         ge=-10,
         le=10,
@@ -460,7 +461,7 @@ class TraderConfig(Section):
         1.5,
         "-",
         "alpha_n: weight of the neighbours' majority (herding)",
-        "Franke & Westerhoff (2012); Lux & Marchesi (1999)",
+        "[Franke & Westerhoff 2012]; [Lux & Marchesi 1999]",
         ge=0,
         le=20,
     )
@@ -477,7 +478,7 @@ class TraderConfig(Section):
         10.0,
         "-",
         "alpha_p: weight of squared log mispricing in favour of fundamentalism",
-        "Franke & Westerhoff (2012)",
+        "[Franke & Westerhoff 2012]",
         ge=0,
         le=1000,
     )
@@ -486,7 +487,7 @@ class TraderConfig(Section):
         "fraction",
         "share of traders who use leverage",
         "with `leveraged_weight` 3 this puts levered retail positions at about 3% of market cap, "
-        "the size of 2025 open interest ($70-116B, seed-world-facts.md section 8)",
+        "the size of 2025 open interest ($70-116B [CoinGlass H1 2025] [CCData Dec 2025])",
         ge=0,
         le=1,
     )
@@ -502,8 +503,8 @@ class TraderConfig(Section):
         10.0,
         "x",
         "leverage of leveraged traders (position / equity)",
-        "Binance caps new users at 20x, BitMEX/Binance offer up to 125x "
-        "(seed-world-facts.md section 7)",
+        "Binance caps new users at 20x and offers up to 125x [Cointelegraph 2021]; BitMEX 100x, "
+        "250x from 2024 [BitMEX guide]",
         ge=1,
         le=250,
     )
@@ -532,8 +533,8 @@ class InstitutionConfig(Section):
         0.02,
         "fraction of market cap",
         "funds' total equity at day 0",
-        "stated assumption: CME+Binance BTC open interest ~$30B in 2025 (seed-world-facts.md "
-        "section 8) against a $2.2T market",
+        "stated assumption: CME+Binance BTC open interest ~$30B in 2025 [COINOTAG 2025] "
+        "against a $2.2T market",
         ge=0,
         le=1,
     )
@@ -541,8 +542,8 @@ class InstitutionConfig(Section):
         2.0,
         "x",
         "funds' target leverage (position / equity)",
-        "Greenwood, Landier & Thesmar (2015) leverage targeting; CME margin 20-40% "
-        "(seed-world-facts.md section 7)",
+        "[Greenwood, Landier & Thesmar 2015] leverage targeting; CME margin 20-40% "
+        "(unverified; 35-47% at the 2017 launch [Bloomberg 2017])",
         ge=1,
         le=100,
     )
@@ -550,7 +551,7 @@ class InstitutionConfig(Section):
         3.0,
         "x",
         "margin limit: above it a fund must sell back to its target at once",
-        "Thurner, Farmer & Geanakoplos (2012)",
+        "[Thurner, Farmer & Geanakoplos 2012]",
         ge=1,
         le=200,
     )
@@ -569,7 +570,7 @@ class InstitutionConfig(Section):
         5.0,
         "x",
         "lenders' assets / equity; the rest is deposits from the outside",
-        "stated assumption (Celsius: $4.3B assets vs $1.2B hole)",
+        "stated assumption (Celsius: $4.3B assets vs $1.2B hole [Investing.com 2022])",
         ge=1,
         le=100,
     )
@@ -626,7 +627,7 @@ class InstitutionConfig(Section):
         "a failed institution's place is taken by a new one of the same kind with its initial "
         "equity (and a lender's deposits) from outside investors after this many days "
         "(None: never)",
-        "Thurner, Farmer & Geanakoplos (2012) reintroduce defaulted funds after a fixed wait; "
+        "[Thurner, Farmer & Geanakoplos 2012] reintroduce defaulted funds after a fixed wait; "
         "a quarter to raise a new fund is a stated assumption",
         ge=1,
     )
@@ -663,7 +664,7 @@ class RegulatorConfig(Section):
         "days",
         "days between the decision to act and the action taking effect",
         "DOL 'extreme care' release (Mar 2022) came about 4 months after the Nov 2021 peak "
-        "(seed-world-facts.md section 7)",
+        "[DOL CAR 2022-01]",
         ge=0,
     )
     relax_fraction: float = P(
@@ -678,7 +679,7 @@ class RegulatorConfig(Section):
         180,
         "days",
         "days pressure must stay low before relaxing a rung",
-        "regulation loosens slowly (Dagher 2018)",
+        "regulation loosens slowly [Dagher 2018]",
         ge=1,
     )
     warning_effect: float = P(
@@ -690,13 +691,13 @@ class RegulatorConfig(Section):
         le=1,
     )
     cap_allocation: float = P(
-        0.01, "fraction", "allocation cap imposed at rung 2", "DESIGN.md: e.g. 5% -> 1%", ge=0, le=1
+        0.01, "fraction", "allocation cap imposed at rung 2", "assumed: e.g. 5% -> 1%", ge=0, le=1
     )
     rescue_share: float = P(
         1.0,
         "fraction",
         "at rung 5 the Treasury makes good this share of savers' losses (fiscal.rescue_mode)",
-        "SVB 2023: uninsured deposits made whole (seed-world-facts.md section 9)",
+        "SVB 2023: uninsured deposits made whole [CRS IF12378]",
         ge=0,
         le=1,
     )
@@ -721,7 +722,7 @@ class RegulatorConfig(Section):
         "log return",
         "halt: the day's price move is capped at this size and orders "
         "scaled to fit (None: no breaker)",
-        "optional market tool (Westerhoff 2008)",
+        "optional market tool [Westerhoff 2008]",
         gt=0,
     )
     leverage_cap: float | None = P(
@@ -742,7 +743,7 @@ class NetworkConfig(Section):
         "stochastic_block",
         "-",
         "family of the social layer",
-        "savers cluster by employer (DESIGN.md)",
+        "modelling choice: savers cluster by employer",
     )
     mean_degree: float = P(
         6.0, "edges/node", "mean social degree", "stated assumption", gt=0, le=1000
@@ -751,7 +752,7 @@ class NetworkConfig(Section):
         0.1,
         "probability",
         "Watts-Strogatz rewiring probability",
-        "Watts & Strogatz (1998)",
+        "[Watts & Strogatz 1998]",
         ge=0,
         le=1,
     )
@@ -804,7 +805,7 @@ class ShockConfig(Section):
         "fraction",
         "share of the failed institution's coins and cash that vanish "
         "(fraud, theft) and are booked as lost",
-        "FTX: $8.9B of $11.6B customer balances missing (seed-world-facts.md section 4)",
+        "FTX: $8.9B of $11.6B customer balances missing [WSJ Pro Bankruptcy 2023]",
         ge=0,
         le=1,
     )
@@ -817,8 +818,8 @@ class StablecoinConfig(Section):
         1.0,
         "USD/coin",
         "reserve per coin outstanding at day 0",
-        "fully backed: the GENIUS Act's 1:1 rule; Circle's ~$40B reserve against USDC "
-        "(seed-world-facts.md section 3)",
+        "fully backed: the 1:1 rule of [GENIUS Act 2025]; Circle's ~$40B reserve against USDC "
+        "[The Block 2023]",
         ge=0,
         le=10,
     )
@@ -836,7 +837,7 @@ class StablecoinConfig(Section):
         "k: selling a share x of the risky reserve in a day cuts the price of the rest "
         "by exp(-k x)",
         "stated assumption; with reserve_risky_share 1 and a 10% reserve loss it takes UST "
-        "below $0.10 within a week (9-13 May 2022: $0.985 to $0.078)",
+        "below $0.10 within a week (9-13 May 2022: $0.985 to $0.078 [CryptoCompare 2022])",
         ge=0,
         le=100,
     )
@@ -852,7 +853,7 @@ class StablecoinConfig(Section):
         0.05,
         "1/day",
         "share of the supply presented for redemption each day while the peg is broken",
-        "USDC, 10-11 Mar 2023: $2.34B burned in 24 h of about $43B (seed-world-facts.md section 3)",
+        "USDC, 10-11 Mar 2023: $2.34B burned in 24 h of about $43B [The Block 2023]",
         ge=0,
         le=1,
     )
@@ -860,7 +861,7 @@ class StablecoinConfig(Section):
         0.05,
         "fraction",
         "off the peg the coin trades at coverage * (1 - discount)",
-        "USDC: coverage 0.92 ($3.3B of ~$40B frozen) and a low of $0.86-0.88",
+        "USDC: coverage 0.92 ($3.3B of ~$40B frozen) and a low of $0.86-0.88 [The Block 2023]",
         ge=0,
         lt=1,
     )
@@ -871,7 +872,7 @@ class StablecoinConfig(Section):
         0.0825,
         "fraction",
         "share of the reserve frozen or lost on the shock day",
-        "USDC: $3.3B at SVB of about $40B (seed-world-facts.md section 3)",
+        "USDC: $3.3B at SVB of about $40B [The Block 2023]",
         ge=0,
         le=1,
     )
@@ -879,8 +880,8 @@ class StablecoinConfig(Section):
         2,
         "days",
         "days until a frozen reserve is made good (None: never, the loss is final)",
-        "SVB: deposits guaranteed on 12 Mar 2023, two days after the failure; USDC back at par "
-        "on 13 Mar",
+        "SVB: deposits guaranteed on 12 Mar 2023, two days after the failure [Fortune 2023]; "
+        "USDC back at par on 13 Mar [CoinDesk Mar 2023]",
         ge=0,
     )
 
@@ -903,7 +904,7 @@ class ExchangeConfig(Section):
         "-",
         "market share of the k-th exchange is proportional to k^-concentration",
         "stated assumption (Zipf): CEX open interest Binance 23%, CME 15%, Bybit 11% "
-        "(CCData, Dec 2025; seed-world-facts.md section 1)",
+        "[CCData Dec 2025]",
         ge=0,
         le=5,
     )
@@ -912,16 +913,16 @@ class ExchangeConfig(Section):
         "-",
         "plan coins sit with a segregated qualified custodian (survive any exchange failure); "
         "if false, each employer's plan keeps its coins at an exchange and shares its losses",
-        "rule under study; SEC no-action letter (30 Sep 2025) on qualified crypto custodians "
-        "(seed-world-facts.md section 7)",
+        "rule under study; qualified crypto custodians [SEC no-action letter 2025]",
     )
     failure_rate_annual: float = P(
         0.0,
         "1/year",
         "rate of exchange failures in the whole market (the failing one drawn uniformly "
         "among those still open)",
-        "four-asset scenario: 0.33 = four custodial failures (Mt. Gox 2014; Celsius, Voyager, "
-        "FTX 2022) in the 12 years 2014-2025 (seed-world-facts.md section 4); 0 in the baseline",
+        "four-asset scenario: 0.33 = four custodial failures (Mt. Gox 2014 [Bloomberg 2014]; "
+        "Celsius [Investing.com 2022], Voyager [Banking Dive 2022], FTX 2022 [WSJ Pro Bankruptcy "
+        "2023]) in the 12 years 2014-2025; 0 in the baseline",
         ge=0,
         le=52,
     )
@@ -929,8 +930,7 @@ class ExchangeConfig(Section):
         0.74,
         "fraction",
         "share of the coins and cash a failed exchange holds for customers that is lost",
-        "FTX: $6.4B of the $8.7B owed to customers was misappropriated (seed-world-facts.md "
-        "section 4)",
+        "FTX: $6.4B of the $8.7B owed to customers was misappropriated [CoinDesk Jun 2023]",
         ge=0,
         le=1,
     )
@@ -947,7 +947,7 @@ class ExchangeConfig(Section):
         "a failure cuts every coin's fundamental value by elasticity x (USD lost / coins' cap), "
         "at most 50%",
         "calibrated: Bitcoin fell 22% in the week after FTX lost about 1% of the market "
-        "(seed-world-facts.md section 4); with 22 the model's week after a failure of the fifth "
+        "[CoinDesk Nov 2022]; with 22 the model's week after a failure of the fifth "
         "venue is -22.2% per 1% of the coins' cap lost (30 seeds; "
         "crypto401k.experiments.calibrate.failure_week_slope, docs/calibration.md)",
         ge=0,
@@ -960,7 +960,8 @@ class ExchangeConfig(Section):
         0,
         "index",
         "the exchange that fails on fail_day (0 = the largest)",
-        "treatment: the largest, as FTX (no. 2-3) and Mt. Gox (70-80% of trading) were",
+        "treatment: the largest, as FTX (no. 2-3) and Mt. Gox (70-80% of trading "
+        "[Bloomberg 2014]) were",
         ge=0,
     )
 
@@ -1038,8 +1039,7 @@ class AgencyConfig(Section):
         236,
         "days",
         "from the decision to act to the notice of proposed rule-making",
-        "EO 14330 (7 Aug 2025) to the DOL's NPRM (31 Mar 2026): 236 days "
-        "(seed-world-facts.md section 7)",
+        "[EO 14330] (7 Aug 2025) to the DOL's NPRM (31 Mar 2026) [DOL NPRM 2026]: 236 days",
         ge=0,
         le=36500,
     )
@@ -1047,7 +1047,7 @@ class AgencyConfig(Section):
         62,
         "days",
         "the public comment period",
-        "DOL NPRM 31 Mar 2026 to comments due 1 Jun 2026 (seed-world-facts.md section 7)",
+        "DOL NPRM 31 Mar 2026 to comments due 1 Jun 2026 [DOL NPRM 2026]",
         ge=0,
         le=36500,
     )
@@ -1056,7 +1056,7 @@ class AgencyConfig(Section):
         "days",
         "from the close of comments to the final rule, in force on publication",
         "median notice-and-comment rule: about 12 months from proposal to final "
-        "(Yackee & Yackee; seed-world-facts.md section 7): 365 - 62 days",
+        "[Yackee & Yackee 2012]: 365 - 62 days",
         ge=0,
         le=36500,
     )
@@ -1064,15 +1064,15 @@ class AgencyConfig(Section):
 
 # where an agency's default differs from the DOL's (the field's own source), its source
 AGENCY_SOURCES = {
-    "agencies.sec.propose_days": "stated assumption: no SEC deadline in EO 14330; set as the "
-    "CFTC's (seed-world-facts.md section 7)",
+    "agencies.sec.propose_days": "stated assumption: no SEC deadline in [EO 14330]; set as the "
+    "CFTC's [MoFo 2025]",
     "agencies.sec.threshold": "stated assumption: an FTX-sized loss (about 1% of the coins' "
     "cap, 100 bps) sets its first rule in motion",
-    "agencies.irs.propose_days": "stated assumption: EO 14330's 180-day deadline",
+    "agencies.irs.propose_days": "stated assumption: the 180-day deadline of [EO 14330]",
     "agencies.irs.threshold": "stated assumption: the IRS writes its rules when the order "
     "directs it, not under pressure",
     "agencies.cftc.propose_days": "CFTC 'crypto sprint' (4 Aug 2025) to the first leveraged "
-    "spot product on a DCM (8 Dec 2025): about 4 months (seed-world-facts.md section 7)",
+    "spot product on a DCM (8 Dec 2025): about 4 months [MoFo 2025]",
     "agencies.cftc.threshold": "stated assumption: above the start-up burst of liquidations "
     "(traders' initial leverage, about 600 bps), so it reacts to defaults and later waves",
 }
@@ -1098,7 +1098,7 @@ class RuleConfig(Section):
         ["DOL"],
         "-",
         "agencies that must all finish their rule-making (the first leads and owns the instrument)",
-        "EO 14330 directs the DOL to act 'in coordination with' the SEC and Treasury",
+        "[EO 14330] directs the DOL to act 'in coordination with' the SEC and Treasury",
         min_length=1,
     )
     instrument: str = P("disclosure", "-", "what the rule does (see INSTRUMENTS)", "treatment")
@@ -1160,14 +1160,14 @@ class AgenciesConfig(Section):
         "-",
         "the run starts on the day of the executive order: rules with trigger 'order' start "
         "on day 0, and plans offer crypto only once a 'plan_access' rule is in force",
-        "EO 14330, 7 Aug 2025 (seed-world-facts.md section 7)",
+        "[EO 14330], 7 Aug 2025",
     )
     coordination: float = P(
         1.0,
         "fraction",
         "a joint rule takes effect max(lags of its agencies) / coordination days after it "
         "starts (1: perfect coordination)",
-        "treatment: the seed article's 'coordination efficiency among multiple agencies'",
+        "treatment: the 'coordination efficiency among multiple agencies' of [Dunleavy 2025]",
         gt=0,
         le=1,
     )
@@ -1244,8 +1244,8 @@ class FiscalConfig(Section):
         "fraction",
         "share of each cohort's contributions and balance in Roth accounts (taxed now, "
         "withdrawn tax-free); the rest is traditional (deducted now, taxed at withdrawal)",
-        "Roth take-up 15-22% of participants (PSCA 2024: 22%; Vanguard 12-13% in 2016-17; "
-        "seed-world-facts.md section 5)",
+        "Roth take-up 15-22% of participants ([PSCA 2024]: 22%; [Vanguard 2018]: 12-13% in "
+        "2016-17)",
         ge=0,
         le=1,
     )
@@ -1253,8 +1253,8 @@ class FiscalConfig(Section):
         0.22,
         "fraction",
         "marginal income-tax rate of a cohort below the top pay decile",
-        "median participant's income $89,000 (Vanguard HAS 2025): the 22% bracket "
-        "(seed-world-facts.md section 6)",
+        "median participant's income $89,000 [Vanguard HAS 2025]: the 22% bracket "
+        "[IRS Rev. Proc. 2024-40]",
         ge=0,
         le=1,
     )
@@ -1262,7 +1262,7 @@ class FiscalConfig(Section):
         0.32,
         "fraction",
         "marginal rate of the cohorts in the top decile of pay",
-        "32-37% for the top decile (seed-world-facts.md section 6); the lower end",
+        "32-37% for the top decile [IRS Rev. Proc. 2024-40]; the lower end",
         ge=0,
         le=1,
     )
@@ -1289,7 +1289,7 @@ class FiscalConfig(Section):
         "years",
         "a retiring cohort draws its balance down in equal yearly withdrawals over this many "
         "years (the tax projection)",
-        "stated assumption: life expectancy at 65 is about 20 years (SSA period life table)",
+        "stated assumption: life expectancy at 65 is about 20 years [SSA life table]",
         ge=1,
         le=60,
     )
@@ -1298,8 +1298,8 @@ class FiscalConfig(Section):
         "-",
         "a rescue pays savers' losses into their plans ('compensate') or buys coins in the "
         "market over rescue_days ('buy'; the Treasury keeps them, valued at the run's end)",
-        "policy treatment (TARP bought assets; the SVB backstop made depositors whole; "
-        "seed-world-facts.md section 9)",
+        "policy treatment (TARP bought assets [CRS R41427]; the SVB backstop made depositors "
+        "whole [CRS IF12378])",
     )
     rescue_days: int = P(
         30,
@@ -1315,7 +1315,7 @@ class RunConfig(Section):
     """How long to run and what to record."""
 
     steps: int = P(
-        3650, "days", "days to simulate", "DESIGN.md: 10 simulated years", ge=1, le=365_000
+        3650, "days", "days to simulate", "modelling choice: 10 simulated years", ge=1, le=365_000
     )
     seed: int = P(
         42,
