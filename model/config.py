@@ -95,7 +95,7 @@ class AssetConfig(Section):
         "USD/day",
         "this asset's spot volume at day-0 prices, used by the square-root impact law "
         "(None: its market-cap share of market.daily_volume_usd)",
-        "no per-asset spot volume was found, only the market's $47-93B/day [CCData Dec 2025] "
+        "no per-asset spot volume was found, only the market's $47-93B/day [CCData Dec 2025]; "
         "[CCData Jan 2025]: by default every asset turns over the same share of its cap",
         gt=0,
     )
@@ -124,7 +124,7 @@ class MarketConfig(Section):
         "USD/day",
         "spot volume of all assets at day-0 prices, used by the square-root "
         "law (it scales with market cap: constant turnover)",
-        "CEX spot $47-93B/day in 2025 [CCData Dec 2025] [CCData Jan 2025]",
+        "CEX spot $47-93B/day in 2025 [CCData Dec 2025]; [CCData Jan 2025]",
         gt=0,
     )
     sqrt_impact_coefficient: float = P(
@@ -487,7 +487,7 @@ class TraderConfig(Section):
         "fraction",
         "share of traders who use leverage",
         "with `leveraged_weight` 3 this puts levered retail positions at about 3% of market cap, "
-        "the size of 2025 open interest ($70-116B [CoinGlass H1 2025] [CCData Dec 2025])",
+        "the size of 2025 open interest ($70-116B [CoinGlass H1 2025]; [CCData Dec 2025])",
         ge=0,
         le=1,
     )
