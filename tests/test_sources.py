@@ -69,6 +69,8 @@ def test_a_source_names_only_files_in_the_repository(parameter: str, source: str
 
 @pytest.mark.parametrize(("parameter", "source"), SRC, ids=IDS)
 def test_a_source_has_no_bare_citation(parameter: str, source: str):
+    # "[A] [B]" would read as a Markdown reference link: write "[A]; [B]"
+    assert "] [" not in source, f"{parameter}: separate citations with '; ': {source}"
     outside = CITE.sub("", source)  # what is left outside the brackets
     assert not BARE.search(outside), (
         f"{parameter}: cite the work as [Label Year], an entry of docs/sources.md: {source}"
