@@ -105,6 +105,7 @@ SLOW: dict[str, set[str]] = {
 SHARED_FIXTURES = {"quick": "experiments-quick", "server": "browser", "browser": "browser"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks, and before -m
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         name = getattr(item, "originalname", item.name)
