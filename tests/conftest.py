@@ -101,8 +101,17 @@ SLOW: dict[str, set[str]] = {
     },
 }
 # module-scoped fixtures that are expensive to build: the tests that use one stay on one
-# pytest-xdist worker (--dist loadgroup), which builds it once; they are slow as a whole
+# pytest-xdist worker (--dist loadgroup), which builds it once; they are slow as a whole.
+# test_experiments.py's `quick` runs each experiment when first used, so its tests are
+# grouped by experiment (the `name` they are parametrized with; dampen otherwise).
 SHARED_FIXTURES = {"quick": "experiments-quick", "server": "browser", "browser": "browser"}
+
+
+def _group(item: pytest.Item, fixture: str, group: str) -> str:
+    if fixture == "quick":
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return f"{group}-{params.get('name', 'dampen')}"
+    return group
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks, and before -m
@@ -114,7 +123,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = getattr(item, "fixturenames", ())
         for fixture, group in SHARED_FIXTURES.items():
             if fixture in fixtures:
-                item.add_marker(pytest.mark.xdist_group(group))
+                item.add_marker(pytest.mark.xdist_group(_group(item, fixture, group)))
                 item.add_marker(pytest.mark.slow)
         if "browser" in fixtures:
             item.add_marker(pytest.mark.browser)

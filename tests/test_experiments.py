@@ -34,18 +34,30 @@ EXPERIMENTS = [
 CLI = [sys.executable, "-m", "crypto401k.experiments.cli"]
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory) -> dict[str, Path]:
-    """Every built-in experiment in quick mode, run once for the module."""
-    root = tmp_path_factory.mktemp("quick")
-    outs = {}
-    for name in EXPERIMENTS:
-        outs[name] = root / name
+class QuickRuns(dict):
+    """Built-in experiments in quick mode, each run on first use (then kept for the module).
+
+    Lazy, so that with pytest-xdist each worker runs only the experiments of the tests it
+    was given (tests/conftest.py groups them by experiment)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name: str) -> Path:
+        out = self.root / name
         # in-process (--workers 1): that every experiment writes its outputs does not need a
         # pool; results not depending on the workers is tested below
         argv = ["experiment", name, "--quick", "--quiet", "--workers", "1"]
-        assert main([*argv, "--out", str(outs[name])]) == 0
-    return outs
+        assert main([*argv, "--out", str(out)]) == 0
+        self[name] = out
+        return out
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory) -> QuickRuns:
+    """The built-in experiments in quick mode, each run once for the module when first used."""
+    return QuickRuns(tmp_path_factory.mktemp("quick"))
 
 
 # ---- specs -------------------------------------------------------------------------------
@@ -266,14 +278,15 @@ def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.Data
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        done = len(list((out / "runs").glob("*.json"))) if (out / "runs").exists() else 0
+        # finished runs only: not a writer's ".tmp-*.json", which an interrupt may remove
+        done = len(list((out / "runs").glob("[!.]*.json"))) if (out / "runs").exists() else 0
         if done >= 5 or proc.poll() is not None:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep finished before it could be interrupted"
     proc.send_signal(sig)
     proc.wait(timeout=60)
-    finished = len(list((out / "runs").glob("*.json")))
+    finished = len(list((out / "runs").glob("[!.]*.json")))
     assert 5 <= finished < 36
     assert not (out / "runs.parquet").exists()
     subprocess.run(cmd, check=True, timeout=300)

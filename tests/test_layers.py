@@ -44,6 +44,8 @@ def test_the_quick_fixture_tests_are_slow_and_grouped(request):
         pytest.skip("the tests of the quick fixture are not selected in this session")
     for item in items:
         marks = {m.name: m for m in item.iter_markers()}
-        assert "slow" in marks and marks["xdist_group"].args == ("experiments-quick",)
+        (group,) = marks["xdist_group"].args
+        experiment = getattr(item, "callspec", None) and item.callspec.params.get("name")
+        assert "slow" in marks and group == f"experiments-quick-{experiment or 'dampen'}"
         if hasattr(request.config, "workerinput"):  # under xdist: the scheduler's group key
-            assert item.nodeid.endswith("@experiments-quick"), item.nodeid
+            assert item.nodeid.endswith(f"@{group}"), item.nodeid
