@@ -448,7 +448,7 @@ class ReferenceModel(Crypto401kModel):
         traders = [PlainTrader(self, self.traders, r) for r in range(self.traders.n)]
         plain = {**dict(enumerate(savers)), **{self.savers.n + r: a for r, a in enumerate(traders)}}
         for agent in engine_agents.to_list():
-            agent.remove()
+            agent.detach()  # the plain agents below drive the same rows
         for node, agent in plain.items():
             agent.cell = grid._cells[node]
         for node, agent in plain.items():

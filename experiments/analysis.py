@@ -41,14 +41,11 @@ def mean_ci(x: np.ndarray, level: float = 0.95, binary: bool = False) -> tuple[f
         return (float("nan"),) * 3
     mean = float(x.mean())
     if binary:
-        z = float(stats.norm.ppf(0.5 + level / 2))
-        n = len(x)
-        centre = (mean + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(mean * (1 - mean) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-        return mean, float(centre - half), float(centre + half)
+        ci = stats.binomtest(int(x.sum()), len(x)).proportion_ci(level, method="wilson")
+        return mean, float(ci.low), float(ci.high)
     if len(x) < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * stats.sem(x))
     return mean, mean - half, mean + half
 
 

@@ -100,8 +100,8 @@ class AssetConfig(Section):
         2.2e12,
         "USD",
         "market capitalisation at day 0",
-        "DESIGN.md: crypto market cap about $2.2T (2025); BTC $2.09T in June 2025 "
-        "(seed-world-facts.md section 1); "
+        "Bitcoin's cap in mid-2025: $2.09T in June [BestChange 2025], $2.42T in mid-July "
+        "[Cyptea 2025]; "
         "bounded by $100T, about the world's stock-market capitalisation",
         gt=0,
         le=1e14,
@@ -110,7 +110,8 @@ class AssetConfig(Section):
         110_000.0,
         "USD/coin",
         "price at day 0",
-        "BTC traded $105k-$122k in mid-2025 (seed-world-facts.md section 1); "
+        "BTC $121,913 in mid-July 2025 [Cyptea 2025]; $102,000-106,560 at the 10 Oct 2025 low "
+        "[CoinDesk Research Oct 2025]; "
         "bounded by $1B a coin, 10,000x Bitcoin's 2025 price",
         gt=0,
         le=1e9,
@@ -120,7 +121,7 @@ class AssetConfig(Section):
         "1/sqrt(year)",
         "volatility of the log fundamental value (random walk)",
         "stated value, not searched (docs/calibration.md): the news component; traders add "
-        "the rest of the observed 0.76 (Bitstamp 2014-2020)",
+        "the rest of the observed 0.76 [Bitstamp 2014-2020]",
         ge=0,
         le=5,
     )
@@ -144,8 +145,8 @@ class AssetConfig(Section):
         "USD/day",
         "this asset's spot volume at day-0 prices, used by the square-root impact law "
         "(None: its market-cap share of market.daily_volume_usd)",
-        "no per-asset spot volume is sourced in seed-world-facts.md (only the market's "
-        "$47-93B/day): by default every asset turns over the same share of its cap; "
+        "no per-asset spot volume was found, only the market's $47-93B/day [CCData Dec 2025]; "
+        "[CCData Jan 2025]: by default every asset turns over the same share of its cap; "
         "bounded by $10T a day, 100x the market's 2025 spot volume",
         gt=0,
         le=1e13,
@@ -160,7 +161,7 @@ class MarketConfig(Section):
         "USD of market cap per USD of net flow",
         "inelastic-markets multiplier M: a net flow of F dollars moves the log price by "
         "M*F/market_cap when depth is at its calm level",
-        "Gabaix & Koijen (2021) estimate M about 5 for US equities",
+        "[Gabaix & Koijen 2021] estimate M about 5 for US equities",
         gt=0,
         le=100,
     )
@@ -171,11 +172,9 @@ class MarketConfig(Section):
         "volume (as a share of its coins, over depth); beyond it impact grows with the square "
         "root of the flow, so a fire sale of much of the coins in a day does not move the "
         "log price without bound",
-        "Toth, Lemperiere, Deremble, de Lataillade, Kockelkoren & Bouchaud (2011), "
-        "'Anomalous price impact and the critical nature of liquidity in financial markets', "
-        "Physical Review X 1, 021006; Donier & Bonart (2015) for Bitcoin: the square-root "
-        "law of large orders; the kink at one day's volume is a stated choice (flows below it "
-        "keep the calibrated linear multiplier)",
+        "[Toth, Lemperiere, Deremble, de Lataillade, Kockelkoren & Bouchaud 2011]; [Donier & "
+        "Bonart 2015] for Bitcoin: the square-root law of large orders; the kink at one day's "
+        "volume is a stated choice (flows below it keep the calibrated linear multiplier)",
         gt=0,
         le=100,
     )
@@ -183,14 +182,14 @@ class MarketConfig(Section):
         "linear",
         "-",
         "linear: impact proportional to flow; sqrt: square-root law in flow/volume",
-        "Donier & Bonart (2015) find square-root impact of metaorders on Bitcoin",
+        "[Donier & Bonart 2015] find square-root impact of metaorders on Bitcoin",
     )
     daily_volume_usd: float = P(
         5.0e10,
         "USD/day",
         "spot volume of all assets at day-0 prices, used by the square-root "
         "law (it scales with market cap: constant turnover)",
-        "CEX spot $47-93B/day in 2025 (CCData, seed-world-facts.md section 1); "
+        "CEX spot $47-93B/day in 2025 [CCData Dec 2025]; [CCData Jan 2025]; "
         "bounded by $10T a day, 100x the market's 2025 spot volume",
         gt=0,
         le=1e13,
@@ -199,7 +198,7 @@ class MarketConfig(Section):
         1.0,
         "-",
         "Y in impact = Y * sigma_daily * sqrt(|flow| / volume)",
-        "Donier & Bonart (2015): Y of order 1; "
+        "[Donier & Bonart 2015]: Y of order 1; "
         "bounded by 10, ten times the order of magnitude found",
         gt=0,
         le=10,
@@ -208,13 +207,10 @@ class MarketConfig(Section):
         0.5,
         "fraction",
         "share of each day's impact that stays in the price; the rest decays (transient impact)",
-        "the model's impact is the day's impact at the close; Bucci, Benzaquen, Lillo & "
-        "Bouchaud (2019), 'Slow decay of impact in equity markets: insights from the ANcerno "
-        "database', Market Microstructure and Liquidity 4(3-4), 1950006: impact at the end of "
-        "the day (2/3 of peak) decays to about 1/2 of itself over ~50 days; Donier & Bonart "
-        "(2015), 'A million "
-        "metaorder analysis of market impact on the Bitcoin', Market Microstructure and "
-        "Liquidity 1(2), 1550008: uninformed Bitcoin flow's impact decays almost completely",
+        "the model's impact is the day's impact at the close; [Bucci, Benzaquen, Lillo & "
+        "Bouchaud 2019]: impact at the end of the day (2/3 of peak) decays to about 1/2 of "
+        "itself over ~50 days; [Donier & Bonart 2015]: uninformed Bitcoin flow's impact decays "
+        "almost completely",
         ge=0,
         le=1,
     )
@@ -222,11 +218,9 @@ class MarketConfig(Section):
         10.0,
         "days",
         "half-life of the transient part of impact (exponential decay)",
-        "Bucci et al. (2019, above): the transient part decays over the following days and is "
-        "gone by about 50 days (an exponential with a 10-day half-life leaves 3% at 50 days); "
-        "Brokmann, Serie, Kockelkoren & Bouchaud (2015), 'Slow decay of impact in equity "
-        "markets', Market Microstructure and Liquidity 1(2), 1550007: daily metaorders' impact "
-        "decays slowly over a 10-day horizon",
+        "[Bucci, Benzaquen, Lillo & Bouchaud 2019]: the transient part is gone by about 50 "
+        "days (a 10-day half-life leaves 3% at 50 days); [Brokmann, Serie, Kockelkoren & "
+        "Bouchaud 2015]: daily metaorders' impact decays slowly over a 10-day horizon",
         gt=0,
         le=3650,
     )
@@ -244,7 +238,7 @@ class MarketConfig(Section):
         1.0,
         "-",
         "gamma: market-maker depth is divided by 1 + gamma*max(0, vol/vol_ref - 1)",
-        "liquidity spirals (Brunnermeier & Pedersen 2009); stated functional form",
+        "liquidity spirals [Brunnermeier & Pedersen 2009]; stated functional form",
         ge=0,
         le=20,
     )
@@ -252,7 +246,7 @@ class MarketConfig(Section):
         0.04,
         "1/sqrt(day)",
         "calm daily volatility at which depth is at its calm level",
-        "Bitstamp BTC 2014-2020 daily std 0.040 (DESIGN.md calibration targets); "
+        "daily std 0.040 of Bitcoin's returns [Bitstamp 2014-2020] (docs/calibration.md); "
         "bounded by 1 (100% a day), 25x Bitcoin's",
         gt=0,
         le=1,
@@ -269,8 +263,8 @@ class MarketConfig(Section):
         [[1.0]],
         "-",
         "correlation matrix of the assets' fundamental shocks (assets x assets)",
-        "one asset in the baseline; four_assets.toml's matrix is calibrated to Bitstamp "
-        "BTC/ETH/LTC return correlations (docs/calibration.md)",
+        "one asset in the baseline; model/scenarios/four_assets.toml's matrix is calibrated to "
+        "BTC/ETH/LTC return correlations [Bitstamp 2014-2020] (docs/calibration.md)",
     )
 
 
@@ -284,8 +278,7 @@ class SaverConfig(Section):
         8.7e12,
         "USD",
         "401(k) assets at day 0 (all cohorts together)",
-        "ICI quarterly retirement market data, Q1 2025: $8.7T; "
-        "bounded by $100T, 11x the 2025 assets",
+        "[ICI Q1 2025]: $8.7T; bounded by $100T, 11x the 2025 assets",
         gt=0,
         le=1e14,
     )
@@ -378,7 +371,7 @@ class SaverConfig(Section):
         "reallocation), and its target-date sleeve's crypto weight; not a share of all 401(k) "
         "assets (see `offer_share_*` and `uptake`)",
         "treatment (experiments sweep 0/1/3/5%); default 1%, the low end of the 1/3/5% "
-        "scenarios in the seed article (Dunleavy, Varys Capital); 0 is the no-401(k) baseline",
+        "scenarios of [Dunleavy 2025]; 0 is the no-401(k) baseline",
         ge=0,
         le=1,
     )
@@ -392,10 +385,9 @@ class SaverConfig(Section):
     channel: Literal["payroll", "payroll+reallocation"] = P(
         "payroll",
         "-",
-        "payroll: only new contributions buy crypto; payroll+reallocation: opted-in "
-        "participants also move `allocation` of their existing balances, phased over "
-        "`reallocation_days`",
-        "DESIGN.md: two inflow channels, kept apart",
+        "payroll: only new contributions buy crypto; payroll+reallocation: also "
+        "move `allocation` of existing balances, phased over `reallocation_days`",
+        "modelling choice: the two inflow channels differ by orders of magnitude, so kept apart",
     )
     reallocation_start_day: int = P(
         30,
@@ -417,7 +409,7 @@ class SaverConfig(Section):
         0.83,
         "fraction",
         "share of cohorts in target-date sleeves (the rest self-directed)",
-        "Vanguard HAS 2024: 83% of participants use target-date funds",
+        "[Vanguard HAS 2024]: 83% of participants use target-date funds",
         ge=0,
         le=1,
     )
@@ -425,7 +417,7 @@ class SaverConfig(Section):
         91,
         "days",
         "target-date sleeves rebalance to their crypto weight this often",
-        "quarterly rebalancing, typical of target-date funds (Parker, Schoar & Sun 2023)",
+        "quarterly rebalancing, typical of target-date funds [Parker, Schoar & Sun 2023]",
         ge=1,
         le=365_000,
     )
@@ -436,7 +428,7 @@ class SaverConfig(Section):
         False,
         "-",
         "true: every employer pays on the same day; false: paydays staggered",
-        "treatment (DESIGN.md)",
+        "treatment",
     )
     n_employers: int = P(
         50,
@@ -459,7 +451,7 @@ class SaverConfig(Section):
         "1/year",
         "yearly probability that a self-directed saver panics when its crypto "
         "sleeve is down `panic_drawdown_scale` or more",
-        "ICI: 14.4% of participants changed the allocation of balances in 2008",
+        "[ICI 401(k) FAQ]: 14.4% of participants changed the allocation of balances in 2008",
         ge=0,
         le=50,
     )
@@ -476,7 +468,7 @@ class SaverConfig(Section):
         0.2,
         "-",
         "target-date participants' panic hazard relative to self-directed",
-        "Vanguard (Oct 2020): pure target-date investors about 5x less likely to trade",
+        "[Vanguard 2020]: pure target-date investors about 5x less likely to trade",
         ge=0,
         le=1,
     )
@@ -484,7 +476,7 @@ class SaverConfig(Section):
         2.0,
         "-",
         "hazard multiplier 1 + w * (share of social neighbours panicked)",
-        "peer effects in retirement-plan decisions (Duflo & Saez 2003); size assumed; "
+        "peer effects in retirement-plan decisions [Duflo & Saez 2003]; size assumed; "
         "bounded by 100: the hazard at most 101x its own level",
         ge=0,
         le=100,
@@ -501,7 +493,7 @@ class SaverConfig(Section):
         0.26,
         "fraction",
         "share of panicking savers who also stop contributing altogether",
-        "ICI 2008: 3.7% stopped contributing vs 14.4% who reallocated (3.7/14.4)",
+        "[ICI 401(k) FAQ], 2008: 3.7% stopped contributing vs 14.4% who reallocated (3.7/14.4)",
         ge=0,
         le=1,
     )
@@ -517,7 +509,7 @@ class SaverConfig(Section):
         25.0,
         "years",
         "age at which a new cohort enters",
-        "Vanguard How America Saves reports balances from the <25 bracket; careers start ~25",
+        "[Vanguard HAS 2025] reports balances from the <25 bracket; careers start ~25",
         ge=16,
         le=70,
     )
@@ -552,11 +544,9 @@ class TraderConfig(Section):
         "day-0 share of `wealth_share` x the coins' market cap by 1/refill_days of the gap a "
         "day (deposits and new traders below it, withdrawals above it, from and to the outside "
         "account); None: a closed retail sector whose losses are never replaced",
-        "Auer, Cornelli, Doerr, Frost & Gambacorta (2023), 'Crypto shocks and retail losses', "
-        "BIS Bulletin 69: rises in the number of retail users of crypto apps lag Bitcoin's "
-        "price rises by about two months on average (data: Auer et al. 2022, 'Crypto trading "
-        "and Bitcoin prices: evidence from a new database of retail adoption', BIS Working "
-        "Papers 1049)",
+        "[Auer, Cornelli, Doerr, Frost & Gambacorta 2023]: rises in the number of retail "
+        "users of crypto apps lag Bitcoin's price rises by about two months on average (data: "
+        "[Auer, Cornelli, Doerr, Frost & Gambacorta 2022])",
         gt=0,
         le=36500,
     )
@@ -572,13 +562,13 @@ class TraderConfig(Section):
         [0.4, 0.4, 0.2],
         "fractions",
         "fundamentalist, chartist, noise shares at day 0",
-        "Lux & Marchesi (1999) start near equal fundamentalist/chartist groups",
+        "[Lux & Marchesi 1999] start near equal fundamentalist/chartist groups",
     )
     fundamentalist_reaction: float = P(
         0.05,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "Franke & Westerhoff (2012) DCA-HPM structure; stated value, not searched "
+        "[Franke & Westerhoff 2012] DCA-HPM structure; stated value, not searched "
         "(docs/calibration.md); "
         "bounded by 1000, 20,000x the default (large values only saturate orders at the "
         "budget, which the tests use)",
@@ -589,7 +579,7 @@ class TraderConfig(Section):
         0.25,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "Franke & Westerhoff (2012) structure; calibrated: the MSM-best grid point "
+        "[Franke & Westerhoff 2012] structure; calibrated: the MSM-best grid point "
         "(docs/calibration.md, `crypto401k calibrate`); "
         "bounded by 10, 40x the default and 10x the calibration grid's largest",
         ge=0,
@@ -608,7 +598,7 @@ class TraderConfig(Section):
         0.02,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "Franke & Westerhoff (2012) structural stochastic volatility; not searched; "
+        "[Franke & Westerhoff 2012] structural stochastic volatility; not searched; "
         "bounded by 1 (100% of equity a day)",
         ge=0,
         le=1,
@@ -617,7 +607,7 @@ class TraderConfig(Section):
         0.08,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
-        "Franke & Westerhoff (2012): sigma_c about 3x sigma_f; not searched; "
+        "[Franke & Westerhoff 2012]: sigma_c about 3x sigma_f; not searched; "
         "bounded by 1 (100% of equity a day)",
         ge=0,
         le=1,
@@ -642,7 +632,7 @@ class TraderConfig(Section):
         0.05,
         "1/day",
         "nu: base rate of strategy reconsideration",
-        "Franke & Westerhoff (2012) nu about 0.05",
+        "[Franke & Westerhoff 2012] nu about 0.05",
         ge=0,
         le=1,
     )
@@ -651,7 +641,7 @@ class TraderConfig(Section):
         "-",
         "alpha_0: attractiveness of fundamentalism over chartism (negative: a predisposition "
         "to chartism)",
-        "Franke & Westerhoff (2012) estimate alpha_0 < 0; calibrated: the MSM-best grid point "
+        "[Franke & Westerhoff 2012] estimate alpha_0 < 0; calibrated: the MSM-best grid point "
         "(docs/calibration.md, `crypto401k calibrate`)",
         ge=-10,
         le=10,
@@ -660,7 +650,7 @@ class TraderConfig(Section):
         1.5,
         "-",
         "alpha_n: weight of the neighbours' majority (herding)",
-        "Franke & Westerhoff (2012); Lux & Marchesi (1999)",
+        "[Franke & Westerhoff 2012]; [Lux & Marchesi 1999]",
         ge=0,
         le=20,
     )
@@ -677,7 +667,7 @@ class TraderConfig(Section):
         10.0,
         "-",
         "alpha_p: weight of squared log mispricing in favour of fundamentalism",
-        "Franke & Westerhoff (2012)",
+        "[Franke & Westerhoff 2012]",
         ge=0,
         le=1000,
     )
@@ -686,7 +676,7 @@ class TraderConfig(Section):
         "fraction",
         "share of traders who use leverage",
         "with `leveraged_weight` 3 this puts levered retail positions at about 3% of market cap, "
-        "the size of 2025 open interest ($70-116B, seed-world-facts.md section 8)",
+        "the size of 2025 open interest ($70-116B [CoinGlass H1 2025]; [CCData Dec 2025])",
         ge=0,
         le=1,
     )
@@ -702,8 +692,8 @@ class TraderConfig(Section):
         10.0,
         "x",
         "leverage of leveraged traders (position / equity)",
-        "Binance caps new users at 20x, BitMEX/Binance offer up to 125x "
-        "(seed-world-facts.md section 7)",
+        "Binance caps new users at 20x and offers up to 125x [Cointelegraph 2021]; BitMEX 100x, "
+        "250x from 2024 [BitMEX guide]",
         ge=1,
         le=250,
     )
@@ -732,8 +722,8 @@ class InstitutionConfig(Section):
         0.02,
         "fraction of market cap",
         "funds' total equity at day 0",
-        "stated assumption: CME+Binance BTC open interest ~$30B in 2025 (seed-world-facts.md "
-        "section 8) against a $2.2T market",
+        "stated assumption: CME+Binance BTC open interest ~$30B in 2025 [COINOTAG 2025] "
+        "against a $2.2T market",
         ge=0,
         le=1,
     )
@@ -741,9 +731,10 @@ class InstitutionConfig(Section):
         2.0,
         "x",
         "funds' target leverage (position / equity)",
-        "Greenwood, Landier & Thesmar (2015) leverage targeting; CME margin 20-40% "
-        "(seed-world-facts.md section 7); bounded by 50x, half the largest leverage "
-        "exchanges offered (100x: BitMEX XBTUSD perpetual since May 2016, "
+        "[Greenwood, Landier & Thesmar 2015] leverage targeting; CME margin 20-40% "
+        "(unverified; 35-47% at the 2017 launch [Bloomberg 2017]); "
+        "bounded by 50x, half the largest leverage exchanges offered (100x: BitMEX "
+        "XBTUSD perpetual since May 2016, "
         "https://www.bitmex.com/app/inversePerpetualsGuide): beyond it prices collapse",
         ge=1,
         le=50,
@@ -752,8 +743,8 @@ class InstitutionConfig(Section):
         3.0,
         "x",
         "margin limit: above it a fund must sell back to its target at once",
-        "Thurner, Farmer & Geanakoplos (2012); bounded by 100x, the leverage BitMEX's "
-        "XBTUSD perpetual offered from May 2016 "
+        "[Thurner, Farmer & Geanakoplos 2012]; "
+        "bounded by 100x, the leverage BitMEX's XBTUSD perpetual offered from May 2016 "
         "(https://www.bitmex.com/app/inversePerpetualsGuide): funds at 100-200x drove "
         "Bitcoin to 1e-44 USD",
         ge=1,
@@ -774,7 +765,7 @@ class InstitutionConfig(Section):
         5.0,
         "x",
         "lenders' assets / equity; the rest is deposits from the outside",
-        "stated assumption (Celsius: $4.3B assets vs $1.2B hole)",
+        "stated assumption (Celsius: $4.3B assets vs $1.2B hole [Investing.com 2022])",
         ge=1,
         le=100,
     )
@@ -829,9 +820,10 @@ class InstitutionConfig(Section):
     reentry_days: int | None = P(
         90,
         "days",
-        "a failed institution's place is taken by a new one of the same kind after this many "
-        "days (None: never), with equity sized to the market it enters (`entry_equity_share`)",
-        "Thurner, Farmer & Geanakoplos (2012) reintroduce defaulted funds after a fixed wait; "
+        "a failed institution's place is taken by a new one of the same kind with its initial "
+        "equity (and a lender's deposits) from outside investors after this many days "
+        "(None: never)",
+        "[Thurner, Farmer & Geanakoplos 2012] reintroduce defaulted funds after a fixed wait; "
         "a quarter to raise a new fund is a stated assumption",
         ge=1,
         le=365_000,
@@ -843,10 +835,9 @@ class InstitutionConfig(Section):
         "with closes: its investors redeem, its creditors are repaid in full and it is "
         "replaced after `reentry_days` (without it, funds that lost 80-99% lived on as "
         "zombies and the institutional channel vanished for the rest of a run)",
-        "Thurner, Farmer & Geanakoplos (2012) retire funds whose wealth falls below a "
-        "floor; Liang & Park (2010), 'Predicting hedge fund failure: a comparison of risk "
-        "measures', Journal of Financial and Quantitative Analysis 45(1): 199-222, on "
-        "liquidation after deep drawdowns; 0.2 (an 80% loss) is a stated choice",
+        "[Thurner, Farmer & Geanakoplos 2012] retire funds whose wealth falls below a "
+        "floor; [Liang & Park 2010] on liquidation after deep drawdowns; 0.2 (an 80% loss) "
+        "is a stated choice",
         ge=0,
         lt=1,
     )
@@ -856,8 +847,7 @@ class InstitutionConfig(Section):
         "a new institution's equity as a share of its predecessor's day-0 equity scaled by the "
         "coins' market cap now against day 0 (a lender's deposits scale the same way): new "
         "funds start small, sized to the market they enter",
-        "Thurner, Farmer & Geanakoplos (2012), 'Leverage causes fat tails and clustered "
-        "volatility', Quantitative Finance 12(5): defaulted funds re-enter with a small initial "
+        "[Thurner, Farmer & Geanakoplos 2012]: defaulted funds re-enter with a small initial "
         "wealth and grow; the share 0.5 is a stated assumption",
         gt=0,
         le=1,
@@ -867,9 +857,9 @@ class InstitutionConfig(Section):
         "log units",
         "standard deviation across funds of log(target leverage - 1): each fund's target "
         "borrowing is lognormal around the median `leverage_target - 1`",
-        "Ang, Gorovyy & van Inwegen (2011), 'Hedge fund leverage', Journal of Financial "
-        "Economics 102(1): 102-126, find leverage differing several-fold across funds and "
-        "strategies; 0.3 (5-95% of target borrowing 0.6x-1.6x the median) is a stated choice",
+        "[Ang, Gorovyy & van Inwegen 2011] find leverage differing several-fold across funds "
+        "and strategies; 0.3 (5-95% of target borrowing 0.6x-1.6x the median) is a stated "
+        "choice",
         ge=0,
         le=1,
     )
@@ -878,8 +868,8 @@ class InstitutionConfig(Section):
         "fraction",
         "each fund's margin buffer (limit - target) is the median buffer "
         "(leverage_max - leverage_target) times a uniform draw in [1 - d, 1 + d]",
-        "stated assumption: prime brokers set margins fund by fund (Ang, Gorovyy & van "
-        "Inwegen 2011)",
+        "stated assumption: prime brokers set margins fund by fund [Ang, Gorovyy & van "
+        "Inwegen 2011]",
         ge=0,
         lt=1,
     )
@@ -887,8 +877,8 @@ class InstitutionConfig(Section):
         0.5,
         "fraction",
         "each fund's adjustment speed is `adjust_speed` times a uniform draw in [1 - d, 1 + d]",
-        "stated assumption: funds rebalance at different frequencies (Greenwood, Landier & "
-        "Thesmar 2015 model one speed; heterogeneity is what keeps funds from failing on the "
+        "stated assumption: funds rebalance at different frequencies ([Greenwood, Landier & "
+        "Thesmar 2015] model one speed; heterogeneity is what keeps funds from failing on the "
         "same day)",
         ge=0,
         lt=1,
@@ -909,11 +899,9 @@ class InstitutionConfig(Section):
         "procyclical margins: lenders scale a fund's allowed borrowing (target and limit "
         "leverage minus 1) by min(1, (calm vol / realized vol)^b); b = 0.5 is a value-at-risk "
         "rule, 0 switches it off",
-        "Adrian & Shin (2010), 'Liquidity and leverage', Journal of Financial Intermediation "
-        "19(3): 418-437; Aymanns & Farmer (2015), 'The dynamics of the leverage cycle', "
-        "Journal of Economic Dynamics and Control 50: 155-179 (leverage ~ vol^-b, b = 1/2 for "
-        "a VaR constraint); the calm vol is `market.vol_reference_daily` scaled by each "
-        "asset's fundamental volatility relative to the first asset's",
+        "[Adrian & Shin 2010]; [Aymanns & Farmer 2015] (leverage ~ vol^-b, b = 1/2 for a VaR "
+        "constraint); the calm vol is `market.vol_reference_daily` scaled by each asset's "
+        "fundamental volatility relative to the first asset's",
         ge=0,
         le=2,
     )
@@ -949,7 +937,8 @@ class RegulatorConfig(Section):
         "bps of plan assets",
         "pressure (averaged open loss) at which the first action (warning) is set in motion; "
         "rung k needs k times this",
-        "the DOL's Compliance Assistance Release 2022-01 ('extreme care', 10 Mar 2022; EBSA "
+        "the DOL's Compliance Assistance Release 2022-01 [DOL CAR 2022-01] ('extreme care', "
+        "10 Mar 2022; EBSA "
         "text in BenefitsLink Retirement Plans Newsletter, 10 Mar 2022, https://benefitslink."
         "com/newsletters/2022/2022_03_10_retirement_bulletin.html) as the warning rung: the "
         "pressure, lag_days before it, of a plan with 5% of balances in Bitcoin (ForUsAll's "
@@ -984,7 +973,7 @@ class RegulatorConfig(Section):
         180,
         "days",
         "days pressure must stay low before relaxing a rung",
-        "regulation loosens slowly (Dagher 2018)",
+        "regulation loosens slowly [Dagher 2018]",
         ge=1,
         le=365_000,
     )
@@ -997,13 +986,13 @@ class RegulatorConfig(Section):
         le=1,
     )
     cap_allocation: float = P(
-        0.01, "fraction", "allocation cap imposed at rung 2", "DESIGN.md: e.g. 5% -> 1%", ge=0, le=1
+        0.01, "fraction", "allocation cap imposed at rung 2", "assumed: e.g. 5% -> 1%", ge=0, le=1
     )
     rescue_share: float = P(
         1.0,
         "fraction",
         "at rung 5 the Treasury makes good this share of savers' losses (fiscal.rescue_mode)",
-        "SVB 2023: uninsured deposits made whole (seed-world-facts.md section 9)",
+        "SVB 2023: uninsured deposits made whole [CRS IF12378]",
         ge=0,
         le=1,
     )
@@ -1029,7 +1018,7 @@ class RegulatorConfig(Section):
         "log return",
         "halt: the day's price move is capped at this size and orders "
         "scaled to fit (None: no breaker)",
-        "optional market tool (Westerhoff 2008); bounded by 5 (a day's move of 150x)",
+        "optional market tool [Westerhoff 2008]; bounded by 5 (a day's move of 150x)",
         gt=0,
         le=5,
     )
@@ -1052,7 +1041,7 @@ class NetworkConfig(Section):
         "stochastic_block",
         "-",
         "family of the social layer",
-        "savers cluster by employer (DESIGN.md)",
+        "modelling choice: savers cluster by employer",
     )
     mean_degree: float = P(
         6.0, "edges/node", "mean social degree", "stated assumption", gt=0, le=1000
@@ -1061,7 +1050,7 @@ class NetworkConfig(Section):
         0.1,
         "probability",
         "Watts-Strogatz rewiring probability",
-        "Watts & Strogatz (1998)",
+        "[Watts & Strogatz 1998]",
         ge=0,
         le=1,
     )
@@ -1117,7 +1106,7 @@ class ShockConfig(Section):
         "fraction",
         "share of the failed institution's coins and cash that vanish "
         "(fraud, theft) and are booked as lost",
-        "FTX: $8.9B of $11.6B customer balances missing (seed-world-facts.md section 4)",
+        "FTX: $8.9B of $11.6B customer balances missing [WSJ Pro Bankruptcy 2023]",
         ge=0,
         le=1,
     )
@@ -1130,8 +1119,8 @@ class StablecoinConfig(Section):
         1.0,
         "USD/coin",
         "reserve per coin outstanding at day 0",
-        "fully backed: the GENIUS Act's 1:1 rule; Circle's ~$40B reserve against USDC "
-        "(seed-world-facts.md section 3)",
+        "fully backed: the 1:1 rule of [GENIUS Act 2025]; Circle's ~$40B reserve against USDC "
+        "[The Block 2023]",
         ge=0,
         le=10,
     )
@@ -1149,7 +1138,7 @@ class StablecoinConfig(Section):
         "k: selling a share x of the risky reserve in a day cuts the price of the rest "
         "by exp(-k x)",
         "stated assumption; with reserve_risky_share 1 and a 10% reserve loss it takes UST "
-        "below $0.10 within a week (9-13 May 2022: $0.985 to $0.078)",
+        "below $0.10 within a week (9-13 May 2022: $0.985 to $0.078 [CryptoCompare 2022])",
         ge=0,
         le=100,
     )
@@ -1165,7 +1154,7 @@ class StablecoinConfig(Section):
         0.05,
         "1/day",
         "share of the supply presented for redemption each day while the peg is broken",
-        "USDC, 10-11 Mar 2023: $2.34B burned in 24 h of about $43B (seed-world-facts.md section 3)",
+        "USDC, 10-11 Mar 2023: $2.34B burned in 24 h of about $43B [The Block 2023]",
         ge=0,
         le=1,
     )
@@ -1173,7 +1162,7 @@ class StablecoinConfig(Section):
         0.05,
         "fraction",
         "off the peg the coin trades at coverage * (1 - discount)",
-        "USDC: coverage 0.92 ($3.3B of ~$40B frozen) and a low of $0.86-0.88",
+        "USDC: coverage 0.92 ($3.3B of ~$40B frozen) and a low of $0.86-0.88 [The Block 2023]",
         ge=0,
         lt=1,
     )
@@ -1184,7 +1173,7 @@ class StablecoinConfig(Section):
         0.0825,
         "fraction",
         "share of the reserve frozen or lost on the shock day",
-        "USDC: $3.3B at SVB of about $40B (seed-world-facts.md section 3)",
+        "USDC: $3.3B at SVB of about $40B [The Block 2023]",
         ge=0,
         le=1,
     )
@@ -1192,8 +1181,8 @@ class StablecoinConfig(Section):
         2,
         "days",
         "days until a frozen reserve is made good (None: never, the loss is final)",
-        "SVB: deposits guaranteed on 12 Mar 2023, two days after the failure; USDC back at par "
-        "on 13 Mar",
+        "SVB: deposits guaranteed on 12 Mar 2023, two days after the failure [Fortune 2023]; "
+        "USDC back at par on 13 Mar [CoinDesk Mar 2023]",
         ge=0,
         le=365_000,
     )
@@ -1217,7 +1206,7 @@ class ExchangeConfig(Section):
         "-",
         "market share of the k-th exchange is proportional to k^-concentration",
         "stated assumption (Zipf): CEX open interest Binance 23%, CME 15%, Bybit 11% "
-        "(CCData, Dec 2025; seed-world-facts.md section 1)",
+        "[CCData Dec 2025]",
         ge=0,
         le=5,
     )
@@ -1226,16 +1215,16 @@ class ExchangeConfig(Section):
         "-",
         "plan coins sit with a segregated qualified custodian (survive any exchange failure); "
         "if false, each employer's plan keeps its coins at an exchange and shares its losses",
-        "rule under study; SEC no-action letter (30 Sep 2025) on qualified crypto custodians "
-        "(seed-world-facts.md section 7)",
+        "rule under study; qualified crypto custodians [SEC no-action letter 2025]",
     )
     failure_rate_annual: float = P(
         0.0,
         "1/year",
         "rate of exchange failures in the whole market (the failing one drawn uniformly "
         "among those still open)",
-        "four-asset scenario: 0.33 = four custodial failures (Mt. Gox 2014; Celsius, Voyager, "
-        "FTX 2022) in the 12 years 2014-2025 (seed-world-facts.md section 4); 0 in the baseline",
+        "four-asset scenario: 0.33 = four custodial failures (Mt. Gox 2014 [Bloomberg 2014]; "
+        "Celsius [Investing.com 2022], Voyager [Banking Dive 2022], FTX 2022 [WSJ Pro Bankruptcy "
+        "2023]) in the 12 years 2014-2025; 0 in the baseline",
         ge=0,
         le=52,
     )
@@ -1243,8 +1232,7 @@ class ExchangeConfig(Section):
         0.74,
         "fraction",
         "share of the coins and cash a failed exchange holds for customers that is lost",
-        "FTX: $6.4B of the $8.7B owed to customers was misappropriated (seed-world-facts.md "
-        "section 4)",
+        "FTX: $6.4B of the $8.7B owed to customers was misappropriated [CoinDesk Jun 2023]",
         ge=0,
         le=1,
     )
@@ -1264,7 +1252,7 @@ class ExchangeConfig(Section):
         "fitted by least squares on seven failures (Mt. Gox 2014, Bitfinex 2016, Coincheck "
         "2018, BitGrail 2018, QuadrigaCX 2019, FTX 2022, Bybit 2025; each one's loss, cap and "
         "Bitcoin's week cited in crypto401k.experiments.calibrate.FAILURE_EVENTS and "
-        "docs/calibration.md): 1.5507, with the exponent",
+        "docs/calibration.md; FTX's week [CoinDesk Nov 2022]): 1.5507, with the exponent",
         ge=0,
         le=10,
     )
@@ -1307,7 +1295,8 @@ class ExchangeConfig(Section):
         0,
         "index",
         "the exchange that fails on fail_day (0 = the largest)",
-        "treatment: the largest, as FTX (no. 2-3) and Mt. Gox (70-80% of trading) were",
+        "treatment: the largest, as FTX (no. 2-3) and Mt. Gox (70-80% of trading "
+        "[Bloomberg 2014]) were",
         ge=0,
         le=100_000,
     )
@@ -1392,8 +1381,7 @@ class AgencyConfig(Section):
         236,
         "days",
         "from the decision to act to the notice of proposed rule-making",
-        "EO 14330 (7 Aug 2025) to the DOL's NPRM (31 Mar 2026): 236 days "
-        "(seed-world-facts.md section 7)",
+        "[EO 14330] (7 Aug 2025) to the DOL's NPRM (31 Mar 2026) [DOL NPRM 2026]: 236 days",
         ge=0,
         le=36500,
     )
@@ -1401,7 +1389,7 @@ class AgencyConfig(Section):
         62,
         "days",
         "the public comment period",
-        "DOL NPRM 31 Mar 2026 to comments due 1 Jun 2026 (seed-world-facts.md section 7)",
+        "DOL NPRM 31 Mar 2026 to comments due 1 Jun 2026 [DOL NPRM 2026]",
         ge=0,
         le=36500,
     )
@@ -1410,7 +1398,7 @@ class AgencyConfig(Section):
         "days",
         "from the close of comments to the final rule, in force on publication",
         "median notice-and-comment rule: about 12 months from proposal to final "
-        "(Yackee & Yackee; seed-world-facts.md section 7): 365 - 62 days",
+        "[Yackee & Yackee 2012]: 365 - 62 days",
         ge=0,
         le=36500,
     )
@@ -1418,15 +1406,15 @@ class AgencyConfig(Section):
 
 # where an agency's default differs from the DOL's (the field's own source), its source
 AGENCY_SOURCES = {
-    "agencies.sec.propose_days": "stated assumption: no SEC deadline in EO 14330; set as the "
-    "CFTC's (seed-world-facts.md section 7)",
+    "agencies.sec.propose_days": "stated assumption: no SEC deadline in [EO 14330]; set as the "
+    "CFTC's [MoFo 2025]",
     "agencies.sec.threshold": "stated assumption: an FTX-sized loss (about 1% of the coins' "
     "cap, 100 bps) sets its first rule in motion",
-    "agencies.irs.propose_days": "stated assumption: EO 14330's 180-day deadline",
+    "agencies.irs.propose_days": "stated assumption: the 180-day deadline of [EO 14330]",
     "agencies.irs.threshold": "stated assumption: the IRS writes its rules when the order "
     "directs it, not under pressure",
     "agencies.cftc.propose_days": "CFTC 'crypto sprint' (4 Aug 2025) to the first leveraged "
-    "spot product on a DCM (8 Dec 2025): about 4 months (seed-world-facts.md section 7)",
+    "spot product on a DCM (8 Dec 2025): about 4 months [MoFo 2025]",
     "agencies.cftc.threshold": "stated assumption: above the start-up burst of liquidations "
     "(traders' initial leverage, about 600 bps), so it reacts to defaults and later waves",
 }
@@ -1452,7 +1440,7 @@ class RuleConfig(Section):
         ["DOL"],
         "-",
         "agencies that must all finish their rule-making (the first leads and owns the instrument)",
-        "EO 14330 directs the DOL to act 'in coordination with' the SEC and Treasury",
+        "[EO 14330] directs the DOL to act 'in coordination with' the SEC and Treasury",
         min_length=1,
     )
     instrument: str = P("disclosure", "-", "what the rule does (see INSTRUMENTS)", "treatment")
@@ -1514,14 +1502,14 @@ class AgenciesConfig(Section):
         "-",
         "the run starts on the day of the executive order: rules with trigger 'order' start "
         "on day 0, and plans offer crypto only once a 'plan_access' rule is in force",
-        "EO 14330, 7 Aug 2025 (seed-world-facts.md section 7)",
+        "[EO 14330], 7 Aug 2025",
     )
     coordination: float = P(
         1.0,
         "fraction",
         "a joint rule takes effect max(lags of its agencies) / coordination days after it "
         "starts (1: perfect coordination)",
-        "treatment: the seed article's 'coordination efficiency among multiple agencies'",
+        "treatment: the 'coordination efficiency among multiple agencies' of [Dunleavy 2025]",
         gt=0,
         le=1,
     )
@@ -1598,8 +1586,8 @@ class FiscalConfig(Section):
         "fraction",
         "share of each cohort's contributions and balance in Roth accounts (taxed now, "
         "withdrawn tax-free); the rest is traditional (deducted now, taxed at withdrawal)",
-        "Roth take-up 15-22% of participants (PSCA 2024: 22%; Vanguard 12-13% in 2016-17; "
-        "seed-world-facts.md section 5)",
+        "Roth take-up 15-22% of participants ([PSCA 2024]: 22%; [Vanguard 2018]: 12-13% in "
+        "2016-17)",
         ge=0,
         le=1,
     )
@@ -1607,8 +1595,8 @@ class FiscalConfig(Section):
         0.22,
         "fraction",
         "marginal income-tax rate of a cohort below the top pay decile",
-        "median participant's income $89,000 (Vanguard HAS 2025): the 22% bracket "
-        "(seed-world-facts.md section 6)",
+        "median participant's income $89,000 [Vanguard HAS 2025]: the 22% bracket "
+        "[IRS Rev. Proc. 2024-40]",
         ge=0,
         le=1,
     )
@@ -1616,7 +1604,7 @@ class FiscalConfig(Section):
         0.32,
         "fraction",
         "marginal rate of the cohorts in the top decile of pay",
-        "32-37% for the top decile (seed-world-facts.md section 6); the lower end",
+        "32-37% for the top decile [IRS Rev. Proc. 2024-40]; the lower end",
         ge=0,
         le=1,
     )
@@ -1643,7 +1631,7 @@ class FiscalConfig(Section):
         "years",
         "a retiring cohort draws its balance down in equal yearly withdrawals over this many "
         "years (the tax projection)",
-        "stated assumption: life expectancy at 65 is about 20 years (SSA period life table)",
+        "stated assumption: life expectancy at 65 is about 20 years [SSA life table]",
         ge=1,
         le=60,
     )
@@ -1652,8 +1640,8 @@ class FiscalConfig(Section):
         "-",
         "a rescue pays savers' losses into their plans ('compensate') or buys coins in the "
         "market over rescue_days ('buy'; the Treasury keeps them, valued at the run's end)",
-        "policy treatment (TARP bought assets; the SVB backstop made depositors whole; "
-        "seed-world-facts.md section 9)",
+        "policy treatment (TARP bought assets [CRS R41427]; the SVB backstop made depositors "
+        "whole [CRS IF12378])",
     )
     rescue_days: int = P(
         30,
@@ -1669,7 +1657,7 @@ class RunConfig(Section):
     """How long to run and what to record."""
 
     steps: int = P(
-        3650, "days", "days to simulate", "DESIGN.md: 10 simulated years", ge=1, le=365_000
+        3650, "days", "days to simulate", "modelling choice: 10 simulated years", ge=1, le=365_000
     )
     seed: int = P(
         42,
@@ -1700,7 +1688,7 @@ class RunConfig(Section):
         "a run whose price leaves [1/ratio, ratio] times its fundamental on any day, in any "
         "asset, is flagged diverged (a failure of the model, never data)",
         "issue 17's bound; the largest Bitcoin bubble in the shipped Bitstamp data rose about "
-        "20-fold in a year (2017), far from any sustained 20-fold gap to a fundamental",
+        "20-fold in a year, in 2017, far from any sustained 20-fold gap to a fundamental",
         gt=1,
         le=1000,
     )
@@ -1717,9 +1705,8 @@ class OutsideConfig(Section):
         "-",
         "elasticity zeta of the outside's coin demand to the price/fundamental ratio: it aims "
         "to hold H0 * (P/F)^-zeta coins, H0 its holdings at day 0",
-        "Gabaix & Koijen (2021), 'In search of the origins of financial fluctuations: the "
-        "inelastic markets hypothesis', NBER Working Paper 28967: aggregate demand "
-        "elasticity about 0.2 (the inverse of the impact multiplier 5 used in `market`)",
+        "[Gabaix & Koijen 2021]: aggregate demand elasticity about 0.2 (the inverse of the "
+        "impact multiplier 5 used in `market`)",
         ge=0,
         le=5,
     )

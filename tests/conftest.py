@@ -1,10 +1,11 @@
-"""Shared helpers: small scenarios that run in a fraction of a second."""
+"""Shared helpers: small scenarios that run in a fraction of a second; the test layers."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+import pytest
 from crypto401k.model.config import Config
 from hypothesis import HealthCheck, Phase, settings
 
@@ -51,3 +52,86 @@ def small_config(**overrides: Any) -> Config:
     items = dict(SMALL)
     items.update({k.replace("__", "."): v for k, v in overrides.items()})
     return Config().with_overrides(items)
+
+
+# ---- layers ------------------------------------------------------------------------------
+# Tests that take more than about 3 s on the 2-core machine (pytest --durations), by module:
+# marked `slow` here, in one place, so that `pytest -m "not slow"` is the fast layer (about a
+# minute). A test may also carry @pytest.mark.slow itself. tests/test_layers.py checks that
+# every name below is a test of its module.
+SLOW: dict[str, set[str]] = {
+    "test_agencies.py": {
+        "test_joint_dol_sec_rule_takes_effect_exactly_at_the_slower_lag_with_perfect_coordination",
+        "test_the_cftc_leverage_cap_binds_once_in_force",
+        "test_an_agency_that_never_acts_changes_nothing",
+        "test_under_the_executive_order_inflows_start_when_the_dol_rule_is_final",
+        "test_a_joint_rule_with_an_idle_partner_never_takes_effect",
+    },
+    "test_app.py": {"test_page_renders_without_a_browser"},
+    "test_assets.py": {"test_an_ftx_sized_failure_gives_bitcoins_week_after_ftx"},
+    "test_benchmark.py": {
+        "test_benchmark_command_writes_every_figure",
+        "test_memory_estimate_bounds_the_measured_peak_and_its_growth",
+    },
+    "test_experiments.py": {
+        "test_result_does_not_depend_on_workers_or_on_resuming",
+        "test_a_failing_run_is_recorded_and_the_sweep_goes_on",
+        "test_killed_sweep_resumes_to_the_same_runs_parquet",
+        "test_dask_local_cluster_gives_the_same_runs",
+        "test_quick_default_out_never_touches_results",
+        "test_cli_prints_the_answer",
+        "test_a_dead_worker_loses_only_its_runs_and_a_rerun_retries_them",
+        "test_retry_failed_reruns_recorded_failures",
+        "test_unreachable_scheduler_exits_2_before_anything_runs",
+    },
+    "test_fiscal_ledger.py": {
+        "test_traditional_and_roth_give_the_same_pv_at_equal_rates_discounting_at_the_return",
+        "test_no_crypto_fixed_return_matches_the_closed_form_to_the_cent",
+    },
+    "test_model_properties.py": {
+        "test_same_seed_same_output_bit_for_bit",
+        "test_prices_positive_and_finite",
+        "test_cash_and_coins_are_conserved_every_step",
+        "test_extreme_configurations_keep_prices_finite_and_books_balanced",
+    },
+    "test_network.py": {"test_block_model_is_networkx_s_graph_from_the_same_draws"},
+    "test_package.py": {
+        "test_installed_as_crypto401k_and_nothing_named_model_outside_the_repository"
+    },
+    "test_reference.py": {"test_reference_gives_the_engine_s_model_bit_for_bit"},
+    "test_validate.py": {
+        "test_validate_json_has_every_fact_and_a_distance",
+        "test_validate_result_does_not_depend_on_workers",
+        "test_validate_assets_reports_each_asset_and_pair_beside_bitcoin",
+        "test_calibrate_scores_every_grid_point_best_first",
+    },
+}
+# module-scoped fixtures that are expensive to build: the tests that use one stay on one
+# pytest-xdist worker (--dist loadgroup), which builds it once; they are slow as a whole.
+# test_experiments.py's `quick` runs each experiment when first used, so its tests are
+# grouped by experiment (the `name` they are parametrized with; dampen otherwise).
+SHARED_FIXTURES = {"quick": "experiments-quick", "server": "browser", "browser": "browser"}
+
+
+def _group(item: pytest.Item, fixture: str, group: str) -> str:
+    if fixture == "quick":
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return f"{group}-{params.get('name', 'dampen')}"
+    return group
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks, and before -m
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        if name in SLOW.get(item.path.name, ()):
+            item.add_marker(pytest.mark.slow)
+        fixtures = getattr(item, "fixturenames", ())
+        for fixture, group in SHARED_FIXTURES.items():
+            if fixture in fixtures:
+                item.add_marker(pytest.mark.xdist_group(_group(item, fixture, group)))
+                item.add_marker(pytest.mark.slow)
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "dask" in name:
+            item.add_marker(pytest.mark.dask)

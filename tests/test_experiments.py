@@ -34,15 +34,30 @@ EXPERIMENTS = [
 CLI = [sys.executable, "-m", "crypto401k.experiments.cli"]
 
 
+class QuickRuns(dict):
+    """Built-in experiments in quick mode, each run on first use (then kept for the module).
+
+    Lazy, so that with pytest-xdist each worker runs only the experiments of the tests it
+    was given (tests/conftest.py groups them by experiment)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name: str) -> Path:
+        out = self.root / name
+        # in-process (--workers 1): that every experiment writes its outputs does not need a
+        # pool; results not depending on the workers is tested below
+        argv = ["experiment", name, "--quick", "--quiet", "--workers", "1"]
+        assert main([*argv, "--out", str(out)]) == 0
+        self[name] = out
+        return out
+
+
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory) -> dict[str, Path]:
-    """Every built-in experiment in quick mode, run once for the module."""
-    root = tmp_path_factory.mktemp("quick")
-    outs = {}
-    for name in EXPERIMENTS:
-        outs[name] = root / name
-        assert main(["experiment", name, "--quick", "--quiet", "--out", str(outs[name])]) == 0
-    return outs
+def quick(tmp_path_factory) -> QuickRuns:
+    """The built-in experiments in quick mode, each run once for the module when first used."""
+    return QuickRuns(tmp_path_factory.mktemp("quick"))
 
 
 # ---- specs -------------------------------------------------------------------------------
@@ -263,14 +278,15 @@ def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.Data
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        done = len(list((out / "runs").glob("*.json"))) if (out / "runs").exists() else 0
+        # finished runs only: not a writer's ".tmp-*.json", which an interrupt may remove
+        done = len(list((out / "runs").glob("[!.]*.json"))) if (out / "runs").exists() else 0
         if done >= 5 or proc.poll() is not None:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep finished before it could be interrupted"
     proc.send_signal(sig)
     proc.wait(timeout=60)
-    finished = len(list((out / "runs").glob("*.json")))
+    finished = len(list((out / "runs").glob("[!.]*.json")))
     assert 5 <= finished < 36
     assert not (out / "runs.parquet").exists()
     subprocess.run(cmd, check=True, timeout=300)
@@ -281,7 +297,7 @@ def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.Data
 def test_killed_sweep_resumes_to_the_same_runs_parquet(tmp_path, sig, workers):
     resumed = _interrupted_then_resumed(tmp_path, sig, workers)
     spec = write_spec(tmp_path, GOOD.replace("seeds = 2", "seeds = 12"))
-    whole = run_experiment(str(spec), workers=2, out=tmp_path / "whole", progress=False)
+    whole = run_experiment(str(spec), workers=1, out=tmp_path / "whole", progress=False)
     pd.testing.assert_frame_equal(resumed, whole.runs)
     assert len(resumed) == 36 and not resumed.duplicated(["point", "seed"]).any()
     assert not [
@@ -308,7 +324,7 @@ def test_dask_local_cluster_gives_the_same_runs(tmp_path):
 def test_quick_default_out_never_touches_results(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = write_spec(tmp_path, GOOD)
-    assert main(["experiment", str(spec), "--quick", "--quiet"]) == 0
+    assert main(["experiment", str(spec), "--quick", "--quiet", "--workers", "1"]) == 0
     assert (tmp_path / "runs" / "experiments" / "mine-quick" / "summary.md").exists()
     assert not (tmp_path / "results").exists()
 

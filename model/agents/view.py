@@ -10,6 +10,10 @@ from mesa.discrete_space import Cell, FixedAgent
 from mesa.discrete_space.cell_agent import FixedCell
 
 
+class RowRemovalError(RuntimeError):
+    """Raised by `RowAgent.remove()`: one row of a vectorized population cannot leave it."""
+
+
 class RowAgent(FixedAgent):
     """An agent whose state is row `row` of the population `model.<population>`."""
 
@@ -36,7 +40,26 @@ class RowAgent(FixedAgent):
         FixedCell.cell.fset(self, cell)
 
     def remove(self) -> None:
-        """Remove the agent from the model (and from its cell, if the grid was built)."""
+        """Not supported: raises `RowRemovalError`.
+
+        The population's rule trades every row at once, so removing the Mesa agent would leave
+        its row trading (a removed saver would still buy coins on every payday). Build the
+        model with fewer agents instead; `detach()` drops only the Mesa view.
+        """
+        raise RowRemovalError(
+            f"{type(self).__name__} {self.unique_id} is row {self.row} of "
+            f"model.{self.population}, whose rule trades every row at once: removing the "
+            "agent would leave its row trading. Build the model with fewer agents instead "
+            "(e.g. a smaller savers.n_cohorts or traders.n_traders); detach() drops only the "
+            "Mesa view and leaves the row trading"
+        )
+
+    def detach(self) -> None:
+        """Drop the Mesa view (from `model.agents`, and from its cell if the grid was built).
+
+        The row stays in the population and keeps trading: for code that puts another agent
+        object on the same row (benchmarks/reference.py's plain Mesa agents do).
+        """
         mesa.Agent.remove(self)
         if self._mesa_cell is not None:
             self._mesa_cell.remove_agent(self)
