@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crypto401k.experiments.app_input import config_from_controls
 from crypto401k.model import scenarios
 from crypto401k.model.config import Config, ConfigError
 
@@ -176,7 +177,8 @@ def values_from_config(cfg: Config) -> dict[str, Any]:
 
 def config_for(preset: str, values: dict[str, Any]) -> Config:
     """The scenario the controls describe: the preset with every shown control's value. Raises
-    ConfigError with the message `crypto401k run --set` would print (field, value, allowed)."""
+    ConfigError with the message `crypto401k run --set` would print (field, value, allowed),
+    or the memory check's if the run would not fit."""
     base = load_preset(preset)
     overrides = {}
     for c in CONTROLS:
@@ -184,7 +186,8 @@ def config_for(preset: str, values: dict[str, Any]) -> Config:
             overrides[c.key] = c.to_config(values[c.name])
     if overrides.get("exchanges.fail_day") is not None:
         overrides["exchanges.fail_exchange"] = 0  # the largest venue
-    return base.with_overrides(overrides)
+    # checked on the server as `--set` is, memory included (experiments/app_input.py)
+    return config_from_controls(overrides, base)
 
 
 def changed(values: dict[str, Any], applied: dict[str, Any], cfg: Config) -> list[str]:

@@ -586,3 +586,18 @@ def _choose(page, where: str, option: str) -> None:
     """Pick `option` in the (Vuetify) select inside `where`."""
     page.locator(where).locator(".v-select__slot").click()
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_the_app_refuses_a_run_that_would_not_fit_in_memory(monkeypatch):
+    # the server checks a control's value as `crypto401k run --set` does, memory included
+    from crypto401k.experiments import app_input
+    from crypto401k.experiments.app_controls import config_for
+    from crypto401k.model.config import ConfigError
+
+    real = app_input.check_fits
+    monkeypatch.setattr(
+        app_input, "check_fits", lambda cfg, available=None: real(cfg, available=10**6)
+    )
+    with pytest.raises(ConfigError) as exc:
+        config_for("btc_only", {"n_savers": 3000})  # a machine with 1 MB free
+    assert "\n" not in str(exc.value) and "memory" in str(exc.value).lower()
