@@ -77,7 +77,7 @@ def test_run_refuses_a_scenario_that_does_not_fit(tmp_path, monkeypatch, capsys)
 def _peak(n: int, days: int) -> int:
     code = (
         "from benchmarks.run import peak_bytes, scenario; "
-        "from model.model import Crypto401kModel; "
+        "from crypto401k.model.model import Crypto401kModel; "
         f"m = Crypto401kModel(scenario({n}, {days}), rng=1); m.run({days}); "
         "print(peak_bytes())"
     )

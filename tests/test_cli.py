@@ -250,7 +250,7 @@ def test_a_closed_pipe_is_not_a_traceback():
 
     code = (
         "import os; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
-        "from experiments.cli import main; raise SystemExit(main(['params']))"
+        "from crypto401k.experiments.cli import main; raise SystemExit(main(['params']))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0
