@@ -53,6 +53,12 @@ EXPLICIT: dict[str, tuple[tuple[float, float], str]] = {
         "book (retail limit orders, other venues) stays when market makers withdraw; near 1, "
         "depth vanishes with them and any flow moves the price without bound",
     ),
+    "market.impact_permanent_share": (
+        (0.25, 0.75),
+        "a factor of two either way around one half, short of fully permanent impact, which "
+        "both sources rule out for uninformed flow (docs/sources.md: Bucci et al. 2019, about "
+        "half stays after 50 days; Donier & Bonart 2015, almost all of it decays on Bitcoin)",
+    ),
     "market.daily_volume_usd": (
         (4.7e10, 9.3e10),
         "CEX spot volume $47-93B/day in 2025 (CCData; docs/sources.md)",

@@ -67,8 +67,8 @@ SLOW: dict[str, set[str]] = {
         "test_under_the_executive_order_inflows_start_when_the_dol_rule_is_final",
         "test_a_joint_rule_with_an_idle_partner_never_takes_effect",
     },
-    "test_app.py": {"test_page_renders_without_a_browser"},
-    "test_assets.py": {"test_an_ftx_sized_failure_gives_bitcoins_week_after_ftx"},
+    "test_app.py": {"test_the_page_renders_without_a_browser"},
+    "test_assets.py": {"test_an_ftx_sized_failure_moves_bitcoins_week_by_the_news_law"},
     "test_benchmark.py": {
         "test_benchmark_command_writes_every_figure",
         "test_memory_estimate_bounds_the_measured_peak_and_its_growth",

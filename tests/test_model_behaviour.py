@@ -4,6 +4,7 @@ import mesa
 import numpy as np
 import pytest
 from crypto401k.model.agents import Institution, RetailTrader, RetirementSaver
+from crypto401k.model.agents.institution import LENDER
 from crypto401k.model.model import HOLDERS, MODEL_REPORTERS, Crypto401kModel
 
 from tests.conftest import small_config
@@ -79,15 +80,17 @@ def test_institution_default_shock_is_recorded_and_passes_losses():
 
 
 def test_a_failed_institution_is_replaced_after_the_reentry_wait():
-    m, df = _run(
-        run__steps=80, shock__day=20, shock__default_institution=0, institutions__reentry_days=30
-    )
+    kw = {"run__steps": 80, "institutions__reentry_days": 30}
+    day0 = Crypto401kModel(small_config(**kw)).institutions
+    # a lender (funds may close after losses before day 20; lenders do not)
+    i = int(np.flatnonzero(day0.alive & (day0.kind == LENDER))[0])
+    m, df = _run(shock__day=20, shock__default_institution=i, **kw)
     alive = df["institutions_alive"].to_numpy()  # row t: after day t-1
     n = m.institutions.n
-    assert (20, 0) in m.failed
-    assert alive[21] < n and m.institutions.alive[0] and m.institutions.entries >= 1
-    # the newcomer starts with its predecessor's initial equity and levers up from nothing
-    assert m.institutions.equity(m.market.price)[0] > 0
+    assert (20, i) in m.failed
+    assert alive[21] < n and m.institutions.alive[i] and m.institutions.entries >= 1
+    # the newcomer starts with equity sized to the market and levers up from nothing
+    assert m.institutions.equity(m.market.price)[i] > 0
 
 
 def test_big_crash_with_leverage_causes_liquidations_and_defaults():
@@ -96,6 +99,7 @@ def test_big_crash_with_leverage_causes_liquidations_and_defaults():
         shock__fundamental_drop=0.7,
         institutions__leverage_target=4.0,
         institutions__leverage_max=5.0,
+        traders__leverage_share=0.3,  # enough leveraged traders to survive the burn-in
     )
     assert df["liquidations"].iloc[-1] > 0
     assert df["defaults"].iloc[-1] > 0
