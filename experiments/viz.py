@@ -357,8 +357,6 @@ class SeriesPlot:
                 new = (lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo))
             self._limits[i] = new
             ax.set_ylim(*new)
-            if i == 4:  # the policy axis puts rung 0 at pressure 0
-                self.twin.set_ylim(*rung_limits(new))
             self._dirty.add(i)  # only this panel is redrawn
 
     def _panel_box(self, i: int, renderer: Any) -> Bbox:
@@ -555,12 +553,3 @@ def agencies_html(m: Crypto401kModel) -> str:
             "(market 'agencies' brings in the DOL, SEC, IRS and CFTC)</p>"
         )
     return table + status_html("\n\n".join(ledger_lines(m)))
-
-
-def rung_limits(pressure_limits: tuple[float, float], top: float = 5.2) -> tuple[float, float]:
-    """The policy axis's limits beside a pressure axis with `pressure_limits`: rung 0 at the
-    height of pressure 0, and room for every rung up to `top`."""
-    lo, hi = pressure_limits
-    frac = min(max(-lo / (hi - lo), 0.0), 0.9) if hi > lo else 0.0
-    span = top / (1.0 - frac)
-    return -frac * span, (1.0 - frac) * span

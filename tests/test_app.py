@@ -601,14 +601,3 @@ def test_the_app_refuses_a_run_that_would_not_fit_in_memory(monkeypatch):
     with pytest.raises(ConfigError) as exc:
         config_for("btc_only", {"n_savers": 3000})  # a machine with 1 MB free
     assert "\n" not in str(exc.value) and "memory" in str(exc.value).lower()
-
-
-@pytest.mark.parametrize("limits", [(-1.0, 1.0), (0.0, 150.0), (-37.5, 187.5), (-5.0, 0.5)])
-def test_rung_zero_sits_at_pressure_zero(limits):
-    from crypto401k.experiments.viz import rung_limits
-
-    lo, hi = limits
-    a, b = rung_limits(limits)
-    frac_pressure = min(max(-lo / (hi - lo), 0.0), 0.9)
-    assert (0.0 - a) / (b - a) == pytest.approx(frac_pressure)
-    assert b >= 5.2 - 1e-9 and a <= 0.0  # every rung fits
