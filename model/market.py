@@ -179,6 +179,10 @@ class Market:
             self.set_peg(self.peg_price)
         return Clearing(scale, self.price, net_coins * scale, halted)
 
+    def coins_cap(self, price: np.ndarray) -> float:
+        """USD value of every coin in circulation at `price` (stablecoins aside)."""
+        return float(np.where(self.pegged, 0.0, price * self.supply).sum())
+
     def set_peg(self, price: np.ndarray) -> None:
         """Set the pegged assets' prices (USD/coin, in asset order): flow does not move them."""
         self.peg_price = np.maximum(np.asarray(price, dtype=float), PRICE_FLOOR)

@@ -341,7 +341,7 @@ class Crypto401kModel(mesa.Model):
             savers.charge(self._market_rules.reporting_cost, exec_price, self.ledger)
         self.outside_cash -= traders.settle(orders[1], exec_price)
         # retail money follows the market: deposits come from (withdrawals go to) the outside
-        coins_cap = float(np.where(market.pegged, 0.0, exec_price * market.supply).sum())
+        coins_cap = market.coins_cap(exec_price)
         self.outside_cash -= traders.refill(exec_price, coins_cap)
         inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
@@ -359,7 +359,7 @@ class Crypto401kModel(mesa.Model):
         coins, cash, _ = inst.close_small(exec_price)
         self.outside_coins += coins
         self.outside_cash += cash
-        self.outside_cash -= inst.reenter(market.price, self.rng)
+        self.outside_cash -= inst.reenter(market.price, market.coins_cap(market.price), self.rng)
 
         if self._outside_ref is not None:  # its reference follows its holdings, slowly
             follow = 1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days)
@@ -485,7 +485,7 @@ class Crypto401kModel(mesa.Model):
         led = self.ledger
         holding = savers.cost > 0
         hit = float((savers.pnl(price)[holding] < 0).mean()) if holding.any() else 0.0
-        coins_cap = float(np.where(self.market.pegged, 0.0, price * self.market.supply).sum())
+        coins_cap = self.market.coins_cap(price)
         lost = (led.lost_cash - lost_cash) + float((led.lost_coins - lost_coins) @ price)
         n_r, n_i = max(self.traders.n, 1), max(self.institutions.n, 1)
         self._signals = {
@@ -551,7 +551,7 @@ class Crypto401kModel(mesa.Model):
         self.ledger.lost_coins += coins
         self.ledger.lost_cash += cash
         self.savers.panicked |= x.saver_exchange == k  # plan participants who lost coins
-        coins_cap = float(np.where(self.market.pegged, 0.0, price * self.market.supply).sum())
+        coins_cap = self.market.coins_cap(price)
         x.news_drop(k, coins_cap)
         return x.news_today(day)
 

@@ -188,7 +188,7 @@ def test_an_entrant_is_sized_to_the_market_it_enters_with_fresh_traits():
     for i in (fund, mm):
         inst.fail(i, PRICE)
     crashed = PRICE * 0.2  # the market is a fifth of its day-0 size
-    put_in = inst.reenter(crashed, rng)  # dead for 1 day: replaced
+    put_in = inst.reenter(crashed, 0.2 * inst.cap0, rng)  # dead for 1 day: replaced
     assert inst.alive[fund] and inst.alive[mm] and put_in > 0
     share = inst.cfg.entry_equity_share * 0.2
     assert np.isclose(inst.equity(crashed)[fund], share * inst.equity0[fund])

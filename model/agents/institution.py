@@ -61,7 +61,6 @@ class InstitutionPopulation:
         n_assets = len(price0)
         self.cap_share = np.asarray(cfg.coin_cap_share)
         total_cap = float(market_cap.sum())
-        self.supply_coins = market_cap / price0  # coins in circulation (0 for a stablecoin)
         self.coins = np.zeros((n, n_assets))
         self.cash = np.zeros(n)
         self.loans = np.zeros((n, n + 1))  # loans[i, j]: i owes j; column n: the outside
@@ -349,7 +348,7 @@ class InstitutionPopulation:
         self.closures += len(closed)
         return out_coins, out_cash, closed
 
-    def reenter(self, price: np.ndarray, rng: np.random.Generator) -> float:
+    def reenter(self, price: np.ndarray, coins_cap: float, rng: np.random.Generator) -> float:
         """New institutions take the places of those dead for `reentry_days`, sized to the
         market they enter: `entry_equity_share` of the predecessor's day-0 equity (and a
         lender's deposits, owed to the outside) times the coins' cap now over day 0, in cash,
@@ -364,8 +363,7 @@ class InstitutionPopulation:
             return 0.0
         idx = np.flatnonzero(new)
         n = self.n
-        cap = float(self.coins_cap(price))
-        scale = self.cfg.entry_equity_share * (cap / self.cap0 if self.cap0 > 0 else 1.0)
+        scale = self.cfg.entry_equity_share * (coins_cap / self.cap0 if self.cap0 > 0 else 1.0)
         equity = scale * np.maximum(self.equity0[idx], 0.0)
         deposits = scale * self.deposits0[idx]
         self.cash[idx] += equity + deposits
@@ -382,10 +380,6 @@ class InstitutionPopulation:
         self.days_dead[idx] = 0
         self.entries += len(idx)
         return float((equity + deposits).sum())
-
-    def coins_cap(self, price: np.ndarray) -> float:
-        """USD value of all coins in circulation at `price` (stablecoins aside)."""
-        return float(self.supply_coins @ np.where(self.cap_share > 0, price, 0.0))
 
     def lose(self, i: int, fraction: float, ledger: Ledger) -> None:
         """Fraud or theft: `fraction` of i's coins and cash vanish (booked as lost)."""
