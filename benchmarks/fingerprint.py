@@ -69,7 +69,11 @@ def frame_hash(df: pd.DataFrame) -> str:
     h.update(repr([str(t) for t in df.dtypes]).encode())
     h.update(repr(df.index.tolist()).encode())
     for col in df.columns:
-        h.update(np.ascontiguousarray(df[col].to_numpy()).tobytes())
+        values = df[col].to_numpy()
+        if values.dtype == object:  # e.g. the agencies' stages: hash the values, not pointers
+            h.update(repr(values.tolist()).encode())
+        else:
+            h.update(np.ascontiguousarray(values).tobytes())
     return h.hexdigest()[:16]
 
 

@@ -44,6 +44,7 @@ from crypto401k.model.network import (
     social_edges,
 )
 from crypto401k.model.policy import RESCUE, PolicyEffects
+from crypto401k.model.records import DayRecords
 from crypto401k.model.regulator import Regulator, open_loss_bps
 from crypto401k.model.stablecoin import Stablecoin
 from mesa.discrete_space import Network
@@ -230,16 +231,14 @@ class Crypto401kModel(mesa.Model):
         if self.board is not None or cfg.regulator.max_level >= RESCUE:
             self._extra_columns += ["rescue_usd"]
         self._set_extra_records()
-        reporters = {name: name for name in (*MODEL_REPORTERS, *self._extra_columns)}
+        reporters = (*MODEL_REPORTERS, *self._extra_columns)
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
         agenttype_reporters = (
             {cls: per_agent for cls in (RetirementSaver, RetailTrader, Institution)}
             if cfg.run.collect_agent_data
             else None
         )
-        self.datacollector = mesa.DataCollector(
-            model_reporters=reporters, agenttype_reporters=agenttype_reporters
-        )
+        self.datacollector = DayRecords(reporters, agenttype_reporters)
         self.running = True
         self.datacollector.collect(self)
 
