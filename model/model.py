@@ -34,6 +34,7 @@ from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config
 from crypto401k.model.fiscal import FiscalLedger
+from crypto401k.model.kernels import buy_sell_sums, column_sums
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -320,7 +321,7 @@ class Crypto401kModel(mesa.Model):
         mm_capacity = inst.mm_capacity(price)
         mm_share, _ = market.counterparty_shares(mm_capacity)
         clearing = market.clear(
-            sum(q.sum(axis=0) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
+            sum(column_sums(q) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
         )
         orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
@@ -345,7 +346,7 @@ class Crypto401kModel(mesa.Model):
         inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
-        self._counterparties(sum(q.sum(axis=0) for q in orders), exec_price, mm_share)
+        self._counterparties(sum(column_sums(q) for q in orders), exec_price, mm_share)
         coins, cash = inst.layoff(exec_price, self.outside_coins)
         self.outside_coins += coins
         self.outside_cash += cash
@@ -376,7 +377,7 @@ class Crypto401kModel(mesa.Model):
         self._loss_bps = open_loss_bps(
             savers.pnl(market.price), float(savers.other.sum() + value.sum())
         )
-        self._set_records([q.sum(axis=0) for q in orders[:3]], clearing.halted)
+        self._set_records([column_sums(q) for q in orders[:3]], clearing.halted)
         if self.board is not None:
             self._update_signals()
 
@@ -700,9 +701,9 @@ class Crypto401kModel(mesa.Model):
         """Coins held by each holder in HOLDERS, shape (holders, assets)."""
         return np.stack(
             [
-                self.savers.coins.sum(0),
-                self.traders.coins.sum(0),
-                self.institutions.coins.sum(0),
+                column_sums(self.savers.coins),
+                column_sums(self.traders.coins),
+                column_sums(self.institutions.coins),
                 self.outside_coins,
             ]
         )
@@ -789,7 +790,8 @@ def supply_scale(
     """Factor (per asset) on buy orders so that net buying takes at most `margin` of the
     outside market's coins (1 almost always). Applied to orders before clearing, and to
     fills after it (dollar buys get more coins when the price falls)."""
-    buys = sum(np.maximum(q, 0.0).sum(axis=0) for q in orders)
-    sells = sum(np.maximum(-q, 0.0).sum(axis=0) for q in orders)
+    sums = [buy_sell_sums(q) for q in orders]
+    buys = sum(b for b, _ in sums)
+    sells = sum(s for _, s in sums)
     room = margin * np.maximum(outside_coins, 0.0) + sells
     return np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
