@@ -317,18 +317,19 @@ class Crypto401kModel(mesa.Model):
             orders[0][frozen_savers] = 0.0
             orders[1][frozen_traders] = 0.0
         buy_scale = supply_scale(orders, self.outside_coins)
-        orders = [np.where(q > 0, q * buy_scale[None, :], q) for q in orders]
+        orders = scale_buys(orders, buy_scale)
         mm_capacity = inst.mm_capacity(price)
         mm_share, _ = market.counterparty_shares(mm_capacity)
         clearing = market.clear(
             sum(column_sums(q) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
         )
-        orders = [q * clearing.scale[None, :] for q in orders]
+        if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
+            orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
         orders[0] = savers.within_cap(savers.fill(orders[0], price, exec_price))
         orders[3] = savers.fill(orders[3], price, exec_price)
         fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
-        orders = [np.where(q > 0, q * fill_scale[None, :], q) for q in orders]
+        orders = scale_buys(orders, fill_scale)
 
         if not warm:
             self.fiscal.grow(savers.daily_growth)
@@ -782,6 +783,14 @@ def qualifying_menu(menu: np.ndarray, cap0_usd: np.ndarray, min_cap_usd: float) 
     kept = np.where(cap0_usd >= min_cap_usd, menu, 0.0)
     total = kept.sum()
     return kept / total if total > 0 else kept
+
+
+def scale_buys(orders: list[np.ndarray], scale: np.ndarray) -> list[np.ndarray]:
+    """`orders` (coins, each (rows, assets)) with their buys times `scale` (assets,); the
+    same arrays when every factor is 1, as it almost always is (q * 1.0 is q, bit for bit)."""
+    if (scale == 1.0).all():
+        return orders
+    return [np.where(q > 0, q * scale[None, :], q) for q in orders]
 
 
 def supply_scale(
