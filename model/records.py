@@ -33,9 +33,8 @@ class DayRecords(mesa.DataCollector):
         self._rows: list[tuple[Any, ...]] = []
         self._columns: dict[str, list[Any]] = {}
         self._synced = 0  # rows already copied into `_columns`
-        getter = operator.attrgetter(*self._names)
-        # attrgetter of a single name returns the value itself, not a 1-tuple
-        self._get = getter if len(self._names) > 1 else (lambda model: (getter(model),))
+        self._get = operator.attrgetter(*self._names)
+        self._single = len(self._names) == 1  # then attrgetter returns the value, no tuple
         super().__init__(
             model_reporters={name: name for name in self._names},
             agenttype_reporters=agenttype_reporters,
@@ -58,7 +57,8 @@ class DayRecords(mesa.DataCollector):
     def collect(self, model: mesa.Model) -> None:
         """Record today's row of model reporters (and Mesa's agent-type records, if any)."""
         self._collection_steps.append(model.time)
-        self._rows.append(self._get(model))
+        row = self._get(model)
+        self._rows.append((row,) if self._single else row)
         if self.agenttype_reporters:
             self._agenttype_records[model.time] = {
                 agent_type: list(self._record_agenttype(model, agent_type))
