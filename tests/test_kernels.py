@@ -61,7 +61,9 @@ def test_large_arrays_of_every_layout_match_numpy():
     rng = np.random.default_rng(3)
     shapes = [(SMALL_ROWS, 2), (20, 4), (2_000, 4), (100_000, 3)]
     # a single column is summed pairwise: every branch of it (< 8, <= 128, halves)
-    shapes += [(n, 1) for n in (SMALL_ROWS, 7, 8, 32, 127, 128, 129, 1_000, 8_193, 100_003, 1_000_000)]
+    shapes += [
+        (n, 1) for n in (SMALL_ROWS, 7, 8, 32, 127, 128, 129, 1_000, 8_193, 100_003, 1_000_000)
+    ]
     for shape in shapes:
         a = rng.standard_normal(shape) * 10.0 ** rng.uniform(-8, 8, shape)
         a[rng.random(shape) < 0.3] = -0.0
