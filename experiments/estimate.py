@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 from crypto401k.experiments import moments as mom
-from crypto401k.experiments.sweep import run_sweep
+from crypto401k.experiments.sweep import SweepStoppedError, run_sweep
 from crypto401k.model import ranges
 from crypto401k.model.config import Config
 from scipy import stats
@@ -46,9 +46,12 @@ BLOCK_DAYS = 50  # moving-block bootstrap block, as validate's
 BOOTSTRAP_DRAWS = 500
 BOOTSTRAP_SEED = 20141128  # first day of the Bitstamp series
 SEARCH_SEED = 401  # the optimizer's own generator
-JAC_STEP = 0.05  # central-difference half-step, as a share of each parameter's box (unit cube)
+JAC_STEP = 0.1  # central-difference half-step, as a share of each parameter's box (unit cube)
+COV_SEEDS = 24  # seeds at the estimate for the model's moment covariance (> the 12 moments)
 INFEASIBLE_J = 1e9  # objective of a candidate with a failed or diverged run (CMA-ES ranks)
 Z95 = 1.959963984540054
+# a parameter is identified when its 95% interval spans less than this share of its box
+IDENTIFIED_SHARE = 0.5
 DEFAULT_HOLDOUT = 0.3  # share of the series kept for the out-of-sample check (the last days)
 BASE: dict[str, Any] = {"savers.allocation": 0.0}  # the no-401(k) baseline, as validate's
 
@@ -186,6 +189,12 @@ def simulate(
         label=stage,
         fn=moment_task,
     )
+    lost = [r for r in records if r.get("lost")]
+    if lost:  # the machine failed, not the candidate: stop, a rerun resumes
+        raise SweepStoppedError(
+            f"{len(lost)} of {len(records)} runs were lost ({lost[0].get('error', '')}); "
+            "finished runs are kept: run the same command to resume"
+        )
     k = len(mom.MOMENT_NAMES)
     out = np.full((len(points), seeds, k), np.nan)
     for t, r in zip(tasks, records, strict=True):
@@ -215,6 +224,28 @@ def sandwich(d: np.ndarray, w: np.ndarray, omega: np.ndarray) -> np.ndarray:
     return bread @ d.T @ w @ omega @ w @ d @ bread
 
 
+def model_omega(path_cov: np.ndarray, n_data: int, n_sim: int, seeds: int) -> np.ndarray:
+    """Omega from the covariance of one simulated path's moments (`path_cov`, paths of n_sim
+    days): the data's moments (n_data days) vary as path_cov n_sim / n_data, the mean of S
+    paths as path_cov / S."""
+    return np.asarray(path_cov) * (n_sim / n_data + 1.0 / seeds)
+
+
+def j_test_general(
+    g: np.ndarray, d: np.ndarray, w: np.ndarray, omega: np.ndarray
+) -> dict[str, float]:
+    """The J test of the over-identifying restrictions for any weight W: at the estimate the
+    moment gap g has covariance P Omega P' with P = I - D (D'WD)^-1 D'W, of rank k - p, and
+    J = g' (P Omega P')^+ g is chi-square with k - p degrees of freedom."""
+    k, p = d.shape
+    proj = np.eye(k) - d @ np.linalg.pinv(d.T @ w @ d) @ d.T @ w
+    vg = proj @ omega @ proj.T
+    vals, vecs = np.linalg.eigh((vg + vg.T) / 2)
+    keep = np.argsort(vals)[::-1][: k - p]  # the k - p directions g can move in
+    z = vecs[:, keep].T @ g
+    return j_test(float(z @ (z / vals[keep])), k, p)
+
+
 def j_test(j: float, k: int, p: int) -> dict[str, float]:
     """Hansen's J test: J is chi-square with k - p degrees of freedom at the true parameters."""
     df = k - p
@@ -225,8 +256,9 @@ def identification(
     d: np.ndarray, omega_inv: np.ndarray, params: list[Param], se: np.ndarray, theta: np.ndarray
 ) -> dict[str, Any]:
     """Which parameters the moments pin down. Per parameter: the 95% interval against its
-    box (identified: narrower than the box) and the scaled sensitivity |Omega^-1/2 D_j| x
-    width (moment standard errors moved by crossing the whole box). Jointly: the singular
+    box (identified: narrower than IDENTIFIED_SHARE of it) and the scaled sensitivity
+    |Omega^-1/2 D_j| x width (moment standard errors moved by crossing the whole box). Jointly:
+    the singular
     values of the scaled Jacobian (a small one is a direction the moments do not see)."""
     width = np.array([p.high - p.low for p in params])
     root = np.linalg.cholesky(omega_inv)  # omega_inv = root root'
@@ -242,7 +274,7 @@ def identification(
                 "interval_over_box": float((hi - lo) / width[j])
                 if np.isfinite(se[j])
                 else math.inf,
-                "identified": bool(np.isfinite(se[j]) and hi - lo < width[j]),
+                "identified": bool(np.isfinite(se[j]) and hi - lo < IDENTIFIED_SHARE * width[j]),
             }
         )
     return {"parameters": rows, "singular_values": sv.tolist()}
@@ -278,6 +310,7 @@ def estimate(
     start: dict[str, float] | None = None,
     population: int | None = None,
     bootstrap_draws: int = BOOTSTRAP_DRAWS,
+    cov_seeds: int = COV_SEEDS,
 ) -> dict[str, Any]:
     """Estimate `params` on the daily closes `close` with simulated paths of `days` days.
 
@@ -329,6 +362,11 @@ def estimate(
             history.append({"round": rnd + 1, "J": j, **theta_of(u, params)})
             if j < best_j:
                 best_u, best_j = u, j
+    if not math.isfinite(best_j):
+        raise SweepStoppedError(
+            f"every one of the {len(history)} candidates had a failed or diverged run; see the "
+            f"records in {run_dir}"
+        )
     # the Jacobian at the best point, with the same seeds; the centre point is rerun with
     # the others (its runs are read back from the folder)
     pts, steps = jacobian_points(best_u, JAC_STEP)
@@ -341,20 +379,37 @@ def estimate(
         client=client,
         progress=progress,
     )
-    centre = sims[0]
     mbar = sims[1:].mean(axis=1)  # (2p, k)
     d = np.empty((k, p))
     for j, q in enumerate(params):
         dtheta = q.value(steps[j, 0]) - q.value(steps[j, 1])
         d[:, j] = (mbar[2 * j] - mbar[2 * j + 1]) / dtheta
     theta = np.array([q.value(x) for q, x in zip(params, best_u, strict=True)])
-    if np.isfinite(d).all():
-        cov = sandwich(d, omega_inv, omega)
+    # the sampling noise of one path, from the model itself at the estimate (the first
+    # `seeds` runs are the search's, read back): the bootstrap of one path understates it
+    n_cov = max(cov_seeds, seeds)
+    centre = simulate(
+        [overrides(best_u)],
+        n_cov,
+        run_dir,
+        "model covariance",
+        workers=workers,
+        client=client,
+        progress=progress,
+    )[0]
+    ok = np.isfinite(d).all() and np.isfinite(centre).all()
+    if ok:
+        omega_model = model_omega(np.cov(centre, rowvar=False), len(r), days, seeds)
+        cov = sandwich(d, omega_inv, omega_model)
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        test = j_test_general(centre[:seeds].mean(axis=0) - real, d, omega_inv, omega_model)
+        ident = identification(d, omega_inv, params, se, theta)
     else:  # a failed run next to the estimate: no standard errors
+        omega_model = np.full((k, k), np.nan)
         cov = np.full((p, p), np.nan)
         se = np.full(p, np.nan)
-    ident = identification(d, omega_inv, params, se, theta) if np.isfinite(d).all() else None
+        test = {"J": math.nan, "df": k - p, "p_value": math.nan}
+        ident = None
     rows = []
     for j, q in enumerate(params):
         rows.append(
@@ -372,7 +427,8 @@ def estimate(
     return {
         "parameters": rows,
         "theta": {q.name: float(t) for q, t in zip(params, theta, strict=True)},
-        "j_test": j_test(best_j, k, p),
+        "objective": best_j,
+        "j_test": test,
         "identification": ident,
         "moments": {
             "names": list(mom.MOMENT_NAMES),
@@ -380,7 +436,8 @@ def estimate(
             "model_mean": centre.mean(axis=0).tolist(),
             "model_p05": np.percentile(centre, 5, axis=0).tolist(),
             "model_p95": np.percentile(centre, 95, axis=0).tolist(),
-            "weight_sd": np.sqrt(np.diag(omega)).tolist(),
+            "bootstrap_sd": np.sqrt(np.diag(omega)).tolist(),
+            "model_sd": np.sqrt(np.diag(omega_model)).tolist(),
         },
         "jacobian": d.tolist(),
         "covariance": cov.tolist(),
@@ -390,6 +447,7 @@ def estimate(
             "evaluated": len(history),
             "population": pop,
             "seeds": seeds,
+            "cov_seeds": n_cov,
             "sim_days": days,
             "data_days": len(close),
             "search_seed": search_seed,

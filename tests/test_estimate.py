@@ -1,0 +1,185 @@
+"""The estimation: its moments, its statistics, its command's refusals, and a small recovery
+test (the model's own path at known parameters, estimated back within its intervals)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from crypto401k.experiments import estimate as est
+from crypto401k.experiments import moments as mom
+from crypto401k.experiments.cli import main
+from crypto401k.model.data import load_btc_close
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+
+# ---- moments -------------------------------------------------------------------------------
+def test_window_drawdowns_of_a_known_path():
+    prices = np.array([1.0, 2.0, 1.0, 1.5, 3.0, 0.75])
+    # windows of 3: [1,2,1] falls 50% from 2; [2,1,1.5] 50%; [1,1.5,3] none; [1.5,3,0.75] 75%
+    assert mom.window_drawdowns(prices, 3) == pytest.approx([0.5, 0.5, 0.0, 0.75])
+
+
+def test_moments_of_bitcoin_name_every_fact_and_match_validate():
+    from crypto401k.model import metrics as mt
+
+    _, close = load_btc_close()
+    m = dict(zip(mom.MOMENT_NAMES, mom.moments(close), strict=True))
+    facts = mt.stylized_facts(close)
+    for name in ("annualized_volatility", "excess_kurtosis", "hill_tail_index", "acf_r_lag1"):
+        assert m[name] == facts[name]
+    assert m["acf_abs_r_lag50"] == facts["acf_abs_r_lag50"]
+    assert 0 < m["drawdown30_median"] < m["drawdown30_p90"] < 1
+    # the long-lag clustering: Bitcoin's |r| stays correlated at 51-100 days
+    assert 0 < m["acf_abs_r_lags51_100"] < m["acf_abs_r_lag50"]
+
+
+def test_bootstrap_cov_is_reproducible_and_positive_definite():
+    _, close = load_btc_close()
+    r = np.diff(np.log(close))
+    a = mom.bootstrap_cov(r, 60, 50, 7)
+    assert np.array_equal(a, mom.bootstrap_cov(r, 60, 50, 7))
+    assert not np.array_equal(a, mom.bootstrap_cov(r, 60, 50, 8))
+    assert np.linalg.eigvalsh(a).min() > 0
+
+
+# ---- the search box and the statistics -------------------------------------------------
+def test_search_box_is_the_plausible_range():
+    from crypto401k.model import ranges
+
+    box = ranges.dynamic_parameters()
+    params = est.search_box(tuple(est.ESTIMATED))
+    assert len(params) >= 8
+    for p in params:
+        assert (p.low, p.high) == box[p.name][1:]
+        default = est.defaults([p])[p.name]
+        assert p.low <= default <= p.high
+
+
+@given(st.floats(0.0, 1.0), st.sampled_from(tuple(est.ESTIMATED)))
+def test_unit_and_value_are_inverse_and_stay_in_the_box(u, name):
+    (p,) = est.search_box([name])
+    v = p.value(u)
+    assert p.low - 1e-12 <= v <= p.high + 1e-12
+    assert p.unit(v) == pytest.approx(u, abs=1e-9)
+
+
+@given(st.integers(1, 10_000))
+def test_sandwich_with_the_efficient_weight_is_the_inverse_information(seed):
+    rng = np.random.default_rng(seed)
+    k, p = 6, 3
+    d = rng.normal(size=(k, p))
+    a = rng.normal(size=(k, k))
+    omega = a @ a.T + k * np.eye(k)
+    w = np.linalg.inv(omega)
+    v = est.sandwich(d, w, omega)
+    assert v == pytest.approx(np.linalg.inv(d.T @ w @ d), rel=1e-6, abs=1e-9)
+    # any other weight gives a larger covariance (the efficient GMM weight)
+    other = est.sandwich(d, np.eye(k), omega)
+    assert np.linalg.eigvalsh(other - v).min() > -1e-9
+
+
+def test_j_test_is_chi_square_with_k_minus_p_degrees_of_freedom():
+    t = est.j_test(5.0, 12, 9)
+    assert t["df"] == 3
+    assert t["p_value"] == pytest.approx(stats.chi2.sf(5.0, 3))
+    assert math.isnan(est.j_test(1.0, 3, 3)["p_value"])
+
+
+def test_a_failed_run_makes_a_candidate_infeasible():
+    sim = np.ones((3, 2))
+    assert est.j_value(sim, np.zeros(2), np.eye(2)) == pytest.approx(2.0)
+    sim[1, 0] = np.nan
+    assert est.j_value(sim, np.zeros(2), np.eye(2)) == math.inf
+
+
+def test_weight_accounts_for_the_simulation_noise():
+    cov = np.eye(2)
+    assert est.weight_cov(cov, 1000, 1000, 4) == pytest.approx(1.25 * cov)
+    assert est.weight_cov(cov, 1000, 2000, 1) == pytest.approx(1.5 * cov)
+
+
+def test_identification_marks_a_parameter_the_moments_do_not_see():
+    params = est.search_box(["traders.chartist_noise", "traders.herding"])
+    d = np.array([[10.0, 0.0], [5.0, 1e-6]])  # moments move with the first only
+    omega = np.eye(2) * 0.01
+    v = est.sandwich(d, np.linalg.inv(omega), omega)
+    se = np.sqrt(np.diag(v))
+    ident = est.identification(d, np.linalg.inv(omega), params, se, np.array([0.08, 1.5]))
+    flags = [r["identified"] for r in ident["parameters"]]
+    assert flags == [True, False]
+    assert ident["singular_values"][1] < 1e-3 * ident["singular_values"][0]
+
+
+def test_split_holds_out_the_last_share():
+    close = np.arange(1.0, 101.0)
+    fit, held = est.split(close, 0.3)
+    assert len(fit) == 70 and len(held) == 30 and held[0] == 71.0
+    assert est.split(close, 0.0)[1] is None
+
+
+# ---- the command's refusals: one line naming the flag, exit 2, nothing run or written ----
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--budget", "1"], "--budget = 1"),
+        (["--budget", "x"], "--budget = 'x'"),
+        (["--seeds", "0"], "--seeds = 0"),
+        (["--workers", "0"], "--workers = 0"),
+        (["--years", "nan"], "--years = nan"),
+        (["--holdout", "0.6"], "--holdout = 0.6"),
+        (["--holdout", "-0.1"], "--holdout = -0.1"),
+        (["--data", "/nonexistent/btc.csv"], "--data = '/nonexistent/btc.csv'"),
+        (["--scheduler", "nowhere"], "--scheduler = 'nowhere'"),
+    ],
+)
+def test_bad_input_is_refused_before_any_run(tmp_path, capsys, monkeypatch, argv, named):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("work started before the input was refused")
+
+    monkeypatch.setattr(est, "run_estimate", forbidden)
+    out = tmp_path / "est"
+    assert main(["estimate", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0]
+    assert not out.exists()
+
+
+# ---- recovery: the model's own data, estimated back ---------------------------------------
+TINY = {
+    "savers.n_cohorts": 50,
+    "savers.n_employers": 5,
+    "traders.n_traders": 100,
+    "institutions.n_funds": 3,
+    "institutions.n_lenders": 2,
+    "institutions.n_market_makers": 2,
+    "run.burn_in_days": 30,
+}
+
+
+def test_recovery_of_known_parameters_and_resume_gives_the_same_estimate(tmp_path):
+    params = est.search_box(["traders.chartist_noise", "traders.fundamentalist_reaction"])
+    truth = {"traders.chartist_noise": 0.12, "traders.fundamentalist_reaction": 0.035}
+    kwargs = dict(
+        params=params,
+        budget=24,
+        seeds=4,
+        days=730,
+        base=TINY,
+        workers=2,
+        bootstrap_draws=200,
+        population=6,
+    )
+    result = est.recovery(truth, run_dir=tmp_path / "runs", **kwargs)
+    for row in result["parameters"]:
+        assert row["covered"], row  # the truth lies in the 95% interval
+        assert row["identified"]
+    assert result["recovered"]
+    # a rerun reads every run back (no new run) and gives the same estimate, bit for bit
+    again = est.recovery(truth, run_dir=tmp_path / "runs", **{**kwargs, "workers": 1})
+    assert json.dumps(again["theta"]) == json.dumps(result["theta"])
+    assert again["j_test"] == result["j_test"]
