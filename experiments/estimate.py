@@ -639,9 +639,12 @@ def run_estimate(
     progress: bool = True,
     names: tuple[str, ...] = tuple(ESTIMATED),
     data_label: str = "",
+    base: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> dict[str, Any]:
     """The whole command: estimate on the first part of `close`, check the held-out rest,
-    write OUT/estimate.json and OUT/estimate.md. Runs go to OUT/runs (resumable)."""
+    write OUT/estimate.json and OUT/estimate.md. Runs go to OUT/runs (resumable). `base`:
+    overrides under every run; `kwargs` go to `estimate`."""
     import time
 
     from crypto401k.experiments.experiment import FolderLock, code_version
@@ -660,9 +663,11 @@ def run_estimate(
             seeds=seeds,
             days=sim_days,
             run_dir=run_dir,
+            base=base,
             workers=workers,
             client=client,
             progress=progress,
+            **kwargs,
         )
         result["out_of_sample"] = (
             out_of_sample(
@@ -670,6 +675,7 @@ def run_estimate(
                 result["theta"],
                 seeds,
                 run_dir,
+                base=base,
                 workers=workers,
                 client=client,
                 progress=progress,

@@ -90,6 +90,40 @@ def test_j_test_is_chi_square_with_k_minus_p_degrees_of_freedom():
     assert math.isnan(est.j_test(1.0, 3, 3)["p_value"])
 
 
+@given(st.integers(1, 10_000))
+def test_general_j_test_is_the_efficient_j_at_the_efficient_weight(seed):
+    rng = np.random.default_rng(seed)
+    k, p = 7, 3
+    d = rng.normal(size=(k, p))
+    a = rng.normal(size=(k, k))
+    omega = a @ a.T + k * np.eye(k)
+    w = np.linalg.inv(omega)
+    # a gap at the minimum of g' W g: W-orthogonal to the Jacobian's columns
+    g = rng.normal(size=k)
+    g -= d @ np.linalg.solve(d.T @ w @ d, d.T @ w @ g)
+    t = est.j_test_general(g, d, w, omega)
+    assert t["df"] == k - p
+    assert t["J"] == pytest.approx(g @ w @ g, rel=1e-6)
+
+
+def test_general_j_test_is_chi_square_under_the_model():
+    """Gaps drawn as the estimator makes them, with a weight that is not efficient: the
+    statistic's mean is k - p and its 95% quantile chi-square's."""
+    rng = np.random.default_rng(5)
+    k, p = 8, 3
+    d = rng.normal(size=(k, p))
+    a = rng.normal(size=(k, k))
+    omega = a @ a.T + np.eye(k)
+    w = np.eye(k)  # not Omega^-1
+    proj = np.eye(k) - d @ np.linalg.solve(d.T @ w @ d, d.T @ w)
+    root = np.linalg.cholesky(omega)
+    js = [
+        est.j_test_general(proj @ root @ rng.normal(size=k), d, w, omega)["J"] for _ in range(2000)
+    ]
+    assert np.mean(js) == pytest.approx(k - p, rel=0.08)
+    assert np.quantile(js, 0.95) == pytest.approx(stats.chi2.ppf(0.95, k - p), rel=0.1)
+
+
 def test_a_failed_run_makes_a_candidate_infeasible():
     sim = np.ones((3, 2))
     assert est.j_value(sim, np.zeros(2), np.eye(2)) == pytest.approx(2.0)
@@ -182,4 +216,33 @@ def test_recovery_of_known_parameters_and_resume_gives_the_same_estimate(tmp_pat
     # a rerun reads every run back (no new run) and gives the same estimate, bit for bit
     again = est.recovery(truth, run_dir=tmp_path / "runs", **{**kwargs, "workers": 1})
     assert json.dumps(again["theta"]) == json.dumps(result["theta"])
+    assert again["j_test"] == result["j_test"]
+
+
+def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp_path):
+    """run_estimate end to end on a short series with small agents: the tables and the JSON
+    are written; a rerun reads every run back and gives the same estimate."""
+    _, close = load_btc_close()
+    kwargs = dict(
+        budget=2,
+        seeds=2,
+        workers=2,
+        holdout=0.45,
+        progress=False,
+        names=("traders.chartist_noise",),
+        base=TINY,
+        population=2,
+        cov_seeds=13,
+        bootstrap_draws=50,
+    )
+    result = est.run_estimate(close[:400], tmp_path / "est", **kwargs)
+    written = json.loads((tmp_path / "est" / "estimate.json").read_text())
+    assert written["settings"]["holdout_days"] == 180
+    assert written["settings"]["estimation_days"] == 220
+    assert [f["moment"] for f in written["out_of_sample"]] == list(mom.MOMENT_NAMES)
+    assert written["theta"] == result["theta"]
+    table = (tmp_path / "est" / "estimate.md").read_text()
+    assert "traders.chartist_noise" in table and "out of sample" in table
+    again = est.run_estimate(close[:400], tmp_path / "est", **kwargs)
+    assert again["theta"] == result["theta"]
     assert again["j_test"] == result["j_test"]
