@@ -166,12 +166,13 @@ def simulate(
     progress: bool = False,
 ) -> np.ndarray:
     """Moments of every point (overrides) at seeds 0..S-1, shape (points, S, k); NaN rows
-    for runs that failed or diverged. One sweep: all points' runs at once."""
+    for runs that failed or diverged. One sweep: all points' runs at once; `stage` labels
+    its progress bar."""
     tasks = [
         {
             "key": point_key(p),
             "point": i,
-            "stage": stage,
+            "stage": "estimate",  # one stage: a run stored by any step is reused by any other
             "seed": s,
             "window_days": 0,
             "code": None,
