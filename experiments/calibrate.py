@@ -306,11 +306,11 @@ def failure_week(
         },
         seed,
     )
-    m.run(day)
+    m.run_for(day)
     coins = ~m.market.pegged
     cap = float(m.market.price[coins] @ m.market.supply[coins])
     eve = float(m.market.price[0])
-    m.run(WEEK_DAYS + 1)
+    m.run_for(WEEK_DAYS + 1)
     week = float(m.datacollector.get_model_vars_dataframe()["price"].iloc[day + WEEK_DAYS])
     return float(m.exchanges.lost_usd[exchange] / cap), week / eve - 1.0
 

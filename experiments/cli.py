@@ -34,6 +34,21 @@ from crypto401k.model.config import (
 from crypto401k.model.memory import check_fits
 
 EXIT_USAGE = 2
+# the library names a bad argument by its parameter; the command line by its flag
+FLAGS = {
+    "seeds": "--seeds",
+    "years": "--years",
+    "workers": "--workers",
+    "out": "--out",
+    "scheduler": "--scheduler",
+    "data": "--data",
+}
+
+
+def as_flags(message: str, flags: dict[str, str] = FLAGS) -> str:
+    """A library message ("seeds = 0: ...") as the command line says it ("--seeds = 0: ...")."""
+    name, sep, rest = message.partition(" = ")
+    return f"{flags[name]}{sep}{rest}" if sep and name in flags else message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -186,9 +201,7 @@ def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
         _number("--years", args.years, float),
         _number("--workers", args.workers, int),
     )
-    check_sweep(
-        *sizes, typed={"--seeds": args.seeds, "--years": args.years, "--workers": args.workers}
-    )
+    check_sweep(*sizes, typed={"seeds": args.seeds, "years": args.years, "workers": args.workers})
     return sizes
 
 
@@ -210,7 +223,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     sizes = _sweep_args(args)
     read_btc_data(args.btc_data)
     if args.assets:
-        read_assets_data(args.assets_data)
+        try:
+            read_assets_data(args.assets_data)
+        except ConfigError as exc:
+            raise ConfigError(as_flags(str(exc), {"data": "--assets-data"})) from None
     out = check_out_location(args.out, inside=True)
     result, runs, real_r = validate(*sizes, args.btc_data)
     if args.assets:
@@ -373,10 +389,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_experiment(args)
         return cmd_params(args)
     except ConfigError as exc:
-        sys.stderr.write(f"crypto401k: error: {exc}\n")
+        sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")
         return EXIT_USAGE
     except SweepStoppedError as exc:  # the cluster went away: finished runs are kept
-        sys.stderr.write(f"crypto401k: error: {exc}\n")
+        sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")
         return 1
     except MemoryError:
         sys.stderr.write(

@@ -84,7 +84,7 @@ def check_out_dir(out: Path, name: str | None = None) -> None:
     if not out.exists():
         return
     if not out.is_dir():
-        raise ConfigError(f"--out = {str(out)!r}: exists and is not a directory")
+        raise ConfigError(f"out = {str(out)!r}: exists and is not a directory")
     names = {p.name for p in out.iterdir()} - {LOCK_FILE}
     if not names:
         return
@@ -95,12 +95,12 @@ def check_out_dir(out: Path, name: str | None = None) -> None:
         owner = None
     if not isinstance(owner, str):
         raise ConfigError(
-            f"--out = {str(out)!r}: exists and is not an experiment's folder (no manifest.json "
+            f"out = {str(out)!r}: exists and is not an experiment's folder (no manifest.json "
             f"of one; it holds {', '.join(sorted(names)[:3])}); choose a new or empty folder"
         )
     if name is not None and owner != name:
         raise ConfigError(
-            f"--out = {str(out)!r}: holds experiment {owner!r}'s results, not {name!r}'s; "
+            f"out = {str(out)!r}: holds experiment {owner!r}'s results, not {name!r}'s; "
             "choose another folder"
         )
 
@@ -120,7 +120,7 @@ class FolderLock:
             if not wait:
                 os.close(self.fd)
                 raise ConfigError(
-                    f"--out = {str(out)!r}: another sweep is writing this folder ({holder}); "
+                    f"out = {str(out)!r}: another sweep is writing this folder ({holder}); "
                     "wait for it to finish, or pass --wait"
                 ) from None
             sys.stderr.write(f"crypto401k: waiting for the sweep writing {out} ({holder})\n")
@@ -182,9 +182,9 @@ def run_experiment(
     before anything is written; then the folder is locked for this sweep (`wait`: wait for
     another sweep holding it instead of refusing)."""
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
-        raise ConfigError(f"--seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
+        raise ConfigError(f"seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
     if not 1 <= workers <= MAX_WORKERS:
-        raise ConfigError(f"--workers = {workers}: must be an integer from 1 to {MAX_WORKERS}")
+        raise ConfigError(f"workers = {workers}: must be an integer from 1 to {MAX_WORKERS}")
     spec = load_spec(ref).sized(quick, seeds)
     x_morris = None
     if spec.kind == "grid":

@@ -221,7 +221,7 @@ def _on_dask(
             alone_since = alone_since if alone_since is not None else asked
             if asked - alone_since >= no_worker_s:
                 raise SweepStoppedError(
-                    f"--scheduler = {_dask_address(client)!r}: no worker connected for "
+                    f"scheduler = {_dask_address(client)!r}: no worker connected for "
                     f"{no_worker_s:g} s with {len(pending)} of {len(tasks)} runs left; stopped "
                     "(finished runs are kept: start workers and run the same command to resume)"
                 )
@@ -277,7 +277,7 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
             else (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         )
         raise ConfigError(
-            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
+            f"scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
             "expected an address like tcp://HOST:8786"
         )
     client = made["client"]
@@ -286,7 +286,7 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
     except Exception:
         client.close(timeout=timeout_s)
         raise ConfigError(
-            f"--scheduler = {address!r}: the scheduler has no worker (waited {timeout_s:g} s)"
+            f"scheduler = {address!r}: the scheduler has no worker (waited {timeout_s:g} s)"
         ) from None
     return client
 
@@ -304,16 +304,16 @@ def _check_reachable(address: str, timeout_s: float) -> None:
         if re.match(r"^(tls|ucx|inproc|ws|wss)://", address):
             return
         raise ConfigError(
-            f"--scheduler = {address!r}: not a scheduler address; expected one like tcp://HOST:8786"
+            f"scheduler = {address!r}: not a scheduler address; expected one like tcp://HOST:8786"
         )
     host, port = match.group(1).strip("[]"), int(match.group(2))
     if not 0 < port < 65536:
-        raise ConfigError(f"--scheduler = {address!r}: port {port} must be in 1..65535")
+        raise ConfigError(f"scheduler = {address!r}: port {port} must be in 1..65535")
     try:
         socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as exc:
         raise ConfigError(
-            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there "
+            f"scheduler = {address!r}: cannot connect to a Dask scheduler there "
             f"({exc.strerror or type(exc).__name__}); expected an address like tcp://HOST:8786"
         ) from None
 

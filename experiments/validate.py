@@ -81,7 +81,7 @@ def coin_names(cfg: Config) -> list[str]:
 
 
 def read_assets_data(data: str | Path | None = None) -> np.ndarray:
-    """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming --assets-data."""
+    """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming `data`."""
     try:
         with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
             warnings.simplefilter("ignore")
@@ -90,15 +90,15 @@ def read_assets_data(data: str | Path | None = None) -> np.ndarray:
         if missing:
             raise ValueError(f"no {', '.join(n + '_close' for n in missing)} column")
     except ValueError as exc:
-        raise ConfigError(f"--assets-data = {str(data)!r}: {exc}") from None
+        raise ConfigError(f"data = {str(data)!r}: {exc}") from None
     except (IndexError, TypeError, AttributeError):  # numpy on an empty or one-row file
         raise ConfigError(
-            f"--assets-data = {str(data)!r}: must be a CSV with date,btc_close,eth_close,"
+            f"data = {str(data)!r}: must be a CSV with date,btc_close,eth_close,"
             f"ltc_close columns and at least {MIN_DATA_DAYS} rows"
         ) from None
     if len(closes) < MIN_DATA_DAYS:
         raise ConfigError(
-            f"--assets-data = {str(data)!r}: {len(closes)} rows; at least {MIN_DATA_DAYS} "
+            f"data = {str(data)!r}: {len(closes)} rows; at least {MIN_DATA_DAYS} "
             "daily closes needed"
         )
     return closes[:, [names.index(n) for n in DATA_NAMES]]
@@ -178,29 +178,25 @@ MAX_WORKERS = 1024  # local processes
 def check_sweep(
     seeds: int, years: float, workers: int, typed: dict[str, str] | None = None
 ) -> None:
-    """Validate a sweep's size once, at the boundary; raise ConfigError naming the flag and
-    its value as the user typed it (`typed`: flag -> text; default: the number)."""
+    """Validate a sweep's size once, at the boundary; raise ConfigError naming the parameter
+    and its value as the user typed it (`typed`: name -> text; default: the number)."""
     typed = typed or {}
     shown = {
-        "--seeds": typed.get("--seeds", str(seeds)),
-        "--years": typed.get("--years", f"{years:g}"),
-        "--workers": typed.get("--workers", str(workers)),
+        "seeds": typed.get("seeds", str(seeds)),
+        "years": typed.get("years", f"{years:g}"),
+        "workers": typed.get("workers", str(workers)),
     }
     if not 1 <= seeds <= MAX_SEEDS:
-        raise ConfigError(
-            f"--seeds = {shown['--seeds']}: must be an integer from 1 to {MAX_SEEDS:,}"
-        )
+        raise ConfigError(f"seeds = {shown['seeds']}: must be an integer from 1 to {MAX_SEEDS:,}")
     if not (math.isfinite(years) and 0 < years <= MAX_YEARS):
         raise ConfigError(
-            f"--years = {shown['--years']}: must be a number of years in (0, {MAX_YEARS:g}]"
+            f"years = {shown['years']}: must be a number of years in (0, {MAX_YEARS:g}]"
         )
     if round(365 * years) < 120:
-        raise ConfigError(
-            f"--years = {shown['--years']}: must be at least 0.33 (120 days of returns)"
-        )
+        raise ConfigError(f"years = {shown['years']}: must be at least 0.33 (120 days of returns)")
     if not 1 <= workers <= MAX_WORKERS:
         raise ConfigError(
-            f"--workers = {shown['--workers']}: must be an integer from 1 to {MAX_WORKERS}"
+            f"workers = {shown['workers']}: must be an integer from 1 to {MAX_WORKERS}"
         )
 
 
@@ -208,22 +204,22 @@ MIN_DATA_DAYS = 2 * BLOCK_DAYS + int(ACF_LAGS[-1])  # the bootstrap's blocks and
 
 
 def read_btc_data(data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(dates, closes) of the --data file; ConfigError naming --data if it is not a
+    """(dates, closes) of the `data` file; ConfigError naming `data` if it is not a
     date,close CSV with at least MIN_DATA_DAYS positive closes."""
     try:
         with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
             warnings.simplefilter("ignore")
             dates, close = load_btc_close(data)
     except ValueError as exc:
-        raise ConfigError(f"--data = {str(data)!r}: {exc}") from None
+        raise ConfigError(f"data = {str(data)!r}: {exc}") from None
     except (IndexError, TypeError):  # numpy on an empty or one-row file
         raise ConfigError(
-            f"--data = {str(data)!r}: must be a CSV with a date,close header and at least "
+            f"data = {str(data)!r}: must be a CSV with a date,close header and at least "
             f"{MIN_DATA_DAYS} rows"
         ) from None
     if len(close) < MIN_DATA_DAYS:
         raise ConfigError(
-            f"--data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes "
+            f"data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes "
             "needed"
         )
     return dates, close

@@ -330,6 +330,35 @@ def test_experiment_flags_have_ranges(tmp_path, capsys, no_work):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("call", "library", "flag"),
+    [
+        (lambda o: run_experiment("dampen", seeds=0, out=o), "seeds = 0:", "--seeds = 0:"),
+        (lambda o: run_experiment("dampen", workers=0, out=o), "workers = 0:", "--workers = 0:"),
+        (lambda o: run_experiment("dampen", out=""), "out = '':", "--out = '':"),
+        (lambda o: validate_mod.check_sweep(1, -1.0, 1), "years = -1:", "--years = -1:"),
+        (lambda o: validate_mod.read_btc_data(o / "none.csv"), "data = ", "--data = "),
+    ],
+)
+def test_the_library_names_parameters_and_the_cli_flags(tmp_path, no_work, call, library, flag):
+    """A library call's message names its parameter (`seeds = 0`), not a flag; the command
+    line says the same with the flag (`--seeds = 0`)."""
+    from crypto401k.experiments.cli import as_flags
+
+    with pytest.raises(ConfigError) as caught:
+        call(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(library) and "--" not in message.split(":")[0]
+    assert as_flags(message).startswith(flag)
+
+
+def test_validate_assets_data_is_named_by_its_flag(tmp_path, capsys, no_work):
+    data = tmp_path / "assets.csv"
+    data.write_text("date,btc_close\n")
+    argv = ["validate", "--assets", "--assets-data", str(data), "--out", str(tmp_path / "v")]
+    refused(argv, capsys, "--assets-data = ")
+
+
 def test_an_experiment_too_big_for_memory_is_refused(tmp_path, capsys, no_work, monkeypatch):
     from crypto401k.model import memory
 

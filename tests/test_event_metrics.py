@@ -133,7 +133,7 @@ def test_coins_lost_at_a_failed_exchange_are_not_also_counted_as_their_holders_f
          "savers.n_employers": 40},
         1,
     )  # fmt: skip
-    m.run(30)
+    m.run_for(30)
     open_coins, p0, pnl0 = m.savers.coins.sum(axis=0), m.market.price.copy(), m.holding_pnl[0]
     m.step()  # the failure day
     lost = m.exchanges.lost_coins[0, 0]
