@@ -219,8 +219,7 @@ def read_btc_data(data: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
         ) from None
     if len(close) < MIN_DATA_DAYS:
         raise ConfigError(
-            f"data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes "
-            "needed"
+            f"data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes needed"
         )
     return dates, close
 
