@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -169,24 +169,32 @@ def lost_record(task: dict[str, Any], why: str) -> dict[str, Any]:
     return record
 
 
-def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+def in_processes(
+    workers: int, fn: Callable[[Any], Any], items: list[Any]
+) -> Iterator[tuple[int, Future]]:
+    """fn(item) for each item in at most `workers` spawned processes (the project's one
+    process pool); yields (index of the item, its finished future) as each finishes."""
     # spawn, not fork: forking a process whose numpy threads are running is unsafe
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx)
+    pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx)
     try:
-        futures = {pool.submit(fn, t): j for j, t in enumerate(tasks)}
+        futures = {pool.submit(fn, x): j for j, x in enumerate(items)}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for fut in done:
-                j = futures[fut]
-                try:
-                    record = fut.result()
-                except Exception as exc:  # the worker died (BrokenProcessPool...)
-                    record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
-                yield j, record
+                yield futures[fut], fut
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+    for j, fut in in_processes(workers, fn, tasks):
+        try:
+            record = fut.result()
+        except Exception as exc:  # the worker died (BrokenProcessPool...)
+            record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
+        yield j, record
 
 
 def _on_dask(

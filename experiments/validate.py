@@ -17,13 +17,13 @@ the real moments estimated by a moving-block bootstrap of the real returns. Bloc
 from __future__ import annotations
 
 import math
-import multiprocessing
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from crypto401k.experiments.sweep import in_processes
 from crypto401k.model import metrics as mt
 from crypto401k.model import scenarios
 from crypto401k.model.config import Config, ConfigError
@@ -159,15 +159,20 @@ def _fact_lines(facts: dict[str, dict[str, Any]], real_label: str, width: int) -
 
 
 def map_seeds(fn, seeds, years: float, workers: int) -> list:
-    """fn(seed, years) for each seed, in seed order; in `workers` spawned processes (fork is
-    unsafe once numpy's threads exist), or in this process when workers is 1. The result
-    does not depend on the number of workers."""
+    """fn(seed, years) for each seed, in seed order; in `workers` processes (the sweep's
+    pool), or in this process when workers is 1. The result does not depend on the number of
+    workers; a worker's error is raised."""
     seeds = list(seeds)
-    if workers <= 1:
+    if workers <= 1 or len(seeds) <= 1:
         return [fn(s, years) for s in seeds]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        return list(pool.map(fn, seeds, [years] * len(seeds)))
+    results: list[Any] = [None] * len(seeds)
+    for j, fut in in_processes(workers, partial(_by_seed, fn, years), seeds):
+        results[j] = fut.result()
+    return results
+
+
+def _by_seed(fn, years: float, seed: int) -> Any:
+    return fn(seed, years)
 
 
 MAX_SEEDS = 100_000  # seeds of one sweep: 10,000x the canonical 30 would take months

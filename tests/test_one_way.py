@@ -1,0 +1,48 @@
+"""One way per thing: one process pool, one scenario loader, one run summary."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = [*ROOT.glob("model/**/*.py"), *ROOT.glob("experiments/**/*.py"), ROOT / "app.py"]
+
+
+def _calls(name: str) -> dict[str, int]:
+    """Source file -> how many times it calls or names `name` (a pool's constructor)."""
+    found: dict[str, int] = {}
+    for path in PACKAGE:
+        tree = ast.parse(path.read_text("utf-8"))
+        n = sum(
+            1
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and (
+                (isinstance(node.func, ast.Name) and node.func.id == name)
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == name)
+            )
+        )
+        if n:
+            found[str(path.relative_to(ROOT))] = n
+    return found
+
+
+def test_one_process_pool():
+    """Local processes are started in one place, the sweep engine's `in_processes`."""
+    assert _calls("ProcessPoolExecutor") == {"experiments/sweep.py": 1}
+    assert _calls("Pool") == {}
+    assert _calls("get_context") == {"experiments/sweep.py": 1}
+
+
+def _square_plus(seed: int, years: float) -> float:
+    return seed * seed + years
+
+
+def test_map_seeds_goes_through_the_pool_in_seed_order():
+    from crypto401k.experiments.validate import map_seeds
+
+    seeds = [5, 1, 4, 2]
+    expected = [_square_plus(s, 0.5) for s in seeds]
+    assert map_seeds(_square_plus, seeds, 0.5, 1) == expected
+    assert map_seeds(_square_plus, seeds, 0.5, 2) == expected
