@@ -151,7 +151,7 @@ def load_preset(name: str) -> Config:
     found = presets()
     if name not in found:
         raise ConfigError(f"preset = {name!r}: must be one of {', '.join(found)}")
-    return Config.from_toml(found[name])
+    return scenarios.load(found[name])
 
 
 def has_part(cfg: Config, part: str | None) -> bool:

@@ -320,9 +320,8 @@ def failure_week_check(seeds: int, exchanges: tuple[int, ...] = (0, 4, 19)) -> l
     over `seeds`, beside the news law's fall at the same loss: the model adds its customers'
     panic and fire sales to the news, and this shows by how much."""
     from crypto401k.model import scenarios
-    from crypto401k.model.config import Config
 
-    x = Config.from_toml(scenarios.file("four_assets")).exchanges
+    x = scenarios.load("four_assets").exchanges
     rows = []
     for k in exchanges:
         lost, week = np.array([failure_week(s, k) for s in range(seeds)]).T

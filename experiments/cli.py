@@ -42,6 +42,7 @@ FLAGS = {
     "out": "--out",
     "scheduler": "--scheduler",
     "data": "--data",
+    "scenario": "--config",
 }
 
 
@@ -139,15 +140,7 @@ def load_config(
     path: str | None, steps: str | None, seed: str | None, overrides: list[str]
 ) -> Config:
     """The scenario (a built-in name, a file, or the default), with CLI overrides applied."""
-    if path is None or path in scenarios.names():
-        cfg = scenarios.load(path or scenarios.DEFAULT)
-    elif not path.strip() or (not path.endswith(".toml") and not Path(path).is_file()):
-        raise ConfigError(
-            f"--config = {path!r}: unknown scenario; allowed: {', '.join(scenarios.names())} "
-            "or a scenario .toml file"
-        )
-    else:
-        cfg = Config.from_toml(path)
+    cfg = scenarios.load(scenarios.DEFAULT if path is None else path)
     items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
     if steps is not None:
         items["run.steps"] = parse_set_option(f"run.steps={steps}")[1]

@@ -314,7 +314,7 @@ def base_config(scenario: str | None) -> Config:
     """`Config()` for None, else the built-in scenario or TOML file (ConfigError if bad)."""
     if scenario is None:
         return Config()
-    return Config.from_toml(scenarios.file(scenario))
+    return scenarios.load(scenario)
 
 
 def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[str, float]:

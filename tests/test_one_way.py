@@ -46,3 +46,16 @@ def test_map_seeds_goes_through_the_pool_in_seed_order():
     expected = [_square_plus(s, 0.5) for s in seeds]
     assert map_seeds(_square_plus, seeds, 0.5, 1) == expected
     assert map_seeds(_square_plus, seeds, 0.5, 2) == expected
+
+
+def test_one_scenario_loader(tmp_path):
+    """`scenarios.load` reads a built-in scenario by name or a file by path; nothing else in
+    the package reads a scenario file."""
+    from crypto401k.model import scenarios
+    from crypto401k.model.config import Config
+
+    assert _calls("from_toml") == {"model/scenarios/__init__.py": 1}
+    copy = tmp_path / "mine.toml"
+    copy.write_bytes(scenarios.file("agencies").read_bytes())
+    assert scenarios.load(copy) == scenarios.load("agencies") == scenarios.load(str(copy))
+    assert scenarios.load("btc_only") == Config()

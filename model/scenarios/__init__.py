@@ -32,14 +32,21 @@ def path(name: str) -> Path:
     return HERE / f"{name}.toml"
 
 
-def file(name_or_path: str) -> Path:
-    """A built-in scenario's file, or the TOML file a path ending in .toml names (whose
-    reading reports a missing file); ConfigError naming the built-in ones otherwise."""
-    if name_or_path.endswith(".toml"):
-        return Path(name_or_path)
-    return path(name_or_path)
+def file(name_or_path: str | Path) -> Path:
+    """A built-in scenario's file, or the scenario file a path names (one ending in .toml,
+    whose reading reports a missing file, or an existing file); ConfigError naming the
+    built-in ones otherwise."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or (text.strip() and Path(text).is_file()):
+        return Path(text)
+    if text not in names():
+        raise ConfigError(
+            f"scenario = {text!r}: must be one of {', '.join(names())} or a scenario .toml file"
+        )
+    return HERE / f"{text}.toml"
 
 
-def load(name: str = DEFAULT) -> Config:
-    """A built-in scenario as a validated `Config`."""
-    return Config.from_toml(path(name))
+def load(name_or_path: str | Path = DEFAULT) -> Config:
+    """A scenario as a validated `Config`: a built-in one by name, or a TOML file by path
+    (the one loader of the CLI, the experiments and the app)."""
+    return Config.from_toml(file(name_or_path))
