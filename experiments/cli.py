@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate one scenario and write its time series")
     run.add_argument(
         "--config",
-        help="a built-in scenario (four_assets, btc_only) or a scenario TOML file "
-        "(default: four_assets)",
+        help="a built-in scenario (btc_only, four_assets, agencies, upper_bound) or a scenario "
+        "TOML file (default: btc_only, exactly the code's defaults)",
     )
     run.add_argument("--steps", help="days to simulate (run.steps; default 3650)")
     run.add_argument("--seed", help="random seed (run.seed; default 42)")
@@ -140,7 +140,7 @@ def load_config(
     path: str | None, steps: str | None, seed: str | None, overrides: list[str]
 ) -> Config:
     """The scenario (a built-in name, a file, or the default), with CLI overrides applied."""
-    cfg = scenarios.load(scenarios.DEFAULT if path is None else path)
+    cfg = Config() if path is None else scenarios.load(path)
     items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
     if steps is not None:
         items["run.steps"] = parse_set_option(f"run.steps={steps}")[1]

@@ -56,7 +56,7 @@ def baseline_run(seed: int, years: float, overrides: dict | None = None) -> dict
 # DeFi-token basket; its stablecoin stays at par with no shock) against Bitstamp BTC, ETH and
 # LTC (Litecoin stands in for the smaller token). Sizes and calibration:
 # model/scenarios/four_assets.toml and docs/calibration.md.
-SEVERAL_ASSETS = scenarios.DEFAULT
+SEVERAL_ASSETS = "four_assets"
 DATA_NAMES = ("btc", "eth", "ltc")  # the data's series for the model's assets, in order
 
 

@@ -100,7 +100,7 @@ class Crypto401kModel(mesa.Model):
     """A crypto market with 401(k) savers, retail traders, institutions and a regulator.
 
     Args:
-        config: the scenario; the built-in default scenario if None.
+        config: the scenario; the default, `Config()` (the `btc_only` scenario), if None.
         rng: the seed (an int) of every random draw; `config.run.seed` if None. The seed is
             recorded as `config.run.seed`, so `Crypto401kModel(m.config)` repeats the run. A
             `numpy.random.Generator` is refused: its state cannot be recorded as a seed.

@@ -59,3 +59,17 @@ def test_one_scenario_loader(tmp_path):
     copy.write_bytes(scenarios.file("agencies").read_bytes())
     assert scenarios.load(copy) == scenarios.load("agencies") == scenarios.load(str(copy))
     assert scenarios.load("btc_only") == Config()
+
+
+def test_one_default_scenario(tmp_path, monkeypatch):
+    """`Config()`, the model without a config, the CLI without --config and the built-in
+    default scenario are one scenario."""
+    from crypto401k.experiments import cli
+    from crypto401k.model import scenarios
+    from crypto401k.model.config import Config
+    from crypto401k.model.model import Crypto401kModel
+
+    assert scenarios.load() == scenarios.load(scenarios.DEFAULT) == Config()
+    assert cli.load_config(None, None, None, []) == Config()
+    small = {"savers.n_cohorts": 20, "traders.n_traders": 20, "savers.n_employers": 2}
+    assert Crypto401kModel(**small).config == Config().with_overrides(small)

@@ -1,8 +1,10 @@
 """Built-in scenarios, shipped as TOML files beside this module (copy one to start your own).
 
-- `four_assets`, the default: BTC, ETH, a DeFi-token basket and a dollar stablecoin.
-- `btc_only`: Bitcoin alone, the calibrated baseline of `validate` and of the five core
-  experiments; it is exactly `Config()`.
+- `btc_only`, the default (of `Config()`, the model, `crypto401k run` and the experiments):
+  Bitcoin alone, the calibrated baseline of `validate` and of the five core experiments; it
+  is exactly `Config()`.
+- `four_assets`: BTC, ETH, a DeFi-token basket and a dollar stablecoin (the browser app opens
+  on it).
 - `agencies`: the executive-order scenario: the four-asset market with the DOL, SEC, IRS and
   CFTC writing the rules, plan inflows (3%) waiting for the DOL's safe harbour.
 - `upper_bound`: Bitcoin alone with every plan offering crypto, every participant opting
@@ -16,8 +18,7 @@ from pathlib import Path
 from crypto401k.model.config import Config, ConfigError
 
 HERE = Path(__file__).parent
-DEFAULT = "four_assets"
-BASELINE = "btc_only"
+DEFAULT = "btc_only"  # the one default: exactly `Config()` (a test checks it)
 
 
 def names() -> list[str]:
