@@ -326,17 +326,16 @@ def _check_reachable(address: str, timeout_s: float) -> None:
         ) from None
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int, done: int, enabled: bool, label: str) -> Any:
-    if not enabled:
-        return _NoBar()
+    """Runs done, rate and time left on stderr; a bar that shows nothing when not `enabled`."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="run", desc=label, file=sys.stderr, smoothing=0.1)
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="run",
+        desc=label,
+        file=sys.stderr,
+        smoothing=0.1,
+        disable=not enabled,
+    )
