@@ -27,6 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+from crypto401k.experiments.extras import require
 from crypto401k.experiments.outcomes import execute
 from crypto401k.experiments.run import json_default
 from crypto401k.experiments.spec import Point
@@ -260,8 +261,9 @@ def _dask_address(client: Any) -> str:
 
 def connect(address: str, timeout_s: float = 10.0) -> Any:
     """A `distributed.Client` for the scheduler at `address`, with at least one worker;
-    ConfigError if it cannot be reached or has no worker within `timeout_s`."""
-    from distributed import Client
+    ConfigError if it cannot be reached or has no worker within `timeout_s`, or if Dask is
+    not installed (the `dask` extra)."""
+    distributed = require("distributed", "dask", f"scheduler = {address!r}: a Dask cluster")
 
     _check_reachable(address, timeout_s)
     # in a thread, so that a server that accepts the connection but never answers as a Dask
@@ -270,7 +272,9 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
 
     def make() -> None:
         try:
-            made["client"] = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+            made["client"] = distributed.Client(
+                address, timeout=f"{timeout_s}s", set_as_default=False
+            )
         except Exception as exc:  # a bad address raises anything from ValueError to OSError
             made["error"] = exc
 
