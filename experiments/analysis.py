@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from crypto401k.experiments.outcomes import metric_info, split_metric
+from crypto401k.experiments.registry import metric_info, split_metric
 from scipy import stats
 
 ALPHA = 0.05

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from crypto401k.experiments.extras import require
-from crypto401k.experiments.outcomes import execute
 from crypto401k.experiments.run import json_default
 from crypto401k.experiments.spec import Point
+from crypto401k.experiments.worker import execute
 from crypto401k.model.config import ConfigError
 
 RUNS_SUBDIR = "runs"

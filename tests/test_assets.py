@@ -29,7 +29,7 @@ def four(**overrides) -> Config:
 def test_built_in_scenarios_load_and_btc_only_is_the_default_config():
     assert set(scenarios.names()) >= {"four_assets", "btc_only"}
     assert scenarios.load("btc_only") == Config()
-    cfg = scenarios.load()
+    cfg = scenarios.load("four_assets")
     assert [a.name for a in cfg.assets] == ["BTC", "ETH", "DEFI", "USDC"]
     assert [a.kind for a in cfg.assets] == ["coin", "coin", "coin", "stablecoin"]
     assert sum(cfg.menu_weights) == pytest.approx(1.0)
@@ -38,7 +38,7 @@ def test_built_in_scenarios_load_and_btc_only_is_the_default_config():
 
 
 def test_renaming_and_removing_assets_is_configuration():
-    cfg = scenarios.load().model_dump()
+    cfg = scenarios.load("four_assets").model_dump()
     cfg["assets"] = [cfg["assets"][0], {**cfg["assets"][1], "name": "ETHER"}]
     cfg["market"]["correlation"] = [[1.0, 0.8], [0.8, 1.0]]
     cfg["savers"]["menu"] = {"BTC": 0.7, "ETHER": 0.3}
@@ -68,7 +68,7 @@ def test_renaming_and_removing_assets_is_configuration():
 )  # fmt: skip
 def test_bad_several_asset_input_names_field_value_and_what_is_allowed(override, field, allowed):
     with pytest.raises(ConfigError) as err:
-        scenarios.load().with_overrides(override)
+        scenarios.load("four_assets").with_overrides(override)
     message = str(err.value)
     assert message.startswith(field) and allowed in message and "\n" not in message
 

@@ -262,14 +262,14 @@ def test_books_check_covers_the_stablecoin():
 
 
 def test_a_failed_books_check_is_a_flagged_run_in_a_sweep(monkeypatch):
-    from crypto401k.experiments import outcomes
+    from crypto401k.experiments import outcomes, worker
 
     def broken(m, rtol=run_mod.BOOKS_RTOL):
         return {"ok": False, "failed": ["cash_error_usd"], "cash_error_usd": 5.0,
                 "tolerance": {"cash_error_usd": 1.0}, "rtol": rtol}  # fmt: skip
 
     monkeypatch.setattr(outcomes, "books_check", broken)
-    record = outcomes.execute(
+    record = worker.execute(
         {"point": 0, "seed": 1, "overrides": {"run.steps": 10, "savers.n_cohorts": 20}}
     )
     assert record["status"] == "failed" and "BooksError" in record["error"]

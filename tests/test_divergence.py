@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from crypto401k.experiments.outcomes import execute
+from crypto401k.experiments.worker import execute
 from crypto401k.model.config import Config
 from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.ranges import EXPLICIT, dynamic_parameters
