@@ -24,7 +24,7 @@ from crypto401k.experiments import experiment as experiment_mod
 from crypto401k.experiments import run as run_mod
 from crypto401k.experiments import sweep as sweep_mod
 from crypto401k.experiments import validate as validate_mod
-from crypto401k.experiments.app_input import config_from_controls
+from crypto401k.experiments.app.inputs import config_from_controls
 from crypto401k.experiments.cli import main
 from crypto401k.experiments.experiment import FolderLock, run_experiment
 from crypto401k.model.config import Config, ConfigError, parameter_table, parse_set_option
