@@ -43,6 +43,8 @@ FLAGS = {
     "scheduler": "--scheduler",
     "data": "--data",
     "scenario": "--config",
+    "budget": "--budget",
+    "holdout": "--holdout",
 }
 
 
@@ -108,6 +110,30 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seeds", default="8", help="seeds per grid point (default: %(default)s)")
     cal.add_argument("--years", default="5", help="years per seed (default: %(default)s)")
     cal.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
+
+    est = sub.add_parser(
+        "estimate", help="estimate the traders' and impact parameters by simulated moments"
+    )
+    est.add_argument(
+        "--budget", default="60", help="candidate points to run (default: %(default)s)"
+    )
+    est.add_argument("--seeds", default="4", help="seeds per point (default: %(default)s)")
+    est.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
+    est.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    est.add_argument("--out", default="runs/estimate", help="output folder (default: %(default)s)")
+    est.add_argument(
+        "--years", help="years per simulated path (default: as long as the estimation sample)"
+    )
+    est.add_argument(
+        "--data", dest="btc_data", help="BTC CSV with date,close columns (default: the shipped one)"
+    )
+    est.add_argument(
+        "--holdout",
+        default="0.3",
+        help="share of the series, at its end, kept for the out-of-sample check (0: none; "
+        "default: %(default)s)",
+    )
+    est.add_argument("--quiet", action="store_true", help="no progress bar, no table")
 
     exp = sub.add_parser(
         "experiment", help="run (or resume) a sweep: a built-in experiment or a spec file"
@@ -241,6 +267,55 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     sizes = _sweep_args(args)
     print(format_rows(search(*sizes)))
+    return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from crypto401k.experiments.estimate import check_estimate, format_table, run_estimate
+    from crypto401k.experiments.run import check_out_location
+    from crypto401k.experiments.sweep import connect
+    from crypto401k.experiments.validate import check_sweep, read_btc_data
+
+    # everything the user gives is checked before the first run
+    budget = _number("--budget", args.budget, int)
+    seeds = _number("--seeds", args.seeds, int)
+    workers = _number("--workers", args.workers, int)
+    holdout = _number("--holdout", args.holdout, float)
+    years = 5.0 if args.years is None else _number("--years", args.years, float)
+    check_sweep(
+        seeds,
+        years,
+        workers,
+        typed={"seeds": args.seeds, "years": args.years or "5", "workers": args.workers},
+    )
+    _, close = read_btc_data(args.btc_data)
+    check_estimate(budget, holdout, len(close), {"budget": args.budget, "holdout": args.holdout})
+    out = check_out_location(args.out)
+    client = connect(args.scheduler) if args.scheduler else None
+    try:
+        result = run_estimate(
+            close,
+            out,
+            budget=budget,
+            seeds=seeds,
+            workers=workers,
+            holdout=holdout,
+            days=None if args.years is None else round(365 * years),
+            client=client,
+            progress=not args.quiet,
+            data_label=args.btc_data or "shipped Bitstamp BTC/USD",
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "crypto401k: interrupted; finished runs are kept; run the same command to resume\n"
+        )
+        return 130
+    finally:
+        if client is not None:
+            client.close()
+    if not args.quiet:
+        print(format_table(result))
+        print(f"wrote {out}/estimate.json, {out}/estimate.md")
     return 0
 
 
@@ -380,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_calibrate(args)
         if args.command == "experiment":
             return cmd_experiment(args)
+        if args.command == "estimate":
+            return cmd_estimate(args)
         return cmd_params(args)
     except ConfigError as exc:
         sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")

@@ -1,0 +1,698 @@
+"""Estimation by the method of simulated moments (Franke & Westerhoff 2012), many parameters
+jointly, with standard errors, the J test, an identification check and an out-of-sample check.
+
+    crypto401k estimate [--budget N] [--seeds S] [--workers K] [--scheduler ADDRESS] ...
+
+Objective: J(theta) = g' Omega^-1 g, g = mean over S seeds of the simulated moment vector
+(`experiments.moments`) minus the data's. Omega is the block-bootstrap covariance of the data's
+moments times (1 + n_data / (S n_sim)): the data's sampling noise plus that of the mean of S
+simulated paths of n_sim days (same process under the null, variance inversely proportional
+to length). With this efficient weight, J at the estimate is chi-square with k - p degrees of
+freedom (Hansen's J test).
+
+Search: CMA-ES (the `cmaes` library: seeded, ask/tell) in the unit cube of the parameters'
+plausible ranges (`model.ranges`), log-scaled for scale parameters. Each round asks a whole
+population, runs it as one sweep (`experiments.sweep.run_sweep`: local processes or Dask,
+resumable, progress bar), then tells the optimizer; so results do not depend on the order in
+which runs finish or on the number of workers, and a killed estimate resumes where it stopped
+(the same candidates are asked again and their runs are read back). Every candidate runs the
+same seeds (common random numbers). A candidate with a failed or diverged run is infeasible.
+
+Uncertainty: the Jacobian D of the mean moments by central differences (CRN; step `JAC_STEP`
+of each box width), sandwich covariance (D' W D)^-1 D' W Omega W D (D' W D)^-1, which with
+W = Omega^-1 is (D' Omega^-1 D)^-1. Identification: a parameter whose 95% interval is wider
+than its plausible box is marked "not identified"; the singular values of the scaled Jacobian
+show which directions the moments pin down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from crypto401k.experiments import moments as mom
+from crypto401k.experiments.sweep import SweepStoppedError, run_sweep
+from crypto401k.model import ranges
+from crypto401k.model.config import Config
+from scipy import stats
+
+MOMENTS_VERSION = 1  # bump when the moment vector changes: stored runs are then not reused
+BLOCK_DAYS = 50  # moving-block bootstrap block, as validate's
+BOOTSTRAP_DRAWS = 500
+BOOTSTRAP_SEED = 20141128  # first day of the Bitstamp series
+SEARCH_SEED = 401  # the optimizer's own generator
+JAC_STEP = 0.1  # central-difference half-step, as a share of each parameter's box (unit cube)
+COV_SEEDS = 24  # seeds at the estimate for the model's moment covariance (> the 12 moments)
+INFEASIBLE_J = 1e9  # objective of a candidate with a failed or diverged run (CMA-ES ranks)
+Z95 = 1.959963984540054
+# a parameter is identified when its 95% interval spans less than this share of its box
+IDENTIFIED_SHARE = 0.5
+DEFAULT_HOLDOUT = 0.3  # share of the series kept for the out-of-sample check (the last days)
+BASE: dict[str, Any] = {"savers.allocation": 0.0}  # the no-401(k) baseline, as validate's
+
+# The estimated parameters and why (docs/estimation.md argues the choice): the impact law that
+# dominates the Sobol indices, the traders' reaction and noise that make returns, their
+# switching and herding that make clustering and tails, the funds' leverage dispersion that
+# decides how deleveraging spirals spread.
+ESTIMATED: dict[str, str] = {
+    "market.impact_multiplier": "dominates the Sobol indices (total order 0.92); borrowed "
+    "from equities",
+    "market.impact_permanent_share": "how much of each day's impact stays: return "
+    "autocorrelation and volatility",
+    "traders.chartist_reaction": "trend following: return autocorrelation, bubbles, drawdowns",
+    "traders.fundamentalist_reaction": "mean reversion to the fundamental",
+    "traders.chartist_noise": "the noise of the trend followers' demand: volatility level "
+    "and, through switching, its clustering",
+    "traders.fundamentalist_noise": "the noise of the fundamentalists' demand",
+    "traders.predisposition": "switching: the share of chartists, so volatility regimes",
+    "traders.herding": "switching: herding, so clustering and fat tails",
+    "institutions.leverage_dispersion": "funds' heterogeneity: how deleveraging spreads in "
+    "a fall (tails, drawdowns)",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One estimated parameter: its plausible box [low, high] and the search scale."""
+
+    name: str
+    low: float
+    high: float
+    log: bool  # searched on a log scale (a scale parameter whose box spans a factor >= 4)
+
+    def value(self, u: float) -> float:
+        """The parameter value at `u` in [0, 1] of the box."""
+        if self.log:
+            return float(math.exp(math.log(self.low) + u * math.log(self.high / self.low)))
+        return float(self.low + u * (self.high - self.low))
+
+    def unit(self, value: float) -> float:
+        """`value`'s position in the box, the inverse of `value`."""
+        if self.log:
+            return math.log(value / self.low) / math.log(self.high / self.low)
+        return (value - self.low) / (self.high - self.low)
+
+
+def search_box(names: list[str] | tuple[str, ...]) -> list[Param]:
+    """Each parameter's plausible range (`model.ranges`) as its search box."""
+    box = ranges.dynamic_parameters()
+    out = []
+    for name in names:
+        _, lo, hi = box[name]
+        out.append(Param(name, float(lo), float(hi), lo > 0 and hi / lo >= 4))
+    return out
+
+
+def defaults(params: list[Param], base: dict[str, Any] | None = None) -> dict[str, float]:
+    """The parameters' values in `base` (overrides) or else the model's defaults."""
+    cfg = Config().with_overrides(base or {}) if base else Config()
+    out = {}
+    for p in params:
+        section, field = p.name.split(".")
+        out[p.name] = float(getattr(getattr(cfg, section), field))
+    return out
+
+
+def theta_of(u: np.ndarray, params: list[Param]) -> dict[str, float]:
+    return {p.name: p.value(float(x)) for p, x in zip(params, u, strict=True)}
+
+
+# ---- simulation: one run's moments, many points through the sweep engine ----------------
+def point_key(overrides: dict[str, Any]) -> str:
+    """Content hash of a point's overrides and the moment version (a stored run is reused
+    only for the same point and the same moments)."""
+    blob = json.dumps(["moments", MOMENTS_VERSION, overrides], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def moment_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one (point, seed) and return its record: the moment vector, or a failure. Runs in
+    worker processes: plain data in and out."""
+    from crypto401k.model.model import Crypto401kModel
+
+    record = {k: v for k, v in task.items() if k != "overrides"}
+    try:
+        m = Crypto401kModel(rng=task["seed"], **task["overrides"])
+        m.run()
+        if m.diverged:  # a failed run, never data
+            record.update(status="diverged", error="diverged", moments=None)
+            return record
+        prices = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
+        values = mom.moments(prices)
+        ok = bool(np.isfinite(values).all())
+        record.update(
+            status="ok" if ok else "failed",
+            error="" if ok else "a moment is not finite",
+            moments=values.tolist(),
+        )
+    except Exception as exc:  # a failing run is a failed candidate, not a crash
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", moments=None)
+    return record
+
+
+def simulate(
+    points: list[dict[str, Any]],
+    seeds: int,
+    run_dir: Path,
+    stage: str,
+    *,
+    workers: int = 1,
+    client: Any = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Moments of every point (overrides) at seeds 0..S-1, shape (points, S, k); NaN rows
+    for runs that failed or diverged. One sweep: all points' runs at once; `stage` labels
+    its progress bar."""
+    tasks = [
+        {
+            "key": point_key(p),
+            "point": i,
+            "stage": "estimate",  # one stage: a run stored by any step is reused by any other
+            "seed": s,
+            "window_days": 0,
+            "code": None,
+            "overrides": p,
+        }
+        for i, p in enumerate(points)
+        for s in range(seeds)
+    ]
+    records = run_sweep(
+        tasks,
+        run_dir,
+        workers=workers,
+        client=client,
+        progress=progress,
+        label=stage,
+        fn=moment_task,
+    )
+    lost = [r for r in records if r.get("lost")]
+    if lost:  # the machine failed, not the candidate: stop, a rerun resumes
+        raise SweepStoppedError(
+            f"{len(lost)} of {len(records)} runs were lost ({lost[0].get('error', '')}); "
+            "finished runs are kept: run the same command to resume"
+        )
+    k = len(mom.MOMENT_NAMES)
+    out = np.full((len(points), seeds, k), np.nan)
+    for t, r in zip(tasks, records, strict=True):
+        if r.get("status") == "ok" and r.get("moments") is not None:
+            out[t["point"], t["seed"]] = r["moments"]
+    return out
+
+
+# ---- the objective and the statistics ------------------------------------------------------
+def weight_cov(data_cov: np.ndarray, n_data: int, n_sim: int, seeds: int) -> np.ndarray:
+    """Omega: covariance of (mean simulated moments - data moments) under the null, the
+    data's bootstrap covariance times 1 + n_data / (S n_sim)."""
+    return np.asarray(data_cov) * (1.0 + n_data / (seeds * n_sim))
+
+
+def j_value(sim: np.ndarray, real: np.ndarray, omega_inv: np.ndarray) -> float:
+    """J = g' Omega^-1 g of one point's simulated moments (S, k); inf if any run failed."""
+    if not np.isfinite(sim).all():
+        return math.inf
+    g = sim.mean(axis=0) - real
+    return float(g @ omega_inv @ g)
+
+
+def sandwich(d: np.ndarray, w: np.ndarray, omega: np.ndarray) -> np.ndarray:
+    """Covariance (p, p) of the estimate: (D'WD)^-1 D'W Omega W D (D'WD)^-1, D (k, p)."""
+    bread = np.linalg.pinv(d.T @ w @ d)
+    return bread @ d.T @ w @ omega @ w @ d @ bread
+
+
+def model_omega(path_cov: np.ndarray, n_data: int, n_sim: int, seeds: int) -> np.ndarray:
+    """Omega from the covariance of one simulated path's moments (`path_cov`, paths of n_sim
+    days): the data's moments (n_data days) vary as path_cov n_sim / n_data, the mean of S
+    paths as path_cov / S."""
+    return np.asarray(path_cov) * (n_sim / n_data + 1.0 / seeds)
+
+
+def j_test_general(
+    g: np.ndarray, d: np.ndarray, w: np.ndarray, omega: np.ndarray
+) -> dict[str, float]:
+    """The J test of the over-identifying restrictions for any weight W: at the estimate the
+    moment gap g has covariance P Omega P' with P = I - D (D'WD)^-1 D'W, of rank k - p, and
+    J = g' (P Omega P')^+ g is chi-square with k - p degrees of freedom."""
+    k, p = d.shape
+    proj = np.eye(k) - d @ np.linalg.pinv(d.T @ w @ d) @ d.T @ w
+    vg = proj @ omega @ proj.T
+    vals, vecs = np.linalg.eigh((vg + vg.T) / 2)
+    keep = np.argsort(vals)[::-1][: k - p]  # the k - p directions g can move in
+    z = vecs[:, keep].T @ g
+    return j_test(float(z @ (z / vals[keep])), k, p)
+
+
+def j_test(j: float, k: int, p: int) -> dict[str, float]:
+    """Hansen's J test: J is chi-square with k - p degrees of freedom at the true parameters."""
+    df = k - p
+    return {"J": j, "df": df, "p_value": float(stats.chi2.sf(j, df)) if df > 0 else math.nan}
+
+
+def identification(
+    d: np.ndarray, omega_inv: np.ndarray, params: list[Param], se: np.ndarray, theta: np.ndarray
+) -> dict[str, Any]:
+    """Which parameters the moments pin down. Per parameter: the 95% interval against its
+    box (identified: narrower than IDENTIFIED_SHARE of it) and the scaled sensitivity
+    |Omega^-1/2 D_j| x width (moment standard errors moved by crossing the whole box). Jointly:
+    the singular
+    values of the scaled Jacobian (a small one is a direction the moments do not see)."""
+    width = np.array([p.high - p.low for p in params])
+    root = np.linalg.cholesky(omega_inv)  # omega_inv = root root'
+    scaled = root.T @ d * width
+    sv = np.linalg.svd(scaled, compute_uv=False)
+    rows = []
+    for j, p in enumerate(params):
+        lo, hi = theta[j] - Z95 * se[j], theta[j] + Z95 * se[j]
+        rows.append(
+            {
+                "parameter": p.name,
+                "sensitivity": float(np.linalg.norm(scaled[:, j])),
+                "interval_over_box": float((hi - lo) / width[j])
+                if np.isfinite(se[j])
+                else math.inf,
+                "identified": bool(np.isfinite(se[j]) and hi - lo < IDENTIFIED_SHARE * width[j]),
+            }
+        )
+    return {"parameters": rows, "singular_values": sv.tolist()}
+
+
+def jacobian_points(u: np.ndarray, step: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """The central-difference points around `u` (unit cube), two per parameter (+, -), each
+    clipped to the cube (one-sided at an edge), and the actual steps, shape (p, 2)."""
+    pts, steps = [], []
+    for j in range(len(u)):
+        up, down = u.copy(), u.copy()
+        up[j] = min(1.0, u[j] + step)
+        down[j] = max(0.0, u[j] - step)
+        pts += [up, down]
+        steps.append((up[j], down[j]))
+    return pts, np.array(steps)
+
+
+# ---- the estimate ----------------------------------------------------------------------
+def estimate(
+    close: np.ndarray,
+    *,
+    params: list[Param],
+    budget: int,
+    seeds: int,
+    days: int,
+    run_dir: Path,
+    base: dict[str, Any] | None = None,
+    workers: int = 1,
+    client: Any = None,
+    progress: bool = False,
+    search_seed: int = SEARCH_SEED,
+    start: dict[str, float] | None = None,
+    population: int | None = None,
+    bootstrap_draws: int = BOOTSTRAP_DRAWS,
+    cov_seeds: int = COV_SEEDS,
+) -> dict[str, Any]:
+    """Estimate `params` on the daily closes `close` with simulated paths of `days` days.
+
+    `budget`: candidate points the search may run (rounds of one CMA-ES population; each
+    point runs `seeds` seeds). `start`: the search's first mean (default: the model's
+    defaults). Returns the estimate, its standard errors and intervals, the J test, the
+    identification check, the search history and the centre point's simulated moments.
+    """
+    from cmaes import CMA
+
+    base = {**BASE, **(base or {}), "run.steps": int(days)}
+    real = mom.moments(close)
+    r = np.diff(np.log(close))
+    data_cov = mom.bootstrap_cov(r, bootstrap_draws, BLOCK_DAYS, BOOTSTRAP_SEED)
+    omega = weight_cov(data_cov, len(r), days, seeds)
+    omega_inv = np.linalg.inv(omega)
+    k, p = len(real), len(params)
+
+    def overrides(u: np.ndarray) -> dict[str, Any]:
+        return {**base, **theta_of(u, params)}
+
+    start = start or defaults(params, base)
+    mean0 = np.clip([q.unit(start[q.name]) for q in params], 0.0, 1.0)
+    pop = population or 4 + int(3 * math.log(p))
+    pop = max(2, min(pop, budget))
+    opt = CMA(
+        mean=mean0,
+        sigma=0.25,
+        bounds=np.tile([0.0, 1.0], (p, 1)),
+        seed=search_seed,
+        population_size=pop,
+    )
+    history: list[dict[str, Any]] = []
+    best_u, best_j = mean0, math.inf
+    for rnd in range(max(1, budget // pop)):
+        us = [opt.ask() for _ in range(pop)]
+        sims = simulate(
+            [overrides(u) for u in us],
+            seeds,
+            run_dir,
+            f"round {rnd + 1}",
+            workers=workers,
+            client=client,
+            progress=progress,
+        )
+        js = [j_value(s, real, omega_inv) for s in sims]
+        opt.tell([(u, min(j, INFEASIBLE_J)) for u, j in zip(us, js, strict=True)])
+        for u, j in zip(us, js, strict=True):
+            history.append({"round": rnd + 1, "J": j, **theta_of(u, params)})
+            if j < best_j:
+                best_u, best_j = u, j
+    if not math.isfinite(best_j):
+        raise SweepStoppedError(
+            f"every one of the {len(history)} candidates had a failed or diverged run; see the "
+            f"records in {run_dir}"
+        )
+    # the Jacobian at the best point, with the same seeds; the centre point is rerun with
+    # the others (its runs are read back from the folder)
+    pts, steps = jacobian_points(best_u, JAC_STEP)
+    sims = simulate(
+        [overrides(best_u)] + [overrides(u) for u in pts],
+        seeds,
+        run_dir,
+        "jacobian",
+        workers=workers,
+        client=client,
+        progress=progress,
+    )
+    mbar = sims[1:].mean(axis=1)  # (2p, k)
+    d = np.empty((k, p))
+    for j, q in enumerate(params):
+        dtheta = q.value(steps[j, 0]) - q.value(steps[j, 1])
+        d[:, j] = (mbar[2 * j] - mbar[2 * j + 1]) / dtheta
+    theta = np.array([q.value(x) for q, x in zip(params, best_u, strict=True)])
+    # the sampling noise of one path, from the model itself at the estimate (the first
+    # `seeds` runs are the search's, read back): the bootstrap of one path understates it
+    n_cov = max(cov_seeds, seeds)
+    centre = simulate(
+        [overrides(best_u)],
+        n_cov,
+        run_dir,
+        "model covariance",
+        workers=workers,
+        client=client,
+        progress=progress,
+    )[0]
+    ok = np.isfinite(d).all() and np.isfinite(centre).all()
+    if ok:
+        omega_model = model_omega(np.cov(centre, rowvar=False), len(r), days, seeds)
+        cov = sandwich(d, omega_inv, omega_model)
+        se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        test = j_test_general(centre[:seeds].mean(axis=0) - real, d, omega_inv, omega_model)
+        ident = identification(d, omega_inv, params, se, theta)
+    else:  # a failed run next to the estimate: no standard errors
+        omega_model = np.full((k, k), np.nan)
+        cov = np.full((p, p), np.nan)
+        se = np.full(p, np.nan)
+        test = {"J": math.nan, "df": k - p, "p_value": math.nan}
+        ident = None
+    rows = []
+    for j, q in enumerate(params):
+        rows.append(
+            {
+                "parameter": q.name,
+                "estimate": float(theta[j]),
+                "se": float(se[j]),
+                "low95": float(theta[j] - Z95 * se[j]),
+                "high95": float(theta[j] + Z95 * se[j]),
+                "box": [q.low, q.high],
+                "start": float(start[q.name]),
+                "identified": bool(ident["parameters"][j]["identified"]) if ident else False,
+            }
+        )
+    return {
+        "parameters": rows,
+        "theta": {q.name: float(t) for q, t in zip(params, theta, strict=True)},
+        "objective": best_j,
+        "j_test": test,
+        "identification": ident,
+        "moments": {
+            "names": list(mom.MOMENT_NAMES),
+            "data": real.tolist(),
+            "model_mean": centre.mean(axis=0).tolist(),
+            "model_p05": np.percentile(centre, 5, axis=0).tolist(),
+            "model_p95": np.percentile(centre, 95, axis=0).tolist(),
+            "bootstrap_sd": np.sqrt(np.diag(omega)).tolist(),
+            "model_sd": np.sqrt(np.diag(omega_model)).tolist(),
+        },
+        "jacobian": d.tolist(),
+        "covariance": cov.tolist(),
+        "history": history,
+        "settings": {
+            "budget": budget,
+            "evaluated": len(history),
+            "population": pop,
+            "seeds": seeds,
+            "cov_seeds": n_cov,
+            "sim_days": days,
+            "data_days": len(close),
+            "search_seed": search_seed,
+            "jacobian_step": JAC_STEP,
+            "bootstrap": {"draws": bootstrap_draws, "block_days": BLOCK_DAYS},
+            "base": base,
+        },
+    }
+
+
+def in_band(real: np.ndarray, sim: np.ndarray) -> list[dict[str, Any]]:
+    """Each moment's data value against the 5-95% band of the simulated one over seeds
+    (sim: (S, k))."""
+    lo, hi = np.percentile(sim, [5, 95], axis=0)
+    return [
+        {
+            "moment": name,
+            "data": float(real[i]),
+            "model_mean": float(sim[:, i].mean()),
+            "model_p05": float(lo[i]),
+            "model_p95": float(hi[i]),
+            "in_band": bool(lo[i] <= real[i] <= hi[i]),
+        }
+        for i, name in enumerate(mom.MOMENT_NAMES)
+    ]
+
+
+def out_of_sample(
+    holdout_close: np.ndarray,
+    theta: dict[str, float],
+    seeds: int,
+    run_dir: Path,
+    *,
+    base: dict[str, Any] | None = None,
+    workers: int = 1,
+    client: Any = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """The held-out series' moments against the model's band at `theta`, with simulated paths
+    as long as the held-out series."""
+    days = len(holdout_close)
+    point = {**BASE, **(base or {}), "run.steps": days, **theta}
+    sims = simulate(
+        [point],
+        seeds,
+        run_dir,
+        "out of sample",
+        workers=workers,
+        client=client,
+        progress=progress,
+    )[0]
+    if not np.isfinite(sims).all():
+        raise RuntimeError("a run at the estimate failed or diverged out of sample")
+    return in_band(mom.moments(holdout_close), sims)
+
+
+def split(close: np.ndarray, holdout: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """(estimation part, held-out part or None): the last `holdout` share is held out."""
+    if holdout <= 0:
+        return close, None
+    cut = len(close) - round(holdout * len(close))
+    return close[:cut], close[cut:]
+
+
+def recovery(
+    truth: dict[str, float],
+    *,
+    params: list[Param],
+    budget: int,
+    seeds: int,
+    days: int,
+    run_dir: Path,
+    base: dict[str, Any] | None = None,
+    data_seed: int = 1_000_003,
+    workers: int = 1,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Estimate on a path the model itself made at `truth` (seed `data_seed`, outside the
+    estimation's seeds) and say whether each true value lies in its 95% interval."""
+    from crypto401k.model.model import Crypto401kModel
+
+    point = {**BASE, **(base or {}), "run.steps": int(days), **truth}
+    m = Crypto401kModel(rng=data_seed, **point)
+    m.run()
+    close = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
+    result = estimate(
+        close,
+        params=params,
+        budget=budget,
+        seeds=seeds,
+        days=days,
+        run_dir=run_dir,
+        base=base,
+        workers=workers,
+        **kwargs,
+    )
+    for row in result["parameters"]:
+        t = truth[row["parameter"]]
+        row["truth"] = t
+        row["covered"] = bool(row["low95"] <= t <= row["high95"])
+    result["recovered"] = all(r["covered"] for r in result["parameters"])
+    return result
+
+
+# ---- reporting --------------------------------------------------------------------------
+def format_table(result: dict[str, Any]) -> str:
+    """Markdown: the estimates with their intervals and identification, the J test, the fit."""
+    lines = [
+        "| parameter | estimate | s.e. | 95% interval | plausible box | identified |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["parameters"]:
+        lines.append(
+            f"| `{r['parameter']}` | {r['estimate']:.4g} | {r['se']:.3g} | "
+            f"[{r['low95']:.4g}, {r['high95']:.4g}] | [{r['box'][0]:.4g}, {r['box'][1]:.4g}] | "
+            f"{'yes' if r['identified'] else 'no: not identified'} |"
+        )
+    jt = result["j_test"]
+    lines += [
+        "",
+        f"J = {jt['J']:.2f} with {jt['df']} degrees of freedom, p = {jt['p_value']:.3g}",
+        "",
+        "| moment | data | model mean | model 5% | model 95% | in band |",
+        "|---|---|---|---|---|---|",
+    ]
+    m = result["moments"]
+    for i, name in enumerate(m["names"]):
+        inside = m["model_p05"][i] <= m["data"][i] <= m["model_p95"][i]
+        lines.append(
+            f"| {name} | {m['data'][i]:.3f} | {m['model_mean'][i]:.3f} | {m['model_p05'][i]:.3f}"
+            f" | {m['model_p95'][i]:.3f} | {'yes' if inside else 'no'} |"
+        )
+    if result.get("out_of_sample"):
+        lines += [
+            "",
+            "out of sample:",
+            "",
+            "| moment | held-out data | model 5% | model 95% | in band |",
+            "|---|---|---|---|---|",
+        ]
+        for f in result["out_of_sample"]:
+            lines.append(
+                f"| {f['moment']} | {f['data']:.3f} | {f['model_p05']:.3f} | "
+                f"{f['model_p95']:.3f} | {'yes' if f['in_band'] else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
+# ---- the command ------------------------------------------------------------------------
+MAX_BUDGET = 1_000_000  # candidate points: at 30 seeds and 2.5 s a run, years of one core
+MAX_HOLDOUT = 0.5
+
+
+def check_estimate(
+    budget: int, holdout: float, n_days: int, typed: dict[str, str] | None = None
+) -> None:
+    """ConfigError naming the parameter if `budget` or `holdout` is out of range for a series of
+    `n_days` closes (both parts must be long enough for the moments and the bootstrap)."""
+    from crypto401k.experiments.validate import MIN_DATA_DAYS
+    from crypto401k.model.config import ConfigError
+
+    typed = typed or {}
+    shown_b = typed.get("budget", str(budget))
+    shown_h = typed.get("holdout", f"{holdout:g}")
+    if not 2 <= budget <= MAX_BUDGET:
+        raise ConfigError(f"budget = {shown_b}: must be an integer from 2 to {MAX_BUDGET:,}")
+    if not (math.isfinite(holdout) and 0 <= holdout <= MAX_HOLDOUT):
+        raise ConfigError(
+            f"holdout = {shown_h}: must be a share of the series from 0 to {MAX_HOLDOUT:g}"
+        )
+    held = round(holdout * n_days)
+    if n_days - held < MIN_DATA_DAYS or (held and held < mom.MIN_DAYS + 1):
+        raise ConfigError(
+            f"holdout = {shown_h}: leaves {n_days - held} days to estimate on and {held} to "
+            f"hold out of {n_days}; at least {MIN_DATA_DAYS} and {mom.MIN_DAYS + 1} needed"
+        )
+
+
+def run_estimate(
+    close: np.ndarray,
+    out: Path,
+    *,
+    budget: int,
+    seeds: int,
+    workers: int,
+    holdout: float = DEFAULT_HOLDOUT,
+    days: int | None = None,
+    client: Any = None,
+    progress: bool = True,
+    names: tuple[str, ...] = tuple(ESTIMATED),
+    data_label: str = "",
+    base: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """The whole command: estimate on the first part of `close`, check the held-out rest,
+    write OUT/estimate.json and OUT/estimate.md. Runs go to OUT/runs (resumable). `base`:
+    overrides under every run; `kwargs` go to `estimate`."""
+    import time
+
+    from crypto401k.experiments.experiment import FolderLock
+    from crypto401k.experiments.provenance import code_version
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with FolderLock(out):
+        fit, held = split(close, holdout)
+        params = search_box(names)
+        sim_days = days or len(fit)
+        run_dir = out / "runs"
+        result = estimate(
+            fit,
+            params=params,
+            budget=budget,
+            seeds=seeds,
+            days=sim_days,
+            run_dir=run_dir,
+            base=base,
+            workers=workers,
+            client=client,
+            progress=progress,
+            **kwargs,
+        )
+        result["out_of_sample"] = (
+            out_of_sample(
+                held,
+                result["theta"],
+                seeds,
+                run_dir,
+                base=base,
+                workers=workers,
+                client=client,
+                progress=progress,
+            )
+            if held is not None
+            else None
+        )
+        result["settings"].update(
+            holdout=holdout,
+            estimation_days=len(fit),
+            holdout_days=0 if held is None else len(held),
+            data=data_label,
+            wall_time_s=time.perf_counter() - start,
+            code=code_version(),
+        )
+        (out / "estimate.json").write_text(json.dumps(result, indent=1, allow_nan=True))
+        (out / "estimate.md").write_text(format_table(result) + "\n")
+    return result

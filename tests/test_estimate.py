@@ -1,0 +1,252 @@
+"""The estimation: its moments, its statistics, its command's refusals, and a small recovery
+test (the model's own path at known parameters, estimated back within its intervals)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from crypto401k.experiments import estimate as est
+from crypto401k.experiments import moments as mom
+from crypto401k.experiments.cli import main
+from crypto401k.model.data import load_btc_close
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+
+# ---- moments -------------------------------------------------------------------------------
+def test_window_drawdowns_of_a_known_path():
+    prices = np.array([1.0, 2.0, 1.0, 1.5, 3.0, 0.75])
+    # windows of 3: [1,2,1] falls 50% from 2; [2,1,1.5] 50%; [1,1.5,3] none; [1.5,3,0.75] 75%
+    assert mom.window_drawdowns(prices, 3) == pytest.approx([0.5, 0.5, 0.0, 0.75])
+
+
+def test_moments_of_bitcoin_name_every_fact_and_match_validate():
+    from crypto401k.model import metrics as mt
+
+    _, close = load_btc_close()
+    m = dict(zip(mom.MOMENT_NAMES, mom.moments(close), strict=True))
+    facts = mt.stylized_facts(close)
+    for name in ("annualized_volatility", "excess_kurtosis", "hill_tail_index", "acf_r_lag1"):
+        assert m[name] == facts[name]
+    assert m["acf_abs_r_lag50"] == facts["acf_abs_r_lag50"]
+    assert 0 < m["drawdown30_median"] < m["drawdown30_p90"] < 1
+    # the long-lag clustering: Bitcoin's |r| stays correlated at 51-100 days
+    assert 0 < m["acf_abs_r_lags51_100"] < m["acf_abs_r_lag50"]
+
+
+def test_bootstrap_cov_is_reproducible_and_positive_definite():
+    _, close = load_btc_close()
+    r = np.diff(np.log(close))
+    a = mom.bootstrap_cov(r, 60, 50, 7)
+    assert np.array_equal(a, mom.bootstrap_cov(r, 60, 50, 7))
+    assert not np.array_equal(a, mom.bootstrap_cov(r, 60, 50, 8))
+    assert np.linalg.eigvalsh(a).min() > 0
+
+
+# ---- the search box and the statistics -------------------------------------------------
+def test_search_box_is_the_plausible_range():
+    from crypto401k.model import ranges
+
+    box = ranges.dynamic_parameters()
+    params = est.search_box(tuple(est.ESTIMATED))
+    assert len(params) >= 8
+    for p in params:
+        assert (p.low, p.high) == box[p.name][1:]
+        default = est.defaults([p])[p.name]
+        assert p.low <= default <= p.high
+
+
+@given(st.floats(0.0, 1.0), st.sampled_from(tuple(est.ESTIMATED)))
+def test_unit_and_value_are_inverse_and_stay_in_the_box(u, name):
+    (p,) = est.search_box([name])
+    v = p.value(u)
+    assert p.low - 1e-12 <= v <= p.high + 1e-12
+    assert p.unit(v) == pytest.approx(u, abs=1e-9)
+
+
+@given(st.integers(1, 10_000))
+def test_sandwich_with_the_efficient_weight_is_the_inverse_information(seed):
+    rng = np.random.default_rng(seed)
+    k, p = 6, 3
+    d = rng.normal(size=(k, p))
+    a = rng.normal(size=(k, k))
+    omega = a @ a.T + k * np.eye(k)
+    w = np.linalg.inv(omega)
+    v = est.sandwich(d, w, omega)
+    assert v == pytest.approx(np.linalg.inv(d.T @ w @ d), rel=1e-6, abs=1e-9)
+    # any other weight gives a larger covariance (the efficient GMM weight)
+    other = est.sandwich(d, np.eye(k), omega)
+    assert np.linalg.eigvalsh(other - v).min() > -1e-9
+
+
+def test_j_test_is_chi_square_with_k_minus_p_degrees_of_freedom():
+    t = est.j_test(5.0, 12, 9)
+    assert t["df"] == 3
+    assert t["p_value"] == pytest.approx(stats.chi2.sf(5.0, 3))
+    assert math.isnan(est.j_test(1.0, 3, 3)["p_value"])
+
+
+@given(st.integers(1, 10_000))
+def test_general_j_test_is_the_efficient_j_at_the_efficient_weight(seed):
+    rng = np.random.default_rng(seed)
+    k, p = 7, 3
+    d = rng.normal(size=(k, p))
+    a = rng.normal(size=(k, k))
+    omega = a @ a.T + k * np.eye(k)
+    w = np.linalg.inv(omega)
+    # a gap at the minimum of g' W g: W-orthogonal to the Jacobian's columns
+    g = rng.normal(size=k)
+    g -= d @ np.linalg.solve(d.T @ w @ d, d.T @ w @ g)
+    t = est.j_test_general(g, d, w, omega)
+    assert t["df"] == k - p
+    assert t["J"] == pytest.approx(g @ w @ g, rel=1e-6)
+
+
+def test_general_j_test_is_chi_square_under_the_model():
+    """Gaps drawn as the estimator makes them, with a weight that is not efficient: the
+    statistic's mean is k - p and its 95% quantile chi-square's."""
+    rng = np.random.default_rng(5)
+    k, p = 8, 3
+    d = rng.normal(size=(k, p))
+    a = rng.normal(size=(k, k))
+    omega = a @ a.T + np.eye(k)
+    w = np.eye(k)  # not Omega^-1
+    proj = np.eye(k) - d @ np.linalg.solve(d.T @ w @ d, d.T @ w)
+    root = np.linalg.cholesky(omega)
+    js = [
+        est.j_test_general(proj @ root @ rng.normal(size=k), d, w, omega)["J"] for _ in range(2000)
+    ]
+    assert np.mean(js) == pytest.approx(k - p, rel=0.08)
+    assert np.quantile(js, 0.95) == pytest.approx(stats.chi2.ppf(0.95, k - p), rel=0.1)
+
+
+def test_a_failed_run_makes_a_candidate_infeasible():
+    sim = np.ones((3, 2))
+    assert est.j_value(sim, np.zeros(2), np.eye(2)) == pytest.approx(2.0)
+    sim[1, 0] = np.nan
+    assert est.j_value(sim, np.zeros(2), np.eye(2)) == math.inf
+
+
+def test_weight_accounts_for_the_simulation_noise():
+    cov = np.eye(2)
+    assert est.weight_cov(cov, 1000, 1000, 4) == pytest.approx(1.25 * cov)
+    assert est.weight_cov(cov, 1000, 2000, 1) == pytest.approx(1.5 * cov)
+
+
+def test_identification_marks_a_parameter_the_moments_do_not_see():
+    params = est.search_box(["traders.chartist_noise", "traders.herding"])
+    d = np.array([[10.0, 0.0], [5.0, 1e-6]])  # moments move with the first only
+    omega = np.eye(2) * 0.01
+    v = est.sandwich(d, np.linalg.inv(omega), omega)
+    se = np.sqrt(np.diag(v))
+    ident = est.identification(d, np.linalg.inv(omega), params, se, np.array([0.08, 1.5]))
+    flags = [r["identified"] for r in ident["parameters"]]
+    assert flags == [True, False]
+    assert ident["singular_values"][1] < 1e-3 * ident["singular_values"][0]
+
+
+def test_split_holds_out_the_last_share():
+    close = np.arange(1.0, 101.0)
+    fit, held = est.split(close, 0.3)
+    assert len(fit) == 70 and len(held) == 30 and held[0] == 71.0
+    assert est.split(close, 0.0)[1] is None
+
+
+# ---- the command's refusals: one line naming the flag, exit 2, nothing run or written ----
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--budget", "1"], "--budget = 1"),
+        (["--budget", "x"], "--budget = 'x'"),
+        (["--seeds", "0"], "--seeds = 0"),
+        (["--workers", "0"], "--workers = 0"),
+        (["--years", "nan"], "--years = nan"),
+        (["--holdout", "0.6"], "--holdout = 0.6"),
+        (["--holdout", "-0.1"], "--holdout = -0.1"),
+        (["--data", "/nonexistent/btc.csv"], "--data = '/nonexistent/btc.csv'"),
+        (["--scheduler", "nowhere"], "--scheduler = 'nowhere'"),
+    ],
+)
+def test_bad_input_is_refused_before_any_run(tmp_path, capsys, monkeypatch, argv, named):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("work started before the input was refused")
+
+    monkeypatch.setattr(est, "run_estimate", forbidden)
+    out = tmp_path / "est"
+    assert main(["estimate", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0]
+    assert not out.exists()
+
+
+# ---- recovery: the model's own data, estimated back ---------------------------------------
+TINY = {
+    "savers.n_cohorts": 50,
+    "savers.n_employers": 5,
+    "traders.n_traders": 100,
+    "institutions.n_funds": 3,
+    "institutions.n_lenders": 2,
+    "institutions.n_market_makers": 2,
+    "run.burn_in_days": 30,
+}
+
+
+def test_recovery_of_known_parameters_and_resume_gives_the_same_estimate(tmp_path):
+    """Two years of the small model's own prices at known parameters (a seed the estimation
+    does not use), estimated back from the defaults: each truth lies in its 95% interval and
+    the J test does not reject. The full-size recovery is in docs/estimation.md."""
+    params = est.search_box(["traders.chartist_noise", "traders.fundamentalist_reaction"])
+    truth = {"traders.chartist_noise": 0.12, "traders.fundamentalist_reaction": 0.035}
+    kwargs = dict(
+        params=params,
+        budget=12,
+        seeds=3,
+        days=730,
+        base=TINY,
+        bootstrap_draws=200,
+        population=6,
+        cov_seeds=16,
+    )
+    result = est.recovery(truth, run_dir=tmp_path / "runs", workers=2, **kwargs)
+    for row in result["parameters"]:
+        assert row["low95"] <= row["truth"] <= row["high95"], row
+        assert np.isfinite(row["se"]) and row["se"] > 0
+    assert result["recovered"]
+    assert result["j_test"]["df"] == 12 - 2 and result["j_test"]["p_value"] > 0.01
+    # a rerun reads every run back (no new run) and gives the same estimate, bit for bit
+    again = est.recovery(truth, run_dir=tmp_path / "runs", workers=1, **kwargs)
+    assert json.dumps(again["theta"]) == json.dumps(result["theta"])
+    assert again["j_test"] == result["j_test"]
+
+
+def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp_path):
+    """run_estimate end to end on a short series with small agents: the tables and the JSON
+    are written; a rerun reads every run back and gives the same estimate."""
+    _, close = load_btc_close()
+    kwargs = dict(
+        budget=4,
+        seeds=2,
+        workers=1,
+        holdout=0.45,
+        progress=False,
+        names=("traders.chartist_noise",),
+        base=TINY,
+        population=4,
+        cov_seeds=13,
+        bootstrap_draws=50,
+    )
+    result = est.run_estimate(close[:400], tmp_path / "est", **kwargs)
+    written = json.loads((tmp_path / "est" / "estimate.json").read_text())
+    assert written["settings"]["holdout_days"] == 180
+    assert written["settings"]["estimation_days"] == 220
+    assert [f["moment"] for f in written["out_of_sample"]] == list(mom.MOMENT_NAMES)
+    assert written["theta"] == result["theta"]
+    table = (tmp_path / "est" / "estimate.md").read_text()
+    assert "traders.chartist_noise" in table and "out of sample" in table
+    again = est.run_estimate(close[:400], tmp_path / "est", **kwargs)
+    assert again["theta"] == result["theta"]
+    assert again["j_test"] == result["j_test"]
