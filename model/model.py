@@ -114,8 +114,8 @@ class Crypto401kModel(mesa.Model):
         cfg = config or Config()
         if overrides:
             cfg = cfg.with_overrides({k.replace("__", "."): v for k, v in overrides.items()})
-        if rng is not None:
-            cfg = cfg.with_overrides({"run.seed": _seed(rng)})
+        if rng is not None:  # a copy, not a revalidation: `_seed` checks run.seed's range
+            cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": _seed(rng)})})
         seed = cfg.run.seed
         super().__init__(rng=seed)
         self.seed = seed
