@@ -120,10 +120,10 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
     m.datacollector.collect = timed(m.datacollector.collect)  # type: ignore[method-assign]
     m._set_records = timed(m._set_records)  # type: ignore[method-assign]
     start = time.perf_counter()
-    m.run(window)
+    m.run_for(window)
     window_s = time.perf_counter() - start
     window_price = float(m.market.price[0])
-    m.run(days - window)
+    m.run_for(days - window)
     run_s = time.perf_counter() - start
     peak = peak_bytes()
     start = time.perf_counter()
@@ -166,11 +166,11 @@ def scenario_day(name: str, days: int, repeat: int, seed: int = 1) -> dict[str, 
     start = time.perf_counter()
     m = Crypto401kModel(cfg, rng=seed)
     construction = time.perf_counter() - start
-    m.run(30)
+    m.run_for(30)
     windows = []
     for _ in range(repeat):
         start = time.perf_counter()
-        m.run(days)
+        m.run_for(days)
         windows.append(1e3 * (time.perf_counter() - start) / days)
     return {
         "scenario": name,
@@ -228,10 +228,10 @@ def profile(name: str, days: int, out: Path) -> None:
     from pyinstrument import Profiler
 
     m = Crypto401kModel(scenarios.load(name).with_overrides({"run.steps": 30 + days}), rng=1)
-    m.run(30)
+    m.run_for(30)
     profiler = Profiler(interval=0.0001)
     profiler.start()
-    m.run(days)
+    m.run_for(days)
     profiler.stop()
     head = f"{days} days of the {name} scenario ({m.n_nodes:,} agents, {m.market.n} assets)\n"
     out.write_text(head + profiler.output_text(unicode=True, color=False, show_all=False))
