@@ -25,7 +25,13 @@ from typing import Any
 import mesa
 import numpy as np
 from crypto401k.model.agents.saver import DAYS_PER_YEAR, SaverPopulation, cap_buys, offer_share
-from crypto401k.model.agents.trader import CHARTIST, FEAR_DAYS, FUNDAMENTALIST, TraderPopulation
+from crypto401k.model.agents.trader import (
+    CHARTIST,
+    FEAR_DAYS,
+    FUNDAMENTALIST,
+    TraderPopulation,
+    broker_credit_scale,
+)
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
 from crypto401k.model.ledger import Ledger
@@ -225,9 +231,8 @@ class PlainTrader(FixedAgent):
         elif self.strategy == CHARTIST and u < t.switching_rate * math.exp(a):
             self.switch_to = FUNDAMENTALIST
 
-    def step(
+    def decide(
         self,
-        day: int,
         price: float,
         mispricing: float,
         trend: float,
@@ -235,7 +240,8 @@ class PlainTrader(FixedAgent):
         eps_own: float,
         leverage_cap: float,
     ) -> float:
-        """The trader's order in coins at the decision price `price`."""
+        """The trader's wanted order in coins at the decision price `price` (before the
+        brokers' credit and the margin check)."""
         t = self.t
         self.strategy = self.switch_to
         position = self.coins * price
@@ -252,11 +258,17 @@ class PlainTrader(FixedAgent):
         target = max(weight + demand, 0.0)
         if target > limit:
             target *= limit / target
-        order = (target - weight) * equity / price if solvent else 0.0
+        self._price = price
+        return (target - weight) * equity / price if solvent else 0.0
+
+    def margin_check(self, day: int, order: float) -> float:
+        """A leveraged trader below maintenance sells everything; no sale beyond its coins."""
+        position = self.coins * self._price
+        equity = position + self.cash
         if (
             self.leverage > 1.0
             and position > 0
-            and equity < t.maintenance_margin * position / self.leverage
+            and equity < self.t.maintenance_margin * position / self.leverage
         ):
             order = -self.coins
             self.liquidated_day = day
@@ -395,6 +407,7 @@ class PlainTraders:
         log_fundamental: np.ndarray,
         effects: PolicyEffects,
         rng: np.random.Generator,
+        credit: float = np.inf,
     ) -> np.ndarray:
         t = self.cfg
         u = rng.random(self.n).tolist()
@@ -408,11 +421,19 @@ class PlainTraders:
         for a, ui in zip(self.agents, u, strict=True):  # everyone reads the start-of-day strategies
             a.choose_strategy(ui, global_signal, term)
         p, trend = float(price[0]), float(self.trend[0])
-        orders = [
-            a.step(day, p, mispricing, trend, eps_common, e, effects.leverage_cap)
+        # the brokers' credit binds on all traders at once: the decisions first, then the cap
+        targets = [
+            a.decide(p, mispricing, trend, eps_common, e, effects.leverage_cap)
             for a, e in zip(self.agents, eps_own, strict=True)
         ]
-        return np.array(orders)[:, None]
+        orders = np.array(targets)[:, None]
+        scale = broker_credit_scale(orders, self.cash, price, credit)
+        if scale is not None:
+            orders = np.where(orders > 0, orders * scale[:, None], orders)
+        final = [
+            a.margin_check(day, o) for a, o in zip(self.agents, orders[:, 0].tolist(), strict=True)
+        ]
+        return np.array(final)[:, None]
 
     def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
         p = float(price[0])

@@ -688,6 +688,17 @@ class TraderConfig(Section):
         ge=0,
         le=250,
     )
+    margin_credit_share: float = P(
+        0.04,
+        "fraction of the coins' cap at fundamental value",
+        "the most brokers lend to all leveraged traders together (margin loans); purchases "
+        "that would borrow beyond it are cut pro rata",
+        "open interest, the notional of all leveraged positions and so more than their loans, "
+        "was $70-116B in 2025 [CoinGlass H1 2025]; [CCData Dec 2025], about 3-4% of the coins' "
+        "cap; valued at fundamentals so that a bubble does not lend to itself",
+        ge=0,
+        le=10,
+    )
     max_leverage: float = P(
         10.0,
         "x",
@@ -809,10 +820,23 @@ class InstitutionConfig(Section):
         ge=0,
         le=1,
     )
+    mm_inventory_limit: float = P(
+        2.0,
+        "multiple of its target inventory",
+        "a market maker takes its share of the day's net flow only up to this multiple of its "
+        "target inventory (in coins); the rest goes to the outside market",
+        "inventory risk bounds a dealer's position [Ho & Stoll 1981]; the multiple is a stated "
+        "assumption (without a limit a market maker absorbing a selling wave on unlimited "
+        "credit becomes levered, and a modest fall then takes it past its loss limit)",
+        ge=1,
+        le=100,
+    )
     mm_withdraw_equity: float = P(
         0.5,
         "fraction",
-        "a market maker below this share of its initial equity stops quoting",
+        "a market maker whose equity falls below this share of its highest equity since it "
+        "entered stops quoting and closes (a loss limit; its place is taken after "
+        "reentry_days)",
         "stated assumption: loss limits",
         ge=0,
         le=1,

@@ -307,7 +307,14 @@ class Crypto401kModel(mesa.Model):
             np.zeros_like(savers.coins)
             if warm
             else savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
-            traders.decide(day, price, market.log_fundamental, effects, self.rng),
+            traders.decide(
+                day,
+                price,
+                market.log_fundamental,
+                effects,
+                self.rng,
+                cfg.traders.margin_credit_share * market.coins_cap(market.fundamental),
+            ),
             inst.decide(price, effects, market.vol),
             self._rescue_order(price),
             self._outside_order(price),
@@ -318,7 +325,7 @@ class Crypto401kModel(mesa.Model):
             orders[1][frozen_traders] = 0.0
         buy_scale = supply_scale(orders, self.outside_coins)
         orders = [np.where(q > 0, q * buy_scale[None, :], q) for q in orders]
-        mm_capacity = inst.mm_capacity(price)
+        mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
         mm_share, _ = market.counterparty_shares(mm_capacity)
         clearing = market.clear(
             sum(q.sum(axis=0) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
@@ -360,6 +367,7 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += coins
         self.outside_cash += cash
         self.outside_cash -= inst.reenter(market.price, market.coins_cap(market.price), self.rng)
+        self.outside_cash += inst.pay_out(exec_price, coins_cap)
 
         if self._outside_ref is not None:  # its reference follows its holdings, slowly
             follow = 1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days)
@@ -601,7 +609,12 @@ class Crypto401kModel(mesa.Model):
         """Market makers and the outside market take the other side of the net flow."""
         inst = self.institutions
         mm_delta = -mm_share * net[None, :]
-        mm_delta = np.maximum(mm_delta, -inst.coins)  # cannot deliver coins it lacks
+        # cannot deliver coins it lacks, nor buy beyond its inventory limit (risk limits):
+        # the rest of the flow goes to the outside market
+        room = np.maximum(
+            self.config.institutions.mm_inventory_limit * inst.mm_target_coins - inst.coins, 0.0
+        )
+        mm_delta = np.minimum(np.maximum(mm_delta, -inst.coins), room)
         inst.coins += mm_delta
         inst.cash -= mm_delta @ price
         outside_delta = -net - mm_delta.sum(axis=0)
@@ -631,7 +644,7 @@ class Crypto401kModel(mesa.Model):
         self.fundamental = float(self.market.fundamental[0])
         self.log_return = float(self.market.ret[0])
         self.volatility_30d = float(self.market.vol[0] * np.sqrt(365.0))
-        mm_capacity = self.institutions.mm_capacity(price).sum()
+        mm_capacity = self.institutions.mm_capacity(price, self.market.coins_cap(price)).sum()
         depth = self.market.depth_factor(mm_capacity)
         self.depth_usd = float(
             0.01

@@ -69,13 +69,17 @@ def test_the_experiments_are_built_in():
         assert spec.seeds >= 30 or spec.kind == "sensitivity"
 
 
-def test_dampen_grid_has_one_control_for_twelve_treatments():
+def test_dampen_grid_has_one_control_for_twenty_four_treatments():
     spec = load_spec("dampen")
     points = grid_points(spec)
     controls = [p for p in points if p.is_control]
-    assert len(points) == 13 and len(controls) == 1
+    # 3 allocations x 2 channels x 2 plan styles x 2 flow sizes, and one control: with no
+    # allocation the flows' size has nothing to act on
+    assert len(points) == 25 and len(controls) == 1
     assert controls[0].overrides["savers.allocation"] == 0.0
-    assert len({p.key for p in points}) == 13  # distinct runs get distinct files
+    assert len({p.key for p in points}) == 25  # distinct runs get distinct files
+    upper = [p for p in points if p.params.get("flows") == "upper_bound"]
+    assert len(upper) == 12 and all(p.overrides["savers.uptake"] == 1.0 for p in upper)
 
 
 def test_variants_expand_to_bundles_of_overrides():
@@ -411,3 +415,15 @@ def test_spec_mistakes_found_only_after_a_sweep_are_caught_before(
     assert main(["experiment", str(write_spec(tmp_path, text)), "--out", str(out)]) == 2
     assert expected in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["dampen", "backlash", "fiscal"])
+def test_the_upper_bound_of_flows_is_the_upper_bound_scenario(name):
+    from crypto401k.model import scenarios
+    from crypto401k.model.config import Config
+
+    spec = load_spec(name)
+    assert Config().with_overrides(spec.variants["flows"]["upper_bound"]) == scenarios.load(
+        "upper_bound"
+    )
+    assert spec.variants["flows"]["true_size"] == {}

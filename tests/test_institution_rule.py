@@ -220,3 +220,61 @@ def test_a_fund_that_lost_most_of_its_equity_closes_and_repays_its_creditors():
         got = (inst.cash[j] - cash_before[j]) + float(inst.coins[j] @ crash)
         assert np.isclose(got, owed[j], rtol=1e-9)
         assert np.isclose(claims_before[j] - inst.claims()[j], owed[j], rtol=1e-9)
+
+
+def test_a_market_maker_pays_out_what_it_earns_above_its_target():
+    inst = _population()
+    mm = int(np.flatnonzero(inst.kind == MARKET_MAKER)[0])
+    cap = inst.cap0
+    target = inst.mm_target(cap)[mm]
+    assert np.isclose(inst.equity(PRICE)[mm], target)  # day 0: at its target
+    gain = 0.3 * target
+    inst.cash[mm] += gain  # a spread earned in cash
+    before = inst.cash.copy()
+    paid = inst.pay_out(PRICE, cap)
+    assert np.isclose(paid, gain)
+    assert np.isclose(inst.equity(PRICE)[mm], target)
+    # only market makers pay out, and only what left their cash
+    assert np.isclose((before - inst.cash).sum(), paid)
+    assert np.allclose(np.delete(before - inst.cash, np.flatnonzero(inst.kind == MARKET_MAKER)), 0)
+    assert inst.pay_out(PRICE, cap) == 0.0  # nothing more above the target
+
+
+def test_a_market_maker_keeps_its_cash_buffer_when_paying_out():
+    inst = _population()
+    mm = int(np.flatnonzero(inst.kind == MARKET_MAKER)[0])
+    cap = inst.cap0
+    target = inst.mm_target(cap)[mm]
+    # its inventory doubled in value: equity above target, but the gain is in coins
+    doubled = PRICE * 2.0
+    assert inst.equity(doubled)[mm] > target
+    buffer = (1.0 - inst.cfg.mm_inventory_weight) * target
+    assert inst.cash[mm] <= buffer * (1 + 1e-12)
+    assert inst.pay_out(doubled, cap) == 0.0  # inventory is not sold to pay owners
+
+
+def test_market_makers_capacity_is_scale_free_and_at_most_their_target():
+    inst = _population()
+    cap = inst.cap0
+    mms = inst.kind == MARKET_MAKER
+    assert np.isclose(inst.mm_capacity(PRICE, cap).sum(), 1.0)
+    # the whole market (and every market maker's balance sheet) worth twice as much in USD:
+    # the same capacity in coins
+    inst.cash *= 2.0
+    inst.coins *= 1.0  # same coins, at twice the price
+    inst.loans *= 2.0
+    assert np.isclose(inst.mm_capacity(PRICE * 2.0, 2.0 * cap).sum(), 1.0)
+    # a market maker above its target quotes with its target only
+    inst.cash[np.flatnonzero(mms)[0]] *= 10.0
+    assert np.isclose(inst.mm_capacity(PRICE * 2.0, 2.0 * cap).sum(), 1.0)
+
+
+def test_a_market_maker_past_its_loss_limit_closes():
+    inst = _population()
+    mm = int(np.flatnonzero(inst.kind == MARKET_MAKER)[0])
+    limit = inst.cfg.mm_withdraw_equity * inst.equity_peak[mm]
+    inst.cash[mm] -= inst.equity(PRICE)[mm] - 0.9 * limit  # lost down to 90% of its limit
+    assert 0 < inst.equity(PRICE)[mm] < limit
+    _, _, closed = inst.close_small(PRICE)
+    assert mm in closed and not inst.alive[mm]
+    assert inst.mm_capacity(PRICE, inst.cap0)[mm] == 0.0

@@ -97,8 +97,10 @@ def test_big_crash_with_leverage_causes_liquidations_and_defaults():
     _, df = _run(
         shock__day=20,
         shock__fundamental_drop=0.7,
-        institutions__leverage_target=4.0,
-        institutions__leverage_max=5.0,
+        # at 4x a fund closes solvent once it has lost 80% (a closure, not a default); at 8x
+        # one day of the crash takes it from above that line to below zero
+        institutions__leverage_target=8.0,
+        institutions__leverage_max=10.0,
         traders__leverage_share=0.3,  # enough leveraged traders to survive the burn-in
     )
     assert df["liquidations"].iloc[-1] > 0

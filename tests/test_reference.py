@@ -42,7 +42,7 @@ CAPPED = {**CRASH, "savers__max_float_share": 0.001, "regulator__threshold": 1.0
     ("seed", "overrides"),
     [
         (3, CRASH),
-        (8, {**CRASH, "network__topology": "barabasi_albert", "savers__payday_sync": True}),
+        (9, {**CRASH, "network__topology": "barabasi_albert", "savers__payday_sync": True}),
         (5, LADDER),
         (4, CAPPED),
     ],

@@ -131,6 +131,8 @@ class InstitutionPopulation:
         self.outside_cash0 = -float(self.loans[:, n].sum())
         self.equity0 = self.equity(price0)
         self.equity_ref = self.equity0.copy()  # a market maker's quoting reference
+        self.paid_out = 0.0  # USD market makers have paid to their owners (the outside)
+        self.equity_peak = self.equity0.copy()  # a market maker's highest equity since entry
         self.deposits0 = self.loans[:, n] * (self.kind == LENDER)
         self.cap0 = total_cap  # USD, the coins' cap at day 0 (entrants are sized against it)
         # calm daily volatility of each coin: the market's reference scaled by the coin's
@@ -169,15 +171,48 @@ class InstitutionPopulation:
         e = self.equity(price)
         return np.divide(self.coins @ price, e, out=np.full(self.n, np.inf), where=e > 0)
 
-    def mm_capacity(self, price: np.ndarray) -> np.ndarray:
-        """Quoting capital of each market maker relative to all market makers' initial equity."""
-        e = self.equity(price)
-        is_mm = self.kind == MARKET_MAKER
-        quoting = is_mm & self.alive & (e >= self.cfg.mm_withdraw_equity * self.equity_ref)
-        total0 = self.equity0[is_mm].sum()
-        if total0 <= 0:
+    def mm_target(self, coins_cap: float) -> np.ndarray:
+        """Each market maker's capital target, USD (n,): its day-0 equity scaled by the
+        coins' cap now over day 0's (0 for other kinds). A firm commits capital to making a
+        market in proportion to that market's size; an entrant starts below its target
+        and grows to it from what it earns."""
+        ratio = coins_cap / self.cap0 if self.cap0 > 0 else 1.0
+        return np.where(self.kind == MARKET_MAKER, self.equity0 * ratio, 0.0)
+
+    def mm_capacity(self, price: np.ndarray, coins_cap: float) -> np.ndarray:
+        """Quoting capital of each market maker relative to all market makers' targets, (n,):
+        1 in total when every market maker holds its target; less after losses or while
+        entrants grow. Depth is measured in coins, so capital is compared with the market's
+        size, not with day 0's dollars; a market maker quotes with at most its target."""
+        target = self.mm_target(coins_cap)
+        total = float(target.sum())
+        if total <= 0:
             return np.zeros(self.n)
-        return np.where(quoting, e / total0, 0.0)
+        quoting = (self.kind == MARKET_MAKER) & self.alive
+        e = np.maximum(self.equity(price), 0.0)
+        return np.where(quoting, np.minimum(e, target) / total, 0.0)
+
+    def pay_out(self, price: np.ndarray, coins_cap: float) -> float:
+        """Market makers pay equity above their capital target to their owners, from the
+        cash above their cash buffer ((1 - `mm_inventory_weight`) of the target; inventory
+        is not sold for it). Without this their capital would grow without bound from the
+        spread they earn, and depth with it, so that volatility would decay over a run.
+        Updates each market maker's equity peak (its loss limit's reference). Returns the
+        USD paid (to the outside)."""
+        mms = self.alive & (self.kind == MARKET_MAKER)
+        if not mms.any():
+            return 0.0
+        target = self.mm_target(coins_cap)
+        excess = self.equity(price) - target
+        spare = self.cash - (1.0 - self.cfg.mm_inventory_weight) * target
+        pay = np.where(mms, np.clip(np.minimum(excess, spare), 0.0, None), 0.0)
+        self.cash -= pay
+        self.equity_peak = np.where(
+            mms, np.maximum(self.equity_peak, self.equity(price)), self.equity_peak
+        )
+        paid = float(pay.sum())
+        self.paid_out += paid
+        return paid
 
     # ---- the rule ----------------------------------------------------------------------
     def decide(self, price: np.ndarray, effects: PolicyEffects, vol: np.ndarray) -> np.ndarray:
@@ -327,16 +362,16 @@ class InstitutionPopulation:
 
     def close_small(self, price: np.ndarray) -> tuple[np.ndarray, float, list[int]]:
         """Close every live fund whose equity is positive but below `fund_exit_equity` of the
-        equity it started with: its creditors are repaid in full (it is solvent) and the rest
-        goes to its owners, the outside. Not a default. Returns (coins, cash) passed to the
-        outside market and the indices closed."""
+        equity it started with, and every market maker below `mm_withdraw_equity` of its
+        highest equity since entry (its loss limit: it stops quoting and winds down rather
+        than wait, unable to earn, for a recovery). Creditors are repaid in full (it is
+        solvent) and the rest goes to its owners, the outside. Not a default; the place is
+        taken after `reentry_days`. Returns (coins, cash) passed to the outside market and
+        the indices closed."""
         equity = self.equity(price)
-        small = (
-            self.alive
-            & (self.kind == FUND)
-            & (equity > 0)
-            & (equity < self.cfg.fund_exit_equity * self.equity_ref)
-        )
+        fund = (self.kind == FUND) & (equity < self.cfg.fund_exit_equity * self.equity_ref)
+        mm = (self.kind == MARKET_MAKER) & (equity < self.cfg.mm_withdraw_equity * self.equity_peak)
+        small = self.alive & (equity > 0) & (fund | mm)
         out_coins = np.zeros(self.coins.shape[1])
         out_cash = 0.0
         closed = [int(i) for i in np.flatnonzero(small)]
@@ -369,6 +404,7 @@ class InstitutionPopulation:
         self.cash[idx] += equity + deposits
         self.loans[idx, n] += deposits
         self.equity_ref[idx] = equity
+        self.equity_peak[idx] = equity
         self._draw_traits(idx[self.kind[idx] == FUND], rng)
         mms = idx[self.kind[idx] == MARKET_MAKER]
         if len(mms):  # the inventory it aims for, at today's prices

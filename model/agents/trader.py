@@ -107,8 +107,12 @@ class TraderPopulation:
         log_fundamental: np.ndarray,
         effects: PolicyEffects,
         rng: np.random.Generator,
+        credit: float = np.inf,
     ) -> np.ndarray:
-        """Orders in coins, shape (n, assets), at the decision price `price`."""
+        """Orders in coins, shape (n, assets), at the decision price `price`.
+
+        `credit` (USD) is the most brokers lend to all traders together
+        (`broker_credit_scale`)."""
         t = self.cfg
         n, n_assets = self.coins.shape
         u = rng.random(n)
@@ -157,6 +161,9 @@ class TraderPopulation:
         orders = np.where(
             solvent[:, None], (target - weight) * equity[:, None] / price[None, :], 0.0
         )
+        scale = broker_credit_scale(orders, self.cash, price, credit)
+        if scale is not None:
+            orders = np.where(orders > 0, orders * scale[:, None], orders)
 
         # margin: leveraged traders below maintenance are liquidated
         liquidate = needs_liquidation(
@@ -201,6 +208,28 @@ class TraderPopulation:
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
+
+
+def broker_credit_scale(
+    orders: np.ndarray, cash: np.ndarray, price: np.ndarray, credit: float
+) -> np.ndarray | None:
+    """The factor (n,) on each trader's purchases that keeps brokers' margin loans to all
+    traders within `credit` (USD) at the decision price; None when nothing binds.
+
+    Margin loans are negative cash. When the day's orders (n, assets) would raise loans by
+    more than the room left under `credit`, every trader who would borrow more has its
+    purchases cut by the same factor, room / wanted; that cuts its new borrowing by at least
+    the factor (sales and its own cash are not cut), so loans stay within the credit. A
+    trader already over it can only sell. Brokers' credit is finite: without it a leveraged
+    trader re-levering into its own gains can buy up the market (a positive feedback that
+    issue 17's divergence sweep found)."""
+    debt = np.maximum(-cash, 0.0)
+    more = np.maximum(np.maximum(orders @ price - cash, 0.0) - debt, 0.0)
+    wanted = float(more.sum())
+    room = max(credit - float(debt.sum()), 0.0)
+    if wanted <= room:
+        return None
+    return np.where(more > 0, room / wanted, 1.0)
 
 
 def budget_clip(weight: np.ndarray, limit: np.ndarray) -> np.ndarray:
