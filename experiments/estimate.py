@@ -237,18 +237,24 @@ def model_omega(path_cov: np.ndarray, n_data: int, n_sim: int, seeds: int) -> np
 
 
 def j_test_general(
-    g: np.ndarray, d: np.ndarray, w: np.ndarray, omega: np.ndarray
+    g: np.ndarray, d: np.ndarray, w: np.ndarray, omega: np.ndarray, n_cov: int | None = None
 ) -> dict[str, float]:
     """The J test of the over-identifying restrictions for any weight W: at the estimate the
     moment gap g has covariance P Omega P' with P = I - D (D'WD)^-1 D'W, of rank k - p, and
-    J = g' (P Omega P')^+ g is chi-square with k - p degrees of freedom."""
+    J = g' (P Omega P')^+ g is chi-square with k - p degrees of freedom. When Omega is a
+    sample covariance of `n_cov` draws, its inverse overstates the true one by (n - 1) /
+    (n - k - 2) on average (the inverse-Wishart mean, Hartlap, Simon & Schneider 2007), so J
+    is scaled back by (n - k - 2) / (n - 1); NaN when n_cov <= k + 2."""
     k, p = d.shape
     proj = np.eye(k) - d @ np.linalg.pinv(d.T @ w @ d) @ d.T @ w
     vg = proj @ omega @ proj.T
     vals, vecs = np.linalg.eigh((vg + vg.T) / 2)
     keep = np.argsort(vals)[::-1][: k - p]  # the k - p directions g can move in
     z = vecs[:, keep].T @ g
-    return j_test(float(z @ (z / vals[keep])), k, p)
+    j = float(z @ (z / vals[keep]))
+    if n_cov is not None:
+        j = j * (n_cov - k - 2) / (n_cov - 1) if n_cov > k + 2 else math.nan
+    return j_test(j, k, p)
 
 
 def j_test(j: float, k: int, p: int) -> dict[str, float]:
@@ -407,7 +413,7 @@ def estimate(
         omega_model = model_omega(np.cov(centre, rowvar=False), len(r), days, seeds)
         cov = sandwich(d, omega_inv, omega_model)
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        test = j_test_general(centre[:seeds].mean(axis=0) - real, d, omega_inv, omega_model)
+        test = j_test_general(centre[:seeds].mean(axis=0) - real, d, omega_inv, omega_model, n_cov)
         ident = identification(d, omega_inv, params, se, theta)
     else:  # a failed run next to the estimate: no standard errors
         omega_model = np.full((k, k), np.nan)
