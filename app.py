@@ -2,8 +2,8 @@
 
     .venv/bin/solara run app.py --host 127.0.0.1 --production --no-check-version
 
-then open http://127.0.0.1:8765. The page and its parts live in `experiments/app_page.py`
-(layout and buttons), `app_controls.py` (parameters), `app_session.py` (the run) and `viz.py`
+then open http://127.0.0.1:8765. The page and its parts live in `experiments/app/`:
+`page.py` (layout and buttons), `controls.py` (parameters), `session.py` (the run) and `viz.py`
 (pictures). Each browser session gets its own model.
 
 Offline: `--no-check-version` stops Solara asking PyPI for a newer version (it does so before
@@ -22,4 +22,4 @@ import solara.server.settings
 solara.server.settings.telemetry.mixpanel_enable = False  # read when the server starts
 solara.server.settings.theme.show_banner = False  # a "runs on Solara" box over the page
 
-from crypto401k.experiments.app_page import Page  # noqa: E402, F401 (what Solara serves)
+from crypto401k.experiments.app.page import Page  # noqa: E402, F401 (what Solara serves)

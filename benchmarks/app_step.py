@@ -44,14 +44,14 @@ def readme_command() -> list[str]:
 
 def server_parts() -> None:
     """The server's work per frame, timed in this process (median of 10)."""
-    from crypto401k.experiments import viz
-    from crypto401k.experiments.app_controls import (
+    from crypto401k.experiments.app import viz
+    from crypto401k.experiments.app.controls import (
         DEFAULT_PRESET,
         config_for,
         load_preset,
         values_from_config,
     )
-    from crypto401k.experiments.app_session import Session
+    from crypto401k.experiments.app.session import Session
 
     cfg = config_for(DEFAULT_PRESET, values_from_config(load_preset(DEFAULT_PRESET)))
     s = Session(cfg)

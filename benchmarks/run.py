@@ -109,10 +109,10 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
     m.datacollector.collect = timed(m.datacollector.collect)  # type: ignore[method-assign]
     m._set_records = timed(m._set_records)  # type: ignore[method-assign]
     start = time.perf_counter()
-    m.run(window)
+    m.run_for(window)
     window_s = time.perf_counter() - start
     window_price = float(m.market.price[0])
-    m.run(days - window)
+    m.run_for(days - window)
     run_s = time.perf_counter() - start
     peak = peak_bytes()
     start = time.perf_counter()
@@ -185,7 +185,7 @@ def profile(n_agents: int, days: int, out: Path) -> None:
     profiler = Profiler(interval=0.0005)
     profiler.start()
     m = Crypto401kModel(scenario(n_agents, days), rng=1)
-    m.run(days)
+    m.run_for(days)
     profiler.stop()
     out.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
 

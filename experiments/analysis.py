@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from crypto401k.experiments.outcomes import metric_info, split_metric
+from crypto401k.experiments.registry import metric_info, split_metric
 from scipy import stats
 
 ALPHA = 0.05
@@ -45,8 +45,11 @@ def mean_ci(x: np.ndarray, level: float = 0.95, binary: bool = False) -> tuple[f
         return mean, float(ci.low), float(ci.high)
     if len(x) < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * stats.sem(x))
-    return mean, mean - half, mean + half
+    sem = float(stats.sem(x))
+    if sem == 0.0:  # every value the same: scipy's interval needs a positive scale
+        return mean, mean, mean
+    low, high = stats.t.interval(level, len(x) - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
 
 
 def paired_effect(

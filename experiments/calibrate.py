@@ -306,11 +306,11 @@ def failure_week(
         },
         seed,
     )
-    m.run(day)
+    m.run_for(day)
     coins = ~m.market.pegged
     cap = float(m.market.price[coins] @ m.market.supply[coins])
     eve = float(m.market.price[0])
-    m.run(WEEK_DAYS + 1)
+    m.run_for(WEEK_DAYS + 1)
     week = float(m.datacollector.get_model_vars_dataframe()["price"].iloc[day + WEEK_DAYS])
     return float(m.exchanges.lost_usd[exchange] / cap), week / eve - 1.0
 
@@ -320,9 +320,8 @@ def failure_week_check(seeds: int, exchanges: tuple[int, ...] = (0, 4, 19)) -> l
     over `seeds`, beside the news law's fall at the same loss: the model adds its customers'
     panic and fire sales to the news, and this shows by how much."""
     from crypto401k.model import scenarios
-    from crypto401k.model.config import Config
 
-    x = Config.from_toml(scenarios.file("four_assets")).exchanges
+    x = scenarios.load("four_assets").exchanges
     rows = []
     for k in exchanges:
         lost, week = np.array([failure_week(s, k) for s in range(seeds)]).T

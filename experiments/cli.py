@@ -34,6 +34,24 @@ from crypto401k.model.config import (
 from crypto401k.model.memory import check_fits
 
 EXIT_USAGE = 2
+# the library names a bad argument by its parameter; the command line by its flag
+FLAGS = {
+    "seeds": "--seeds",
+    "years": "--years",
+    "workers": "--workers",
+    "out": "--out",
+    "scheduler": "--scheduler",
+    "data": "--data",
+    "scenario": "--config",
+    "budget": "--budget",
+    "holdout": "--holdout",
+}
+
+
+def as_flags(message: str, flags: dict[str, str] = FLAGS) -> str:
+    """A library message ("seeds = 0: ...") as the command line says it ("--seeds = 0: ...")."""
+    name, sep, rest = message.partition(" = ")
+    return f"{flags[name]}{sep}{rest}" if sep and name in flags else message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate one scenario and write its time series")
     run.add_argument(
         "--config",
-        help="a built-in scenario (four_assets, btc_only) or a scenario TOML file "
-        "(default: four_assets)",
+        help="a built-in scenario (btc_only, four_assets, agencies, upper_bound) or a scenario "
+        "TOML file (default: btc_only, exactly the code's defaults)",
     )
     run.add_argument("--steps", help="days to simulate (run.steps; default 3650)")
     run.add_argument("--seed", help="random seed (run.seed; default 42)")
@@ -148,15 +166,7 @@ def load_config(
     path: str | None, steps: str | None, seed: str | None, overrides: list[str]
 ) -> Config:
     """The scenario (a built-in name, a file, or the default), with CLI overrides applied."""
-    if path is None or path in scenarios.names():
-        cfg = scenarios.load(path or scenarios.DEFAULT)
-    elif not path.strip() or (not path.endswith(".toml") and not Path(path).is_file()):
-        raise ConfigError(
-            f"--config = {path!r}: unknown scenario; allowed: {', '.join(scenarios.names())} "
-            "or a scenario .toml file"
-        )
-    else:
-        cfg = Config.from_toml(path)
+    cfg = Config() if path is None else scenarios.load(path)
     items: dict[str, Any] = dict(parse_set_option(item) for item in overrides)
     if steps is not None:
         items["run.steps"] = parse_set_option(f"run.steps={steps}")[1]
@@ -210,9 +220,7 @@ def _sweep_args(args: argparse.Namespace) -> tuple[int, float, int]:
         _number("--years", args.years, float),
         _number("--workers", args.workers, int),
     )
-    check_sweep(
-        *sizes, typed={"--seeds": args.seeds, "--years": args.years, "--workers": args.workers}
-    )
+    check_sweep(*sizes, typed={"seeds": args.seeds, "years": args.years, "workers": args.workers})
     return sizes
 
 
@@ -234,7 +242,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     sizes = _sweep_args(args)
     read_btc_data(args.btc_data)
     if args.assets:
-        read_assets_data(args.assets_data)
+        try:
+            read_assets_data(args.assets_data)
+        except ConfigError as exc:
+            raise ConfigError(as_flags(str(exc), {"data": "--assets-data"})) from None
     out = check_out_location(args.out, inside=True)
     result, runs, real_r = validate(*sizes, args.btc_data)
     if args.assets:
@@ -275,12 +286,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         seeds,
         years,
         workers,
-        typed={"--seeds": args.seeds, "--years": args.years or "5", "--workers": args.workers},
+        typed={"seeds": args.seeds, "years": args.years or "5", "workers": args.workers},
     )
     _, close = read_btc_data(args.btc_data)
-    check_estimate(
-        budget, holdout, len(close), {"--budget": args.budget, "--holdout": args.holdout}
-    )
+    check_estimate(budget, holdout, len(close), {"budget": args.budget, "holdout": args.holdout})
     out = check_out_location(args.out)
     client = connect(args.scheduler) if args.scheduler else None
     try:
@@ -450,10 +459,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_estimate(args)
         return cmd_params(args)
     except ConfigError as exc:
-        sys.stderr.write(f"crypto401k: error: {exc}\n")
+        sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")
         return EXIT_USAGE
     except SweepStoppedError as exc:  # the cluster went away: finished runs are kept
-        sys.stderr.write(f"crypto401k: error: {exc}\n")
+        sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")
         return 1
     except MemoryError:
         sys.stderr.write(

@@ -615,24 +615,24 @@ MAX_HOLDOUT = 0.5
 def check_estimate(
     budget: int, holdout: float, n_days: int, typed: dict[str, str] | None = None
 ) -> None:
-    """ConfigError naming the flag if --budget or --holdout is out of range for a series of
+    """ConfigError naming the parameter if `budget` or `holdout` is out of range for a series of
     `n_days` closes (both parts must be long enough for the moments and the bootstrap)."""
     from crypto401k.experiments.validate import MIN_DATA_DAYS
     from crypto401k.model.config import ConfigError
 
     typed = typed or {}
-    shown_b = typed.get("--budget", str(budget))
-    shown_h = typed.get("--holdout", f"{holdout:g}")
+    shown_b = typed.get("budget", str(budget))
+    shown_h = typed.get("holdout", f"{holdout:g}")
     if not 2 <= budget <= MAX_BUDGET:
-        raise ConfigError(f"--budget = {shown_b}: must be an integer from 2 to {MAX_BUDGET:,}")
+        raise ConfigError(f"budget = {shown_b}: must be an integer from 2 to {MAX_BUDGET:,}")
     if not (math.isfinite(holdout) and 0 <= holdout <= MAX_HOLDOUT):
         raise ConfigError(
-            f"--holdout = {shown_h}: must be a share of the series from 0 to {MAX_HOLDOUT:g}"
+            f"holdout = {shown_h}: must be a share of the series from 0 to {MAX_HOLDOUT:g}"
         )
     held = round(holdout * n_days)
     if n_days - held < MIN_DATA_DAYS or (held and held < mom.MIN_DAYS + 1):
         raise ConfigError(
-            f"--holdout = {shown_h}: leaves {n_days - held} days to estimate on and {held} to "
+            f"holdout = {shown_h}: leaves {n_days - held} days to estimate on and {held} to "
             f"hold out of {n_days}; at least {MIN_DATA_DAYS} and {mom.MIN_DAYS + 1} needed"
         )
 
@@ -658,7 +658,8 @@ def run_estimate(
     overrides under every run; `kwargs` go to `estimate`."""
     import time
 
-    from crypto401k.experiments.experiment import FolderLock, code_version
+    from crypto401k.experiments.experiment import FolderLock
+    from crypto401k.experiments.provenance import code_version
 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

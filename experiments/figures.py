@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from crypto401k.experiments.outcomes import metric_info
+from crypto401k.experiments.registry import metric_info
 from crypto401k.experiments.spec import Spec
 from crypto401k.model.config import parameter_table
 

@@ -260,7 +260,7 @@ OLD_TAG = "crypto401k-old"  # and moves an earlier run's folder to .NAME.crypto4
 _TAG_ROOM = len(f"..{TMP_TAG}-") + 7
 
 
-def check_out_location(raw: str | Path, flag: str = "--out", inside: bool = False) -> Path:
+def check_out_location(raw: str | Path, name: str = "out", inside: bool = False) -> Path:
     """The output folder `raw` as a Path; ConfigError if it cannot be created and written:
     an empty name, a name too long for the file system, a file on the way, a place that cannot
     be written (read-only, /proc, /sys). Run before any simulation. It leaves nothing behind:
@@ -268,9 +268,9 @@ def check_out_location(raw: str | Path, flag: str = "--out", inside: bool = Fals
     written inside an existing folder (an experiment's), not beside it (a run's)."""
     text = str(raw)
     if not text.strip():
-        raise ConfigError(f"{flag} = {text!r}: must name a folder, e.g. {flag} runs/mine")
+        raise ConfigError(f"{name} = {text!r}: must name a folder, e.g. runs/mine")
     if "\0" in text:
-        raise ConfigError(f"{flag} = {text!r}: must not contain a NUL character")
+        raise ConfigError(f"{name} = {text!r}: must not contain a NUL character")
     out = Path(text)
     here = out
     while not os.path.exists(here) and here != here.parent:  # False, not an error, if too long
@@ -280,18 +280,18 @@ def check_out_location(raw: str | Path, flag: str = "--out", inside: bool = Fals
         room = _TAG_ROOM if k == len(out.parts) - 1 else 0
         if len(os.fsencode(part)) > name_max - room:
             raise ConfigError(
-                f"{flag} = {text!r}: the name {part[:20] + '...'!r} is "
+                f"{name} = {text!r}: the name {part[:20] + '...'!r} is "
                 f"{len(os.fsencode(part))} bytes long; at most {name_max - room} allowed here"
             )
     if os.path.exists(here) and not os.path.isdir(here):
         what = "exists and is not a folder" if here == out else f"{str(here)!r} is a file"
-        raise ConfigError(f"{flag} = {text!r}: {what}; choose another folder")
+        raise ConfigError(f"{name} = {text!r}: {what}; choose another folder")
     probe_in = out if here == out and inside else (out.parent if here == out else here)
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".crypto401k-probe-", dir=probe_in))
     except OSError as exc:
         raise ConfigError(
-            f"{flag} = {text!r}: cannot write in {str(probe_in)!r} ({exc.strerror or exc}); "
+            f"{name} = {text!r}: cannot write in {str(probe_in)!r} ({exc.strerror or exc}); "
             "choose a folder you can write"
         ) from None
     return out
@@ -333,11 +333,11 @@ def prepare_out_dir(out: Path) -> None:
     """Refuse to overwrite a directory that is not an earlier run's output."""
     if out.exists():
         if not out.is_dir():
-            raise ConfigError(f"--out = {str(out)!r}: exists and is not a directory")
+            raise ConfigError(f"out = {str(out)!r}: exists and is not a directory")
         contents = {p.name for p in out.iterdir()}
         if contents and not contents <= set(RUN_FILES):
             raise ConfigError(
-                f"--out = {str(out)!r}: exists and holds files that are not a crypto401k run's "
+                f"out = {str(out)!r}: exists and holds files that are not a crypto401k run's "
                 f"({', '.join(sorted(contents - set(RUN_FILES))[:3])}); choose another directory"
             )
 

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from crypto401k.experiments.extras import require
 from crypto401k.experiments.spec import Point, Spec, check_overrides, steps_for
+
+
+def _salib(module: str) -> Any:
+    """A SALib module; one message naming the `sensitivity` extra if SALib is missing."""
+    return require(module, "sensitivity", "the sensitivity experiment (Morris, Sobol)")
+
 
 SAMPLE_SEED = 2025  # the year of the executive order; any fixed seed would do
 
@@ -39,7 +46,7 @@ def _points(spec: Spec, names: list[str], x: np.ndarray, stage: str) -> list[Poi
 
 
 def morris_points(spec: Spec) -> tuple[list[Point], np.ndarray]:
-    from SALib.sample import morris
+    morris = _salib("SALib.sample.morris")
 
     sens = spec.sensitivity
     prob = problem(sens.bounds)
@@ -50,7 +57,7 @@ def morris_points(spec: Spec) -> tuple[list[Point], np.ndarray]:
 
 
 def sobol_points(spec: Spec, names: list[str]) -> tuple[list[Point], np.ndarray]:
-    from SALib.sample import sobol
+    sobol = _salib("SALib.sample.sobol")
 
     sens = spec.sensitivity
     prob = problem({n: sens.bounds[n] for n in names})
@@ -84,7 +91,7 @@ def noise_share(df: pd.DataFrame, metric: str) -> float:
 
 def analyse_morris(spec: Spec, x: np.ndarray, df: pd.DataFrame, metric: str) -> pd.DataFrame:
     """mu*, its 95% bootstrap half-width, and sigma per parameter (sorted by mu*)."""
-    from SALib.analyze import morris
+    morris = _salib("SALib.analyze.morris")
 
     y = point_means(df, len(x), metric)
     names = list(spec.sensitivity.bounds)
@@ -124,7 +131,7 @@ def analyse_sobol(
     spec: Spec, names: list[str], x: np.ndarray, df: pd.DataFrame, metric: str
 ) -> pd.DataFrame:
     """First-order S1 and total ST indices with 95% bootstrap half-widths."""
-    from SALib.analyze import sobol
+    sobol = _salib("SALib.analyze.sobol")
 
     y = point_means(df, len(x), metric)
     cols = ["parameter", "S1", "S1_conf", "ST", "ST_conf"]

@@ -21,7 +21,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from crypto401k.experiments.outcomes import base_config, event_day, split_metric
+from crypto401k.experiments.outcomes import base_config, event_day
+from crypto401k.experiments.registry import split_metric
 from crypto401k.model import scenarios
 from crypto401k.model.config import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator

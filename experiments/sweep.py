@@ -23,13 +23,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from crypto401k.experiments.outcomes import execute
+from crypto401k.experiments.extras import require
 from crypto401k.experiments.run import json_default
 from crypto401k.experiments.spec import Point
+from crypto401k.experiments.worker import execute
 from crypto401k.model.config import ConfigError
 
 RUNS_SUBDIR = "runs"
@@ -169,24 +170,32 @@ def lost_record(task: dict[str, Any], why: str) -> dict[str, Any]:
     return record
 
 
-def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+def in_processes(
+    workers: int, fn: Callable[[Any], Any], items: list[Any]
+) -> Iterator[tuple[int, Future]]:
+    """fn(item) for each item in at most `workers` spawned processes (the project's one
+    process pool); yields (index of the item, its finished future) as each finishes."""
     # spawn, not fork: forking a process whose numpy threads are running is unsafe
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx)
+    pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx)
     try:
-        futures = {pool.submit(fn, t): j for j, t in enumerate(tasks)}
+        futures = {pool.submit(fn, x): j for j, x in enumerate(items)}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for fut in done:
-                j = futures[fut]
-                try:
-                    record = fut.result()
-                except Exception as exc:  # the worker died (BrokenProcessPool...)
-                    record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
-                yield j, record
+                yield futures[fut], fut
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:
+    for j, fut in in_processes(workers, fn, tasks):
+        try:
+            record = fut.result()
+        except Exception as exc:  # the worker died (BrokenProcessPool...)
+            record = lost_record(tasks[j], f"{type(exc).__name__}: {exc}")
+        yield j, record
 
 
 def _on_dask(
@@ -221,7 +230,7 @@ def _on_dask(
             alone_since = alone_since if alone_since is not None else asked
             if asked - alone_since >= no_worker_s:
                 raise SweepStoppedError(
-                    f"--scheduler = {_dask_address(client)!r}: no worker connected for "
+                    f"scheduler = {_dask_address(client)!r}: no worker connected for "
                     f"{no_worker_s:g} s with {len(pending)} of {len(tasks)} runs left; stopped "
                     "(finished runs are kept: start workers and run the same command to resume)"
                 )
@@ -252,8 +261,9 @@ def _dask_address(client: Any) -> str:
 
 def connect(address: str, timeout_s: float = 10.0) -> Any:
     """A `distributed.Client` for the scheduler at `address`, with at least one worker;
-    ConfigError if it cannot be reached or has no worker within `timeout_s`."""
-    from distributed import Client
+    ConfigError if it cannot be reached or has no worker within `timeout_s`, or if Dask is
+    not installed (the `dask` extra)."""
+    distributed = require("distributed", "dask", f"scheduler = {address!r}: a Dask cluster")
 
     _check_reachable(address, timeout_s)
     # in a thread, so that a server that accepts the connection but never answers as a Dask
@@ -262,7 +272,9 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
 
     def make() -> None:
         try:
-            made["client"] = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+            made["client"] = distributed.Client(
+                address, timeout=f"{timeout_s}s", set_as_default=False
+            )
         except Exception as exc:  # a bad address raises anything from ValueError to OSError
             made["error"] = exc
 
@@ -277,7 +289,7 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
             else (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         )
         raise ConfigError(
-            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
+            f"scheduler = {address!r}: cannot connect to a Dask scheduler there ({reason}); "
             "expected an address like tcp://HOST:8786"
         )
     client = made["client"]
@@ -286,7 +298,7 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
     except Exception:
         client.close(timeout=timeout_s)
         raise ConfigError(
-            f"--scheduler = {address!r}: the scheduler has no worker (waited {timeout_s:g} s)"
+            f"scheduler = {address!r}: the scheduler has no worker (waited {timeout_s:g} s)"
         ) from None
     return client
 
@@ -304,31 +316,30 @@ def _check_reachable(address: str, timeout_s: float) -> None:
         if re.match(r"^(tls|ucx|inproc|ws|wss)://", address):
             return
         raise ConfigError(
-            f"--scheduler = {address!r}: not a scheduler address; expected one like tcp://HOST:8786"
+            f"scheduler = {address!r}: not a scheduler address; expected one like tcp://HOST:8786"
         )
     host, port = match.group(1).strip("[]"), int(match.group(2))
     if not 0 < port < 65536:
-        raise ConfigError(f"--scheduler = {address!r}: port {port} must be in 1..65535")
+        raise ConfigError(f"scheduler = {address!r}: port {port} must be in 1..65535")
     try:
         socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as exc:
         raise ConfigError(
-            f"--scheduler = {address!r}: cannot connect to a Dask scheduler there "
+            f"scheduler = {address!r}: cannot connect to a Dask scheduler there "
             f"({exc.strerror or type(exc).__name__}); expected an address like tcp://HOST:8786"
         ) from None
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int, done: int, enabled: bool, label: str) -> Any:
-    if not enabled:
-        return _NoBar()
+    """Runs done, rate and time left on stderr; a bar that shows nothing when not `enabled`."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="run", desc=label, file=sys.stderr, smoothing=0.1)
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="run",
+        desc=label,
+        file=sys.stderr,
+        smoothing=0.1,
+        disable=not enabled,
+    )

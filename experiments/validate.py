@@ -17,13 +17,13 @@ the real moments estimated by a moving-block bootstrap of the real returns. Bloc
 from __future__ import annotations
 
 import math
-import multiprocessing
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from crypto401k.experiments.sweep import in_processes
 from crypto401k.model import metrics as mt
 from crypto401k.model import scenarios
 from crypto401k.model.config import Config, ConfigError
@@ -56,7 +56,7 @@ def baseline_run(seed: int, years: float, overrides: dict | None = None) -> dict
 # DeFi-token basket; its stablecoin stays at par with no shock) against Bitstamp BTC, ETH and
 # LTC (Litecoin stands in for the smaller token). Sizes and calibration:
 # model/scenarios/four_assets.toml and docs/calibration.md.
-SEVERAL_ASSETS = scenarios.DEFAULT
+SEVERAL_ASSETS = "four_assets"
 DATA_NAMES = ("btc", "eth", "ltc")  # the data's series for the model's assets, in order
 
 
@@ -81,7 +81,7 @@ def coin_names(cfg: Config) -> list[str]:
 
 
 def read_assets_data(data: str | Path | None = None) -> np.ndarray:
-    """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming --assets-data."""
+    """Closes of the DATA_NAMES series, shape (days, 3); ConfigError naming `data`."""
     try:
         with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
             warnings.simplefilter("ignore")
@@ -90,15 +90,15 @@ def read_assets_data(data: str | Path | None = None) -> np.ndarray:
         if missing:
             raise ValueError(f"no {', '.join(n + '_close' for n in missing)} column")
     except ValueError as exc:
-        raise ConfigError(f"--assets-data = {str(data)!r}: {exc}") from None
+        raise ConfigError(f"data = {str(data)!r}: {exc}") from None
     except (IndexError, TypeError, AttributeError):  # numpy on an empty or one-row file
         raise ConfigError(
-            f"--assets-data = {str(data)!r}: must be a CSV with date,btc_close,eth_close,"
+            f"data = {str(data)!r}: must be a CSV with date,btc_close,eth_close,"
             f"ltc_close columns and at least {MIN_DATA_DAYS} rows"
         ) from None
     if len(closes) < MIN_DATA_DAYS:
         raise ConfigError(
-            f"--assets-data = {str(data)!r}: {len(closes)} rows; at least {MIN_DATA_DAYS} "
+            f"data = {str(data)!r}: {len(closes)} rows; at least {MIN_DATA_DAYS} "
             "daily closes needed"
         )
     return closes[:, [names.index(n) for n in DATA_NAMES]]
@@ -159,15 +159,20 @@ def _fact_lines(facts: dict[str, dict[str, Any]], real_label: str, width: int) -
 
 
 def map_seeds(fn, seeds, years: float, workers: int) -> list:
-    """fn(seed, years) for each seed, in seed order; in `workers` spawned processes (fork is
-    unsafe once numpy's threads exist), or in this process when workers is 1. The result
-    does not depend on the number of workers."""
+    """fn(seed, years) for each seed, in seed order; in `workers` processes (the sweep's
+    pool), or in this process when workers is 1. The result does not depend on the number of
+    workers; a worker's error is raised."""
     seeds = list(seeds)
-    if workers <= 1:
+    if workers <= 1 or len(seeds) <= 1:
         return [fn(s, years) for s in seeds]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        return list(pool.map(fn, seeds, [years] * len(seeds)))
+    results: list[Any] = [None] * len(seeds)
+    for j, fut in in_processes(workers, partial(_by_seed, fn, years), seeds):
+        results[j] = fut.result()
+    return results
+
+
+def _by_seed(fn, years: float, seed: int) -> Any:
+    return fn(seed, years)
 
 
 MAX_SEEDS = 100_000  # seeds of one sweep: 10,000x the canonical 30 would take months
@@ -178,29 +183,25 @@ MAX_WORKERS = 1024  # local processes
 def check_sweep(
     seeds: int, years: float, workers: int, typed: dict[str, str] | None = None
 ) -> None:
-    """Validate a sweep's size once, at the boundary; raise ConfigError naming the flag and
-    its value as the user typed it (`typed`: flag -> text; default: the number)."""
+    """Validate a sweep's size once, at the boundary; raise ConfigError naming the parameter
+    and its value as the user typed it (`typed`: name -> text; default: the number)."""
     typed = typed or {}
     shown = {
-        "--seeds": typed.get("--seeds", str(seeds)),
-        "--years": typed.get("--years", f"{years:g}"),
-        "--workers": typed.get("--workers", str(workers)),
+        "seeds": typed.get("seeds", str(seeds)),
+        "years": typed.get("years", f"{years:g}"),
+        "workers": typed.get("workers", str(workers)),
     }
     if not 1 <= seeds <= MAX_SEEDS:
-        raise ConfigError(
-            f"--seeds = {shown['--seeds']}: must be an integer from 1 to {MAX_SEEDS:,}"
-        )
+        raise ConfigError(f"seeds = {shown['seeds']}: must be an integer from 1 to {MAX_SEEDS:,}")
     if not (math.isfinite(years) and 0 < years <= MAX_YEARS):
         raise ConfigError(
-            f"--years = {shown['--years']}: must be a number of years in (0, {MAX_YEARS:g}]"
+            f"years = {shown['years']}: must be a number of years in (0, {MAX_YEARS:g}]"
         )
     if round(365 * years) < 120:
-        raise ConfigError(
-            f"--years = {shown['--years']}: must be at least 0.33 (120 days of returns)"
-        )
+        raise ConfigError(f"years = {shown['years']}: must be at least 0.33 (120 days of returns)")
     if not 1 <= workers <= MAX_WORKERS:
         raise ConfigError(
-            f"--workers = {shown['--workers']}: must be an integer from 1 to {MAX_WORKERS}"
+            f"workers = {shown['workers']}: must be an integer from 1 to {MAX_WORKERS}"
         )
 
 
@@ -208,23 +209,22 @@ MIN_DATA_DAYS = 2 * BLOCK_DAYS + int(ACF_LAGS[-1])  # the bootstrap's blocks and
 
 
 def read_btc_data(data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(dates, closes) of the --data file; ConfigError naming --data if it is not a
+    """(dates, closes) of the `data` file; ConfigError naming `data` if it is not a
     date,close CSV with at least MIN_DATA_DAYS positive closes."""
     try:
         with warnings.catch_warnings():  # numpy warns on an empty file: the error says it
             warnings.simplefilter("ignore")
             dates, close = load_btc_close(data)
     except ValueError as exc:
-        raise ConfigError(f"--data = {str(data)!r}: {exc}") from None
+        raise ConfigError(f"data = {str(data)!r}: {exc}") from None
     except (IndexError, TypeError):  # numpy on an empty or one-row file
         raise ConfigError(
-            f"--data = {str(data)!r}: must be a CSV with a date,close header and at least "
+            f"data = {str(data)!r}: must be a CSV with a date,close header and at least "
             f"{MIN_DATA_DAYS} rows"
         ) from None
     if len(close) < MIN_DATA_DAYS:
         raise ConfigError(
-            f"--data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes "
-            "needed"
+            f"data = {str(data)!r}: {len(close)} rows; at least {MIN_DATA_DAYS} daily closes needed"
         )
     return dates, close
 

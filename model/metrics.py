@@ -7,7 +7,8 @@ of daily log returns. Annualization uses 365 days (crypto trades every day).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
+from scipy.sparse import csgraph
 
 DAYS_PER_YEAR = 365
 
@@ -109,16 +110,13 @@ def hop_distance(adjacency, sources: np.ndarray) -> np.ndarray:
     Returns an int array of length n: 0 at the sources, -1 where no path exists.
     """
     n = adjacency.shape[0]
-    dist = np.full(n, -1, dtype=np.int64)
-    frontier = np.zeros(n, dtype=bool)
-    frontier[np.asarray(sources, dtype=np.int64)] = True
-    hops = 0
-    while frontier.any():
-        dist[frontier] = hops
-        reached = (adjacency @ frontier.astype(np.float64)) > 0
-        frontier = reached & (dist < 0)
-        hops += 1
-    return dist
+    sources = np.asarray(sources, dtype=np.int64)
+    # one breadth-first search from a virtual node (index n) linked to every source
+    link = sparse.csr_array((np.ones(len(sources)), (np.zeros(len(sources), int), sources)), (1, n))
+    graph = sparse.block_array([[sparse.csr_array(adjacency), link.T], [link, None]], format="csr")
+    graph.eliminate_zeros()  # a stored zero is no edge
+    hops = csgraph.shortest_path(graph, directed=False, unweighted=True, indices=n)[:n] - 1
+    return np.where(np.isfinite(hops), hops, -1).astype(np.int64)
 
 
 def recovery_days(prices: np.ndarray, day: int) -> tuple[int, bool]:

@@ -32,7 +32,7 @@ from crypto401k.model.agents.institution import FUND, Institution, InstitutionPo
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
 from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
-from crypto401k.model.config import AGENCIES, Config
+from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.fiscal import FiscalLedger
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
@@ -100,8 +100,10 @@ class Crypto401kModel(mesa.Model):
     """A crypto market with 401(k) savers, retail traders, institutions and a regulator.
 
     Args:
-        config: the scenario; the built-in default scenario if None.
-        rng: seed (int) of all random draws; `config.run.seed` if None.
+        config: the scenario; the default, `Config()` (the `btc_only` scenario), if None.
+        rng: the seed (an int) of every random draw; `config.run.seed` if None. The seed is
+            recorded as `config.run.seed`, so `Crypto401kModel(m.config)` repeats the run. A
+            `numpy.random.Generator` is refused: its state cannot be recorded as a seed.
         **overrides: dotted parameter overrides, e.g. ``**{"savers.allocation": 0.03}``
             (``savers__allocation=0.03`` also works), as `mesa.batch_run` passes them.
     """
@@ -112,7 +114,9 @@ class Crypto401kModel(mesa.Model):
         cfg = config or Config()
         if overrides:
             cfg = cfg.with_overrides({k.replace("__", "."): v for k, v in overrides.items()})
-        seed = cfg.run.seed if rng is None else int(rng)
+        if rng is not None:  # a copy, not a revalidation: `_seed` checks run.seed's range
+            cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": _seed(rng)})})
+        seed = cfg.run.seed
         super().__init__(rng=seed)
         self.seed = seed
         self.config = cfg
@@ -423,10 +427,12 @@ class Crypto401kModel(mesa.Model):
         order = np.where(self.market.pegged, 0.0, o.adjust_speed * (aim - self.outside_coins))
         return np.maximum(order, -np.maximum(self.outside_coins, 0.0))[None, :]
 
-    def run(self, steps: int | None = None) -> None:
-        """Simulate `steps` days (default: the configuration's `run.steps`)."""
-        for _ in range(self.config.run.steps if steps is None else steps):
-            self.step()
+    def run(self) -> None:
+        """Simulate to the run's last day, `config.run.steps` (Mesa's `step()` runs one day,
+        `run_for(n)` n days)."""
+        left = self.config.run.steps - self.steps
+        if left > 0:
+            self.run_for(left)
 
     # ---- policy: the regulator or the agencies; the rescue ------------------------------
     def _policy(self, day: int) -> PolicyEffects:
@@ -807,3 +813,13 @@ def supply_scale(
     sells = sum(np.maximum(-q, 0.0).sum(axis=0) for q in orders)
     room = margin * np.maximum(outside_coins, 0.0) + sells
     return np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
+
+
+def _seed(rng: Any) -> int:
+    """`rng` as a seed: an int (numpy's too, not a bool) that `run.seed` allows."""
+    if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or not 0 <= rng < 2**63:
+        raise ConfigError(
+            f"rng = {rng!r}: must be an integer seed in 0..2**63-1, or None for config.run.seed "
+            "(a numpy Generator is refused: its state cannot be recorded as the run's seed)"
+        )
+    return int(rng)

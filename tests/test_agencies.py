@@ -148,11 +148,11 @@ CRASH = {"shock.day": 20, "shock.fundamental_drop": 0.5}
 
 
 def test_the_cftc_leverage_cap_binds_once_in_force():
-    rules = [{"name": "cap", "agencies": ["CFTC"], "instrument": "leverage_cap", "value": 1.5,
+    rules = [{"name": "cap", "agencies": ["CFTC"], "instrument": "leverage_cap", "value": 1.2,
               "trigger": "pressure", "rung": 1}]  # fmt: skip
     m, df = run(
         agencies_config(
-            steps=300,
+            steps=400,
             **{"agencies.rules": rules, "agencies.cftc.threshold": 1e-9,
                "agencies.cftc.propose_days": 10, "agencies.cftc.comment_days": 0,
                "agencies.cftc.final_days": 0, "agencies.executive_order": False, **CRASH},
@@ -163,14 +163,17 @@ def test_the_cftc_leverage_cap_binds_once_in_force():
     # funds steer to the cap (prices move them around it between rebalancings)
     _, free = run(
         agencies_config(
-            steps=300, **{"agencies.rules": [], "agencies.executive_order": False, **CRASH}
+            steps=400, **{"agencies.rules": [], "agencies.executive_order": False, **CRASH}
         )
     )
     after = df["fund_leverage"].to_numpy()[start + 40 :]
     after = after[after > 0]  # days with live funds (0: every fund failed in the crash)
-    assert len(after) > 50 and abs(after.mean() - 1.5) < 0.1
+    assert len(after) > 50 and abs(after.mean() - 1.2) < 0.1
+    assert np.quantile(after, 0.95) < 1.2 + 0.2
+    # without the rule funds lever beyond it (re-entered funds start unlevered, so compare
+    # the upper part of the distribution, not the mean)
     unruled = free["fund_leverage"].to_numpy()[start + 40 :]
-    assert unruled[unruled > 0].mean() > 1.5 + 0.2
+    assert np.quantile(unruled[unruled > 0], 0.75) > 1.2 + 0.2
 
 
 def test_the_dol_vehicle_rule_leaves_crypto_to_the_target_date_sleeves():

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import solara
-from crypto401k.experiments import viz
-from crypto401k.experiments.app_controls import (
+from crypto401k.experiments.app import viz
+from crypto401k.experiments.app.controls import (
     BY_NAME,
     CONTROLS,
     changed,
@@ -33,7 +33,7 @@ from crypto401k.experiments.app_controls import (
     presets,
     values_from_config,
 )
-from crypto401k.experiments.app_session import Session, node_state
+from crypto401k.experiments.app.session import Session, node_state
 from crypto401k.experiments.cli import main as cli_main
 from crypto401k.model.config import ConfigError
 
@@ -602,13 +602,13 @@ def _choose(page, where: str, option: str) -> None:
 
 def test_the_app_refuses_a_run_that_would_not_fit_in_memory(monkeypatch):
     # the server checks a control's value as `crypto401k run --set` does, memory included
-    from crypto401k.experiments import app_input
-    from crypto401k.experiments.app_controls import config_for
+    from crypto401k.experiments.app import inputs
+    from crypto401k.experiments.app.controls import config_for
     from crypto401k.model.config import ConfigError
 
-    real = app_input.check_fits
+    real = inputs.check_fits
     monkeypatch.setattr(
-        app_input, "check_fits", lambda cfg, available=None: real(cfg, available=10**6)
+        inputs, "check_fits", lambda cfg, available=None: real(cfg, available=10**6)
     )
     with pytest.raises(ConfigError) as exc:
         config_for("btc_only", {"n_savers": 3000})  # a machine with 1 MB free

@@ -29,7 +29,7 @@ def four(**overrides) -> Config:
 def test_built_in_scenarios_load_and_btc_only_is_the_default_config():
     assert set(scenarios.names()) >= {"four_assets", "btc_only"}
     assert scenarios.load("btc_only") == Config()
-    cfg = scenarios.load()
+    cfg = scenarios.load("four_assets")
     assert [a.name for a in cfg.assets] == ["BTC", "ETH", "DEFI", "USDC"]
     assert [a.kind for a in cfg.assets] == ["coin", "coin", "coin", "stablecoin"]
     assert sum(cfg.menu_weights) == pytest.approx(1.0)
@@ -38,7 +38,7 @@ def test_built_in_scenarios_load_and_btc_only_is_the_default_config():
 
 
 def test_renaming_and_removing_assets_is_configuration():
-    cfg = scenarios.load().model_dump()
+    cfg = scenarios.load("four_assets").model_dump()
     cfg["assets"] = [cfg["assets"][0], {**cfg["assets"][1], "name": "ETHER"}]
     cfg["market"]["correlation"] = [[1.0, 0.8], [0.8, 1.0]]
     cfg["savers"]["menu"] = {"BTC": 0.7, "ETHER": 0.3}
@@ -68,7 +68,7 @@ def test_renaming_and_removing_assets_is_configuration():
 )  # fmt: skip
 def test_bad_several_asset_input_names_field_value_and_what_is_allowed(override, field, allowed):
     with pytest.raises(ConfigError) as err:
-        scenarios.load().with_overrides(override)
+        scenarios.load("four_assets").with_overrides(override)
     message = str(err.value)
     assert message.startswith(field) and allowed in message and "\n" not in message
 
@@ -256,7 +256,7 @@ def test_exchange_held_plans_share_the_loss_and_it_is_booked_by_holder():
         m = Crypto401kModel(
             four(**base, **{"exchanges.plan_custody_segregated": segregated}), rng=3
         )
-        m.run(20)
+        m.run_for(20)
         at = m.exchanges.saver_exchange == k
         coins_before = m.savers.coins[at].sum(axis=0)
         traders_before = m.traders.coins[m.exchanges.trader_exchange == k].sum(axis=0)
@@ -289,8 +289,8 @@ def test_a_failure_spreads_fear_over_the_social_graph_and_cuts_fundamentals():
     hit = Crypto401kModel(
         four(**base, **{"exchanges.fail_day": 10, "exchanges.fail_exchange": 0}), rng=6
     )
-    calm.run(11)
-    hit.run(11)
+    calm.run_for(11)
+    hit.run_for(11)
     assert hit.exchanges.failed[0] and not calm.exchanges.failed.any()
     assert (hit.market.fundamental[:3] < calm.market.fundamental[:3]).all()
     assert hit._fear_share(11).sum() > calm._fear_share(11).sum()
@@ -315,7 +315,7 @@ def test_a_crash_in_one_asset_moves_only_its_fundamental_on_the_day():
         drop = 0.5 if asset else 0.0
         cfg = four(**{"shock.day": day, "shock.asset": asset, "shock.fundamental_drop": drop})
         m = Crypto401kModel(cfg, rng=11)
-        m.run(day + 1)  # through the shock day: the same draws until the prices react
+        m.run_for(day + 1)  # through the shock day: the same draws until the prices react
         runs[asset] = m.market.log_fundamental.copy()
     diff = runs["DEFI"] - runs[None]
     assert diff[2] == pytest.approx(np.log(0.5)) and np.all(diff[[0, 1, 3]] == 0.0)
@@ -333,7 +333,7 @@ def test_per_asset_daily_volume_sets_that_assets_turnover():
 
 def test_per_asset_holding_gains_add_up_to_each_holders_total():
     m = Crypto401kModel(four(**{"stablecoin.shock_day": 5, "stablecoin.shock_reserve_loss": 0.2}))
-    m.run(40)
+    m.run_for(40)
     assert np.allclose(m.holding_pnl_asset.sum(axis=1), m.holding_pnl, rtol=1e-9, atol=1.0)
 
 

@@ -24,7 +24,7 @@ from crypto401k.experiments import experiment as experiment_mod
 from crypto401k.experiments import run as run_mod
 from crypto401k.experiments import sweep as sweep_mod
 from crypto401k.experiments import validate as validate_mod
-from crypto401k.experiments.app_input import config_from_controls
+from crypto401k.experiments.app.inputs import config_from_controls
 from crypto401k.experiments.cli import main
 from crypto401k.experiments.experiment import FolderLock, run_experiment
 from crypto401k.model.config import Config, ConfigError, parameter_table, parse_set_option
@@ -262,14 +262,14 @@ def test_books_check_covers_the_stablecoin():
 
 
 def test_a_failed_books_check_is_a_flagged_run_in_a_sweep(monkeypatch):
-    from crypto401k.experiments import outcomes
+    from crypto401k.experiments import outcomes, worker
 
     def broken(m, rtol=run_mod.BOOKS_RTOL):
         return {"ok": False, "failed": ["cash_error_usd"], "cash_error_usd": 5.0,
                 "tolerance": {"cash_error_usd": 1.0}, "rtol": rtol}  # fmt: skip
 
     monkeypatch.setattr(outcomes, "books_check", broken)
-    record = outcomes.execute(
+    record = worker.execute(
         {"point": 0, "seed": 1, "overrides": {"run.steps": 10, "savers.n_cohorts": 20}}
     )
     assert record["status"] == "failed" and "BooksError" in record["error"]
@@ -328,6 +328,35 @@ def test_experiment_flags_have_ranges(tmp_path, capsys, no_work):
     refused(["experiment", "dampen", "--workers", "100000", "--out", out], capsys, "--workers")
     refused(["experiment", "dampen", "--seeds", "nan", "--out", out], capsys, "--seeds")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("call", "library", "flag"),
+    [
+        (lambda o: run_experiment("dampen", seeds=0, out=o), "seeds = 0:", "--seeds = 0:"),
+        (lambda o: run_experiment("dampen", workers=0, out=o), "workers = 0:", "--workers = 0:"),
+        (lambda o: run_experiment("dampen", out=""), "out = '':", "--out = '':"),
+        (lambda o: validate_mod.check_sweep(1, -1.0, 1), "years = -1:", "--years = -1:"),
+        (lambda o: validate_mod.read_btc_data(o / "none.csv"), "data = ", "--data = "),
+    ],
+)
+def test_the_library_names_parameters_and_the_cli_flags(tmp_path, no_work, call, library, flag):
+    """A library call's message names its parameter (`seeds = 0`), not a flag; the command
+    line says the same with the flag (`--seeds = 0`)."""
+    from crypto401k.experiments.cli import as_flags
+
+    with pytest.raises(ConfigError) as caught:
+        call(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(library) and "--" not in message.split(":")[0]
+    assert as_flags(message).startswith(flag)
+
+
+def test_validate_assets_data_is_named_by_its_flag(tmp_path, capsys, no_work):
+    data = tmp_path / "assets.csv"
+    data.write_text("date,btc_close\n")
+    argv = ["validate", "--assets", "--assets-data", str(data), "--out", str(tmp_path / "v")]
+    refused(argv, capsys, "--assets-data = ")
 
 
 def test_an_experiment_too_big_for_memory_is_refused(tmp_path, capsys, no_work, monkeypatch):

@@ -78,7 +78,7 @@ def _peak(n: int, days: int) -> int:
     code = (
         "from benchmarks.run import peak_bytes, scenario; "
         "from crypto401k.model.model import Crypto401kModel; "
-        f"m = Crypto401kModel(scenario({n}, {days}), rng=1); m.run({days}); "
+        f"m = Crypto401kModel(scenario({n}, {days}), rng=1); m.run_for({days}); "
         "print(peak_bytes())"
     )
     run = subprocess.run(

@@ -24,6 +24,8 @@ def test_run_writes_timeseries_summary_and_config(tmp_path, capsys):
     code = main(
         [
             "run",
+            "--config",
+            "four_assets",
             "--steps",
             "120",
             "--seed",
@@ -73,7 +75,7 @@ def test_run_writes_timeseries_summary_and_config(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "books        balanced" in printed
     assert "annualized volatility" in printed and "regulator" in printed
-    # the default scenario's other assets, exchanges and stablecoin are summarized too
+    # the four-asset scenario's other assets, exchanges and stablecoin are summarized too
     assert set(summary["assets"]) == {"BTC", "ETH", "DEFI", "USDC"}
     usdc = summary["assets"]["USDC"]
     assert usdc["min"] == summary["stablecoin"]["min_price"]

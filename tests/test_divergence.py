@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from crypto401k.experiments.outcomes import execute
+from crypto401k.experiments.worker import execute
 from crypto401k.model.config import Config
 from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.ranges import EXPLICIT, dynamic_parameters
@@ -81,7 +81,7 @@ def test_no_point_in_the_documented_ranges_diverges(point, seed):
 
 def test_the_guard_flags_a_price_far_from_its_fundamental():
     m = Crypto401kModel(small_config(**{"run.steps": 20}), rng=1)
-    m.run(5)
+    m.run_for(5)
     assert not m.diverged
     m.market.log_base = m.market.log_base + math.log(1e6)  # a million-fold gap
     m.step()

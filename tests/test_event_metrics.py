@@ -3,7 +3,8 @@ correlation, the stablecoin's depeg and who bears it, and plan coins lost at exc
 
 import numpy as np
 import pytest
-from crypto401k.experiments.outcomes import event_day, metric_info, run_metrics, split_metric
+from crypto401k.experiments.outcomes import event_day, run_metrics
+from crypto401k.experiments.registry import metric_info, split_metric
 from crypto401k.experiments.spec import load_spec
 from crypto401k.model import scenarios
 from crypto401k.model.config import ConfigError
@@ -50,12 +51,12 @@ def test_a_per_asset_metric_needs_that_asset_in_the_specs_scenario(tmp_path):
 
 
 def test_the_event_is_the_first_scheduled_one():
-    cfg = scenarios.load().with_overrides(
+    cfg = scenarios.load("four_assets").with_overrides(
         {"shock.day": 50, "exchanges.fail_day": 30, "stablecoin.shock_day": 40}
     )
     assert event_day(cfg) == 30
     assert event_day(cfg.with_overrides({"exchanges.fail_day": None})) == 40
-    assert event_day(scenarios.load()) is None
+    assert event_day(scenarios.load("four_assets")) is None
     # an exchange failure without exchanges is no event (the BTC-only scenario has none)
     assert event_day(scenarios.load("btc_only").with_overrides({"shock.day": 7})) == 7
 
@@ -90,7 +91,7 @@ def test_a_reserve_loss_never_made_good_is_borne_by_those_who_cannot_redeem():
     # the hole in the reserve is the holders' loss: first come are paid at par, the last
     # holders are left with coins worth nothing. Savers hold it as the "safe" part of the
     # sleeve and never redeem, so they are among the last
-    hole = 0.1 * scenarios.load().assets[3].market_cap_usd
+    hole = 0.1 * scenarios.load("four_assets").assets[3].market_cap_usd
     losses = [out[f"stable_loss_{h}_usd"] for h in ("savers", "outside", "institutions")]
     assert sum(losses) == pytest.approx(hole, rel=0.01)
     assert losses[0] > 0
@@ -133,7 +134,7 @@ def test_coins_lost_at_a_failed_exchange_are_not_also_counted_as_their_holders_f
          "savers.n_employers": 40},
         1,
     )  # fmt: skip
-    m.run(30)
+    m.run_for(30)
     open_coins, p0, pnl0 = m.savers.coins.sum(axis=0), m.market.price.copy(), m.holding_pnl[0]
     m.step()  # the failure day
     lost = m.exchanges.lost_coins[0, 0]
@@ -162,7 +163,7 @@ def test_the_scenario_is_set_once_at_the_top_of_a_spec(tmp_path):
 
 
 def test_per_asset_columns_exist_even_when_every_run_failed():
-    from crypto401k.experiments.experiment import collate
+    from crypto401k.experiments.report import collate
     from crypto401k.experiments.spec import grid_points
 
     spec = load_spec("assets").sized(quick=True)

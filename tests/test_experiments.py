@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from crypto401k.experiments import outcomes
+from crypto401k.experiments import outcomes, worker
 from crypto401k.experiments.cli import main
 from crypto401k.experiments.experiment import run_experiment
-from crypto401k.experiments.outcomes import METRICS
+from crypto401k.experiments.registry import METRICS
 from crypto401k.experiments.spec import builtin_names, grid_points, load_spec
 
 EXPERIMENTS = [
@@ -354,7 +354,7 @@ def die_on_seed_1(task):
     """A worker that dies (as if killed by the OOM killer) on seed 1."""
     if task["seed"] == 1:
         os._exit(1)
-    return outcomes.execute(task)
+    return worker.execute(task)
 
 
 def test_a_dead_worker_loses_only_its_runs_and_a_rerun_retries_them(tmp_path):

@@ -128,7 +128,7 @@ def test_the_model_draws_its_news_from_the_law_over_its_news_days(news_days):
         }
     )
     m = Crypto401kModel(cfg, rng=1)
-    m.run(5)
+    m.run_for(5)
     price = m.market.price.copy()
     coins_cap = float(np.where(m.market.pegged, 0.0, price * m.market.supply).sum())
     days = [m._exchange_day(d) for d in range(5, 5 + news_days + 2)]

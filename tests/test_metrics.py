@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 from crypto401k.model import metrics
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def test_gaussian_returns():
@@ -72,6 +74,23 @@ def test_hop_distance_on_a_path_and_a_disconnected_node():
     adj = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
     assert metrics.hop_distance(adj, np.array([0])).tolist() == [0, 1, 2, 3, -1]
     assert metrics.hop_distance(adj, np.array([0, 3])).tolist() == [0, 1, 1, 0, -1]
+    assert metrics.hop_distance(adj, np.array([], dtype=int)).tolist() == [-1] * 5
+
+
+@given(
+    n=st.integers(1, 40),
+    p=st.floats(0.0, 0.3),
+    seed=st.integers(0, 10_000),
+    k=st.integers(0, 5),
+)
+def test_hop_distance_is_networkx_multi_source_shortest_path(n, p, seed, k):
+    import networkx as nx
+
+    g = nx.gnp_random_graph(n, p, seed=seed)
+    sources = np.random.default_rng(seed).choice(n, size=min(k, n), replace=False)
+    expected = nx.multi_source_dijkstra_path_length(g, set(sources.tolist())) if k else {}
+    got = metrics.hop_distance(nx.to_scipy_sparse_array(g, nodelist=range(n)), sources)
+    assert got.tolist() == [int(expected.get(i, -1)) for i in range(n)]
 
 
 def test_recovery_days_counts_until_the_pre_shock_level():

@@ -126,7 +126,7 @@ def test_sensitive_regulator_escalates_after_losses():
 
 def test_mesa_agents_are_views_of_population_rows():
     m = Crypto401kModel(small_config(savers__allocation=0.05))
-    m.run(30)
+    m.run_for(30)
     savers = m.agents_by_type[RetirementSaver]
     traders = m.agents_by_type[RetailTrader]
     insts = m.agents_by_type[Institution]
@@ -194,7 +194,7 @@ def test_several_assets_are_recorded_per_asset():
         savers__menu=[0.7, 0.3],
     )
     m = Crypto401kModel(cfg, rng=2)
-    m.run(60)
+    m.run_for(60)
     df = m.datacollector.get_model_vars_dataframe()
     for name in ("price", "fundamental", "log_return", "volatility_30d"):
         assert {f"{name}_BTC", f"{name}_ETH"} <= set(df.columns)

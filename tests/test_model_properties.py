@@ -179,6 +179,39 @@ def test_different_seed_different_path():
 def test_rng_argument_overrides_config_seed():
     a = Crypto401kModel(small_config(run__seed=1), rng=5)
     b = Crypto401kModel(small_config(run__seed=5))
-    a.run(30)
-    b.run(30)
+    a.run_for(30)
+    b.run_for(30)
     assert a.price == b.price
+    # the seed is recorded: the model rebuilt from its own config repeats the run
+    assert a.config.run.seed == a.seed == 5
+    c = Crypto401kModel(a.config)
+    c.run_for(30)
+    assert c.price == a.price
+
+
+@pytest.mark.parametrize("bad", [np.random.default_rng(3), 2.5, "7", True, -1, 2**63])
+def test_rng_takes_only_an_integer_seed(bad):
+    with pytest.raises(ValueError, match=r"^rng = .*: must be an integer seed"):
+        Crypto401kModel(small_config(), rng=bad)
+
+
+def test_rng_takes_a_numpy_integer():
+    assert Crypto401kModel(small_config(), rng=np.int64(9)).config.run.seed == 9
+
+
+@given(days=st.integers(0, 40), more=st.integers(0, 40))
+def test_run_goes_to_the_last_day_wherever_it_starts(days, more):
+    """`run()` ends on day `run.steps` whatever `step`/`run_for` did before, and is the same
+    path as stepping day by day."""
+    steps = days + more + 1
+    a = Crypto401kModel(small_config(run__steps=steps))
+    if days:
+        a.run_for(days)
+    a.run()
+    b = Crypto401kModel(small_config(run__steps=steps))
+    for _ in range(steps):
+        b.step()
+    assert a.steps == b.steps == steps
+    assert a.datacollector.get_model_vars_dataframe().equals(
+        b.datacollector.get_model_vars_dataframe()
+    )

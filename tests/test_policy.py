@@ -235,5 +235,5 @@ def test_in_a_calm_market_the_regulator_does_not_act(seed):
     assert df["regulator_pressure"].max() < cfg.regulator.threshold
     # the same market with no crypto in the plans: no loss, no pressure at all
     m0 = Crypto401kModel(cfg.with_overrides({"savers.allocation": 0.0}), rng=seed)
-    m0.run(120)
+    m0.run_for(120)
     assert (m0.datacollector.get_model_vars_dataframe()["regulator_pressure"] == 0).all()

@@ -50,8 +50,8 @@ CAPPED = {**CRASH, "savers__max_float_share": 0.001, "regulator__threshold": 1.0
 def test_reference_gives_the_engine_s_model_bit_for_bit(seed, overrides):
     cfg = small_config(**overrides)
     engine, plain = Crypto401kModel(cfg, rng=seed), ReferenceModel(cfg, rng=seed)
-    engine.run(300)
-    plain.run(300)
+    engine.run_for(300)
+    plain.run_for(300)
     a = engine.datacollector.get_model_vars_dataframe()
     b = plain.datacollector.get_model_vars_dataframe()
     # the comparison covers the branches: panic, liquidations, policy, target-date rebalancing

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import solara
-from crypto401k.experiments import viz
-from crypto401k.experiments.app_controls import (
+from crypto401k.experiments.app import viz
+from crypto401k.experiments.app.controls import (
     CONTROLS,
     DEFAULT_PRESET,
     Control,
@@ -29,13 +29,13 @@ from crypto401k.experiments.app_controls import (
     presets,
     values_from_config,
 )
-from crypto401k.experiments.app_session import DEFAULT_SPEED, SPEEDS, Session, node_state
+from crypto401k.experiments.app.session import DEFAULT_SPEED, SPEEDS, Session, node_state
 from crypto401k.model.config import Config, ConfigError
 
 HERE = Path(__file__).parent
 
 
-@solara.component_vue(str(HERE / "app_image.vue"))
+@solara.component_vue(str(HERE / "image.vue"))
 def ClickImage(
     src: str, alt: str = "", width: int = 0, klass: str = "", event_click: Callable | None = None
 ) -> None:

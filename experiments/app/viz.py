@@ -1,5 +1,5 @@
 """The browser app's pictures and texts: the market graph, the time series, the status and
-the agencies' panel, each drawn from a model (no Solara here; `app_page.py` lays them out).
+the agencies' panel, each drawn from a model (no Solara here; `page.py` lays them out).
 
 Everything is drawn on the server into PNG images, so the page needs no JavaScript beyond
 Solara's own front end (which `.ci/solara-assets` installs for offline use). The network's

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crypto401k.experiments.app_input import config_from_controls
+from crypto401k.experiments.app.inputs import config_from_controls
 from crypto401k.model import scenarios
 from crypto401k.model.config import Config, ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 USER_SCENARIOS = ROOT / "scenarios"  # the repository's example scenarios (may be absent)
 TOPOLOGIES = ["stochastic_block", "barabasi_albert", "watts_strogatz", "erdos_renyi"]
 
@@ -143,7 +143,9 @@ def presets() -> dict[str, Path]:
     return found
 
 
-DEFAULT_PRESET = scenarios.DEFAULT
+# the app opens on the richest market, named on the page as its preset (the library's and the
+# CLI's default is `Config()`, the Bitcoin-only baseline)
+DEFAULT_PRESET = "four_assets"
 
 
 def load_preset(name: str) -> Config:
@@ -151,7 +153,7 @@ def load_preset(name: str) -> Config:
     found = presets()
     if name not in found:
         raise ConfigError(f"preset = {name!r}: must be one of {', '.join(found)}")
-    return Config.from_toml(found[name])
+    return scenarios.load(found[name])
 
 
 def has_part(cfg: Config, part: str | None) -> bool:
@@ -186,7 +188,7 @@ def config_for(preset: str, values: dict[str, Any]) -> Config:
             overrides[c.key] = c.to_config(values[c.name])
     if overrides.get("exchanges.fail_day") is not None:
         overrides["exchanges.fail_exchange"] = 0  # the largest venue
-    # checked on the server as `--set` is, memory included (experiments/app_input.py)
+    # checked on the server as `--set` is, memory included (experiments/app/inputs.py)
     return config_from_controls(overrides, base)
 
 

@@ -1,0 +1,75 @@
+"""One way per thing: one process pool, one scenario loader, one run summary."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = [*ROOT.glob("model/**/*.py"), *ROOT.glob("experiments/**/*.py"), ROOT / "app.py"]
+
+
+def _calls(name: str) -> dict[str, int]:
+    """Source file -> how many times it calls or names `name` (a pool's constructor)."""
+    found: dict[str, int] = {}
+    for path in PACKAGE:
+        tree = ast.parse(path.read_text("utf-8"))
+        n = sum(
+            1
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and (
+                (isinstance(node.func, ast.Name) and node.func.id == name)
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == name)
+            )
+        )
+        if n:
+            found[str(path.relative_to(ROOT))] = n
+    return found
+
+
+def test_one_process_pool():
+    """Local processes are started in one place, the sweep engine's `in_processes`."""
+    assert _calls("ProcessPoolExecutor") == {"experiments/sweep.py": 1}
+    assert _calls("Pool") == {}
+    assert _calls("get_context") == {"experiments/sweep.py": 1}
+
+
+def _square_plus(seed: int, years: float) -> float:
+    return seed * seed + years
+
+
+def test_map_seeds_goes_through_the_pool_in_seed_order():
+    from crypto401k.experiments.validate import map_seeds
+
+    seeds = [5, 1, 4, 2]
+    expected = [_square_plus(s, 0.5) for s in seeds]
+    assert map_seeds(_square_plus, seeds, 0.5, 1) == expected
+    assert map_seeds(_square_plus, seeds, 0.5, 2) == expected
+
+
+def test_one_scenario_loader(tmp_path):
+    """`scenarios.load` reads a built-in scenario by name or a file by path; nothing else in
+    the package reads a scenario file."""
+    from crypto401k.model import scenarios
+    from crypto401k.model.config import Config
+
+    assert _calls("from_toml") == {"model/scenarios/__init__.py": 1}
+    copy = tmp_path / "mine.toml"
+    copy.write_bytes(scenarios.file("agencies").read_bytes())
+    assert scenarios.load(copy) == scenarios.load("agencies") == scenarios.load(str(copy))
+    assert scenarios.load("btc_only") == Config()
+
+
+def test_one_default_scenario(tmp_path, monkeypatch):
+    """`Config()`, the model without a config, the CLI without --config and the built-in
+    default scenario are one scenario."""
+    from crypto401k.experiments import cli
+    from crypto401k.model import scenarios
+    from crypto401k.model.config import Config
+    from crypto401k.model.model import Crypto401kModel
+
+    assert scenarios.load() == scenarios.load(scenarios.DEFAULT) == Config()
+    assert cli.load_config(None, None, None, []) == Config()
+    small = {"savers.n_cohorts": 20, "traders.n_traders": 20, "savers.n_employers": 2}
+    assert Crypto401kModel(**small).config == Config().with_overrides(small)
