@@ -8,8 +8,11 @@ For each size it times, each in a fresh process (so that peak memory is the run'
   per agent) over the first days of the same run, and the engine over the same days: their
   ratio is the speed-up;
 - peak resident memory, and its increase over the bare interpreter per agent.
-Then the sweep throughput (runs per minute) of the default scenario over `--sweep-years`
-on 1 and 2 local worker processes, as `crypto401k experiment` runs them.
+Then the built-in scenarios at their own size (3,000-odd agents): milliseconds per simulated
+day of `btc_only` and of the four-asset default, best of `--repeat` windows of a year; the
+sweep throughput (runs per minute) of both over `--sweep-years` on 1 and 2 local worker
+processes, as `crypto401k experiment` runs them; and, with `--profile`, where a default
+day's time goes (benchmarks/profile.txt).
 
 Sizes that would not fit in memory are refused before anything runs (exit status 2).
 Never run by the tests: they assert results, not wall time.
@@ -39,16 +42,24 @@ from crypto401k.model.config import Config, ConfigError
 from crypto401k.model.memory import check_fits, gb
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SIZES = (1_000, 10_000, 100_000)
+DEFAULT_SIZES = (1_000, 3_000, 10_000, 100_000)
 REFERENCE_AGENT_DAYS = 3_000_000  # the reference runs min(365 days, this / agents) days
 COHORTS_PER_EMPLOYER = 40  # as in the default scenario (2,000 cohorts, 50 employers)
 REFERENCE_BYTES_PER_AGENT = 6_000  # its Python objects, graph and grid: measured ~4,850
-TARGETS = {
+TARGETS = {  # issue 6's, then issue 18's ("Ten times more runs per minute")
     "speedup_at_10k": (">=", 20.0),
-    "us_per_agent_day_at_100k": ("<", 0.5),
     "peak_gb_at_100k": ("<", 2.0),
     "construction_s_at_100k": ("<", 10.0),
+    "speedup_at_3k": (">=", 150.0),
+    "four_assets_ms_per_day": ("<=", 0.4),
+    "us_per_agent_day_at_100k": ("<=", 0.1),
+    "sweep_btc_only_1_worker_gain": (">=", 10.0),
+    "sweep_btc_only_2_workers_gain": (">=", 10.0),
 }
+# runs per minute of 1-year BTC-only runs before issue 18 (results.json of 2026-11-23, commit
+# 82edd0cd, quiet 2-core machine): the base of the sweep targets
+SWEEP_BEFORE = {1: 80.96, 2: 163.32}
+SCENARIOS = ("btc_only", "four_assets")  # the built-in scenarios timed at their own size
 
 
 def scenario(n_agents: int, days: int) -> Config:
@@ -139,13 +150,44 @@ def measure(kind: str, n_agents: int, days: int, window: int, seed: int) -> dict
     }
 
 
-def in_fresh_process(*args: Any) -> dict[str, Any]:
+def in_fresh_process(*args: Any, fn: Any = None) -> dict[str, Any]:
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(measure, *args).result()
+        return pool.submit(fn or measure, *args).result()
 
 
-def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
-    """Runs per minute of the default scenario on `workers` local processes, including the
+def scenario_day(name: str, days: int, repeat: int, seed: int = 1) -> dict[str, Any]:
+    """Milliseconds per simulated day of built-in scenario `name` at its own size, in this
+    (fresh) process: `repeat` windows of `days` days after a 30-day warm-up (which pays any
+    compilation); the best window counts, as the machine's other work only slows one."""
+    from crypto401k.model import scenarios
+    from crypto401k.model.model import Crypto401kModel
+
+    cfg = scenarios.load(name).with_overrides({"run.steps": 30 + days * repeat})
+    start = time.perf_counter()
+    m = Crypto401kModel(cfg, rng=seed)
+    construction = time.perf_counter() - start
+    m.run_for(30)
+    windows = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        m.run_for(days)
+        windows.append(1e3 * (time.perf_counter() - start) / days)
+    return {
+        "scenario": name,
+        "agents": m.n_nodes,
+        "assets": m.market.n,
+        "construction_s": construction,
+        "days": days,
+        "ms_per_day": windows,
+        "best_ms_per_day": min(windows),
+        "us_per_agent_day": 1e3 * min(windows) / m.n_nodes,
+    }
+
+
+def sweep_throughput(
+    workers: int, runs: int, years: float, name: str = "btc_only"
+) -> dict[str, Any]:
+    """Runs per minute of built-in scenario `name` on `workers` local processes, including the
     workers' start-up, as `crypto401k experiment` runs them."""
     from crypto401k.experiments.sweep import run_sweep
 
@@ -158,7 +200,7 @@ def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
             "seed": seed,
             "window_days": min(180, steps),
             "code": None,
-            "overrides": {"run.steps": steps},
+            "overrides": {"scenario": name, "run.steps": steps},
         }
         for seed in range(runs)
     ]
@@ -168,6 +210,7 @@ def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
         wall = time.perf_counter() - start
     failed = sum(r["status"] != "ok" for r in records)
     return {
+        "scenario": name,
         "workers": workers,
         "runs": runs,
         "years": years,
@@ -177,17 +220,21 @@ def sweep_throughput(workers: int, runs: int, years: float) -> dict[str, Any]:
     }
 
 
-def profile(n_agents: int, days: int, out: Path) -> None:
-    """pyinstrument's call tree of construction and `days` days at `n_agents` agents."""
+def profile(name: str, days: int, out: Path) -> None:
+    """pyinstrument's call tree of `days` days of built-in scenario `name` (after its
+    construction and a 30-day warm-up, which are not profiled): where a day's time goes."""
+    from crypto401k.model import scenarios
     from crypto401k.model.model import Crypto401kModel
     from pyinstrument import Profiler
 
-    profiler = Profiler(interval=0.0005)
+    m = Crypto401kModel(scenarios.load(name).with_overrides({"run.steps": 30 + days}), rng=1)
+    m.run_for(30)
+    profiler = Profiler(interval=0.0001)
     profiler.start()
-    m = Crypto401kModel(scenario(n_agents, days), rng=1)
     m.run_for(days)
     profiler.stop()
-    out.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    head = f"{days} days of the {name} scenario ({m.n_nodes:,} agents, {m.market.n} assets)\n"
+    out.write_text(head + profiler.output_text(unicode=True, color=False, show_all=False))
 
 
 def machine() -> dict[str, Any]:
@@ -230,11 +277,23 @@ def machine() -> dict[str, Any]:
     }
 
 
-def check_targets(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Each target of issue 6 with the measured value, where its size was benchmarked."""
+def check_targets(
+    sizes: dict[int, dict[str, Any]],
+    days: dict[str, dict[str, Any]] | None = None,
+    sweeps: list[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """Each target of issues 6 and 18 with the measured value, where it was measured."""
     values = {}
     if 10_000 in sizes:
         values["speedup_at_10k"] = sizes[10_000]["speedup"]
+    if 3_000 in sizes:
+        values["speedup_at_3k"] = sizes[3_000]["speedup"]
+    if days and "four_assets" in days:
+        values["four_assets_ms_per_day"] = days["four_assets"]["best_ms_per_day"]
+    for s in sweeps:
+        if s["scenario"] == "btc_only" and s["years"] == 1.0 and s["workers"] in SWEEP_BEFORE:
+            name = f"sweep_btc_only_{s['workers']}_worker{'s' if s['workers'] > 1 else ''}_gain"
+            values[name] = s["runs_per_minute"] / SWEEP_BEFORE[s["workers"]]
     if 100_000 in sizes:
         big = sizes[100_000]["engine"]
         values["us_per_agent_day_at_100k"] = big["us_per_agent_day"]
@@ -248,7 +307,11 @@ def check_targets(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def table(sizes: dict[int, dict[str, Any]], sweeps: list[dict[str, Any]]) -> str:
+def table(
+    sizes: dict[int, dict[str, Any]],
+    sweeps: list[dict[str, Any]],
+    days: dict[str, dict[str, Any]] | None = None,
+) -> str:
     head = (
         f"{'agents':>8} {'edges':>8} {'build s':>8} {'graph s':>8} {'days':>5} "
         f"{'us/agent-day':>13} {'agent-days/s':>13} {'ref days':>8} {'ref us/a-d':>11} "
@@ -273,10 +336,17 @@ def table(sizes: dict[int, dict[str, Any]], sweeps: list[dict[str, Any]]) -> str
         + ("the same price" if same else "DIFFERENT prices")
         + " after the reference's days, at every size"
     )
+    for d in (days or {}).values():
+        lines.append(
+            f"{d['scenario']}: {d['agents']:,} agents, {d['assets']} asset(s): "
+            f"{d['best_ms_per_day']:.3f} ms per simulated day, best of "
+            f"{len(d['ms_per_day'])} windows of {d['days']} days "
+            f"({d['us_per_agent_day']:.3f} us/agent-day)"
+        )
     for s in sweeps:
         lines.append(
-            f"sweep: {s['workers']} worker(s): {s['runs_per_minute']:.1f} runs/min "
-            f"({s['runs']} runs of {s['years']:g} year(s), default scenario, {s['wall_s']:.1f} s)"
+            f"sweep: {s['scenario']}, {s['workers']} worker(s): {s['runs_per_minute']:.1f} "
+            f"runs/min ({s['runs']} runs of {s['years']:g} year(s), {s['wall_s']:.1f} s)"
         )
     return "\n".join(lines)
 
@@ -307,7 +377,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="also write benchmarks/profile.txt (pyinstrument, largest size, 1 year)",
+        help="also write benchmarks/profile.txt (pyinstrument, a year of the four-asset default)",
     )
     p.add_argument("--out", default=str(HERE / "results.json"), help="the JSON results file")
     args = p.parse_args(argv)
@@ -367,27 +437,33 @@ def main(argv: list[str] | None = None) -> int:
             "speedup": best_reference / min(engine_windows),
             "same_price_after_window": engine["window_price"] == reference[0]["window_price"],
         }
+    scenario_days = {}
+    for name in SCENARIOS:
+        print(f"  {name} at its own size, {args.repeat} x {min(days, 365)} days ...", flush=True)
+        scenario_days[name] = in_fresh_process(name, min(days, 365), args.repeat, fn=scenario_day)
     sweeps = []
-    for workers in (1, 2):
-        print(f"  sweep throughput, {workers} worker(s) ...", flush=True)
-        sweeps.append(sweep_throughput(workers, args.sweep_runs, args.sweep_years))
+    for name in SCENARIOS:
+        for workers in (1, 2):
+            print(f"  sweep throughput, {name}, {workers} worker(s) ...", flush=True)
+            sweeps.append(sweep_throughput(workers, args.sweep_runs, args.sweep_years, name))
     if args.profile:
-        print(f"  profile at {sizes[-1]:,} agents ...", flush=True)
-        profile(sizes[-1], 365, HERE / "profile.txt")
+        print("  profile of a year of the four-asset default ...", flush=True)
+        profile("four_assets", 365, HERE / "profile.txt")
 
     report = {
         "machine": machine(),
         "command": "python -m benchmarks.run " + " ".join(argv or sys.argv[1:]),
         "sizes": {str(n): r for n, r in results.items()},
+        "scenarios": scenario_days,
         "sweep": sweeps,
-        "targets": check_targets(results),
+        "targets": check_targets(results, scenario_days, sweeps),
     }
     out = Path(args.out)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n")
     tmp.replace(out)
     print()
-    print(table(results, sweeps))
+    print(table(results, sweeps, scenario_days))
     print()
     for name, t in report["targets"].items():
         print(f"target {name}: {t['value']:.3g} ({t['target']}): {'met' if t['met'] else 'MISSED'}")

@@ -34,6 +34,7 @@ from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.fiscal import FiscalLedger
+from crypto401k.model.kernels import buy_sell_sums, column_sums
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -44,6 +45,7 @@ from crypto401k.model.network import (
     social_edges,
 )
 from crypto401k.model.policy import RESCUE, PolicyEffects
+from crypto401k.model.records import DayRecords
 from crypto401k.model.regulator import Regulator, open_loss_bps
 from crypto401k.model.stablecoin import Stablecoin
 from mesa.discrete_space import Network
@@ -234,16 +236,14 @@ class Crypto401kModel(mesa.Model):
         if self.board is not None or cfg.regulator.max_level >= RESCUE:
             self._extra_columns += ["rescue_usd"]
         self._set_extra_records()
-        reporters = {name: name for name in (*MODEL_REPORTERS, *self._extra_columns)}
+        reporters = (*MODEL_REPORTERS, *self._extra_columns)
         per_agent = {"wealth": "wealth"}  # USD: crypto (savers) or equity (others)
         agenttype_reporters = (
             {cls: per_agent for cls in (RetirementSaver, RetailTrader, Institution)}
             if cfg.run.collect_agent_data
             else None
         )
-        self.datacollector = mesa.DataCollector(
-            model_reporters=reporters, agenttype_reporters=agenttype_reporters
-        )
+        self.datacollector = DayRecords(reporters, agenttype_reporters)
         self.running = True
         self.datacollector.collect(self)
 
@@ -328,18 +328,19 @@ class Crypto401kModel(mesa.Model):
             orders[0][frozen_savers] = 0.0
             orders[1][frozen_traders] = 0.0
         buy_scale = supply_scale(orders, self.outside_coins)
-        orders = [np.where(q > 0, q * buy_scale[None, :], q) for q in orders]
+        orders = scale_buys(orders, buy_scale)
         mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
         mm_share, _ = market.counterparty_shares(mm_capacity)
         clearing = market.clear(
-            sum(q.sum(axis=0) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
+            sum(column_sums(q) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
         )
-        orders = [q * clearing.scale[None, :] for q in orders]
+        if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
+            orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
         orders[0] = savers.within_cap(savers.fill(orders[0], price, exec_price))
         orders[3] = savers.fill(orders[3], price, exec_price)
         fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
-        orders = [np.where(q > 0, q * fill_scale[None, :], q) for q in orders]
+        orders = scale_buys(orders, fill_scale)
 
         if not warm:
             self.fiscal.grow(savers.daily_growth)
@@ -357,7 +358,7 @@ class Crypto401kModel(mesa.Model):
         inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
-        self._counterparties(sum(q.sum(axis=0) for q in orders), exec_price, mm_share)
+        self._counterparties(sum(column_sums(q) for q in orders), exec_price, mm_share)
         coins, cash = inst.layoff(exec_price, self.outside_coins)
         self.outside_coins += coins
         self.outside_cash += cash
@@ -389,7 +390,7 @@ class Crypto401kModel(mesa.Model):
         self._loss_bps = open_loss_bps(
             savers.pnl(market.price), float(savers.other.sum() + value.sum())
         )
-        self._set_records([q.sum(axis=0) for q in orders[:3]], clearing.halted)
+        self._set_records([column_sums(q) for q in orders[:3]], clearing.halted)
         if self.board is not None:
             self._update_signals()
 
@@ -720,9 +721,9 @@ class Crypto401kModel(mesa.Model):
         """Coins held by each holder in HOLDERS, shape (holders, assets)."""
         return np.stack(
             [
-                self.savers.coins.sum(0),
-                self.traders.coins.sum(0),
-                self.institutions.coins.sum(0),
+                column_sums(self.savers.coins),
+                column_sums(self.traders.coins),
+                column_sums(self.institutions.coins),
                 self.outside_coins,
             ]
         )
@@ -803,14 +804,23 @@ def qualifying_menu(menu: np.ndarray, cap0_usd: np.ndarray, min_cap_usd: float) 
     return kept / total if total > 0 else kept
 
 
+def scale_buys(orders: list[np.ndarray], scale: np.ndarray) -> list[np.ndarray]:
+    """`orders` (coins, each (rows, assets)) with their buys times `scale` (assets,); the
+    same arrays when every factor is 1, as it almost always is (q * 1.0 is q, bit for bit)."""
+    if (scale == 1.0).all():
+        return orders
+    return [np.where(q > 0, q * scale[None, :], q) for q in orders]
+
+
 def supply_scale(
     orders: list[np.ndarray], outside_coins: np.ndarray, margin: float = SUPPLY_MARGIN
 ) -> np.ndarray:
     """Factor (per asset) on buy orders so that net buying takes at most `margin` of the
     outside market's coins (1 almost always). Applied to orders before clearing, and to
     fills after it (dollar buys get more coins when the price falls)."""
-    buys = sum(np.maximum(q, 0.0).sum(axis=0) for q in orders)
-    sells = sum(np.maximum(-q, 0.0).sum(axis=0) for q in orders)
+    sums = [buy_sell_sums(q) for q in orders]
+    buys = sum(b for b, _ in sums)
+    sells = sum(s for _, s in sums)
     room = margin * np.maximum(outside_coins, 0.0) + sells
     return np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
 

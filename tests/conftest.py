@@ -105,6 +105,7 @@ SLOW: dict[str, set[str]] = {
         "test_installed_as_crypto401k_and_nothing_named_model_outside_the_repository"
     },
     "test_reference.py": {"test_reference_gives_the_engine_s_model_bit_for_bit"},
+    "test_slurm_example.py": {"test_the_example_sweep_on_a_local_cluster_gives_the_local_runs"},
     "test_validate.py": {
         "test_validate_json_has_every_fact_and_a_distance",
         "test_validate_result_does_not_depend_on_workers",

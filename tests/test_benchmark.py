@@ -28,7 +28,17 @@ def test_benchmark_command_writes_every_figure(tmp_path, capsys):
     assert size["engine"]["final_price"] == size["engine"]["final_price"] > 0
     assert size["speedup"] > 0 and size["same_price_after_window"]
     assert len(size["reference_window_us_per_agent_day"]) == 3
-    assert [s["workers"] for s in report["sweep"]] == [1, 2]
+    assert [(s["scenario"], s["workers"]) for s in report["sweep"]] == [
+        ("btc_only", 1),
+        ("btc_only", 2),
+        ("four_assets", 1),
+        ("four_assets", 2),
+    ]
+    for name, assets in (("btc_only", 1), ("four_assets", 4)):
+        day = report["scenarios"][name]
+        assert day["assets"] == assets and day["agents"] > 3_000
+        assert len(day["ms_per_day"]) == 3 and day["best_ms_per_day"] == min(day["ms_per_day"])
+    assert report["targets"]["four_assets_ms_per_day"]["value"] > 0
     assert all(s["failed"] == 0 and s["runs_per_minute"] > 0 for s in report["sweep"])
     assert report["machine"]["cores"] >= 1
     assert "speed-up" in capsys.readouterr().out

@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config, SaverConfig
+from crypto401k.model.kernels import buy_sell_sums, column_sums
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
 
@@ -141,7 +142,7 @@ class SaverPopulation:
     def within_cap(self, orders: np.ndarray) -> np.ndarray:
         """`orders` (coins, shape (n, assets)) with buys scaled down to the room left under
         the concentration cap."""
-        return cap_buys(orders, self.coins.sum(axis=0), self.cap_coins)
+        return cap_buys(orders, column_sums(self.coins), self.cap_coins)
 
     def allocation_now(self, effects: PolicyEffects) -> float:
         """The crypto allocation that policy allows today."""
@@ -355,7 +356,7 @@ def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarra
     `held` (coins, shape (assets,)) plus all buys stays at most `cap` (shape (assets,)).
     Sales are kept and not counted as room: the cap holds whatever fills."""
     room = np.maximum(cap - held, 0.0)
-    buys = np.maximum(orders, 0.0).sum(axis=0)
+    buys = buy_sell_sums(orders)[0]
     scale = np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
     return np.where(orders > 0.0, orders * scale[None, :], orders)
 

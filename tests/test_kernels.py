@@ -1,0 +1,74 @@
+"""The compiled kernels give numpy's results bit for bit (model/kernels.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from crypto401k.model.kernels import (
+    NEGATIVE,
+    POSITIVE,
+    SMALL_ROWS,
+    VALUE,
+    _buy_sell_sums,
+    _column_sums,
+    _vector_sum,
+    buy_sell_sums,
+    column_sums,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+SPECIAL = st.sampled_from([0.0, -0.0, 1e-300, -1e300, 1.0, -1.0, np.inf, -np.inf, np.nan])
+VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), SPECIAL)
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal as IEEE bit patterns (so -0.0 differs from 0.0), NaN where the other is NaN
+    (a NaN's sign bit is not a result: numpy itself gives either, by CPU and code path)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    keep = ~np.isnan(a)
+    return bool(np.array_equal(a[keep].view(np.int64), b[keep].view(np.int64)))
+
+
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(0, 300), st.integers(1, 6)),
+        elements=VALUES,
+    )
+)
+@np.errstate(invalid="ignore")  # inf - inf is NaN in both
+def test_the_kernels_sum_columns_as_numpy_does(a: np.ndarray):
+    # the kernels themselves, whatever the size (the wrappers hand small ones to numpy)
+    if a.shape[1] > 1:  # numpy reduces a single column pairwise, not row by row
+        assert same_bits(_column_sums(a), a.sum(axis=0))
+        buys, sells = _buy_sell_sums(a)
+        assert same_bits(buys, np.maximum(a, 0.0).sum(axis=0))
+        assert same_bits(sells, np.maximum(-a, 0.0).sum(axis=0))
+    for v in (a[:, 0], np.ascontiguousarray(a).reshape(-1)):  # numpy's pairwise sum
+        assert same_bits(_vector_sum(v, VALUE), v.sum())
+        assert same_bits(_vector_sum(v, POSITIVE), np.maximum(v, 0.0).sum())
+        assert same_bits(_vector_sum(v, NEGATIVE), np.maximum(-v, 0.0).sum())
+    assert same_bits(column_sums(a), a.sum(axis=0))
+    buys, sells = buy_sell_sums(a)
+    assert same_bits(buys, np.maximum(a, 0.0).sum(axis=0))
+    assert same_bits(sells, np.maximum(-a, 0.0).sum(axis=0))
+
+
+def test_large_arrays_of_every_layout_match_numpy():
+    rng = np.random.default_rng(3)
+    shapes = [(SMALL_ROWS, 2), (20, 4), (2_000, 4), (100_000, 3)]
+    # a single column is summed pairwise: every branch of it (< 8, <= 128, halves)
+    shapes += [
+        (n, 1) for n in (SMALL_ROWS, 7, 8, 32, 127, 128, 129, 1_000, 8_193, 100_003, 1_000_000)
+    ]
+    for shape in shapes:
+        a = rng.standard_normal(shape) * 10.0 ** rng.uniform(-8, 8, shape)
+        a[rng.random(shape) < 0.3] = -0.0
+        for view in (a, np.asfortranarray(a), a[::2], a.astype(np.float32)):
+            assert same_bits(column_sums(view), view.sum(axis=0))
+            buys, sells = buy_sell_sums(view)
+            assert same_bits(buys, np.maximum(view, 0.0).sum(axis=0))
+            assert same_bits(sells, np.maximum(-view, 0.0).sum(axis=0))
