@@ -3,12 +3,11 @@ jointly, with standard errors, the J test, an identification check and an out-of
 
     crypto401k estimate [--budget N] [--seeds S] [--workers K] [--scheduler ADDRESS] ...
 
-Objective: J(theta) = g' Omega^-1 g, g = mean over S seeds of the simulated moment vector
-(`experiments.moments`) minus the data's. Omega is the block-bootstrap covariance of the data's
-moments times (1 + n_data / (S n_sim)): the data's sampling noise plus that of the mean of S
-simulated paths of n_sim days (same process under the null, variance inversely proportional
-to length). With this efficient weight, J at the estimate is chi-square with k - p degrees of
-freedom (Hansen's J test).
+Objective: J_W(theta) = g' W g, g = mean over S seeds of the simulated moment vector
+(`experiments.moments`) minus the data's. W is the inverse of the block-bootstrap covariance of
+the data's moments times (1 + n_data / (S n_sim)): the data's sampling noise plus that of the
+mean of S simulated paths of n_sim days (variance inversely proportional to length). W is
+fixed for the whole search.
 
 Search: CMA-ES (the `cmaes` library: seeded, ask/tell) in the unit cube of the parameters'
 plausible ranges (`model.ranges`), log-scaled for scale parameters. Each round asks a whole
@@ -18,11 +17,16 @@ which runs finish or on the number of workers, and a killed estimate resumes whe
 (the same candidates are asked again and their runs are read back). Every candidate runs the
 same seeds (common random numbers). A candidate with a failed or diverged run is infeasible.
 
-Uncertainty: the Jacobian D of the mean moments by central differences (CRN; step `JAC_STEP`
-of each box width), sandwich covariance (D' W D)^-1 D' W Omega W D (D' W D)^-1, which with
-W = Omega^-1 is (D' Omega^-1 D)^-1. Identification: a parameter whose 95% interval is wider
-than its plausible box is marked "not identified"; the singular values of the scaled Jacobian
-show which directions the moments pin down.
+Uncertainty: the Jacobian D of the mean moments by central differences (CRN; half-step
+`JAC_STEP` of each box, in the search's scale). The bootstrap of one path understates this
+model's moment noise (docs/estimation.md), so Omega, the covariance of g, is taken from the
+model at the estimate: the covariance of one path's moments over `COV_SEEDS` seeds, scaled to
+the data's length plus the simulation noise. Standard errors: the sandwich
+(D'WD)^-1 D'W Omega W D (D'WD)^-1. The J test for any weight: J = g' (P Omega P')^+ g with
+P = I - D (D'WD)^-1 D'W, chi-square with k - p degrees of freedom under the model.
+Identification: a parameter whose 95% interval spans half its plausible box or more is marked
+"not identified"; the singular values of the scaled Jacobian show which directions the moments
+pin down.
 """
 
 from __future__ import annotations
@@ -233,18 +237,24 @@ def model_omega(path_cov: np.ndarray, n_data: int, n_sim: int, seeds: int) -> np
 
 
 def j_test_general(
-    g: np.ndarray, d: np.ndarray, w: np.ndarray, omega: np.ndarray
+    g: np.ndarray, d: np.ndarray, w: np.ndarray, omega: np.ndarray, n_cov: int | None = None
 ) -> dict[str, float]:
     """The J test of the over-identifying restrictions for any weight W: at the estimate the
     moment gap g has covariance P Omega P' with P = I - D (D'WD)^-1 D'W, of rank k - p, and
-    J = g' (P Omega P')^+ g is chi-square with k - p degrees of freedom."""
+    J = g' (P Omega P')^+ g is chi-square with k - p degrees of freedom. When Omega is a
+    sample covariance of `n_cov` draws, its inverse overstates the true one by (n - 1) /
+    (n - k - 2) on average (the inverse-Wishart mean, Hartlap, Simon & Schneider 2007), so J
+    is scaled back by (n - k - 2) / (n - 1); NaN when n_cov <= k + 2."""
     k, p = d.shape
     proj = np.eye(k) - d @ np.linalg.pinv(d.T @ w @ d) @ d.T @ w
     vg = proj @ omega @ proj.T
     vals, vecs = np.linalg.eigh((vg + vg.T) / 2)
     keep = np.argsort(vals)[::-1][: k - p]  # the k - p directions g can move in
     z = vecs[:, keep].T @ g
-    return j_test(float(z @ (z / vals[keep])), k, p)
+    j = float(z @ (z / vals[keep]))
+    if n_cov is not None:
+        j = j * (n_cov - k - 2) / (n_cov - 1) if n_cov > k + 2 else math.nan
+    return j_test(j, k, p)
 
 
 def j_test(j: float, k: int, p: int) -> dict[str, float]:
@@ -403,7 +413,7 @@ def estimate(
         omega_model = model_omega(np.cov(centre, rowvar=False), len(r), days, seeds)
         cov = sandwich(d, omega_inv, omega_model)
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        test = j_test_general(centre[:seeds].mean(axis=0) - real, d, omega_inv, omega_model)
+        test = j_test_general(centre[:seeds].mean(axis=0) - real, d, omega_inv, omega_model, n_cov)
         ident = identification(d, omega_inv, params, se, theta)
     else:  # a failed run next to the estimate: no standard errors
         omega_model = np.full((k, k), np.nan)
