@@ -76,6 +76,10 @@ class Market:
         self.fund_vol = np.array([a.fundamental_vol_annual for a in assets]) / np.sqrt(365.0)
         self.drift[self.pegged] = 0.0
         self.fund_vol[self.pegged] = 0.0
+        # news jumps: a common draw, scaled per coin by its fundamental volatility
+        self.jump_chance = self.cfg.jump_rate_annual / 365.0
+        base_vol = self.fund_vol[0] if self.fund_vol[0] > 0 else 1.0
+        self.jump_scale = self.cfg.jump_size * self.fund_vol / base_vol
         self.peg_price = p0[self.pegged]
         self.chol = cholesky_psd(np.asarray(self.cfg.correlation))
         self.decay = 0.5 ** (1.0 / self.cfg.impact_halflife_days)
@@ -100,11 +104,16 @@ class Market:
 
     # ---- step 1: news --------------------------------------------------------------
     def step_fundamental(self, drop: float | np.ndarray = 0.0) -> None:
-        """Random-walk step of log fundamentals; `drop` is a scheduled fractional fall, one
-        for every coin or one per asset, shape (A,)."""
+        """Random-walk step of log fundamentals, with news jumps at `jump_rate_annual`;
+        `drop` is a scheduled fractional fall, one for every coin or one per asset, shape
+        (A,)."""
         z = self.chol @ self.rng.standard_normal(self.n)
         self.prev_log_fundamental = self.log_fundamental.copy()
         self.log_fundamental = self.log_fundamental + self.drift + self.fund_vol * z
+        if self.jump_chance > 0.0:  # drawn only when on: without jumps, the same stream
+            hit, size = self.rng.random(), self.rng.standard_normal()
+            if hit < self.jump_chance:
+                self.log_fundamental = self.log_fundamental + self.jump_scale * size
         if np.any(np.asarray(drop) > 0.0):
             self.log_fundamental = self.log_fundamental + np.where(
                 self.pegged, 0.0, np.log1p(-np.asarray(drop, dtype=float))

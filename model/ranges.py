@@ -59,6 +59,15 @@ EXPLICIT: dict[str, tuple[tuple[float, float], str]] = {
         "both sources rule out for uninformed flow (docs/sources.md: Bucci et al. 2019, about "
         "half stays after 50 days; Donier & Bonart 2015, almost all of it decays on Bitcoin)",
     ),
+    "market.jump_rate_annual": (
+        (0.0, 10.0),
+        "off by default; up to the 9.6 days a year beyond five robust standard deviations in "
+        "the shipped Bitstamp series (an upper bound: the market's dynamics make part of them)",
+    ),
+    "market.jump_size": (
+        (0.05, 0.15),
+        "from half the default to the 0.146 standard deviation of those days' moves",
+    ),
     "market.daily_volume_usd": (
         (4.7e10, 9.3e10),
         "CEX spot volume $47-93B/day in 2025 (CCData; docs/sources.md)",

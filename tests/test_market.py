@@ -169,3 +169,47 @@ def test_a_fire_sale_of_most_of_the_coins_does_not_move_the_price_without_bound(
     sale = linear_impact(np.array([-2.0]), 5.0, kink)  # twice the coins, over thin depth
     assert -1.5 < sale[0] < -0.5  # a crash of 45-78%, not a fall to nothing
     assert linear_impact(np.array([-2.0]), 5.0, np.array([np.inf]))[0] == -10.0  # linear
+
+
+def _four_asset_market(**overrides) -> Market:
+    from crypto401k.model import scenarios
+
+    return Market(scenarios.load("four_assets").with_overrides(overrides), np.random.default_rng(0))
+
+
+def test_news_jumps_arrive_at_their_rate_and_move_every_coin_together():
+    """With no Gaussian news, log fundamentals move only on jump days; a jump moves every
+    coin by one common draw scaled by its fundamental volatility, the stablecoin not at all,
+    and the price moves with the fundamental that day."""
+    rate, size = 36.5, 0.1  # a jump every 10 days on average
+    m = _four_asset_market(**{"market.jump_rate_annual": rate, "market.jump_size": size})
+    m.fund_vol[:] = 0.0  # keep the jumps' scale (set at construction), drop the random walk
+    m.drift[:] = 0.0
+    days, moves = 3650, []
+    for _ in range(days):
+        before_f, before_p = m.log_fundamental.copy(), m.log_price.copy()
+        m.step_fundamental()
+        d = m.log_fundamental - before_f
+        assert np.allclose(m.log_price - before_p, d)  # the price takes the news that day
+        if np.any(d != 0):
+            moves.append(d)
+    # Binomial(3650, 0.1): mean 365, sd 18; six sd either way
+    assert abs(len(moves) - 365) < 6 * 18
+    moves = np.array(moves)
+    coins = ~m.pegged
+    assert np.all(moves[:, m.pegged] == 0.0)
+    # one common draw: the coins' moves are in the ratio of their scales on every jump day
+    ratio = moves[:, coins] / moves[:, [0]]
+    assert np.allclose(ratio, m.jump_scale[coins] / m.jump_scale[0])
+    # the first coin's jumps are N(0, size^2)
+    assert abs(moves[:, 0].std() - size) < 0.15 * size
+
+
+def test_without_jumps_the_random_stream_is_unchanged():
+    a = _market(**{"market.jump_rate_annual": 0.0, "market.jump_size": 0.5})
+    b = _market()
+    for _ in range(50):
+        a.step_fundamental()
+        b.step_fundamental()
+    assert np.array_equal(a.log_fundamental, b.log_fundamental)
+    assert a.rng.random() == b.rng.random()

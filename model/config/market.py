@@ -177,6 +177,27 @@ class MarketConfig(Section):
         gt=0,
         le=1,
     )
+    jump_rate_annual: float = P(
+        0.0,
+        "1/year",
+        "rate of news jumps in the fundamentals: on a jump day every coin's log fundamental "
+        "(and so its price that day) moves by one common standard normal draw times "
+        "`jump_size` (scaled per coin by its fundamental volatility over the first asset's)",
+        "off until estimated (docs/estimation.md): the Bitstamp BTC/USD series [Bitstamp 2014-2020] "
+        "(model/data) has 49 days in 1,864 (9.6 a year) beyond five robust standard "
+        "deviations, an upper bound, since the market's own dynamics make part of them",
+        ge=0,
+        le=365,
+    )
+    jump_size: float = P(
+        0.1,
+        "log",
+        "standard deviation of a news jump in the first asset's log fundamental",
+        "the moves of those 49 days have a standard deviation of 0.146 (an upper bound, as for "
+        "the rate); to be estimated",
+        ge=0,
+        le=2,
+    )
     vol_window_days: int = P(
         30,
         "days",
