@@ -183,8 +183,9 @@ class MarketConfig(Section):
         "rate of news jumps in the fundamentals: on a jump day every coin's log fundamental "
         "(and so its price that day) moves by one common standard normal draw times "
         "`jump_size` (scaled per coin by its fundamental volatility over the first asset's)",
-        "off until estimated (docs/estimation.md): the Bitstamp BTC/USD series [Bitstamp 2014-2020] "
-        "(model/data) has 49 days in 1,864 (9.6 a year) beyond five robust standard "
+        "off until estimated (docs/estimation.md): the Bitstamp BTC/USD series "
+        "[Bitstamp 2014-2020] (model/data) has 49 days in 1,864 (9.6 a year) beyond five "
+        "robust standard "
         "deviations, an upper bound, since the market's own dynamics make part of them",
         ge=0,
         le=365,
