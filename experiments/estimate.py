@@ -61,8 +61,8 @@ BASE: dict[str, Any] = {"savers.allocation": 0.0}  # the no-401(k) baseline, as 
 
 # The estimated parameters and why (docs/estimation.md argues the choice): the impact law that
 # dominates the Sobol indices, the traders' reaction and noise that make returns, their
-# switching and herding that make clustering and tails, the funds' leverage dispersion that
-# decides how deleveraging spirals spread.
+# switching and herding that make clustering, and the news jumps that make single large days
+# (the funds' leverage dispersion, estimated before, was identified by no search).
 ESTIMATED: dict[str, str] = {
     "market.impact_multiplier": "dominates the Sobol indices (total order 0.92); borrowed "
     "from equities",
@@ -75,8 +75,9 @@ ESTIMATED: dict[str, str] = {
     "traders.fundamentalist_noise": "the noise of the fundamentalists' demand",
     "traders.predisposition": "switching: the share of chartists, so volatility regimes",
     "traders.herding": "switching: herding, so clustering and fat tails",
-    "institutions.leverage_dispersion": "funds' heterogeneity: how deleveraging spreads in "
-    "a fall (tails, drawdowns)",
+    "market.jump_rate_annual": "news jumps: how often the fundamental jumps (single large "
+    "days, hence kurtosis and the Hill index)",
+    "market.jump_size": "news jumps: how large (the tails)",
 }
 
 
