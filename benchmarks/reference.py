@@ -258,12 +258,11 @@ class PlainTrader(FixedAgent):
         target = max(weight + demand, 0.0)
         if target > limit:
             target *= limit / target
-        self._price = price
         return (target - weight) * equity / price if solvent else 0.0
 
-    def margin_check(self, day: int, order: float) -> float:
+    def margin_check(self, day: int, price: float, order: float) -> float:
         """A leveraged trader below maintenance sells everything; no sale beyond its coins."""
-        position = self.coins * self._price
+        position = self.coins * price
         equity = position + self.cash
         if (
             self.leverage > 1.0
@@ -431,7 +430,8 @@ class PlainTraders:
         if scale is not None:
             orders = np.where(orders > 0, orders * scale[:, None], orders)
         final = [
-            a.margin_check(day, o) for a, o in zip(self.agents, orders[:, 0].tolist(), strict=True)
+            a.margin_check(day, p, o)
+            for a, o in zip(self.agents, orders[:, 0].tolist(), strict=True)
         ]
         return np.array(final)[:, None]
 

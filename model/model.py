@@ -614,17 +614,8 @@ class Crypto401kModel(mesa.Model):
 
     def _counterparties(self, net: np.ndarray, price: np.ndarray, mm_share: np.ndarray) -> None:
         """Market makers and the outside market take the other side of the net flow."""
-        inst = self.institutions
-        mm_delta = -mm_share * net[None, :]
-        # cannot deliver coins it lacks, nor buy beyond its inventory limit (risk limits):
-        # the rest of the flow goes to the outside market
-        room = np.maximum(
-            self.config.institutions.mm_inventory_limit * inst.mm_target_coins - inst.coins, 0.0
-        )
-        mm_delta = np.minimum(np.maximum(mm_delta, -inst.coins), room)
-        inst.coins += mm_delta
-        inst.cash -= mm_delta @ price
-        outside_delta = -net - mm_delta.sum(axis=0)
+        mm_delta = self.institutions.take_flow(-mm_share * net[None, :], price)
+        outside_delta = -net - mm_delta.sum(axis=0)  # the rest goes to the outside market
         self.outside_coins += outside_delta
         self.outside_cash -= float(outside_delta @ price)
 

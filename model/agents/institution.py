@@ -426,6 +426,16 @@ class InstitutionPopulation:
         self.coins[i] -= lost_coins
         self.cash[i] -= lost_cash
 
+    def take_flow(self, wanted: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Market makers take their share `wanted` (n, assets; coins, + bought) of the day's
+        net flow at `price`, but deliver no coins they lack and buy no more than
+        `mm_inventory_limit` x their target inventory (risk limits). Returns what they took."""
+        room = np.maximum(self.cfg.mm_inventory_limit * self.mm_target_coins - self.coins, 0.0)
+        delta = np.minimum(np.maximum(wanted, -self.coins), room)
+        self.coins += delta
+        self.cash -= delta @ price
+        return delta
+
     def layoff(self, price: np.ndarray, outside_coins: np.ndarray) -> tuple[np.ndarray, float]:
         """Market makers pass excess inventory to (or refill it from) the outside market at
         the day's price, without price impact. Returns (coins, cash) the outside receives."""
