@@ -684,7 +684,7 @@ def run_estimate(
     from crypto401k.experiments.provenance import code_version
 
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     with FolderLock(out):
         fit, held = split(close, holdout)
         params = search_box(names)
@@ -725,7 +725,7 @@ def run_estimate(
             estimation_days=len(fit),
             holdout_days=0 if held is None else len(held),
             data=data_label,
-            wall_time_s=time.perf_counter() - start,
+            wall_time_s=time.perf_counter() - t0,
             code=code_version(),
         )
         (out / "estimate.json").write_text(json.dumps(result, indent=1, allow_nan=True))

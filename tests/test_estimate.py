@@ -254,6 +254,8 @@ def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp
     assert written["settings"]["estimation_days"] == 220
     assert [f["moment"] for f in written["out_of_sample"]] == list(mom.MOMENT_NAMES)
     assert written["theta"] == result["theta"]
+    # the search starts from the command's fixed START, not from the defaults
+    assert written["parameters"][0]["start"] == est.START["traders.chartist_noise"]
     table = (tmp_path / "est" / "estimate.md").read_text()
     assert "traders.chartist_noise" in table and "out of sample" in table
     again = est.run_estimate(close[:400], tmp_path / "est", **kwargs)
