@@ -56,7 +56,8 @@ def paired_effect(
     treatment: np.ndarray, control: np.ndarray, binary: bool = False
 ) -> dict[str, float]:
     """Mean paired difference (treatment - control, element i of each from the same seed),
-    its 95% t interval, and a two-sided p-value. Pairs with a NaN are dropped.
+    its 95% t interval, the median difference, and a two-sided p-value. Pairs with a NaN are
+    dropped.
 
     The test is the paired t-test; for 0/1 outcomes the exact McNemar test (a binomial test
     on the discordant pairs); and when every difference is the same the exact sign test
@@ -81,7 +82,15 @@ def paired_effect(
         p = float("nan")
     else:
         p = float(stats.ttest_1samp(d, 0.0).pvalue)
-    return {"diff": mean, "diff_lo": lo, "diff_hi": hi, "p": p, "pairs": len(d)}
+    median = median_of(d)
+    return {
+        "diff": mean,
+        "diff_lo": lo,
+        "diff_hi": hi,
+        "median_diff": median,
+        "p": p,
+        "pairs": len(d),
+    }
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -101,8 +110,9 @@ def holm(p: np.ndarray) -> np.ndarray:
 def effect_table(
     runs: pd.DataFrame, control_of: dict[int, int | None], metrics: list[str]
 ) -> pd.DataFrame:
-    """One row per (point, metric): n, mean and CI, the control's mean, the paired effect
-    against the point's control, and Holm-adjusted p-values within each metric.
+    """One row per (point, metric): n, mean and CI, median, the control's mean, the paired
+    effect against the point's control (mean, CI, median), and Holm-adjusted p-values within
+    each metric.
 
     `runs` has columns point, seed, status and the metrics; `control_of` maps each point to
     its control point (None for controls and when the experiment has no control).
@@ -115,14 +125,14 @@ def effect_table(
             x = wide[point].to_numpy() if point in wide else np.array([])
             mean, lo, hi = mean_ci(x, binary=is_binary(metric))
             row = {"point": point, "metric": metric, "n": int(np.isfinite(x).sum())}
-            row.update(mean=mean, lo=lo, hi=hi)
+            row.update(mean=mean, lo=lo, hi=hi, median=median_of(x))
             if ctrl is not None and ctrl in wide and point in wide:
                 c = wide[ctrl].to_numpy()
                 row["control_mean"] = mean_ci(c)[0]
                 row.update(paired_effect(x, c, binary=is_binary(metric)))
             rows.append(row)
     table = pd.DataFrame(rows)
-    for col in ("control_mean", "diff", "diff_lo", "diff_hi", "p", "pairs"):
+    for col in ("control_mean", "diff", "diff_lo", "diff_hi", "median_diff", "p", "pairs"):
         if col not in table:
             table[col] = np.nan
     table["p_holm"] = np.nan
@@ -164,10 +174,19 @@ def answer_sentence(row: dict[str, Any] | pd.Series, subject: str, metric: str) 
     ctrl = fmt(row["control_mean"], metric)
     treat = fmt_ci(row["mean"], row["lo"], row["hi"], metric)
     effect = fmt_ci(row["diff"], row["diff_lo"], row["diff_hi"], metric)
+    if not is_binary(metric) and np.isfinite(row.get("median_diff", np.nan)):
+        effect += f", median {fmt(row['median_diff'], metric)}"
     return (
         f"{subject} {verb} {label} ({ctrl} in the control, {treat} with it; paired difference "
         f"{effect}, Holm-adjusted p = {row['p_holm']:.2g}, {int(row['pairs'])} seeds)."
     )
+
+
+def median_of(x: np.ndarray) -> float:
+    """The median of the finite values of x (NaN if none)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else float("nan")
 
 
 def across_sentence(groups: dict[str, np.ndarray], subject: str, metric: str) -> str:
@@ -175,7 +194,12 @@ def across_sentence(groups: dict[str, np.ndarray], subject: str, metric: str) ->
     significant (Friedman test ...)'. `groups` holds one array per value, aligned by seed."""
     label = metric_info(metric).label
     binary = is_binary(metric)
-    parts = [f"{fmt_ci(*mean_ci(x, binary=binary), metric)} ({name})" for name, x in groups.items()]
+    parts = [
+        f"{fmt_ci(*mean_ci(x, binary=binary), metric)}"
+        + ("" if binary else f", median {fmt(median_of(x), metric)}")
+        + f" ({name})"
+        for name, x in groups.items()
+    ]
     arrays = np.array([np.asarray(x, dtype=float) for x in groups.values()])
     arrays = arrays[:, np.all(np.isfinite(arrays), axis=0)]
     n = arrays.shape[1]

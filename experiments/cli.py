@@ -6,6 +6,7 @@
     crypto401k params [--markdown]
     crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
                           [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--wait] [--quiet]
+                          [--param-draws N [--estimate FILE] [--draw-seeds S]]
 
 A user's mistake (bad parameter, flag, unreadable file, an output folder that cannot be
 written) prints one line naming the field, its value and what is allowed, exits with status 2,
@@ -45,6 +46,9 @@ FLAGS = {
     "scenario": "--config",
     "budget": "--budget",
     "holdout": "--holdout",
+    "param_draws": "--param-draws",
+    "estimate": "--estimate",
+    "draw_seeds": "--draw-seeds",
 }
 
 
@@ -155,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait",
         action="store_true",
         help="if another sweep is writing the same folder, wait for it instead of exiting",
+    )
+    exp.add_argument(
+        "--param-draws",
+        help="also run the grid at N draws of the estimated parameters (from the estimate's "
+        "uncertainty) and report how each answer moves across them",
+    )
+    exp.add_argument(
+        "--estimate",
+        help="the estimate.json the draws come from (default: results/estimate/estimate.json)",
+    )
+    exp.add_argument(
+        "--draw-seeds", help="seeds per draw: the first S of the experiment's (default: all)"
     )
 
     params = sub.add_parser("params", help="list every parameter: default, unit, meaning, source")
@@ -324,6 +340,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
     seeds = None if args.seeds is None else _number("--seeds", args.seeds, int)
     workers = _number("--workers", args.workers, int)
+    draws = None if args.param_draws is None else _number("--param-draws", args.param_draws, int)
+    draw_seeds = None if args.draw_seeds is None else _number("--draw-seeds", args.draw_seeds, int)
     try:
         result = run_experiment(
             args.spec,
@@ -335,6 +353,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             retry_failed=args.retry_failed,
             wait=args.wait,
+            param_draws=draws,
+            estimate=args.estimate,
+            draw_seeds=draw_seeds,
         )
     except KeyboardInterrupt:
         sys.stderr.write(
@@ -345,6 +366,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         n, failed = len(result.runs), result.failures
         print(f"{n - failed} runs ok, {failed} failed ({result.wall_time_s:.0f} s)")
         print(result.answer)
+        if result.robustness:
+            print(result.robustness)
         print(f"wrote {result.out}/: {', '.join(f.name for f in result.files)}")
     return 0
 

@@ -5,7 +5,15 @@
         runs.parquet     one row per run: stage, point, parameters, seed, status, error, metrics
         manifest.json    spec, seeds, points, code and package versions, machine, wall time
         summary.md       per treatment: mean and 95% CI, paired effect vs control, test; answer
+        answers.json     each answer's effect (mean, CI, median), and across parameter draws
         *.png            figures (seaborn), means with 95% CIs over seeds
+        draws.json       with --param-draws: the parameter draws (`experiments.draws`)
+        draws.parquet    with --param-draws: each answer's effect in each draw
+
+With `param_draws` the grid is run again at N draws of the estimated parameters: the draws are
+one more dimension of the sweep (column `param_draw` of runs.parquet; empty at the defaults),
+every draw on the same first seeds, and `experiments.robustness` reports how each answer moves
+across them. The figures and the per-point tables are the defaults'.
 
 Everything the user can get wrong (spec, parameters, scheduler, output folder) is checked
 before the first run starts. This module orchestrates (checks, lock, sweep); `report` writes
@@ -27,7 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from crypto401k.experiments import figures, sensitivity
+from crypto401k.experiments import draws as pdraws
+from crypto401k.experiments import figures, robustness, sensitivity
 from crypto401k.experiments.provenance import code_version, make_manifest
 from crypto401k.experiments.report import (
     QUICK_NOTE,
@@ -40,11 +49,13 @@ from crypto401k.experiments.report import (
 )
 from crypto401k.experiments.run import check_out_location
 from crypto401k.experiments.spec import (
+    DRAW_KEY,
     Point,
     Spec,
     check_overrides,
     grid_points,
     load_spec,
+    spec_settings,
 )
 from crypto401k.experiments.sweep import RUNS_SUBDIR, connect, make_tasks, run_sweep
 from crypto401k.experiments.validate import MAX_SEEDS, MAX_WORKERS
@@ -52,7 +63,46 @@ from crypto401k.model.config import ConfigError
 from crypto401k.model.memory import check_fits
 
 OUTPUT_FILES = ("runs.parquet", "manifest.json", "summary.md")
+DRAW_FILES = ("draws.json", "draws.parquet")  # written only by a sweep with parameter draws
 LOCK_FILE = ".crypto401k.lock"  # held (flock) by the sweep writing the folder
+
+
+@dataclass
+class DrawPlan:
+    """The parameter draws of a sweep: the draws, the seeds each runs, and their points."""
+
+    draws: pdraws.Draws
+    seeds: int
+    held: dict[str, str]  # estimated parameters the spec sets itself (name -> where)
+    points: list[Point]
+
+    def record(self) -> dict[str, Any]:
+        return {**self.draws.record(self.held), "seeds_per_draw": self.seeds}
+
+
+def plan_draws(
+    spec: Spec,
+    points: list[Point],
+    n: int,
+    estimate: Path | str | None,
+    draw_seeds: int | None,
+) -> DrawPlan:
+    """Check the draws' settings and the estimate, draw, and make every draw's points
+    (numbered after the defaults'); ConfigError naming the setting on any problem."""
+    if spec.kind != "grid":
+        raise ConfigError(
+            f"param_draws = {n}: only for a grid experiment; {spec.name!r} is a sensitivity "
+            "analysis, which samples its parameters itself"
+        )
+    seeds = pdraws.check_draw_sizes(n, spec.seeds, draw_seeds)
+    est = pdraws.load_estimate(pdraws.DEFAULT_ESTIMATE if estimate is None else estimate)
+    drawn = pdraws.draw(est, n)
+    held = {k: v for k, v in spec_settings(spec).items() if k in est.names}
+    dpoints: list[Point] = []
+    for d in range(n):
+        under = {k: v for k, v in drawn.overrides(d).items() if k not in held}
+        dpoints += grid_points(spec, under, draw=d, first=len(points) * (d + 1))
+    return DrawPlan(drawn, seeds, held, dpoints)
 
 
 @dataclass
@@ -64,6 +114,7 @@ class Outcome:
     answer: str
     files: list[Path] = field(default_factory=list)
     wall_time_s: float = 0.0
+    robustness: str = ""  # with parameter draws: how the answers move across them
 
     @property
     def failures(self) -> int:
@@ -176,25 +227,37 @@ def run_experiment(
     progress: bool = True,
     retry_failed: bool = False,
     wait: bool = False,
+    param_draws: int | None = None,
+    estimate: Path | str | None = None,
+    draw_seeds: int | None = None,
 ) -> Outcome:
     """Run (or resume) experiment `ref` (a built-in name or a spec file) and write its results.
 
     Everything the user gives (spec, sizes, memory, output folder, scheduler) is checked
     before anything is written; then the folder is locked for this sweep (`wait`: wait for
-    another sweep holding it instead of refusing)."""
+    another sweep holding it instead of refusing). `param_draws`: also run the grid at that
+    many draws of the parameters of `estimate` (an estimate.json; default
+    `draws.DEFAULT_ESTIMATE`), each on the first `draw_seeds` seeds (default: all)."""
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
         raise ConfigError(f"seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
     if not 1 <= workers <= MAX_WORKERS:
         raise ConfigError(f"workers = {workers}: must be an integer from 1 to {MAX_WORKERS}")
+    if param_draws is None:
+        for name, given in (("estimate", estimate), ("draw_seeds", draw_seeds)):
+            if given is not None:
+                raise ConfigError(f"{name} = {str(given)!r}: only with --param-draws N")
     spec = load_spec(ref).sized(quick, seeds)
     x_morris = None
+    plan = None
     if spec.kind == "grid":
         points = grid_points(spec)
     else:
         _check_bounds(spec)
         points, x_morris = sensitivity.morris_points(spec)
-    n_runs = len(points) * spec.seeds
-    check_memory(points, min(workers, n_runs), local=not scheduler)
+    if param_draws is not None:
+        plan = plan_draws(spec, points, param_draws, estimate, draw_seeds)
+    n_runs = len(points) * spec.seeds + (len(plan.points) * plan.seeds if plan else 0)
+    check_memory(points + (plan.points if plan else []), min(workers, n_runs), local=not scheduler)
     out = check_out_location(default_out(spec, quick) if out is None else out, inside=True)
     check_out_dir(out, spec.name)
     client = connect(scheduler) if scheduler else None
@@ -213,6 +276,7 @@ def run_experiment(
                 client,
                 progress,
                 retry_failed,
+                plan,
             )
     finally:
         if client is not None:
@@ -230,6 +294,7 @@ def _run_locked(
     client: Any,
     progress: bool,
     retry_failed: bool,
+    plan: DrawPlan | None = None,
 ) -> Outcome:
     """The sweep and its outputs, with the folder locked."""
     if not (out / "manifest.json").exists():  # the folder's proof that it is an experiment's
@@ -256,11 +321,14 @@ def _run_locked(
     code = version["git_commit"] and version["git_commit"][:12] + (
         "+dirty" if version["git_dirty"] else ""
     )
+    extra: dict[str, Any] = {}
     if spec.kind == "grid":
         tasks = make_tasks(points, seed_list, spec.window_days, code)
+        if plan is not None:
+            tasks += make_tasks(plan.points, seed_list[: plan.seeds], spec.window_days, code)
         records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
-        runs = collate(points, records, spec.metrics)
-        files, answer = write_grid(spec, points, runs, out, quick)
+        runs, files, answer, extra = _grid_outputs(spec, points, records, out, quick, plan)
+        points = points + (plan.points if plan else [])
     else:
         runs, files, answer, points = _run_sensitivity(
             spec, points, x_morris, seed_list, run_dir, out, sweep, code, quick
@@ -272,9 +340,46 @@ def _run_locked(
         spec, quick, seed_list, points, runs, started, wall, workers, scheduler
     )
     manifest["runs_time_s"] = round(runs_time, 1)
+    if plan is not None:
+        record = plan.record()
+        manifest["param_draws"] = {k: v for k, v in record.items() if k != "draws"}
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     files = [out / "runs.parquet", out / "manifest.json", *files]
-    return Outcome(out=out, runs=runs, answer=answer, files=files, wall_time_s=wall)
+    return Outcome(out=out, runs=runs, answer=answer, files=files, wall_time_s=wall, **extra)
+
+
+def _grid_outputs(
+    spec: Spec,
+    points: list[Point],
+    records: list[dict[str, Any]],
+    out: Path,
+    quick: bool,
+    plan: DrawPlan | None,
+) -> tuple[pd.DataFrame, list[Path], str, dict[str, Any]]:
+    """runs (every run), summary.md and figures (the defaults'), answers.json and, with
+    draws, draws.json, draws.parquet and the summary's section on them."""
+    all_points = points + (plan.points if plan else [])
+    runs = collate(all_points, records, spec.metrics)
+    if plan is not None:
+        runs[DRAW_KEY] = runs[DRAW_KEY].astype("Int64")  # <NA> at the defaults
+    items = robustness.contrasts(spec, points)
+    n = len(plan.draws.values) if plan else 0
+    rows = robustness.effect_rows(items, all_points, runs, n)
+    if plan is None:
+        for name in DRAW_FILES:  # a former sweep's draws would not match this summary
+            (out / name).unlink(missing_ok=True)
+        files, answer = write_grid(spec, points, runs, out, quick)
+        return runs, [*files, *robustness.write(out, rows, None)], answer, {}
+    record = plan.record()
+    at_defaults = runs[runs[DRAW_KEY].isna()].drop(columns=DRAW_KEY)
+    summary = robustness.answers(rows)
+    lines = robustness.section(summary, record, plan.seeds, runs[runs[DRAW_KEY].notna()])
+    files, answer = write_grid(spec, points, at_defaults, out, quick, sections=lines)
+    write_text(out / "draws.json", json.dumps(record, indent=1) + "\n")
+    values = pd.DataFrame(record["draws"]).drop(columns="candidates")
+    values["draw"] = values["draw"].astype("Int64")
+    files += [out / "draws.json", *robustness.write(out, rows, values)]
+    return runs, files, answer, {"robustness": robustness.headline(summary)}
 
 
 # ---- sensitivity -------------------------------------------------------------------------

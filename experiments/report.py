@@ -115,24 +115,38 @@ QUICK_NOTE = "[quick run at CI size: a smoke test, not a result] "
 
 
 def write_grid(
-    spec: Spec, points: list[Point], runs: pd.DataFrame, out: Path, quick: bool
+    spec: Spec,
+    points: list[Point],
+    runs: pd.DataFrame,
+    out: Path,
+    quick: bool,
+    sections: list[str] = (),
 ) -> tuple[list[Path], str]:
+    """summary.md and the figures of a grid experiment's `points` and their `runs`;
+    `sections` (markdown lines, e.g. the answers across parameter draws) follow the setup."""
     controls = control_map(spec, points)
     table = analysis.effect_table(runs, controls, spec.metrics)
     answer = (QUICK_NOTE if quick else "") + _grid_answer(spec, points, table, runs)
     pngs = figures.grid_figures(runs, spec, out) + figures.effect_figures(runs, spec, controls, out)
-    write_text(out / "summary.md", grid_summary(spec, points, runs, table, answer, pngs))
+    text = grid_summary(spec, points, runs, table, answer, pngs, sections)
+    write_text(out / "summary.md", text)
     return [out / "summary.md", *pngs], answer
 
 
-def _across_answer(a: Answer, points: list[Point], runs: pd.DataFrame) -> str:
+def across_points(a: Answer, points: list[Point]) -> list[Point]:
+    """The points an `across` answer compares: each value of its dimension, the treatment's
+    other values fixed, in the spec's order."""
     fixed = {k: v for k, v in a.treatment.items() if k != a.across}
-    chosen = [
+    return [
         p
         for p in points
         if p.params.get(a.across) is not None
         and all(p.params.get(k) == v for k, v in fixed.items())
     ]
+
+
+def _across_answer(a: Answer, points: list[Point], runs: pd.DataFrame) -> str:
+    chosen = across_points(a, points)
     ok = runs[runs["status"] == "ok"]
     wide = ok.pivot(index="seed", columns="point", values=a.metric)
     groups = {str(p.params[a.across]): wide[p.index].to_numpy() for p in chosen if p.index in wide}
@@ -194,14 +208,25 @@ def grid_summary(
     table: pd.DataFrame,
     answer: str,
     pngs: list[Path],
+    sections: list[str] = (),
 ) -> str:
     keys = list(dict.fromkeys(k for p in points for k in p.params))
     lines = [f"# {spec.name}: {spec.question}", "", f"**Answer.** {answer}", ""]
     lines += _setup_lines(spec, runs)
+    lines += list(sections)
     for metric in spec.metrics:
         m = metric_info(metric)
         lines += ["", f"## {m.label} [{m.unit}]", "", f"{m.meaning}.", ""]
-        header = ["point", *keys, "n", "mean [95% CI]", "effect vs control [95% CI]", "p (Holm)"]
+        header = [
+            "point",
+            *keys,
+            "n",
+            "mean [95% CI]",
+            "median",
+            "effect vs control [95% CI]",
+            "median effect",
+            "p (Holm)",
+        ]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         by_point = {p.index: p for p in points}
         for _, r in table[table["metric"] == metric].iterrows():
@@ -219,8 +244,11 @@ def grid_summary(
                 *vals,
                 str(int(r["n"])),
                 analysis.fmt_ci(r["mean"], r["lo"], r["hi"], metric),
+                _median_cell(r["median"], metric),
+                effect,
+                _median_cell(r["median_diff"], metric),
             ]
-            lines.append("| " + " | ".join([*cells, effect, p_txt]) + " |")
+            lines.append("| " + " | ".join([*cells, p_txt]) + " |")
     lines += _failures(runs, keys)
     method = (
         "Means with 95% Student-t confidence intervals over seeds (Wilson intervals for 0/1 "
@@ -228,10 +256,16 @@ def grid_summary(
         "by run on the same seed (common random numbers), with its 95% t interval; the test is "
         "a two-sided paired t-test (exact McNemar for 0/1 outcomes, the exact sign test when "
         "every difference is equal), Holm-adjusted across the treatments of each metric. "
+        "Medians beside the means: over seeds, and of the paired differences (not for 0/1 "
+        "outcomes, whose median is 0 or 1). "
         "Fractions are shown in percent (effects in percentage points); USD in billions. "
         "'any' marks a parameter the control ignores."
     )
     return _closing(lines, method, pngs)
+
+
+def _median_cell(x: float, metric: str) -> str:
+    return analysis.fmt(x, metric) if np.isfinite(x) and not analysis.is_binary(metric) else "-"
 
 
 def _closing(lines: list[str], method: str, pngs: list[Path]) -> str:

@@ -37,6 +37,7 @@ Value = float | int | bool | str | None
 MAX_SEEDS = 100_000  # as `--seeds` (experiments.validate.MAX_SEEDS)
 MAX_YEARS = 1000.0  # run.steps allows at most 365,000 days
 MAX_DAYS = 365_000
+DRAW_KEY = "param_draw"  # the swept dimension of parameter draws (experiments.draws)
 
 
 class _Strict(BaseModel):
@@ -145,6 +146,8 @@ class Spec(_Strict):
                 raise ValueError("the grid is empty; give at least one value per parameter")
             if set(self.grid) & set(self.variants):
                 raise ValueError("a dimension is both in grid and in variants")
+            if DRAW_KEY in self.variants:
+                raise ValueError(f"variants.{DRAW_KEY}: the name is kept for parameter draws")
             self._check_dimensions()
             if not self.answers:
                 raise ValueError("a grid experiment needs an [answer] table")
@@ -305,9 +308,15 @@ def steps_for(years: float) -> int:
     return max(1, round(365 * years))
 
 
-def grid_points(spec: Spec) -> list[Point]:
+def grid_points(
+    spec: Spec, under: dict[str, Value] | None = None, draw: int | None = None, first: int = 0
+) -> list[Point]:
     """The full-factorial grid plus, for each treatment, its control twin (the treatment with
-    the control's values), every point checked against the configuration."""
+    the control's values), every point checked against the configuration.
+
+    For parameter draw `draw`: its values `under` go below the spec's own settings (scenario
+    aside), the points are numbered from `first`, and `DRAW_KEY` = `draw` joins their params,
+    so that each treatment is paired with its control of the same draw."""
     dims = {**spec.grid, **{k: list(v) for k, v in spec.variants.items()}}
     combos = [dict(zip(dims, values, strict=True)) for values in itertools.product(*dims.values())]
     points: list[dict[str, Value]] = []
@@ -319,10 +328,29 @@ def grid_points(spec: Spec) -> list[Point]:
             twin = control_params(spec, combo)
             if twin not in points:
                 points.append(twin)
+    tag = {} if draw is None else {DRAW_KEY: draw}
     return [
-        _point(spec, i, params, is_control=_is_control(spec, params))
+        _point(spec, first + i, {**params, **tag}, under, is_control=_is_control(spec, params))
         for i, params in enumerate(points)
     ]
+
+
+def spec_settings(spec: Spec) -> dict[str, str]:
+    """Every parameter the spec (or its scenario file) sets, with where: a parameter draw
+    leaves these to the spec (its treatments and fixed settings are the experiment's)."""
+    where: dict[str, str] = {}
+    if spec.scenario is not None:
+        data = tomllib.loads(scenarios.file(spec.scenario).read_text(encoding="utf-8"))
+        for section, table in data.items():
+            for k in table if isinstance(table, dict) else ():
+                where[f"{section}.{k}"] = f"scenario {spec.scenario}"
+    tables = [("base", spec.base), ("control", spec.control)]
+    tables += [("grid", dict.fromkeys(spec.grid))]
+    tables += [(f"variants.{k}", v) for k, d in spec.variants.items() for v in d.values()]
+    for name, table in tables:
+        for k in table:
+            where[k] = name
+    return where
 
 
 def control_params(spec: Spec, params: dict[str, Value]) -> dict[str, Value]:
@@ -337,9 +365,19 @@ def _is_control(spec: Spec, params: dict[str, Value]) -> bool:
     return bool(spec.control) and all(params.get(k) == v for k, v in spec.control.items())
 
 
-def _point(spec: Spec, index: int, params: dict[str, Value], **kw: Any) -> Point:
-    overrides = spec.fixed_overrides()
+def _point(
+    spec: Spec,
+    index: int,
+    params: dict[str, Value],
+    under: dict[str, Value] | None = None,
+    **kw: Any,
+) -> Point:
+    head = spec.fixed_overrides()
+    scenario = {"scenario": head.pop("scenario")} if "scenario" in head else {}
+    overrides = {**scenario, **(under or {}), **head}
     for k, v in params.items():
+        if k == DRAW_KEY:
+            continue
         if k in spec.variants:
             overrides.update(spec.variants[k][v])
         else:

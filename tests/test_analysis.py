@@ -47,6 +47,7 @@ def test_paired_effect_of_identical_arms_is_zero_with_p_one():
         "diff": 0.0,
         "diff_lo": 0.0,
         "diff_hi": 0.0,
+        "median_diff": 0.0,
         "p": 1.0,
         "pairs": 5,
     }
