@@ -245,7 +245,8 @@ def run_experiment(
     if param_draws is None:
         for name, given in (("estimate", estimate), ("draw_seeds", draw_seeds)):
             if given is not None:
-                raise ConfigError(f"{name} = {str(given)!r}: only with --param-draws N")
+                shown = repr(str(given)) if name == "estimate" else given
+                raise ConfigError(f"{name} = {shown}: only with --param-draws N")
     spec = load_spec(ref).sized(quick, seeds)
     x_morris = None
     plan = None

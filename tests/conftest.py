@@ -117,7 +117,12 @@ SLOW: dict[str, set[str]] = {
 # pytest-xdist worker (--dist loadgroup), which builds it once; they are slow as a whole.
 # test_experiments.py's `quick` runs each experiment when first used, so its tests are
 # grouped by experiment (the `name` they are parametrized with; dampen otherwise).
-SHARED_FIXTURES = {"quick": "experiments-quick", "server": "browser", "browser": "browser"}
+SHARED_FIXTURES = {
+    "quick": "experiments-quick",
+    "server": "browser",
+    "browser": "browser",
+    "swept": "draws-swept",  # test_draws.py: a tiny experiment with parameter draws
+}
 
 
 def _group(item: pytest.Item, fixture: str, group: str) -> str:

@@ -53,6 +53,19 @@ def test_paired_effect_of_identical_arms_is_zero_with_p_one():
     }
 
 
+def test_effects_give_the_median_beside_the_mean():
+    """One large difference moves the mean, not the median."""
+    control = np.zeros(5)
+    e = paired_effect(np.array([1.0, 1.0, 1.0, 2.0, 20.0]), control)
+    assert e["diff"] == 5.0 and e["median_diff"] == 1.0
+    runs = pd.DataFrame(
+        {"point": [0] * 5 + [1] * 5, "seed": list(range(5)) * 2, "status": "ok"}
+        | {"v": [1.0, 1.0, 1.0, 2.0, 20.0] + [0.0] * 5}
+    )
+    row = effect_table(runs, {0: 1, 1: None}, ["v"]).iloc[0]
+    assert row["mean"] == 5.0 and row["median"] == 1.0 and row["median_diff"] == 1.0
+
+
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
 def test_holm_is_monotone_bounded_and_never_below_raw(p):
     p = np.array(p)

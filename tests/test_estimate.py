@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from crypto401k.experiments import draws
 from crypto401k.experiments import estimate as est
 from crypto401k.experiments import moments as mom
 from crypto401k.experiments.cli import main
@@ -256,6 +257,10 @@ def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp
     assert written["theta"] == result["theta"]
     # the search starts from the command's fixed START, not from the defaults
     assert written["parameters"][0]["start"] == est.START["traders.chartist_noise"]
+    # the experiments' parameter draws read this file as it is written
+    drawn = draws.draw(draws.load_estimate(tmp_path / "est" / "estimate.json"), 3)
+    low, high = written["parameters"][0]["box"]
+    assert ((drawn.values >= low) & (drawn.values <= high)).all()
     table = (tmp_path / "est" / "estimate.md").read_text()
     assert "traders.chartist_noise" in table and "out of sample" in table
     again = est.run_estimate(close[:400], tmp_path / "est", **kwargs)

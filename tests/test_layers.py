@@ -35,7 +35,7 @@ def test_the_markers_are_registered():
     registered = {m.split(":")[0] for m in pytest_ini["markers"]}
     assert {"slow", "browser", "dask", "notebook", "docs"} <= registered
     assert "--dist loadgroup" in pytest_ini["addopts"]  # SHARED_FIXTURES needs it
-    assert set(SHARED_FIXTURES) == {"quick", "server", "browser"}
+    assert set(SHARED_FIXTURES) == {"quick", "server", "browser", "swept"}
 
 
 def test_the_quick_fixture_tests_are_slow_and_grouped(request):
