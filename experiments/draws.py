@@ -109,6 +109,7 @@ class Draws:
                 for j, n in enumerate(est.names)
             ],
             "acceptance": self.acceptance(),
+            "estimate_not_default": off_defaults(est),
             "draws": [
                 {"draw": i, "candidates": int(self.candidates[i]), **self.overrides(i)}
                 for i in range(len(self.values))
@@ -231,6 +232,27 @@ def _check_known(shown: str, names: list[str], low: list[float], high: list[floa
                 cfg.with_overrides({n: v})
             except ConfigError as exc:
                 raise _bad(shown, f"parameter {n!r} with its box [{lo}, {hi}]: {exc}") from None
+
+
+def default_value(cfg: Config, name: str) -> Any:
+    """The value of dotted parameter `name` (e.g. market.impact_multiplier) in `cfg`."""
+    obj: Any = cfg
+    for part in name.split("."):
+        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+    return obj
+
+
+def off_defaults(est: Estimate, rel: float = 1e-6) -> list[dict[str, Any]]:
+    """The parameters whose estimate is not the model's default (relative tolerance `rel`):
+    the draws are centred on the estimate, the experiment's own point on the defaults, so the
+    two describe different centres until the defaults are set to the estimate."""
+    cfg = Config()
+    out = []
+    for name, t in zip(est.names, est.theta, strict=True):
+        d = float(default_value(cfg, name))
+        if not math.isclose(t, d, rel_tol=rel, abs_tol=1e-12):
+            out.append({"parameter": name, "estimate": float(t), "default": d})
+    return out
 
 
 def check_draw_sizes(

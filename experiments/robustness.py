@@ -277,9 +277,24 @@ def section(
         lines.append("| " + " | ".join(cells) + " |")
     if not summary:
         lines.append("| (no answer with a control or an `across` dimension) | | | | | | | | | |")
+    off = [o for o in record["estimate_not_default"] if not _held(record, o["parameter"])]
+    if off:
+        listed = ", ".join(
+            f"`{o['parameter']}` {o['estimate']:.4g} (default {o['default']:.4g})" for o in off
+        )
+        lines += [
+            "",
+            "**Warning.** The draws are centred on the estimate, but the estimate is not the "
+            f"model's defaults, at which the rest of this summary runs: {listed}. The two "
+            "columns then describe different centres; set the defaults to the estimate first.",
+        ]
     lines += _parameter_lines(record)
     lines += _failure_lines(draw_runs)
     return lines
+
+
+def _held(record: dict[str, Any], name: str) -> bool:
+    return any(p["parameter"] == name and p["held_by_spec"] for p in record["parameters"])
 
 
 def _num(x: Any) -> float:

@@ -15,17 +15,21 @@ from crypto401k.experiments import robustness
 from crypto401k.experiments.cli import main
 from crypto401k.experiments.experiment import run_experiment
 from crypto401k.experiments.spec import DRAW_KEY, Point, grid_points, load_spec
-from crypto401k.model.config import ConfigError
+from crypto401k.model.config import Config, ConfigError
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
 NOISE_BOX = [0.04, 0.16]  # model.ranges: traders.chartist_noise
 IMPACT_BOX = [2.5, 10.0]  # model.ranges: market.impact_multiplier
+DEFAULTS = (
+    pd_draws.default_value(Config(), "traders.chartist_noise"),
+    pd_draws.default_value(Config(), "market.impact_multiplier"),
+)
 
 
 def estimate_json(
-    theta=(0.08, 5.0), cov=((0.0009, 0.0), (0.0, 4.0)), boxes=(NOISE_BOX, IMPACT_BOX)
+    theta=DEFAULTS, cov=((0.0009, 0.0), (0.0, 4.0)), boxes=(NOISE_BOX, IMPACT_BOX)
 ) -> dict:
     """An estimate.json as `crypto401k estimate` writes it (the fields the draws read)."""
     names = ["traders.chartist_noise", "market.impact_multiplier"][: len(theta)]
@@ -126,9 +130,23 @@ def test_a_parameter_without_a_variance_is_uniform_on_its_box_on_the_search_scal
     assert record["parameters"][1]["se"] is None
 
 
+def test_an_estimate_away_from_the_defaults_is_named(tmp_path):
+    at_defaults = pd_draws.load_estimate(write_estimate(tmp_path, estimate_json()))
+    assert pd_draws.off_defaults(at_defaults) == []
+    away = estimate_json(theta=(DEFAULTS[0] * 1.01, DEFAULTS[1]))
+    est = pd_draws.load_estimate(write_estimate(tmp_path, away, "away.json"))
+    assert pd_draws.off_defaults(est) == [
+        {
+            "parameter": "traders.chartist_noise",
+            "estimate": DEFAULTS[0] * 1.01,
+            "default": DEFAULTS[0],
+        }
+    ]
+
+
 def test_a_zero_covariance_draws_the_estimate_itself(tmp_path):
     est = pd_draws.load_estimate(write_estimate(tmp_path, estimate_json(cov=((0, 0), (0, 0)))))
-    assert (pd_draws.draw(est, 3).values == [0.08, 5.0]).all()
+    assert (pd_draws.draw(est, 3).values == DEFAULTS).all()
 
 
 def test_too_little_mass_in_the_box_is_refused(tmp_path, monkeypatch):
@@ -201,6 +219,7 @@ def swept(tmp_path_factory):
     spec = write_spec(tmp)
     cov = ((0.02**2, 0.0), (0.0, 2.0**2))
     est = write_estimate(tmp, estimate_json(theta=(0.1, 6.0), cov=cov))
+    assert DEFAULTS != (0.1, 6.0)  # the summary warns that the estimate is not the defaults
     kw = dict(workers=1, progress=False, estimate=est, draw_seeds=1)
     out = tmp / "out"
     three = run_experiment(str(spec), out=out, param_draws=3, **kw)
@@ -252,6 +271,10 @@ def test_the_draws_effects_are_each_draws_paired_runs(swept):
         assert row["traders.chartist_noise"] == drawn["traders.chartist_noise"]
     summary = (swept["out"] / "summary.md").read_text()
     assert "## Across parameter draws" in summary and "4 of 4" in summary
+    # the fixture's estimate (0.1, 6.0) is not the defaults: the summary says so
+    assert "**Warning.** The draws are centred on the estimate" in summary
+    if DEFAULTS[0] != 0.1:
+        assert f"`traders.chartist_noise` 0.1 (default {DEFAULTS[0]:.4g})" in summary
     answers = json.loads((swept["out"] / "answers.json").read_text())
     assert answers[0]["across_draws"]["draws"] == 4
     assert "across 4 parameter draws" in swept["four"].robustness
