@@ -147,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser(
         "experiment", help="run (or resume) a sweep: a built-in experiment or a spec file"
     )
-    exp.add_argument("spec", help="dampen, contagion, backlash, topology, sensitivity, or a .toml")
+    from crypto401k.experiments.spec import builtin_names
+
+    exp.add_argument(
+        "spec", help=f"a built-in experiment ({', '.join(builtin_names())}) or a .toml"
+    )
     exp.add_argument("--seeds", help="seeds per point (default: the spec's)")
     exp.add_argument("--quick", action="store_true", help="the spec's small CI-sized version")
     exp.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
