@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,11 @@ class Draws:
         """Share of the candidates that fell in the box: about the normal's mass in it."""
         return float(len(self.candidates) / self.candidates.sum()) if len(self.candidates) else 1.0
 
-    def record(self, held: dict[str, str] | None = None) -> dict[str, Any]:
-        """draws.json: where the draws come from, the rule, and every draw's values."""
+    def record(
+        self, held: dict[str, str] | None = None, base: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """draws.json: where the draws come from, the rule, and every draw's values; `held`:
+        the parameters the experiment sets itself; `base`: its scenario (the defaults)."""
         est = self.estimate
         return {
             "estimate": {"path": est.path, "sha256": est.sha256},
@@ -109,7 +113,7 @@ class Draws:
                 for j, n in enumerate(est.names)
             ],
             "acceptance": self.acceptance(),
-            "estimate_not_default": off_defaults(est),
+            "estimate_not_default": off_defaults(est, base),
             "draws": [
                 {"draw": i, "candidates": int(self.candidates[i]), **self.overrides(i)}
                 for i in range(len(self.values))
@@ -148,7 +152,6 @@ def load_estimate(path: Path | str) -> Estimate:
     names, low, high = _rows(shown, data["parameters"])
     theta = _theta(shown, data["theta"], names, low, high)
     cov = _covariance(shown, data["covariance"], len(names))
-    _check_known(shown, names, low, high)
     return Estimate(
         path=shown,
         sha256=hashlib.sha256(raw).hexdigest(),
@@ -222,34 +225,74 @@ def _covariance(shown: str, cov: Any, p: int) -> np.ndarray:
     return c
 
 
-def _check_known(shown: str, names: list[str], low: list[float], high: list[float]) -> None:
-    """Each parameter a model parameter and its box's ends values the model accepts (so every
-    draw is one: the model's constraints are intervals)."""
-    cfg = Config()
-    for n, lo, hi in zip(names, low, high, strict=True):
+def as_overrides(base: dict[str, Any], values: dict[str, float]) -> dict[str, Any]:
+    """Parameter values as model overrides on `base` (a `scenario` key and overrides), the
+    estimate's way: a correlation entry `market.correlation.i.j` becomes the whole matrix."""
+    from crypto401k.experiments.estimate import point_overrides
+
+    out = point_overrides(base, values)
+    return {k: v for k, v in out.items() if k not in base}
+
+
+def model_accepts(est: Estimate, base: dict[str, Any]) -> Callable[[np.ndarray], bool]:
+    """Whether the model on `base` accepts a candidate (p,) as a whole (e.g. drawn
+    correlation entries that together are not a correlation matrix: refused)."""
+    from crypto401k.experiments.spec import check_overrides
+
+    def valid(values: np.ndarray) -> bool:
+        theta = {n: float(v) for n, v in zip(est.names, values, strict=True)}
+        try:
+            check_overrides({**base, **as_overrides(base, theta)})
+        except ConfigError:
+            return False
+        return True
+
+    return valid
+
+
+def check_for(est: Estimate, base: dict[str, Any]) -> None:
+    """ConfigError unless each parameter is one of the model's on `base` (a `scenario` key
+    and overrides; e.g. ETH's volatility needs a scenario with ETH) and its box's ends are
+    values the model accepts there (so every draw is one: the model's constraints are
+    intervals)."""
+    from crypto401k.experiments.spec import check_overrides
+
+    where = f"scenario {base['scenario']}" if base.get("scenario") else "the BTC-only model"
+    for n, lo, hi in zip(est.names, est.low, est.high, strict=True):
         for v in (lo, hi):
             try:
-                cfg.with_overrides({n: v})
+                check_overrides({**base, **as_overrides(base, {n: float(v)})})
             except ConfigError as exc:
-                raise _bad(shown, f"parameter {n!r} with its box [{lo}, {hi}]: {exc}") from None
+                raise _bad(est.path, f"parameter {n!r} at {v:g} ({where}): {exc}") from None
+            except (IndexError, KeyError, ValueError, TypeError):
+                raise _bad(est.path, f"parameter {n!r}: not a parameter of {where}") from None
 
 
-def default_value(cfg: Config, name: str) -> Any:
-    """The value of dotted parameter `name` (e.g. market.impact_multiplier) in `cfg`."""
+def default_value(cfg: Config | dict[str, Any], name: str) -> Any:
+    """The value of dotted parameter `name` (e.g. market.impact_multiplier, or
+    market.correlation.0.1 for a matrix entry) in `cfg` (a Config or its model_dump)."""
     obj: Any = cfg
     for part in name.split("."):
-        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+        if isinstance(obj, list):
+            obj = obj[int(part)]
+        else:
+            obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
     return obj
 
 
-def off_defaults(est: Estimate, rel: float = 1e-6) -> list[dict[str, Any]]:
-    """The parameters whose estimate is not the model's default (relative tolerance `rel`):
-    the draws are centred on the estimate, the experiment's own point on the defaults, so the
-    two describe different centres until the defaults are set to the estimate."""
-    cfg = Config()
+def off_defaults(
+    est: Estimate, base: dict[str, Any] | None = None, rel: float = 1e-6
+) -> list[dict[str, Any]]:
+    """The parameters whose estimate is not their value on `base` (a `scenario` key and
+    overrides; the model's defaults without one), to relative tolerance `rel`: the draws
+    are centred on the estimate, the experiment's own point on the defaults, so the two
+    describe different centres until the defaults are set to the estimate."""
+    from crypto401k.experiments.estimate import base_dump
+
+    dump = base_dump(base)
     out = []
     for name, t in zip(est.names, est.theta, strict=True):
-        d = float(default_value(cfg, name))
+        d = float(default_value(dump, name))
         if not math.isclose(t, d, rel_tol=rel, abs_tol=1e-12):
             out.append({"parameter": name, "estimate": float(t), "default": d})
     return out
@@ -302,29 +345,44 @@ def _candidates(est: Estimate, factor: np.ndarray, rng: np.random.Generator) -> 
     return out
 
 
-def draw_one(est: Estimate, factor: np.ndarray, i: int, seed: int = DRAW_SEED) -> tuple:
-    """Draw i: (values (p,), candidates drawn), from the generator of (seed, i) alone."""
+def draw_one(
+    est: Estimate,
+    factor: np.ndarray,
+    i: int,
+    seed: int = DRAW_SEED,
+    valid: Callable[[np.ndarray], bool] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Draw i: (values (p,), candidates drawn), from the generator of (seed, i) alone: the
+    first candidate inside the boxes that `valid` (if given) accepts."""
     rng = np.random.default_rng([seed, i])
     drawn = 0
     while drawn < MAX_CANDIDATES:
         batch = _candidates(est, factor, rng)
         inside = np.flatnonzero(((batch >= est.low) & (batch <= est.high)).all(axis=1))
-        if len(inside):
-            return batch[inside[0]], drawn + int(inside[0]) + 1
+        for j in inside:
+            if valid is None or valid(batch[j]):
+                return batch[j], drawn + int(j) + 1
         drawn += BATCH
     raise ConfigError(
         f"estimate = {est.path!r}: fewer than 1 in {MAX_CANDIDATES:,} of the normal "
-        "distribution of its parameters lies in their boxes; the covariance is too wide (or "
-        "theta too close to a box's corner) to draw plausible parameters from"
+        "distribution of its parameters lies in their boxes (and makes a model); the "
+        "covariance is too wide (or theta too close to a box's corner) to draw plausible "
+        "parameters from"
     )
 
 
-def draw(est: Estimate, n: int, seed: int = DRAW_SEED) -> Draws:
-    """N draws; draw i depends on (seed, i) only, so the first k of N + 1 draws are N's."""
+def draw(
+    est: Estimate,
+    n: int,
+    seed: int = DRAW_SEED,
+    valid: Callable[[np.ndarray], bool] | None = None,
+) -> Draws:
+    """N draws; draw i depends on (seed, i) only, so the first k of N + 1 draws are N's.
+    `valid`: a candidate (p,) it refuses is drawn again, like one outside the boxes."""
     factor = _factor(est)
     values, tries = [], []
     for i in range(n):
-        v, t = draw_one(est, factor, i, seed)
+        v, t = draw_one(est, factor, i, seed, valid)
         values.append(v)
         tries.append(t)
     return Draws(

@@ -75,9 +75,10 @@ class DrawPlan:
     seeds: int
     held: dict[str, str]  # estimated parameters the spec sets itself (name -> where)
     points: list[Point]
+    base: dict[str, Any]  # the spec's scenario, as {"scenario": name} ({} for BTC-only)
 
     def record(self) -> dict[str, Any]:
-        return {**self.draws.record(self.held), "seeds_per_draw": self.seeds}
+        return {**self.draws.record(self.held, self.base), "seeds_per_draw": self.seeds}
 
 
 def plan_draws(
@@ -96,13 +97,28 @@ def plan_draws(
         )
     seeds = pdraws.check_draw_sizes(n, spec.seeds, draw_seeds)
     est = pdraws.load_estimate(pdraws.DEFAULT_ESTIMATE if estimate is None else estimate)
-    drawn = pdraws.draw(est, n)
-    held = {k: v for k, v in spec_settings(spec).items() if k in est.names}
+    base = {"scenario": spec.scenario} if spec.scenario else {}
+    pdraws.check_for(est, base)
+    drawn = pdraws.draw(est, n, valid=pdraws.model_accepts(est, base))
+    held = held_parameters(spec, est.names)
     dpoints: list[Point] = []
     for d in range(n):
-        under = {k: v for k, v in drawn.overrides(d).items() if k not in held}
+        values = {k: v for k, v in drawn.overrides(d).items() if k not in held}
+        under = pdraws.as_overrides(base, values)
         dpoints += grid_points(spec, under, draw=d, first=len(points) * (d + 1))
-    return DrawPlan(drawn, seeds, held, dpoints)
+    return DrawPlan(drawn, seeds, held, dpoints, base)
+
+
+def held_parameters(spec: Spec, names: tuple[str, ...]) -> dict[str, str]:
+    """The estimated parameters the spec sets itself (name -> where), a matrix entry such as
+    market.correlation.0.1 when the spec sets the whole matrix."""
+    settings = spec_settings(spec)
+    out = {}
+    for name in names:
+        for key, where in settings.items():
+            if name == key or name.startswith(key + "."):
+                out[name] = where
+    return out
 
 
 @dataclass

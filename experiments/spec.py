@@ -32,6 +32,9 @@ SPEC_DIR = Path(__file__).parent / "specs"
 # runs of an older version are then run again instead of being reused
 METRICS_VERSION = 9
 Value = float | int | bool | str | None
+# what a point passes to the model: a value, or a whole matrix (a parameter draw's
+# `market.correlation`, made from the estimate's entries by `experiments.draws`)
+Override = Value | list[list[float]]
 
 
 MAX_SEEDS = 100_000  # as `--seeds` (experiments.validate.MAX_SEEDS)
@@ -238,7 +241,7 @@ class Point(BaseModel):
 
     index: int
     params: dict[str, Value]  # the swept values (what distinguishes it from other points)
-    overrides: dict[str, Value]  # everything passed to the model, base and horizon included
+    overrides: dict[str, Override]  # everything passed to the model, base and horizon included
     is_control: bool = False
     stage: str = "grid"
 
@@ -309,7 +312,7 @@ def steps_for(years: float) -> int:
 
 
 def grid_points(
-    spec: Spec, under: dict[str, Value] | None = None, draw: int | None = None, first: int = 0
+    spec: Spec, under: dict[str, Override] | None = None, draw: int | None = None, first: int = 0
 ) -> list[Point]:
     """The full-factorial grid plus, for each treatment, its control twin (the treatment with
     the control's values), every point checked against the configuration.
@@ -336,14 +339,11 @@ def grid_points(
 
 
 def spec_settings(spec: Spec) -> dict[str, str]:
-    """Every parameter the spec (or its scenario file) sets, with where: a parameter draw
-    leaves these to the spec (its treatments and fixed settings are the experiment's)."""
+    """Every parameter the spec sets (base, grid, variants, control), with where: a parameter
+    draw leaves these to the spec (its treatments and fixed settings are the experiment's
+    design). Not its scenario's: a scenario is the model an estimate is made on (the
+    several-asset estimate is of four_assets' own volatilities and correlations)."""
     where: dict[str, str] = {}
-    if spec.scenario is not None:
-        data = tomllib.loads(scenarios.file(spec.scenario).read_text(encoding="utf-8"))
-        for section, table in data.items():
-            for k in table if isinstance(table, dict) else ():
-                where[f"{section}.{k}"] = f"scenario {spec.scenario}"
     tables = [("base", spec.base), ("control", spec.control)]
     tables += [("grid", dict.fromkeys(spec.grid))]
     tables += [(f"variants.{k}", v) for k, d in spec.variants.items() for v in d.values()]
@@ -369,7 +369,7 @@ def _point(
     spec: Spec,
     index: int,
     params: dict[str, Value],
-    under: dict[str, Value] | None = None,
+    under: dict[str, Override] | None = None,
     **kw: Any,
 ) -> Point:
     head = spec.fixed_overrides()
@@ -400,7 +400,7 @@ def _describe(params: dict[str, Value]) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in params.items())
 
 
-def check_overrides(overrides: dict[str, Value]):
+def check_overrides(overrides: dict[str, Override]):
     """The configuration these overrides give (on their `scenario`); ConfigError naming the
     parameter if the model would reject them."""
     overrides = dict(overrides)

@@ -212,6 +212,83 @@ def test_a_draw_goes_below_the_spec_and_pairs_with_its_own_control(tmp_path):
     assert controls[10] == 11 and controls[0] == 1
 
 
+def test_a_several_asset_estimate_draws_volatilities_and_whole_correlation_matrices(tmp_path):
+    """The second stage's names (`estimate --assets`): a coin's volatility, and a correlation
+    entry that becomes the scenario's whole matrix with that entry (both sides) replaced."""
+    from crypto401k.experiments.experiment import plan_draws
+
+    names = ["assets.1.fundamental_vol_annual", "market.correlation.0.1"]
+    data = {
+        "theta": dict(zip(names, [0.6, 0.8], strict=True)),
+        "parameters": [
+            {"parameter": names[0], "box": [0.3, 1.2]},
+            {"parameter": names[1], "box": [0.5, 0.95]},
+        ],
+        "covariance": [[0.01, 0.0], [0.0, 0.0025]],
+    }
+    est = write_estimate(tmp_path, data)
+    text = SPEC.replace('question = "q?"', 'question = "q?"\nscenario = "four_assets"')
+    spec = load_spec(str(write_spec(tmp_path, text)))
+    points = grid_points(spec)
+    plan = plan_draws(spec, points, 2, est, None)
+    values = pd_draws.draw(pd_draws.load_estimate(est), 2).values
+    for p in plan.points:
+        d = p.params[DRAW_KEY]
+        corr = p.overrides["market.correlation"]
+        assert corr[0][1] == corr[1][0] == values[d, 1]
+        assert corr[0][2] == 0.788  # the scenario's other entries stay
+        assert p.overrides["assets.1.fundamental_vol_annual"] == values[d, 0]
+    # the same estimate on a BTC-only experiment: no ETH, no matrix entry (0, 1)
+    btc = load_spec(str(write_spec(tmp_path)))
+    with pytest.raises(ConfigError, match=r"assets\.1\.fundamental_vol_annual"):
+        plan_draws(btc, grid_points(btc), 2, est, None)
+
+
+def test_a_candidate_the_model_refuses_is_drawn_again(tmp_path):
+    """`valid` truncates like the boxes: refusing everything above the estimate leaves the
+    lower half of the normal; drawn correlation entries always make a correlation matrix."""
+    data = estimate_json(theta=(0.1,), cov=((0.02**2,),), boxes=(NOISE_BOX,))
+    est = pd_draws.load_estimate(write_estimate(tmp_path, data))
+    d = pd_draws.draw(est, 50, valid=lambda v: v[0] <= 0.1)
+    assert (d.values <= 0.1).all() and d.candidates.sum() > 50
+    names = ["market.correlation.0.1", "market.correlation.0.2", "market.correlation.1.2"]
+    wide = {
+        "theta": dict(zip(names, [0.9, 0.9, 0.55], strict=True)),
+        "parameters": [{"parameter": n, "box": [0.5, 0.95]} for n in names],
+        "covariance": np.diag([0.2**2] * 3).tolist(),
+    }
+    est = pd_draws.load_estimate(write_estimate(tmp_path, wide, "corr.json"))
+    base = {"scenario": "four_assets"}
+    d = pd_draws.draw(est, 40, valid=pd_draws.model_accepts(est, base))
+    for i in range(40):
+        corr = np.array(pd_draws.as_overrides(base, d.overrides(i))["market.correlation"])
+        assert np.linalg.eigvalsh(corr).min() > -1e-9
+    unchecked = pd_draws.draw(est, 40)
+    assert not all(  # without the check some draws would not be correlation matrices
+        np.linalg.eigvalsh(
+            np.array(pd_draws.as_overrides(base, unchecked.overrides(i))["market.correlation"])
+        ).min()
+        > -1e-9
+        for i in range(40)
+    )
+
+
+def test_a_parameter_the_spec_sets_is_held_not_drawn(tmp_path):
+    from crypto401k.experiments.experiment import plan_draws
+
+    est = write_estimate(tmp_path, estimate_json())
+    text = SPEC.replace(
+        '"savers.uptake" = 1.0', '"savers.uptake" = 1.0\n"traders.chartist_noise" = 0.11'
+    )
+    spec = load_spec(str(write_spec(tmp_path, text)))
+    plan = plan_draws(spec, grid_points(spec), 3, est, None)
+    assert plan.held == {"traders.chartist_noise": "base"}
+    assert all(p.overrides["traders.chartist_noise"] == 0.11 for p in plan.points)
+    assert len({p.overrides["market.impact_multiplier"] for p in plan.points}) == 3
+    row = plan.record()["parameters"][0]
+    assert row["held_by_spec"] == "base"
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """The tiny spec with 3 draws of 1 seed each, then extended to 4 draws (a resume)."""
