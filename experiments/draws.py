@@ -99,8 +99,9 @@ class Draws:
         return {
             "estimate": {"path": est.path, "sha256": est.sha256},
             "seed": self.seed,
-            "rule": "normal(theta, covariance) restricted to each parameter's box by "
-            "rejection; a parameter with an unknown variance uniform on its box",
+            "rule": "normal(theta, covariance) restricted to each parameter's box (and to "
+            "vectors the model accepts) by rejection; a parameter with an unknown variance "
+            "uniform on its box (log scale for a box spanning a factor of 4 or more)",
             "parameters": [
                 {
                     "parameter": n,
@@ -128,8 +129,9 @@ def _bad(path: str, why: str) -> ConfigError:
 
 def load_estimate(path: Path | str) -> Estimate:
     """Read and check an estimate.json; ConfigError naming the file and what is wrong (no
-    file, not JSON, a missing or malformed field, a parameter the model does not have, a
-    covariance that is not symmetric positive semidefinite)."""
+    file, not JSON, a missing or malformed field, a theta outside its box, a covariance that
+    is not symmetric positive semidefinite). Whether the model has its parameters depends on
+    the experiment's scenario: `check_for`."""
     shown = str(path)
     try:
         raw = Path(path).read_bytes()
