@@ -127,7 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--years", help="years per simulated path (default: as long as the estimation sample)"
     )
     est.add_argument(
-        "--data", dest="btc_data", help="BTC CSV with date,close columns (default: the shipped one)"
+        "--data",
+        dest="btc_data",
+        help="BTC CSV with date,close columns; with --assets, date,btc_close,eth_close,"
+        "ltc_close (default: the shipped one)",
+    )
+    est.add_argument(
+        "--assets",
+        action="store_true",
+        help="the second stage: ETH's and the DeFi basket's volatilities and the shock "
+        "correlations of the four_assets scenario, on BTC, ETH and LTC",
     )
     est.add_argument(
         "--holdout",
@@ -140,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser(
         "experiment", help="run (or resume) a sweep: a built-in experiment or a spec file"
     )
-    exp.add_argument("spec", help="dampen, contagion, backlash, topology, sensitivity, or a .toml")
+    from crypto401k.experiments.spec import builtin_names
+
+    exp.add_argument(
+        "spec", help=f"a built-in experiment ({', '.join(builtin_names())}) or a .toml"
+    )
     exp.add_argument("--seeds", help="seeds per point (default: the spec's)")
     exp.add_argument("--quick", action="store_true", help="the spec's small CI-sized version")
     exp.add_argument("--workers", default="2", help="local processes (default: %(default)s)")
@@ -276,7 +289,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from crypto401k.experiments.estimate import check_estimate, format_table, run_estimate
     from crypto401k.experiments.run import check_out_location
     from crypto401k.experiments.sweep import connect
-    from crypto401k.experiments.validate import check_sweep, read_btc_data
+    from crypto401k.experiments.validate import check_sweep, read_assets_data, read_btc_data
 
     # everything the user gives is checked before the first run
     budget = _number("--budget", args.budget, int)
@@ -290,7 +303,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         workers,
         typed={"seeds": args.seeds, "years": args.years or "5", "workers": args.workers},
     )
-    _, close = read_btc_data(args.btc_data)
+    if args.assets:  # the days on which every coin has a close
+        import numpy as np
+
+        closes = read_assets_data(args.btc_data)
+        close = closes[np.isfinite(closes).all(axis=1)]
+    else:
+        _, close = read_btc_data(args.btc_data)
     check_estimate(budget, holdout, len(close), {"budget": args.budget, "holdout": args.holdout})
     out = check_out_location(args.out)
     client = connect(args.scheduler) if args.scheduler else None
@@ -305,7 +324,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             days=None if args.years is None else round(365 * years),
             client=client,
             progress=not args.quiet,
-            data_label=args.btc_data or "shipped Bitstamp BTC/USD",
+            data_label=args.btc_data
+            or ("shipped Bitstamp BTC, ETH, LTC" if args.assets else "shipped Bitstamp BTC/USD"),
+            kind="assets" if args.assets else "btc",
         )
     except KeyboardInterrupt:
         sys.stderr.write(

@@ -42,7 +42,6 @@ import numpy as np
 from crypto401k.experiments import moments as mom
 from crypto401k.experiments.sweep import SweepStoppedError, run_sweep
 from crypto401k.model import ranges
-from crypto401k.model.config import Config
 from scipy import stats
 
 MOMENTS_VERSION = 1  # bump when the moment vector changes: stored runs are then not reused
@@ -59,6 +58,10 @@ Z95 = 1.959963984540054
 IDENTIFIED_SHARE = 0.5
 DEFAULT_HOLDOUT = 0.3  # share of the series kept for the out-of-sample check (the last days)
 BASE: dict[str, Any] = {"savers.allocation": 0.0}  # the no-401(k) baseline, as validate's
+# The second stage: the several-asset scenario as users run it (its exchanges fail at their
+# base rate with their news), with Bitcoin's and the traders' parameters at the defaults
+# (the first stage's estimate), fitted to BTC, ETH and LTC (LTC stands in for the DeFi basket)
+ASSETS_BASE: dict[str, Any] = {"scenario": "four_assets"}
 
 # The estimated parameters and why (docs/estimation.md argues the choice): the impact law that
 # dominates the Sobol indices, the traders' reaction and noise that make returns, their
@@ -80,6 +83,26 @@ ESTIMATED: dict[str, str] = {
     "days, hence kurtosis and the Hill index)",
     "market.jump_size": "news jumps: how large (the tails)",
 }
+# The second stage's parameters: what sets each coin's own volatility and how the coins move
+# together; the traders' rules are shared with Bitcoin's (first stage). Boxes: a factor of
+# two either side of the hand calibration's values (docs/calibration.md) for the
+# volatilities; for the shock correlations, from the 0.5 below which the data's return
+# correlations (0.72-0.81) cannot be reached, to 0.95.
+ESTIMATED_ASSETS: dict[str, str] = {
+    "assets.1.fundamental_vol_annual": "ETH's fundamental volatility: its return volatility",
+    "assets.2.fundamental_vol_annual": "the DeFi basket's fundamental volatility",
+    "market.correlation.0.1": "BTC-ETH shock correlation: their return correlation",
+    "market.correlation.0.2": "BTC-DEFI shock correlation",
+    "market.correlation.1.2": "ETH-DEFI shock correlation",
+}
+ASSET_BOXES: dict[str, tuple[float, float]] = {
+    "assets.1.fundamental_vol_annual": (0.3, 1.2),
+    "assets.2.fundamental_vol_annual": (0.4, 1.6),
+    "market.correlation.0.1": (0.5, 0.95),
+    "market.correlation.0.2": (0.5, 0.95),
+    "market.correlation.1.2": (0.5, 0.95),
+}
+CORRELATION = "market.correlation."
 
 # The command's first search mean. The best of the 200-candidate search on the current rules
 # without jumps (docs/estimation.md, "A second search", commit de404f8), with the news jumps
@@ -123,8 +146,8 @@ class Param:
 
 
 def search_box(names: list[str] | tuple[str, ...]) -> list[Param]:
-    """Each parameter's plausible range (`model.ranges`) as its search box."""
-    box = ranges.dynamic_parameters()
+    """Each parameter's plausible range (`model.ranges`, or ASSET_BOXES) as its search box."""
+    box = {**ranges.dynamic_parameters(), **{k: (float, *v) for k, v in ASSET_BOXES.items()}}
     out = []
     for name in names:
         _, lo, hi = box[name]
@@ -132,13 +155,26 @@ def search_box(names: list[str] | tuple[str, ...]) -> list[Param]:
     return out
 
 
+def base_dump(base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration under `base` (overrides, with an optional `scenario` key), as a
+    plain dict."""
+    from crypto401k.experiments.outcomes import base_config
+
+    rest = dict(base or {})
+    cfg = base_config(rest.pop("scenario", None))
+    return (cfg.with_overrides(rest) if rest else cfg).model_dump()
+
+
 def defaults(params: list[Param], base: dict[str, Any] | None = None) -> dict[str, float]:
-    """The parameters' values in `base` (overrides) or else the model's defaults."""
-    cfg = Config().with_overrides(base or {}) if base else Config()
+    """The parameters' values in `base` (overrides, scenario) or else the model's defaults
+    (a name is a dotted path: `market.correlation.0.1` is the matrix's entry (0, 1))."""
+    dump = base_dump(base)
     out = {}
     for p in params:
-        section, field = p.name.split(".")
-        out[p.name] = float(getattr(getattr(cfg, section), field))
+        node: Any = dump
+        for part in p.name.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        out[p.name] = float(node)
     return out
 
 
@@ -146,28 +182,48 @@ def theta_of(u: np.ndarray, params: list[Param]) -> dict[str, float]:
     return {p.name: p.value(float(x)) for p, x in zip(params, u, strict=True)}
 
 
+def point_overrides(base: dict[str, Any], theta: dict[str, float]) -> dict[str, Any]:
+    """A run's overrides: `base` and the parameters `theta`; correlation entries
+    (`market.correlation.i.j`) become the whole symmetric matrix `market.correlation`, the
+    base's matrix with those entries replaced (a matrix that is not a correlation matrix is
+    refused by the model, and the candidate is then infeasible)."""
+    out = {**base, **{k: v for k, v in theta.items() if not k.startswith(CORRELATION)}}
+    entries = {k: v for k, v in theta.items() if k.startswith(CORRELATION)}
+    if entries:
+        corr = [list(row) for row in base_dump(base)["market"]["correlation"]]
+        for key, value in entries.items():
+            i, j = (int(x) for x in key[len(CORRELATION) :].split("."))
+            corr[i][j] = corr[j][i] = value
+        out["market.correlation"] = corr
+    return out
+
+
 # ---- simulation: one run's moments, many points through the sweep engine ----------------
-def point_key(overrides: dict[str, Any]) -> str:
-    """Content hash of a point's overrides and the moment version (a stored run is reused
-    only for the same point and the same moments)."""
-    blob = json.dumps(["moments", MOMENTS_VERSION, overrides], sort_keys=True)
+def point_key(overrides: dict[str, Any], kind: str = "btc") -> str:
+    """Content hash of a point's overrides, the moment vector and its version (a stored run
+    is reused only for the same point and the same moments)."""
+    key = ["moments", MOMENTS_VERSION, overrides] + ([] if kind == "btc" else [kind])
+    blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def moment_task(task: dict[str, Any]) -> dict[str, Any]:
     """Run one (point, seed) and return its record: the moment vector, or a failure. Runs in
     worker processes: plain data in and out."""
-    from crypto401k.model.model import Crypto401kModel
+    from crypto401k.experiments.outcomes import build_model
 
     record = {k: v for k, v in task.items() if k != "overrides"}
+    kind = task.get("moments", "btc")
     try:
-        m = Crypto401kModel(rng=task["seed"], **task["overrides"])
+        m = build_model(task["overrides"], task["seed"])
         m.run()
         if m.diverged:  # a failed run, never data
             record.update(status="diverged", error="diverged", moments=None)
             return record
-        prices = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
-        values = mom.moments(prices)
+        ts = m.datacollector.get_model_vars_dataframe()
+        columns = ["price"] if kind == "btc" else [f"price_{c}" for c in mom.ASSET_COINS]
+        prices = ts[columns].to_numpy()
+        values = mom.moments_of(kind, prices[:, 0] if kind == "btc" else prices)
         ok = bool(np.isfinite(values).all())
         record.update(
             status="ok" if ok else "failed",
@@ -188,19 +244,21 @@ def simulate(
     workers: int = 1,
     client: Any = None,
     progress: bool = False,
+    kind: str = "btc",
 ) -> np.ndarray:
-    """Moments of every point (overrides) at seeds 0..S-1, shape (points, S, k); NaN rows
-    for runs that failed or diverged. One sweep: all points' runs at once; `stage` labels
-    its progress bar."""
+    """Moments `kind` of every point (overrides) at seeds 0..S-1, shape (points, S, k); NaN
+    rows for runs that failed or diverged. One sweep: all points' runs at once; `stage`
+    labels its progress bar."""
     tasks = [
         {
-            "key": point_key(p),
+            "key": point_key(p, kind),
             "point": i,
             "stage": "estimate",  # one stage: a run stored by any step is reused by any other
             "seed": s,
             "window_days": 0,
             "code": None,
             "overrides": p,
+            **({} if kind == "btc" else {"moments": kind}),
         }
         for i, p in enumerate(points)
         for s in range(seeds)
@@ -220,7 +278,7 @@ def simulate(
             f"{len(lost)} of {len(records)} runs were lost ({lost[0].get('error', '')}); "
             "finished runs are kept: run the same command to resume"
         )
-    k = len(mom.MOMENT_NAMES)
+    k = len(mom.MOMENT_SETS[kind])
     out = np.full((len(points), seeds, k), np.nan)
     for t, r in zip(tasks, records, strict=True):
         if r.get("status") == "ok" and r.get("moments") is not None:
@@ -342,8 +400,11 @@ def estimate(
     population: int | None = None,
     bootstrap_draws: int = BOOTSTRAP_DRAWS,
     cov_seeds: int = COV_SEEDS,
+    kind: str = "btc",
 ) -> dict[str, Any]:
     """Estimate `params` on the daily closes `close` with simulated paths of `days` days.
+    `kind`: the moment vector (`moments.MOMENT_SETS`): "btc" (close: shape (days,)) or
+    "assets" (close: shape (days, 3), the coins of `moments.ASSET_COINS`).
 
     `budget`: candidate points the search may run (rounds of one CMA-ES population; each
     point runs `seeds` seeds). `start`: the search's first mean (default: the model's
@@ -353,15 +414,15 @@ def estimate(
     from cmaes import CMA
 
     base = {**BASE, **(base or {}), "run.steps": int(days)}
-    real = mom.moments(close)
-    r = np.diff(np.log(close))
-    data_cov = mom.bootstrap_cov(r, bootstrap_draws, BLOCK_DAYS, BOOTSTRAP_SEED)
+    real = mom.moments_of(kind, close)
+    r = np.diff(np.log(close), axis=0)
+    data_cov = mom.bootstrap_cov(r, bootstrap_draws, BLOCK_DAYS, BOOTSTRAP_SEED, kind)
     omega = weight_cov(data_cov, len(r), days, seeds)
     omega_inv = np.linalg.inv(omega)
     k, p = len(real), len(params)
 
     def overrides(u: np.ndarray) -> dict[str, Any]:
-        return {**base, **theta_of(u, params)}
+        return point_overrides(base, theta_of(u, params))
 
     start = start or defaults(params, base)
     mean0 = np.clip([q.unit(start[q.name]) for q in params], 0.0, 1.0)
@@ -386,6 +447,7 @@ def estimate(
             workers=workers,
             client=client,
             progress=progress,
+            kind=kind,
         )
         js = [j_value(s, real, omega_inv) for s in sims]
         opt.tell([(u, min(j, INFEASIBLE_J)) for u, j in zip(us, js, strict=True)])
@@ -409,6 +471,7 @@ def estimate(
         workers=workers,
         client=client,
         progress=progress,
+        kind=kind,
     )
     mbar = sims[1:].mean(axis=1)  # (2p, k)
     d = np.empty((k, p))
@@ -427,6 +490,7 @@ def estimate(
         workers=workers,
         client=client,
         progress=progress,
+        kind=kind,
     )[0]
     ok = np.isfinite(d).all() and np.isfinite(centre).all()
     if ok:
@@ -462,7 +526,7 @@ def estimate(
         "j_test": test,
         "identification": ident,
         "moments": {
-            "names": list(mom.MOMENT_NAMES),
+            "names": list(mom.MOMENT_SETS[kind]),
             "data": real.tolist(),
             "model_mean": centre.mean(axis=0).tolist(),
             "model_p05": np.percentile(centre, 5, axis=0).tolist(),
@@ -482,6 +546,7 @@ def estimate(
             "sim_days": days,
             "data_days": len(close),
             "search_seed": search_seed,
+            "moments": kind,
             "jacobian_step": JAC_STEP,
             "bootstrap": {"draws": bootstrap_draws, "block_days": BLOCK_DAYS},
             "base": base,
@@ -489,9 +554,11 @@ def estimate(
     }
 
 
-def in_band(real: np.ndarray, sim: np.ndarray) -> list[dict[str, Any]]:
+def in_band(
+    real: np.ndarray, sim: np.ndarray, names: tuple[str, ...] = mom.MOMENT_NAMES
+) -> list[dict[str, Any]]:
     """Each moment's data value against the 5-95% band of the simulated one over seeds
-    (sim: (S, k))."""
+    (sim: (S, k)); `names`: the moments'."""
     lo, hi = np.percentile(sim, [5, 95], axis=0)
     return [
         {
@@ -502,7 +569,7 @@ def in_band(real: np.ndarray, sim: np.ndarray) -> list[dict[str, Any]]:
             "model_p95": float(hi[i]),
             "in_band": bool(lo[i] <= real[i] <= hi[i]),
         }
-        for i, name in enumerate(mom.MOMENT_NAMES)
+        for i, name in enumerate(names)
     ]
 
 
@@ -516,11 +583,12 @@ def out_of_sample(
     workers: int = 1,
     client: Any = None,
     progress: bool = False,
+    kind: str = "btc",
 ) -> list[dict[str, Any]]:
-    """The held-out series' moments against the model's band at `theta`, with simulated paths
-    as long as the held-out series."""
+    """The held-out series' moments `kind` against the model's band at `theta`, with
+    simulated paths as long as the held-out series."""
     days = len(holdout_close)
-    point = {**BASE, **(base or {}), "run.steps": days, **theta}
+    point = point_overrides({**BASE, **(base or {}), "run.steps": days}, theta)
     sims = simulate(
         [point],
         seeds,
@@ -529,10 +597,11 @@ def out_of_sample(
         workers=workers,
         client=client,
         progress=progress,
+        kind=kind,
     )[0]
     if not np.isfinite(sims).all():
         raise RuntimeError("a run at the estimate failed or diverged out of sample")
-    return in_band(mom.moments(holdout_close), sims)
+    return in_band(mom.moments_of(kind, holdout_close), sims, mom.MOMENT_SETS[kind])
 
 
 def split(close: np.ndarray, holdout: float) -> tuple[np.ndarray, np.ndarray | None]:
@@ -668,16 +737,20 @@ def run_estimate(
     days: int | None = None,
     client: Any = None,
     progress: bool = True,
-    names: tuple[str, ...] = tuple(ESTIMATED),
+    names: tuple[str, ...] | None = None,
     data_label: str = "",
     base: dict[str, Any] | None = None,
     start: dict[str, float] | None = None,
+    kind: str = "btc",
     **kwargs: Any,
 ) -> dict[str, Any]:
     """The whole command: estimate on the first part of `close`, check the held-out rest,
-    write OUT/estimate.json and OUT/estimate.md. Runs go to OUT/runs (resumable). `base`:
-    overrides under every run; `start`: the search's first mean (default: `START` for the
-    parameters it names, the model's defaults for the others); `kwargs` go to `estimate`."""
+    write OUT/estimate.json and OUT/estimate.md. Runs go to OUT/runs (resumable). `kind`:
+    "btc" (the first stage: `ESTIMATED` on Bitcoin's closes, shape (days,)) or "assets" (the
+    second: `ESTIMATED_ASSETS` on the `ASSETS_BASE` scenario, closes (days, 3)); `names`
+    and `base` replace the stage's parameters and overrides; `start`: the search's first
+    mean (default: `START` for the parameters it names, the model's defaults for the
+    others); `kwargs` go to `estimate`."""
     import time
 
     from crypto401k.experiments.experiment import FolderLock
@@ -685,6 +758,10 @@ def run_estimate(
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    if names is None:
+        names = tuple(ESTIMATED if kind == "btc" else ESTIMATED_ASSETS)
+    if base is None and kind == "assets":
+        base = dict(ASSETS_BASE)
     with FolderLock(out):
         fit, held = split(close, holdout)
         params = search_box(names)
@@ -704,6 +781,7 @@ def run_estimate(
             client=client,
             progress=progress,
             start=start,
+            kind=kind,
             **kwargs,
         )
         result["out_of_sample"] = (
@@ -716,6 +794,7 @@ def run_estimate(
                 workers=workers,
                 client=client,
                 progress=progress,
+                kind=kind,
             )
             if held is not None
             else None

@@ -8,6 +8,10 @@ drawdowns: the median and 90th percentile of the largest fall within a 30-day wi
 every 30-day window of the series. A one-path maximum drawdown (validate's fact) is left out:
 one episode decides it, so its bootstrap variance says little about a model's.
 
+The several-asset vector (`asset_moments`, the second stage of the estimate) describes the
+joint daily prices of three coins: each one's annualized volatility, each pair's return
+correlation and the excess kurtosis of the two smaller coins.
+
 `bootstrap_cov` is the covariance of the vector over moving-block bootstrap resamples of the
 returns (the data's sampling noise); the weighting matrix of the estimation is its inverse,
 scaled for the simulation noise (experiments/estimate.py).
@@ -67,9 +71,44 @@ def moments(prices: np.ndarray) -> np.ndarray:
     )
 
 
-def moments_of_returns(returns: np.ndarray) -> np.ndarray:
-    """`moments` of the price path the log `returns` trace from 1."""
-    return moments(np.exp(np.concatenate([[0.0], np.cumsum(returns)])))
+# the several-asset vector: the model's coins (first three) against the data's series
+ASSET_COINS = ("BTC", "ETH", "DEFI")
+_PAIRS = [(i, j) for i in range(len(ASSET_COINS)) for j in range(i + 1, len(ASSET_COINS))]
+ASSET_MOMENT_NAMES: tuple[str, ...] = (
+    *(f"annualized_volatility@{c}" for c in ASSET_COINS),
+    *(f"correlation@{ASSET_COINS[i]}-{ASSET_COINS[j]}" for i, j in _PAIRS),
+    *(f"excess_kurtosis@{c}" for c in ASSET_COINS[1:]),
+)
+# which vector a stage of the estimate fits: its names and its function of prices
+MOMENT_SETS: dict[str, tuple[str, ...]] = {"btc": MOMENT_NAMES, "assets": ASSET_MOMENT_NAMES}
+
+
+def asset_moments(prices: np.ndarray) -> np.ndarray:
+    """The several-asset moment vector of daily prices, shape (days, 3) (columns in
+    ASSET_COINS order, no NaN), in ASSET_MOMENT_NAMES order, shape (k,)."""
+    r = np.diff(np.log(np.asarray(prices, dtype=float)), axis=0)
+    corr = np.corrcoef(r, rowvar=False)
+    return np.array(
+        [
+            *(mt.annualized_volatility(r[:, i]) for i in range(r.shape[1])),
+            *(corr[i, j] for i, j in _PAIRS),
+            *(mt.excess_kurtosis(r[:, i]) for i in range(1, r.shape[1])),
+        ]
+    )
+
+
+def moments_of(kind: str, prices: np.ndarray) -> np.ndarray:
+    """The moment vector `kind` ("btc": `moments` of one series, shape (days,); "assets":
+    `asset_moments`, shape (days, 3))."""
+    return moments(prices) if kind == "btc" else asset_moments(prices)
+
+
+def moments_of_returns(returns: np.ndarray, kind: str = "btc") -> np.ndarray:
+    """The moments `kind` of the price path the log `returns` trace from 1 (shape (days,) or
+    (days, assets))."""
+    r = np.asarray(returns, dtype=float)
+    start = np.zeros((1, *r.shape[1:]))
+    return moments_of(kind, np.exp(np.concatenate([start, np.cumsum(r, axis=0)])))
 
 
 def block_resample(returns: np.ndarray, block: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,11 +119,15 @@ def block_resample(returns: np.ndarray, block: int, rng: np.random.Generator) ->
     return np.concatenate([returns[s : s + block] for s in starts])[:n]
 
 
-def bootstrap_cov(returns: np.ndarray, draws: int, block: int, seed: int) -> np.ndarray:
-    """Covariance (k x k) of the moment vector over `draws` moving-block bootstrap resamples
-    of `returns` with blocks of `block` days; the generator is seeded, so it is reproducible."""
+def bootstrap_cov(
+    returns: np.ndarray, draws: int, block: int, seed: int, kind: str = "btc"
+) -> np.ndarray:
+    """Covariance (k x k) of the moment vector `kind` over `draws` moving-block bootstrap
+    resamples of `returns` (shape (days,) or (days, assets): rows resampled together, so the
+    assets' dependence is kept) with blocks of `block` days; the generator is seeded, so it is
+    reproducible."""
     rng = np.random.default_rng(seed)
     samples = np.array(
-        [moments_of_returns(block_resample(returns, block, rng)) for _ in range(draws)]
+        [moments_of_returns(block_resample(returns, block, rng), kind) for _ in range(draws)]
     )
     return np.cov(samples, rowvar=False)

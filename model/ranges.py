@@ -68,6 +68,21 @@ EXPLICIT: dict[str, tuple[tuple[float, float], str]] = {
         (0.05, 0.15),
         "from half the default to the 0.146 standard deviation of those days' moves",
     ),
+    # the estimate's search box (docs/estimation.md): a factor of two either way around the
+    # values before the estimate, written out so that the box (and so the committed estimate)
+    # stays the same when the defaults become the estimate
+    **{
+        name: (box, "the estimate's box: a factor of two around the pre-estimation value")
+        for name, box in {
+            "market.impact_multiplier": (2.5, 10.0),
+            "traders.chartist_reaction": (0.125, 0.5),
+            "traders.fundamentalist_reaction": (0.025, 0.1),
+            "traders.chartist_noise": (0.04, 0.16),
+            "traders.fundamentalist_noise": (0.01, 0.04),
+            "traders.predisposition": (-1.0, -0.25),
+            "traders.herding": (0.75, 3.0),
+        }.items()
+    },
     "market.daily_volume_usd": (
         (4.7e10, 9.3e10),
         "CEX spot volume $47-93B/day in 2025 (CCData; docs/sources.md)",

@@ -76,6 +76,7 @@ SLOW: dict[str, set[str]] = {
     "test_estimate.py": {
         "test_recovery_of_known_parameters_and_resume_gives_the_same_estimate",
         "test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check",
+        "test_the_second_stage_estimates_the_asset_parameters_end_to_end",
     },
     "test_experiments.py": {
         "test_result_does_not_depend_on_workers_or_on_resuming",

@@ -178,6 +178,8 @@ def test_split_holds_out_the_last_share():
         (["--holdout", "-0.1"], "--holdout = -0.1"),
         (["--data", "/nonexistent/btc.csv"], "--data = '/nonexistent/btc.csv'"),
         (["--scheduler", "nowhere"], "--scheduler = 'nowhere'"),
+        (["--assets", "--data", "/nonexistent/x.csv"], "data = '/nonexistent/x.csv'"),
+        (["--assets", "--holdout", "0.6"], "--holdout = 0.6"),
     ],
 )
 def test_bad_input_is_refused_before_any_run(tmp_path, capsys, monkeypatch, argv, named):
@@ -262,3 +264,79 @@ def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp
     assert again["theta"] == result["theta"]
     assert json.dumps(again["j_test"]) == json.dumps(result["j_test"])
     assert np.isfinite(result["j_test"]["J"])
+
+
+# ---- the second stage: several assets --------------------------------------------------------
+def test_asset_moments_are_each_coins_volatility_the_pairs_correlations_and_kurtosis():
+    rng = np.random.default_rng(5)
+    r = rng.multivariate_normal([0, 0, 0], [[1, 0.6, 0.5], [0.6, 1, 0.7], [0.5, 0.7, 1]], 600)
+    r = r * 0.03
+    prices = np.exp(np.vstack([np.zeros((1, 3)), np.cumsum(r, axis=0)]))
+    m = mom.asset_moments(prices)
+    assert m.shape == (len(mom.ASSET_MOMENT_NAMES),)
+    assert m[:3] == pytest.approx(r.std(axis=0, ddof=1) * math.sqrt(365), rel=1e-9)
+    c = np.corrcoef(r, rowvar=False)
+    assert m[3:6] == pytest.approx([c[0, 1], c[0, 2], c[1, 2]], rel=1e-12)
+    assert m[6:] == pytest.approx(stats.kurtosis(r[:, 1:], axis=0), rel=1e-9, abs=1e-12)
+    # the one-series vector through the returns is the one of the prices, as before
+    one = prices[:, 0]
+    assert np.array_equal(mom.moments_of_returns(np.diff(np.log(one))), mom.moments(one))
+    assert np.allclose(mom.moments_of_returns(r, "assets"), m, rtol=1e-9)
+
+
+def test_asset_bootstrap_resamples_days_together_and_is_reproducible():
+    rng = np.random.default_rng(6)
+    r = rng.normal(0, 0.03, (400, 3))
+    r[:, 1] += r[:, 0]  # two dependent coins: their correlation must survive resampling
+    a = mom.bootstrap_cov(r, 60, 50, 1, "assets")
+    assert a.shape == (8, 8) and np.array_equal(a, mom.bootstrap_cov(r, 60, 50, 1, "assets"))
+    assert np.all(np.linalg.eigvalsh(a) > 0)
+    sample = mom.block_resample(r, 50, np.random.default_rng(2))
+    assert np.corrcoef(sample, rowvar=False)[0, 1] > 0.5
+
+
+def test_correlation_parameters_become_one_symmetric_matrix():
+    base = {**est.BASE, **est.ASSETS_BASE}
+    params = est.search_box(tuple(est.ESTIMATED_ASSETS))
+    start = est.defaults(params, base)
+    theta = {**start, "market.correlation.0.2": 0.6, "market.correlation.1.2": 0.7}
+    ov = est.point_overrides(base, theta)
+    corr = np.array(ov["market.correlation"])
+    assert np.array_equal(corr, corr.T) and corr[0, 2] == 0.6 and corr[2, 1] == 0.7
+    assert corr[0, 1] == start["market.correlation.0.1"] and corr[3, 3] == 1.0
+    assert not any(k.startswith("market.correlation.") for k in ov)
+    assert ov["assets.1.fundamental_vol_annual"] == start["assets.1.fundamental_vol_annual"]
+    # every box holds the hand calibration it starts from
+    for p in params:
+        assert p.low <= start[p.name] <= p.high
+
+
+def test_the_second_stage_estimates_the_asset_parameters_end_to_end(tmp_path):
+    """run_estimate on the several-asset scenario with small agents: the asset moment
+    vector is fitted and checked out of sample, and a rerun reads every run back."""
+    from crypto401k.experiments.validate import read_assets_data
+
+    closes = read_assets_data(None)
+    closes = closes[np.isfinite(closes).all(axis=1)][:250]
+    small = {k: v for k, v in TINY.items() if not k.startswith("run.")}
+    kwargs = dict(
+        budget=4,
+        seeds=1,
+        workers=1,
+        holdout=0.4,
+        progress=False,
+        kind="assets",
+        names=("assets.1.fundamental_vol_annual",),
+        base={**est.ASSETS_BASE, **small, "exchanges.n_exchanges": 0},
+        population=4,
+        cov_seeds=11,
+        bootstrap_draws=50,
+    )
+    result = est.run_estimate(closes, tmp_path / "est", **kwargs)
+    assert result["moments"]["names"] == list(mom.ASSET_MOMENT_NAMES)
+    assert [f["moment"] for f in result["out_of_sample"]] == list(mom.ASSET_MOMENT_NAMES)
+    assert result["settings"]["moments"] == "assets"
+    assert 0.3 <= result["theta"]["assets.1.fundamental_vol_annual"] <= 1.2
+    assert np.isfinite(result["moments"]["model_mean"]).all()
+    again = est.run_estimate(closes, tmp_path / "est", **kwargs)
+    assert again["theta"] == result["theta"]
