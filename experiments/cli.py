@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crypto401k.experiments.run import RUN_FILES, books_line
+from crypto401k.experiments.books import books_line
+from crypto401k.experiments.run import RUN_FILES
 from crypto401k.model import scenarios
 from crypto401k.model.config import (
     Config,
@@ -33,6 +34,7 @@ from crypto401k.model.config import (
     parse_set_option,
 )
 from crypto401k.model.memory import check_fits
+from crypto401k.model.policy import RUNG_NAMES
 
 EXIT_USAGE = 2
 # the library names a bad argument by its parameter; the command line by its flag
@@ -407,12 +409,18 @@ def _usd(x: float) -> str:
     return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    """A metric as text; "n/a" where it does not apply (null in summary.json)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def _policy_lines(s: dict[str, Any]) -> list[str]:
-    if "regulator" in s:
-        reg = s["regulator"]
-        actions = ", ".join(f"day {x['day']} {x['action']}" for x in reg["actions"]) or "none"
-        return [f"  regulator    highest rung: {reg['max_action']}; actions: {actions}"]
-    ag = s["agencies"]
+    ev = s["events"]
+    if "agencies" not in ev:
+        level = int(s["metrics"]["policy_max_level"])
+        actions = ", ".join(f"day {x['day']} {x['action']}" for x in ev["regulator_actions"])
+        return [f"  regulator    highest rung: {RUNG_NAMES[level]}; actions: {actions or 'none'}"]
+    ag = ev["agencies"]
     stages = ", ".join(f"{k} {v}" for k, v in ag["stages"].items())
     rules = ", ".join(
         f"{r['name']} (day {r['in_force']})" for r in ag["rules"] if r["in_force"] is not None
@@ -423,52 +431,72 @@ def _policy_lines(s: dict[str, Any]) -> list[str]:
     ]
 
 
-def _fiscal_line(f: dict[str, Any]) -> str:
-    rescue = f" rescue ${f['rescue_cost_pv'] / 1e9:,.1f}B;" if f["rescue_usd"] else ""
+def _fiscal_line(q: dict[str, Any], rate: float) -> str:
+    rescue = f" rescue ${q['rescue_cost_pv_usd'] / 1e9:,.1f}B;" if q["rescue_usd"] else ""
     return (
-        f"  fiscal       revenue PV ${f['revenue_pv'] / 1e9:,.0f}B at {f['discount_rate']:.0%};"
-        f"{rescue} crypto's effect {f['crypto_effect_pv'] / 1e9:+,.2f} $B"
+        f"  fiscal       revenue PV ${q['revenue_pv_usd'] / 1e9:,.0f}B at {rate:.0%};"
+        f"{rescue} crypto's effect {q['crypto_revenue_effect_usd'] / 1e9:+,.2f} $B"
     )
 
 
+def _event_line(s: dict[str, Any]) -> list[str]:
+    """The event window's metrics, if the run has a scheduled event."""
+    w, q = s["event_window"], s["metrics"]
+    if w["day"] is None:
+        return []
+    recovery = (
+        f"recovered in {q['recovery_days']:.0f} days"
+        if q["recovered"]
+        else f"not recovered in {q['recovery_days']:.0f} days"
+    )
+    return [
+        f"  event        day {w['day']} (window to day {w['last_day']}): "
+        f"loss ${q['shock_loss_usd'] / 1e9:,.1f}B, savers' share "
+        f"{_fmt(q['shock_saver_share'], '.0%')}, cohorts panicked {q['panic_share']:.0%}; "
+        f"{recovery}"
+    ]
+
+
 def format_summary(s: dict[str, Any], out: Path) -> str:
-    a, p, sv = s["agents"], s["price"], s["savers"]
-    wealth, loss = sv["crypto_wealth_usd"] / 1e9, sv["loss_usd"] / 1e9
+    a, q, ev = s["agents"], s["metrics"], s["events"]
+    names = list(s["prices"])
+    p = s["prices"][names[0]]
     lines = [
         f"crypto401k run: seed {s['seed']}, {s['days']} days, {a['savers']} saver cohorts, "
         f"{a['traders']} traders, {a['institutions']} institutions ({s['wall_time_s']:.1f} s)",
         f"  price        ${p['initial']:,.0f} -> ${p['final']:,.0f} "
         f"(min ${p['min']:,.0f}, max ${p['max']:,.0f})",
-        f"  market       annualized volatility {s['annualized_volatility']:.2f}, "
-        f"excess kurtosis {s['excess_kurtosis']:.1f}, "
-        f"max drawdown {s['max_drawdown']:.0%}, crash days {s['crash_days']}",
-        f"  savers       crypto wealth ${wealth:,.1f}B, cumulative loss ${loss:,.1f}B "
-        f"({sv['loss_share_of_401k_assets']:.3%} of 401(k) assets), "
-        f"peak panicked cohorts {sv['max_panicked_cohorts']}",
-        f"  institutions {s['institutions']['defaults']} defaults; "
-        f"retail liquidations {s['retail_liquidations']}",
+        f"  market       annualized volatility {_fmt(q['annualized_volatility'], '.2f')}, "
+        f"excess kurtosis {_fmt(q['excess_kurtosis'], '.1f')}, "
+        f"max drawdown {q['max_drawdown']:.0%}, crash days {q['crash_days']:.0f}",
+        f"  savers       cumulative loss {q['saver_loss_share']:.3%} of 401(k) assets, "
+        f"peak panicked cohorts {q['saver_peak_panicked_share']:.1%}",
+        f"  institutions {q['defaults']:.0f} defaults; retail liquidations {q['liquidations']:.0f}",
         *_policy_lines(s),
-        _fiscal_line(s["fiscal"]),
+        _fiscal_line(q, s["fiscal"]["discount_rate"]),
+        *_event_line(s),
         f"  books        {books_line(s['books'])}",
     ]
-    for name, q in s.get("assets", {}).items():
+    for name in names if len(names) > 1 else []:
+        p = s["prices"][name]
+        vol = q.get(f"annualized_volatility@{name}")
         lines.append(
-            f"  {name:<12} ${_usd(q['initial'])} -> ${_usd(q['final'])} (min ${_usd(q['min'])}, "
-            f"max ${_usd(q['max'])}), annualized volatility {q['annualized_volatility']:.2f}"
+            f"  {name:<12} ${_usd(p['initial'])} -> ${_usd(p['final'])} (min ${_usd(p['min'])}, "
+            f"max ${_usd(p['max'])})"
+            + (f", annualized volatility {_fmt(vol, '.2f')}" if vol is not None else "")
         )
-    if "exchanges" in s:
-        x = s["exchanges"]
+    if "exchanges" in ev:
+        x = ev["exchanges"]
         custody = "segregated" if x["plan_custody_segregated"] else "at exchanges"
         lines.append(
-            f"  exchanges    {len(x['failed'])} of {x['n']} failed, ${x['lost_usd'] / 1e9:,.1f}B "
-            f"lost; plan coins {custody}"
+            f"  exchanges    {len(x['failed'])} of {a['exchanges']} failed, "
+            f"${x['lost_usd'] / 1e9:,.1f}B lost; plan coins {custody}"
         )
-    if "stablecoin" in s:
-        c = s["stablecoin"]
+    if q["depeg_min_price"] is not None:
+        broken = " (broken at the end)" if not q["peg_restored"] else ""
         lines.append(
-            f"  stablecoin   {c['name']} low ${c['min_price']:.4f}, {c['days_off_peg']} days off "
-            f"the peg{' (broken at the end)' if c['peg_broken_at_end'] else ''}, "
-            f"${c['redeemed'] / 1e9:,.1f}B redeemed"
+            f"  stablecoin   low ${q['depeg_min_price']:.4f}, {q['depeg_days']:.0f} days off "
+            f"the peg{broken}, {q['stable_redeemed_share']:.1%} of its supply redeemed"
         )
     d = s["divergence"]
     worst = max(d["max_abs_log_price_over_fundamental"].values())

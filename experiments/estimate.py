@@ -50,6 +50,8 @@ BOOTSTRAP_DRAWS = 500
 BOOTSTRAP_SEED = 20141128  # first day of the Bitstamp series
 SEARCH_SEED = 401  # the optimizer's own generator
 JAC_STEP = 0.1  # central-difference half-step, as a share of each parameter's box (unit cube)
+REFINE_TOP = 5  # the best candidates of the search run again on more seeds (winner's curse)
+REFINE_SEEDS = 16  # seeds for that final choice
 COV_SEEDS = 24  # seeds at the estimate for the model's moment covariance (> the 12 moments)
 SEARCH_STEP = 0.15  # CMA-ES's first step, as a share of each box (the start is informed)
 INFEASIBLE_J = 1e9  # objective of a candidate with a failed or diverged run (CMA-ES ranks)
@@ -382,6 +384,43 @@ def jacobian_points(u: np.ndarray, step: float) -> tuple[list[np.ndarray], np.nd
     return pts, np.array(steps)
 
 
+def refine(
+    tried: list[tuple[float, np.ndarray]],
+    top: int,
+    seeds: int,
+    run: Any,
+    real: np.ndarray,
+    w_inv: np.ndarray,
+) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
+    """The final choice among the search's candidates `tried` ((J, u) pairs): the `top` best
+    distinct feasible ones run on `seeds` seeds (`run(us, seeds, stage)` -> (points, S, k))
+    and the best there by J with the weight `w_inv` wins. Returns its u, its J and one row
+    per refined candidate (u, its search J, its refined J)."""
+    order = sorted((j, i) for i, (j, _) in enumerate(tried) if math.isfinite(j))
+    chosen: list[int] = []
+    seen: set[bytes] = set()
+    for _, i in order:
+        key = np.asarray(tried[i][1]).tobytes()
+        if key not in seen:
+            seen.add(key)
+            chosen.append(i)
+        if len(chosen) == max(top, 1):
+            break
+    us = [tried[i][1] for i in chosen]
+    sims = run(us, seeds, "refine")
+    js = [j_value(sim, real, w_inv) for sim in sims]
+    rows = [
+        {"u": u, "J_search": tried[i][0], "J_refined": j}
+        for u, i, j in zip(us, chosen, js, strict=True)
+    ]
+    best = int(np.argmin(js))
+    if not math.isfinite(js[best]):
+        raise SweepStoppedError(
+            f"each of the {len(us)} best candidates failed or diverged on {seeds} seeds"
+        )
+    return us[best], js[best], rows
+
+
 # ---- the estimate ----------------------------------------------------------------------
 def estimate(
     close: np.ndarray,
@@ -401,6 +440,8 @@ def estimate(
     bootstrap_draws: int = BOOTSTRAP_DRAWS,
     cov_seeds: int = COV_SEEDS,
     kind: str = "btc",
+    refine_top: int = REFINE_TOP,
+    refine_seeds: int = REFINE_SEEDS,
 ) -> dict[str, Any]:
     """Estimate `params` on the daily closes `close` with simulated paths of `days` days.
     `kind`: the moment vector (`moments.MOMENT_SETS`): "btc" (close: shape (days,)) or
@@ -410,6 +451,10 @@ def estimate(
     point runs `seeds` seeds). `start`: the search's first mean (default: the model's
     defaults). Returns the estimate, its standard errors and intervals, the J test, the
     identification check, the search history and the centre point's simulated moments.
+
+    The best point of a noisy objective is partly its seeds' luck (the winner's curse): the
+    `refine_top` best candidates run again on `refine_seeds` seeds (the first `seeds` read
+    back) and the estimate is the best of them there, with W for that many seeds.
     """
     from cmaes import CMA
 
@@ -436,6 +481,7 @@ def estimate(
         population_size=pop,
     )
     history: list[dict[str, Any]] = []
+    tried: list[tuple[float, np.ndarray]] = []
     best_u, best_j = mean0, math.inf
     for rnd in range(max(1, budget // pop)):
         us = [opt.ask() for _ in range(pop)]
@@ -453,6 +499,7 @@ def estimate(
         opt.tell([(u, min(j, INFEASIBLE_J)) for u, j in zip(us, js, strict=True)])
         for u, j in zip(us, js, strict=True):
             history.append({"round": rnd + 1, "J": j, **theta_of(u, params)})
+            tried.append((j, u))
             if j < best_j:
                 best_u, best_j = u, j
     if not math.isfinite(best_j):
@@ -460,6 +507,25 @@ def estimate(
             f"every one of the {len(history)} candidates had a failed or diverged run; see the "
             f"records in {run_dir}"
         )
+    best_u, best_j, refined = refine(
+        tried,
+        refine_top,
+        max(refine_seeds, seeds),
+        lambda us, n, stage: simulate(
+            [overrides(u) for u in us],
+            n,
+            run_dir,
+            stage,
+            workers=workers,
+            client=client,
+            progress=progress,
+            kind=kind,
+        ),
+        real,
+        np.linalg.inv(weight_cov(data_cov, len(r), days, max(refine_seeds, seeds))),
+    )
+    for row in refined:
+        row.update(theta_of(row.pop("u"), params))
     # the Jacobian at the best point, with the same seeds; the centre point is rerun with
     # the others (its runs are read back from the folder)
     pts, steps = jacobian_points(best_u, JAC_STEP)
@@ -537,12 +603,14 @@ def estimate(
         "jacobian": d.tolist(),
         "covariance": cov.tolist(),
         "history": history,
+        "refine": refined,
         "settings": {
             "budget": budget,
             "evaluated": len(history),
             "population": pop,
             "seeds": seeds,
             "cov_seeds": n_cov,
+            "refine": {"top": refine_top, "seeds": max(refine_seeds, seeds)},
             "sim_days": days,
             "data_days": len(close),
             "search_seed": search_seed,

@@ -1,16 +1,20 @@
-"""The headline metrics of one run: build the model of one (parameter point, seed) pair,
-simulate it while observing the event window, and compute every metric of the registry
-(`registry.METRICS`; NaN where a metric does not apply, e.g. shock metrics in a run without a
-shock). The sweep's workers call it through `worker.execute`.
+"""The headline metrics of one run: every metric of the registry (`registry.METRICS`; NaN
+where a metric does not apply, e.g. shock metrics in a run without a shock), computed from a
+finished model's records: its daily time series and its event window
+(`model.event_window`, recorded as the model steps). `measure` reads any finished run, from
+the CLI, a notebook or `mesa.batch_run`; `run_metrics` builds and runs one (parameter point,
+seed) pair for the sweep's workers (through `worker.execute`).
 
 Who bears a shock's loss: each holder's mark-to-market loss on the coins it held, day by day,
-over the window (days shock..shock + window - 1), plus the assets that vanished when an
-institution failed (fraud). Losses are booked to the holder of the coins whose value fell;
-credit losses passed on through defaults move a loss between holders and are not counted
-twice. The holders add up to the fall in the value of all coins, plus what vanished.
+over the window (days shock..shock + window - 1, `run.event_window_days`, cut at the run's
+end), plus the assets that vanished when an institution failed (fraud). Losses are booked to
+the holder of the coins whose value fell; credit losses passed on through defaults move a
+loss between holders and are not counted twice. The holders add up to the fall in the value
+of all coins, plus what vanished.
 
 The shock metrics are measured from the run's scheduled event: the first of `shock.day`, an
-exchange's `exchanges.fail_day` and the stablecoin's `stablecoin.shock_day`.
+exchange's `exchanges.fail_day` and the stablecoin's `stablecoin.shock_day`
+(`model.event_window.event_day`).
 
 With several assets, the per-asset metrics (`PER_ASSET`) are also computed for every coin,
 named `<metric>@<asset>` (e.g. `annualized_volatility@DEFI`); the plain name is the first
@@ -29,23 +33,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from crypto401k.experiments.books import BooksError, books_check, books_line
 from crypto401k.experiments.registry import METRICS
-from crypto401k.experiments.run import BooksError, books_check, books_line
 from crypto401k.model import metrics as mt
 from crypto401k.model import scenarios
 from crypto401k.model.config import Config
+from crypto401k.model.event_window import event_day
 from crypto401k.model.model import HOLDERS, Crypto401kModel
 
-
-def event_day(cfg) -> int | None:
-    """Day of the run's first scheduled event (shock, exchange failure, reserve loss)."""
-    days = [cfg.shock.day]
-    if cfg.exchanges.n_exchanges:
-        days.append(cfg.exchanges.fail_day)
-    if any(a.kind == "stablecoin" for a in cfg.assets):
-        days.append(cfg.stablecoin.shock_day)
-    days = [d for d in days if d is not None and d < cfg.run.steps]
-    return min(days) if days else None
+__all__ = ["base_config", "build_model", "event_day", "measure", "run_metrics"]
 
 
 def build_model(overrides: dict[str, Any], seed: int) -> Crypto401kModel:
@@ -64,42 +60,36 @@ def base_config(scenario: str | None) -> Config:
 
 
 def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[str, float]:
-    """Simulate one configuration and compute every metric of `METRICS` (and, with several
-    assets, the per-asset ones)."""
-    m = build_model(overrides, seed)
-    cfg = m.config
-    shock_day = event_day(cfg)
-    first_panic = np.full(m.savers.n, -1, dtype=np.int64)
-    panicked_before = np.zeros(m.savers.n, dtype=bool)
-    vanished = vanished_savers = 0.0
-    pnl_window = np.full_like(m.holding_pnl_asset, np.nan)  # NaN without an event
-    for day in range(cfg.run.steps):
-        if day == shock_day:
-            panicked_before = m.savers.panicked.copy()
-            price_before = m.market.price.copy()
-            lost_before = _lost_value(m, price_before)
-            savers_lost_before = _savers_lost(m, price_before)
-            pnl_before = m.holding_pnl_asset.copy()
-        m.step()
-        # the window: days shock_day .. shock_day + window_days - 1
-        if shock_day is not None and shock_day <= day < shock_day + window_days:
-            new = m.savers.panicked & ~panicked_before & (first_panic < 0)
-            first_panic[new] = day
-        if shock_day is not None and day == min(shock_day + window_days, cfg.run.steps) - 1:
-            vanished = _lost_value(m, price_before) - lost_before
-            vanished_savers = _savers_lost(m, price_before) - savers_lost_before
-            pnl_window = m.holding_pnl_asset - pnl_before
-
+    """Simulate one configuration, its event window `window_days` long (the experiment's
+    window, as `run.event_window_days`), and return `measure` of it plus `_diverged`.
+    BooksError if the run's books do not balance."""
+    m = build_model({**overrides, "run.event_window_days": window_days}, seed)
+    m.run()
     books = books_check(m)
     if not books["ok"]:  # a model bug: the sweep records the run as failed, saying what is off
         raise BooksError(f"the books do not balance: {books_line(books)}")
+    out = measure(m)
+    out["_diverged"] = m.diverged
+    return out
+
+
+def measure(m: Crypto401kModel) -> dict[str, float]:
+    """Every metric of `METRICS` (and, with several assets, the per-asset ones) of a finished
+    run (at `run.steps`), from its records: the daily time series and the event window.
+    ValueError for a run not yet at its last day (its event window may still be open)."""
+    if m.steps < m.config.run.steps:
+        raise ValueError(
+            f"measure: the run is at day {m.steps} of run.steps = {m.config.run.steps}; "
+            "finish it first (m.run())"
+        )
     ts = m.datacollector.get_model_vars_dataframe()
+    window = m.event_window
+    shock_day, window_days = window.day, window.days
     prices = ts["price"].to_numpy()
     levels = ts["policy_level"].to_numpy()
     acted = levels > 0
     out = _price_metrics(prices, shock_day, window_days)
     out["max_log_mispricing"] = float(m.max_mispricing.max())
-    out["_diverged"] = m.diverged
     out.update(
         saver_loss_share=float(ts["saver_loss_share"].iloc[-1]),
         saver_peak_panicked_share=float(ts["panicked_savers"].max() / m.savers.n),
@@ -113,12 +103,12 @@ def run_metrics(overrides: dict[str, Any], seed: int, window_days: int) -> dict[
     )
     out.update(_policy_metrics(m, ts))
     out.update(_fiscal_metrics(m))
-    out.update(_shock_metrics(m, ts, shock_day, window_days, first_panic, vanished))
+    out.update(_shock_metrics(m, ts))
     out.update(_asset_metrics(m, ts, shock_day, window_days))
-    out.update(_stablecoin_metrics(m, ts, pnl_window))
+    out.update(_stablecoin_metrics(m, ts))
     out["exchange_failures"] = float(m.exchanges.failed.sum()) if m.exchanges.n else float("nan")
     out["vanished_savers_usd"] = (
-        vanished_savers if m.exchanges.n and shock_day is not None else float("nan")
+        window.vanished_savers_usd if m.exchanges.n and shock_day is not None else float("nan")
     )
     return out
 
@@ -217,7 +207,7 @@ def _fiscal_metrics(m: Crypto401kModel) -> dict[str, float]:
     }
 
 
-def _stablecoin_metrics(m: Crypto401kModel, ts, pnl_window: np.ndarray) -> dict:
+def _stablecoin_metrics(m: Crypto401kModel, ts) -> dict:
     keys = [k for k in METRICS if k.startswith(("depeg_", "peg_", "stable_"))]
     if m.stablecoin is None:
         return dict.fromkeys(keys, float("nan"))
@@ -230,38 +220,22 @@ def _stablecoin_metrics(m: Crypto401kModel, ts, pnl_window: np.ndarray) -> dict:
         "peg_restored": float(not sc.broken),
         "stable_redeemed_share": float(sc.redeemed / m.market.supply[k]),
     }
+    pnl_window = m.event_window.holding_pnl  # NaN without an event
     for h, holder in enumerate(HOLDERS):
         out[f"stable_loss_{holder}_usd"] = float(-pnl_window[h, k])
     return out
 
 
-def _savers_lost(m: Crypto401kModel, price: np.ndarray) -> float:
-    """USD value, at `price`, of the plan coins lost in exchange failures so far."""
-    if not m.exchanges.n:
-        return 0.0
-    return float(m.exchanges.lost_coins[:, 0].sum(axis=0) @ price)
-
-
-def _lost_value(m: Crypto401kModel, price: np.ndarray) -> float:
-    """USD value of what failed institutions lost to fraud so far, at `price`."""
-    return float(m.ledger.lost_cash + m.ledger.lost_coins @ price)
-
-
-def _shock_metrics(
-    m: Crypto401kModel,
-    ts,
-    shock_day: int | None,
-    window_days: int,
-    first_panic: np.ndarray,
-    vanished: float,
-) -> dict[str, float]:
+def _shock_metrics(m: Crypto401kModel, ts) -> dict[str, float]:
     keys = [k for k in METRICS if k.startswith(("shock_", "panic_", "recover"))]
+    window = m.event_window
+    shock_day, first_panic, vanished = window.day, window.first_panic, window.vanished_usd
     if shock_day is None:
         return dict.fromkeys(keys, float("nan"))
-    # row t of the time series is the state after day t-1 (row 0: before day 0)
-    # row t is the state after day t-1: the window's days S..S+W-1 run from row S to S+W
+    # row t of the time series is the state after day t-1 (row 0: before day 0): the
+    # window's days S..L (L = its last day) run from row S to row L + 1
     pnl = ts[[f"pnl_{h}" for h in HOLDERS]].to_numpy()
-    losses = mt.window_losses(pnl, shock_day, shock_day + window_days)
+    losses = mt.window_losses(pnl, shock_day, window.last + 1)
     out = {f"shock_loss_{h}_usd": float(x) for h, x in zip(HOLDERS, losses, strict=True)}
     out["shock_loss_vanished_usd"] = vanished
     losses = np.append(losses, vanished)

@@ -19,7 +19,7 @@ METRICS: dict[str, Metric] = {
     ),
     "excess_kurtosis": Metric("excess kurtosis", "-", "of daily log returns (0 for a Gaussian)"),
     "max_drawdown": Metric("max drawdown", "fraction", "deepest fall from a running peak (<= 0)"),
-    "crash_days": Metric("crash days", "days", "days with |log return| > 10%"),
+    "crash_days": Metric("crash days", "days", "days whose simple return is beyond +-10%"),
     "final_price_ratio": Metric("final / initial price", "-", "price at the end over day 0"),
     "max_log_mispricing": Metric(
         "largest mispricing",

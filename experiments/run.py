@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import tomli_w
-from crypto401k.model import __version__, metrics
+from crypto401k.experiments.books import books_check
+from crypto401k.experiments.outcomes import measure
+from crypto401k.model import __version__
 from crypto401k.model.config import Config, ConfigError
 from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.policy import RUNG_NAMES
@@ -33,11 +35,16 @@ def simulate(cfg: Config) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[str, Any]:
-    """Headline metrics of a finished run (JSON-serialisable)."""
-    prices = ts["price"].to_numpy()
-    r = metrics.log_returns(prices)
+    """The summary of a finished run (JSON-serialisable; summary.json).
+
+    `metrics` holds every metric of the registry, defined once (`outcomes.measure`): the same
+    numbers a sweep records for a run, null where a metric does not apply (NaN in a sweep).
+    The rest is what only a single run has: the sizes, the event window's days, each asset's
+    price levels, the run's events (institutions and exchanges that failed, the regulator's
+    actions or the agencies' rules), the revenue by year, the divergence guard and the books.
+    """
     cfg = m.config
-    history = m.regulator.ladder.history
+    window = m.event_window
     return {
         "version": __version__,
         "seed": m.seed,
@@ -46,13 +53,13 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
             "savers": cfg.savers.n_cohorts,
             "traders": cfg.traders.n_traders,
             "institutions": cfg.n_institutions,
+            "exchanges": cfg.exchanges.n_exchanges,
         },
-        "price": {
-            "initial": float(prices[0]),
-            "final": float(prices[-1]),
-            "min": float(prices.min()),
-            "max": float(prices.max()),
-        },
+        "metrics": {k: None if np.isnan(v) else v for k, v in measure(m).items()},
+        "event_window": {"day": window.day, "last_day": window.last, "days": window.days},
+        "prices": {name: _levels(ts[_price_column(m, name)].to_numpy()) for name in m.asset_names},
+        "events": _events(m, ts),
+        "fiscal": _fiscal_detail(m),
         "divergence": {  # a diverged run is a failure of the model, never data
             "diverged": m.diverged,
             "bound_ratio": cfg.run.divergence_ratio,
@@ -60,44 +67,41 @@ def summarize(m: Crypto401kModel, ts: pd.DataFrame, wall_time_s: float) -> dict[
                 zip(m.asset_names, m.max_mispricing.tolist(), strict=True)
             ),
         },
-        "annualized_volatility": metrics.annualized_volatility(r),
-        "excess_kurtosis": metrics.excess_kurtosis(r),
-        "max_drawdown": metrics.max_drawdown(prices),
-        "crash_days": metrics.crash_days(r),
-        "savers": {
-            "crypto_wealth_usd": float(ts["saver_crypto_wealth"].iloc[-1]),
-            "loss_usd": float(ts["saver_loss"].iloc[-1]),
-            "loss_share_of_401k_assets": float(ts["saver_loss_share"].iloc[-1]),
-            "max_panicked_cohorts": int(ts["panicked_savers"].max()),
-        },
-        "institutions": {
-            "defaults": int(ts["defaults"].iloc[-1]),
-            "failed": [{"day": d, "institution": i} for d, i in m.failed],
-        },
-        "retail_liquidations": int(ts["liquidations"].iloc[-1]),
-        **_policy_summary(m, ts, history),
-        "fiscal": _fiscal_summary(m),
         "books": books_check(m),
-        **_several_asset_summary(m, ts),
         "wall_time_s": wall_time_s,
     }
 
 
-def _policy_summary(m: Crypto401kModel, ts: pd.DataFrame, history: list) -> dict[str, Any]:
-    """The single regulator's rungs, or the agencies' rules and stages."""
-    if m.board is None:
-        level = int(ts["policy_level"].max())
-        return {
-            "regulator": {
-                "max_level": level,
-                "max_action": RUNG_NAMES[level],
-                "actions": [{"day": d, "level": lv, "action": RUNG_NAMES[lv]} for d, lv in history],
-                "days_halted": int(ts["halted"].sum()),
-            }
-        }
-    board, day = m.board, m.day
+def _price_column(m: Crypto401kModel, name: str) -> str:
+    """The time series' price column of asset `name` (the plain `price` with one asset)."""
+    return "price" if len(m.asset_names) == 1 else f"price_{name}"
+
+
+def _levels(prices: np.ndarray) -> dict[str, float]:
+    """A price series' first, last, lowest and highest value (USD per coin)."""
     return {
-        "agencies": {
+        "initial": float(prices[0]),
+        "final": float(prices[-1]),
+        "min": float(prices.min()),
+        "max": float(prices.max()),
+    }
+
+
+def _events(m: Crypto401kModel, ts: pd.DataFrame) -> dict[str, Any]:
+    """What happened in the run, day by day: failures, the policy's steps, the rescue."""
+    out: dict[str, Any] = {
+        "institutions_failed": [{"day": d, "institution": i} for d, i in m.failed],
+        "days_halted": int(ts["halted"].sum()),
+        "rescue_day": m.rescued_day,
+    }
+    if m.board is None:
+        history = m.regulator.ladder.history
+        out["regulator_actions"] = [
+            {"day": d, "level": lv, "action": RUNG_NAMES[lv]} for d, lv in history
+        ]
+    else:
+        board, day = m.board, m.day
+        out["agencies"] = {
             "stages": board.stages(day),
             "pressure": board.pressures(),
             "rules": [
@@ -111,21 +115,22 @@ def _policy_summary(m: Crypto401kModel, ts: pd.DataFrame, history: list) -> dict
                 for r in board.rules
             ],
             "plans_offering": float(ts["plans_offering"].iloc[-1]),
-            "days_halted": int(ts["halted"].sum()),
         }
-    }
+    if m.exchanges.n:
+        out["exchanges"] = {
+            "failed": [int(k) for k in np.flatnonzero(m.exchanges.failed)],
+            "lost_usd": float(m.exchanges.lost_usd.sum()),
+            "plan_custody_segregated": m.config.exchanges.plan_custody_segregated,
+        }
+    return out
 
 
-def _fiscal_summary(m: Crypto401kModel) -> dict[str, Any]:
-    """The government's ledger: present values at the configured discount rate (USD)."""
+def _fiscal_detail(m: Crypto401kModel) -> dict[str, Any]:
+    """The government's revenue by year of the run (USD; the present values are metrics)."""
     ledger = m.projected_ledger()
-    cfg = m.config.fiscal
     years = int(np.ceil(m.day / 365.0)) + 1
     return {
-        "discount_rate": cfg.discount_rate,
-        **ledger.summary(cfg.discount_rate),
-        "rescue_day": m.rescued_day,
-        "rescue_usd": m.rescue_usd,
+        "discount_rate": m.config.fiscal.discount_rate,
         "revenue_by_year_usd": {
             "roth": ledger.by_year("roth", years).tolist(),
             "withdrawal": ledger.by_year("withdrawal", years).tolist(),
@@ -133,124 +138,6 @@ def _fiscal_summary(m: Crypto401kModel) -> dict[str, Any]:
             "values only",
         },
     }
-
-
-def _several_asset_summary(m: Crypto401kModel, ts: pd.DataFrame) -> dict[str, Any]:
-    """Each asset's prices and volatility, the exchanges' failures and the stablecoin's peg
-    (only the parts the scenario has)."""
-    out: dict[str, Any] = {}
-    if len(m.asset_names) > 1:
-        out["assets"] = {}
-        for name in m.asset_names:
-            p = ts[f"price_{name}"].to_numpy()
-            out["assets"][name] = {
-                "initial": float(p[0]),
-                "final": float(p[-1]),
-                "min": float(p.min()),
-                "max": float(p.max()),
-                "annualized_volatility": metrics.annualized_volatility(metrics.log_returns(p)),
-            }
-    if m.exchanges.n:
-        out["exchanges"] = {
-            "n": m.exchanges.n,
-            "failed": [int(k) for k in np.flatnonzero(m.exchanges.failed)],
-            "lost_usd": float(m.exchanges.lost_usd.sum()),
-            "plan_custody_segregated": m.config.exchanges.plan_custody_segregated,
-        }
-    if m.stablecoin is not None:
-        sc = m.stablecoin
-        out["stablecoin"] = {
-            "name": m.asset_names[m.stable_index],
-            "min_price": float(ts[f"price_{m.asset_names[m.stable_index]}"].min()),
-            "days_off_peg": sc.days_broken,
-            "peg_broken_at_end": bool(sc.broken),
-            "supply_end": sc.supply,
-            "redeemed": sc.redeemed,
-        }
-    return out
-
-
-# ---- the books ---------------------------------------------------------------------------
-# Relative tolerance of the books check at the end of a run. The property tests check every
-# step at 1e-11 of the largest gross balance seen; a whole run's rounding stays far below
-# 1e-9 of the end's gross balances, and a real leak (a dollar created or lost by a rule) is
-# many orders of magnitude larger.
-BOOKS_RTOL = 1e-9
-BOOKS_ATOL_COINS = 1e-6  # coins: below any holding the model tracks
-
-
-class BooksError(RuntimeError):
-    """The run's books do not balance (a model bug, not a user's mistake)."""
-
-
-def books_check(m: Crypto401kModel, rtol: float = BOOKS_RTOL) -> dict[str, Any]:
-    """Every conserved quantity of `m` against its recorded boundary flows, with the
-    tolerance each is held to and a verdict. `ok` is False if any error exceeds its
-    tolerance or is not finite (NaN never passes). Errors in USD or coins."""
-    b = m.books()
-    led = m.ledger
-    gross_cash = (
-        np.abs(m.traders.cash).sum()
-        + np.abs(m.institutions.cash).sum()
-        + abs(m.outside_cash)
-        + m.institutions.loans.sum()
-        + led.to_market
-        + led.from_market
-        + 1.0
-    )
-    coins_err = np.asarray(b["coins"], float) - np.asarray(b["coins_expected"], float)
-    plan_scale = abs(b["plan_dollars_expected"]) + led.payroll_in + led.to_market + 1.0
-    checks: list[tuple[str, float, float]] = [
-        ("cash_error_usd", b["cash"] - b["cash_expected"], rtol * gross_cash),
-        (
-            "plan_dollars_error_usd",
-            b["plan_dollars"] - b["plan_dollars_expected"],
-            rtol * plan_scale,
-        ),
-    ]
-    coins_tol = rtol * np.abs(np.asarray(b["coins_expected"], float)) + BOOKS_ATOL_COINS
-    if "stable_supply" in b:
-        # the issuer: its supply is the coins held plus those lost in failed institutions
-        # (still outstanding, never redeemed), and its reserve plus shortfall
-        lost = float(led.lost_coins[m.stable_index])
-        stol = rtol * abs(b["stable_supply"]) + BOOKS_ATOL_COINS
-        checks += [
-            (
-                "stable_supply_vs_held_error",
-                b["stable_supply"] - b["stable_coins_held"] - lost,
-                stol,
-            ),
-            (
-                "stable_supply_vs_reserve_error",
-                b["stable_supply"] - b["stable_reserve_plus_shortfall"],
-                stol,
-            ),
-        ]
-    failed = [name for name, err, tol in checks if not abs(err) <= tol]  # NaN fails
-    if not np.all(np.abs(coins_err) <= coins_tol):
-        failed.append("coins_error")
-    out: dict[str, Any] = {name: float(err) for name, err, _ in checks}
-    out["coins_error"] = coins_err.tolist()
-    out["tolerance"] = {name: float(tol) for name, _, tol in checks}
-    out["tolerance"]["coins_error"] = coins_tol.tolist()
-    out["rtol"] = rtol
-    out["ok"] = not failed
-    out["failed"] = failed
-    return out
-
-
-def books_line(books: dict[str, Any]) -> str:
-    """The books check as one line of the printed summary."""
-    if books["ok"]:
-        return f"balanced (every error within {books['rtol']:g} of its gross balance)"
-    parts = []
-    for name in books["failed"]:
-        err, tol = books[name], books["tolerance"][name]
-        if isinstance(err, list):
-            k = int(np.nanargmax(np.abs(err))) if np.isfinite(err).any() else 0
-            err, tol = err[k], tol[k]
-        parts.append(f"{name} = {err:.6g} (tolerance {tol:.3g})")
-    return "DO NOT BALANCE: " + "; ".join(parts)
 
 
 # ---- the output folder ----------------------------------------------------------------------

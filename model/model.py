@@ -15,7 +15,9 @@ A day (one `step`):
 6. credit lines are drawn and repaid, defaults cascade over the exposure layer, market
    makers lay off inventory;
 7. returns, volatility, losses and flows are recorded (DataCollector); the fiscal ledger
-   books the day's contributions, retirements and rescue spending.
+   books the day's contributions, retirements and rescue spending; in the window after the
+   run's first scheduled event, `event_window` records who panicked first, each holder's
+   gains and what vanished (model/event_window.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
 from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
+from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
 from crypto401k.model.kernels import buy_sell_sums, column_sums
 from crypto401k.model.ledger import Ledger
@@ -244,6 +247,8 @@ class Crypto401kModel(mesa.Model):
             else None
         )
         self.datacollector = DayRecords(reporters, agenttype_reporters)
+        # the first scheduled event's window, recorded as the days pass (model/event_window.py)
+        self.event_window = EventWindow(cfg, n_s, self.holding_pnl_asset.shape)
         self.running = True
         self.datacollector.collect(self)
 
@@ -270,9 +275,15 @@ class Crypto401kModel(mesa.Model):
         return max(self.steps - 1, 0)
 
     def step(self) -> None:
-        self._day(self.steps - 1)
+        day = self.steps - 1
+        window = self.event_window
+        if day == window.day:
+            window.open(self)
+        self._day(day)
         self._set_extra_records()
         self.datacollector.collect(self)
+        if window.day is not None and window.day <= day <= window.last:
+            window.observe(self, day)
         if self.steps >= self.config.run.steps:
             self.running = False
 

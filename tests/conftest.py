@@ -73,6 +73,7 @@ SLOW: dict[str, set[str]] = {
         "test_benchmark_command_writes_every_figure",
         "test_memory_estimate_bounds_the_measured_peak_and_its_growth",
     },
+    "test_divergence.py": {"test_no_point_in_the_documented_ranges_diverges"},
     "test_estimate.py": {
         "test_recovery_of_known_parameters_and_resume_gives_the_same_estimate",
         "test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check",

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from crypto401k.experiments import books as books_mod
 from crypto401k.experiments import calibrate as calibrate_mod
 from crypto401k.experiments import experiment as experiment_mod
 from crypto401k.experiments import run as run_mod
@@ -215,28 +216,28 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(tmp_path, cap
 def test_books_check_has_a_tolerance_a_verdict_and_fails_on_nan():
     m = Crypto401kModel(small_config(run__steps=20))
     m.run()
-    good = run_mod.books_check(m)
+    good = books_mod.books_check(m)
     assert good["ok"] and not good["failed"]
     assert all(abs(good[k]) <= good["tolerance"][k] for k in ("cash_error_usd",))
-    assert "balanced" in run_mod.books_line(good)
+    assert "balanced" in books_mod.books_line(good)
     m.outside_cash += 1e3 * good["tolerance"]["cash_error_usd"]  # a leak far above rounding
-    leak = run_mod.books_check(m)
+    leak = books_mod.books_check(m)
     assert not leak["ok"] and leak["failed"] == ["cash_error_usd"]
-    assert "DO NOT BALANCE" in run_mod.books_line(leak)
+    assert "DO NOT BALANCE" in books_mod.books_line(leak)
     m.outside_cash = float("nan")
-    assert not run_mod.books_check(m)["ok"]
+    assert not books_mod.books_check(m)["ok"]
 
 
 def test_a_run_whose_books_do_not_balance_exits_1_and_keeps_its_outputs(
     tmp_path, capsys, monkeypatch
 ):
-    real = run_mod.books_check
+    real = books_mod.books_check
 
-    def leaky(m, rtol=run_mod.BOOKS_RTOL):
+    def leaky(m, rtol=books_mod.BOOKS_RTOL):
         m.outside_cash += 1e9  # a billion dollars from nowhere
         return real(m, rtol)
 
-    monkeypatch.setattr(run_mod, "books_check", leaky)
+    monkeypatch.setattr(run_mod, "books_check", leaky)  # the name the run's summary calls
     out = tmp_path / "run"
     assert main(["run", *SMALL, "--out", str(out)]) == 1
     captured = capsys.readouterr()
@@ -254,17 +255,17 @@ def test_books_check_covers_the_stablecoin():
     )
     m = Crypto401kModel(cfg)
     m.run()
-    books = run_mod.books_check(m)
+    books = books_mod.books_check(m)
     assert books["ok"]
     assert {"stable_supply_vs_held_error", "stable_supply_vs_reserve_error"} <= set(books)
     m.stablecoin.supply *= 1.01
-    assert not run_mod.books_check(m)["ok"]
+    assert not books_mod.books_check(m)["ok"]
 
 
 def test_a_failed_books_check_is_a_flagged_run_in_a_sweep(monkeypatch):
     from crypto401k.experiments import outcomes, worker
 
-    def broken(m, rtol=run_mod.BOOKS_RTOL):
+    def broken(m, rtol=books_mod.BOOKS_RTOL):
         return {"ok": False, "failed": ["cash_error_usd"], "cash_error_usd": 5.0,
                 "tolerance": {"cash_error_usd": 1.0}, "rtol": rtol}  # fmt: skip
 

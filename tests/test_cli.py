@@ -34,6 +34,8 @@ def test_run_writes_timeseries_summary_and_config(tmp_path, capsys):
             str(out),
             "--set",
             "savers.allocation=0.03",
+            "--set",
+            "exchanges.fail_day=60",
             *SMALL,
         ]
     )
@@ -68,20 +70,48 @@ def test_run_writes_timeseries_summary_and_config(tmp_path, capsys):
     assert csv["price"].to_numpy() == pytest.approx(ts["price"].to_numpy())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 7 and summary["days"] == 120
-    assert summary["annualized_volatility"] > 0
-    assert summary["max_drawdown"] <= 0
+    assert summary["metrics"]["annualized_volatility"] > 0
+    assert summary["metrics"]["max_drawdown"] <= 0
     assert abs(summary["books"]["cash_error_usd"]) < 1.0
     assert summary["books"]["ok"], summary["books"]  # a failed books check is an error
     printed = capsys.readouterr().out
     assert "books        balanced" in printed
     assert "annualized volatility" in printed and "regulator" in printed
     # the four-asset scenario's other assets, exchanges and stablecoin are summarized too
-    assert set(summary["assets"]) == {"BTC", "ETH", "DEFI", "USDC"}
-    usdc = summary["assets"]["USDC"]
-    assert usdc["min"] == summary["stablecoin"]["min_price"]
-    assert summary["exchanges"]["n"] == 20
-    for line in ("ETH ", "DEFI ", "exchanges    ", "stablecoin   USDC low $"):
+    assert list(summary["prices"]) == ["BTC", "ETH", "DEFI", "USDC"]
+    assert summary["prices"]["USDC"]["min"] == summary["metrics"]["depeg_min_price"]
+    assert summary["prices"]["BTC"]["final"] == pytest.approx(ts["price"].iloc[-1], rel=1e-15)
+    assert summary["agents"]["exchanges"] == 20
+    failed = summary["events"]["exchanges"]["failed"]
+    assert 0 in failed and summary["metrics"]["exchange_failures"] == len(failed)
+    # the event window, cut at the run's end: day 60's failure, 180 days asked, 120 run
+    assert summary["event_window"] == {"day": 60, "last_day": 119, "days": 180}
+    assert summary["metrics"]["shock_loss_usd"] > 0
+    for line in (
+        "ETH ",
+        "DEFI ",
+        "exchanges    ",
+        "stablecoin   low $",
+        "event        day 60",
+    ):
         assert line in printed, line
+
+
+def test_summary_metrics_are_the_sweeps_metrics_of_the_same_run(tmp_path):
+    """One definition: summary.json's metrics are `run_metrics`' for the same configuration
+    and seed (null in JSON where the sweep records NaN)."""
+    from crypto401k.experiments.outcomes import run_metrics
+
+    out = tmp_path / "run"
+    sets = {"shock.day": 30, "shock.fundamental_drop": 0.4, "run.event_window_days": 40}
+    argv = ["run", "--steps", "90", "--seed", "3", "--out", str(out), "--quiet", *SMALL]
+    assert main(argv + [x for k, v in sets.items() for x in ("--set", f"{k}={v}")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    small = {k: int(v) for k, v in (x.split("=") for x in SMALL[1::2])}
+    sweep = run_metrics({**small, **sets, "run.steps": 90}, 3, 40)
+    assert not sweep.pop("_diverged")
+    assert summary["metrics"] == {k: None if v != v else v for k, v in sweep.items()}
+    assert summary["metrics"]["shock_loss_usd"] is not None
 
 
 def test_saved_config_reproduces_the_run(tmp_path):

@@ -222,6 +222,8 @@ def test_recovery_of_known_parameters_and_resume_gives_the_same_estimate(tmp_pat
         bootstrap_draws=200,
         population=6,
         cov_seeds=16,
+        refine_top=2,
+        refine_seeds=8,
     )
     result = est.recovery(truth, run_dir=tmp_path / "runs", workers=2, **kwargs)
     for row in result["parameters"]:
@@ -249,6 +251,8 @@ def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp
         base=TINY,
         population=4,
         cov_seeds=16,
+        refine_top=2,
+        refine_seeds=8,
         bootstrap_draws=50,
     )
     result = est.run_estimate(close[:400], tmp_path / "est", **kwargs)
@@ -269,6 +273,27 @@ def test_the_command_writes_the_estimate_the_fit_and_the_out_of_sample_check(tmp
     assert again["theta"] == result["theta"]
     assert json.dumps(again["j_test"]) == json.dumps(result["j_test"])
     assert np.isfinite(result["j_test"]["J"])
+
+
+def test_refine_chooses_the_best_candidate_on_more_seeds_not_the_luckiest():
+    """The search's best (J 1.0) was lucky: on more seeds the second (J 2.0) is better;
+    duplicates and infeasible candidates are not rerun."""
+    real = np.zeros(2)
+    u = [np.array([0.1]), np.array([0.2]), np.array([0.1]), np.array([0.3]), np.array([0.4])]
+    tried = [(1.0, u[0]), (2.0, u[1]), (1.0, u[2]), (math.inf, u[3]), (3.0, u[4])]
+    truth = {0.1: 0.5, 0.2: 0.1, 0.4: 0.3}  # each point's mean moment on many seeds
+    asked = []
+
+    def run(us, seeds, stage):
+        asked.append(([float(x[0]) for x in us], seeds, stage))
+        return np.array([np.full((seeds, 2), truth[float(x[0])]) for x in us])
+
+    best, j, rows = est.refine(tried, 3, 16, run, real, np.eye(2))
+    assert asked == [([0.1, 0.2, 0.4], 16, "refine")]
+    assert float(best[0]) == 0.2 and j == pytest.approx(2 * 0.1**2)
+    assert [r["J_search"] for r in rows] == [1.0, 2.0, 3.0]
+    with pytest.raises(est.SweepStoppedError):
+        est.refine(tried, 1, 4, lambda us, n, st: np.full((len(us), n, 2), np.nan), real, np.eye(2))
 
 
 # ---- the second stage: several assets --------------------------------------------------------
@@ -335,6 +360,8 @@ def test_the_second_stage_estimates_the_asset_parameters_end_to_end(tmp_path):
         base={**est.ASSETS_BASE, **small, "exchanges.n_exchanges": 0},
         population=4,
         cov_seeds=11,
+        refine_top=2,
+        refine_seeds=4,
         bootstrap_draws=50,
     )
     result = est.run_estimate(closes, tmp_path / "est", **kwargs)

@@ -172,3 +172,49 @@ def test_per_asset_columns_exist_even_when_every_run_failed():
     runs = collate(points, failed, spec.metrics)
     assert {"annualized_volatility@BTC", "event_drawdown@DEFI"} <= set(runs.columns)
     assert runs["annualized_volatility@BTC"].isna().all()
+
+
+def test_the_model_records_the_event_window_however_the_run_is_stepped():
+    """The window is the model's record, not the caller's: a run stepped in pieces (a notebook,
+    the app) records what `run()` records, and `measure` reads it the way a sweep does."""
+    from crypto401k.experiments.outcomes import build_model, measure
+
+    overrides = {**SMALL, "exchanges.fail_day": 30, "exchanges.plan_custody_segregated": False}
+    whole = build_model({**overrides, "run.event_window_days": 40}, 2)
+    whole.run()
+    pieces = build_model({**overrides, "run.event_window_days": 40}, 2)
+    for days in (29, 1, 1, 50, 39):
+        pieces.run_for(days)
+    for m in (whole, pieces):
+        w = m.event_window
+        assert (w.day, w.days, w.last) == (30, 40, 69)
+        assert (w.first_panic[w.first_panic >= 0] >= 30).all()
+        assert (w.first_panic <= 69).all()
+    a, b = whole.event_window, pieces.event_window
+    assert np.array_equal(a.first_panic, b.first_panic) and (a.first_panic >= 0).any()
+    assert np.array_equal(a.holding_pnl, b.holding_pnl) and np.isfinite(a.holding_pnl).all()
+    assert a.vanished_savers_usd == b.vanished_savers_usd > 0  # plan coins at the exchange
+    left, right = measure(whole), measure(pieces)
+    assert left.keys() == right.keys()
+    assert all(left[k] == right[k] or (np.isnan(left[k]) and np.isnan(right[k])) for k in left)
+    sweep = run_metrics(overrides, 2, 40)
+    del sweep["_diverged"]
+    assert all(left[k] == sweep[k] or (np.isnan(left[k]) and np.isnan(sweep[k])) for k in left)
+
+
+def test_a_window_past_the_run_s_end_is_cut_there_and_a_run_without_event_records_nothing():
+    from crypto401k.experiments.outcomes import build_model, measure
+
+    m = build_model({**SMALL, "shock.day": 100, "shock.fundamental_drop": 0.3}, 1)
+    assert m.config.run.event_window_days == 180  # the default: half a year
+    with pytest.raises(ValueError, match="finish it first"):
+        measure(m)  # its window is still open
+    m.run()
+    assert (m.event_window.day, m.event_window.last) == (100, 119)
+    out = measure(m)
+    assert np.isfinite(out["shock_loss_usd"]) and out["shock_loss_usd"] > 0
+    quiet = build_model({**SMALL, "run.steps": 30}, 1)
+    quiet.run()
+    w = quiet.event_window
+    assert w.day is None and w.last is None and w.price_before is None
+    assert (w.first_panic == -1).all() and np.isnan(w.holding_pnl).all()

@@ -110,6 +110,7 @@ metrics = ["annualized_volatility"]
 "savers.n_cohorts" = 60
 "traders.n_traders" = 60
 "savers.n_employers" = 6
+"run.burn_in_days" = 20
 [grid]
 "savers.allocation" = [0.02, 0.05]
 [control]

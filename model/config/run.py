@@ -44,3 +44,15 @@ class RunConfig(Section):
         gt=1,
         le=1000,
     )
+    event_window_days: int = P(
+        180,
+        "days",
+        "length of the window after the run's first scheduled event (shock, exchange failure, "
+        "stablecoin reserve loss) over which the model records who panicked first, each "
+        "holder's loss and what vanished: days event .. event + W - 1, cut at the run's end; "
+        "an experiment's `window_days` sets it for its runs",
+        "modelling choice: half a year, the experiments' default window, long enough for a "
+        "crash's fall and the panic it sets off (recovery is measured to the run's end)",
+        ge=1,
+        le=365_000,
+    )
