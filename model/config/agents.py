@@ -304,23 +304,25 @@ class TraderConfig(Section):
         "[Lux & Marchesi 1999] start near equal fundamentalist/chartist groups",
     )
     fundamentalist_reaction: float = P(
-        0.05,
+        0.0345,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "[Franke & Westerhoff 2012] DCA-HPM structure; stated value, not searched "
-        "(docs/calibration.md); "
-        "bounded by 1000, 20,000x the default (large values only saturate orders at the "
-        "budget, which the tests use)",
+        "[Franke & Westerhoff 2012] DCA-HPM structure; bounded by 1000 (large values only "
+        "saturate orders at the budget, which the tests use); estimated by simulated "
+        "moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 4c8fc43): s.e. 0.018, 95% interval -0.000594 to "
+        "0.0695, not identified by the moments",
         ge=0,
         le=1000,
     )
     chartist_reaction: float = P(
-        0.25,
+        0.2518,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "[Franke & Westerhoff 2012] structure; calibrated: the MSM-best grid point "
-        "(docs/calibration.md, `crypto401k calibrate`); "
-        "bounded by 10, 40x the default and 10x the calibration grid's largest",
+        "[Franke & Westerhoff 2012] structure; estimated by simulated moments on Bitstamp "
+        "BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, "
+        "commit 4c8fc43): s.e. 0.11, 95% interval 0.038 to 0.466, not identified by the "
+        "moments",
         ge=0,
         le=10,
     )
@@ -334,20 +336,24 @@ class TraderConfig(Section):
         le=3650,
     )
     fundamentalist_noise: float = P(
-        0.02,
+        0.0194,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "[Franke & Westerhoff 2012] structural stochastic volatility; not searched; "
-        "bounded by 1 (100% of equity a day)",
+        "[Franke & Westerhoff 2012] structural stochastic volatility; bounded by 1 (100% "
+        "of equity a day); estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 "
+        "to 2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, commit 4c8fc43): s.e. "
+        "0.0031, 95% interval 0.0133 to 0.0255, identified",
         ge=0,
         le=1,
     )
     chartist_noise: float = P(
-        0.08,
+        0.0753,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
-        "[Franke & Westerhoff 2012]: sigma_c about 3x sigma_f; not searched; "
-        "bounded by 1 (100% of equity a day)",
+        "[Franke & Westerhoff 2012] structure; bounded by 1 (100% of equity a day); "
+        "estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 "
+        "[Bitstamp 2014-2020] (docs/estimation.md, commit 4c8fc43): s.e. 0.018, 95% "
+        "interval 0.0401 to 0.111, not identified by the moments",
         ge=0,
         le=1,
     )
@@ -376,20 +382,25 @@ class TraderConfig(Section):
         le=1,
     )
     predisposition: float = P(
-        -0.5,
+        -0.3144,
         "-",
         "alpha_0: attractiveness of fundamentalism over chartism (negative: a predisposition "
         "to chartism)",
-        "[Franke & Westerhoff 2012] estimate alpha_0 < 0; calibrated: the MSM-best grid point "
-        "(docs/calibration.md, `crypto401k calibrate`)",
+        "[Franke & Westerhoff 2012] estimate alpha_0 < 0; estimated by simulated moments "
+        "on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 4c8fc43): s.e. 0.18, 95% interval -0.669 to 0.0407, "
+        "not identified by the moments",
         ge=-10,
         le=10,
     )
     herding: float = P(
-        1.5,
+        1.7323,
         "-",
         "alpha_n: weight of the neighbours' majority (herding)",
-        "[Franke & Westerhoff 2012]; [Lux & Marchesi 1999]",
+        "[Franke & Westerhoff 2012]; [Lux & Marchesi 1999]; estimated by simulated "
+        "moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 4c8fc43): s.e. 0.56, 95% interval 0.636 to 2.83, not "
+        "identified by the moments",
         ge=0,
         le=20,
     )

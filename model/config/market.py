@@ -83,11 +83,14 @@ class MarketConfig(Section):
     """Price formation: a market maker moves the log price by net order flow over depth."""
 
     impact_multiplier: float = P(
-        5.0,
+        5.4659,
         "USD of market cap per USD of net flow",
         "inelastic-markets multiplier M: a net flow of F dollars moves the log price by "
         "M*F/market_cap when depth is at its calm level",
-        "[Gabaix & Koijen 2021] estimate M about 5 for US equities",
+        "[Gabaix & Koijen 2021] structure (M about 5 for US equities); estimated by "
+        "simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp "
+        "2014-2020] (docs/estimation.md, commit 4c8fc43): s.e. 2, 95% interval 1.64 to "
+        "9.29, not identified by the moments",
         gt=0,
         le=100,
     )
@@ -130,13 +133,15 @@ class MarketConfig(Section):
         le=10,
     )
     impact_permanent_share: float = P(
-        0.5,
+        0.4354,
         "fraction",
         "share of each day's impact that stays in the price; the rest decays (transient impact)",
-        "the model's impact is the day's impact at the close; [Bucci, Benzaquen, Lillo & "
-        "Bouchaud 2019]: impact at the end of the day (2/3 of peak) decays to about 1/2 of "
-        "itself over ~50 days; [Donier & Bonart 2015]: uninformed Bitcoin flow's impact decays "
-        "almost completely",
+        "bounded by [Bucci, Benzaquen, Lillo & Bouchaud 2019] (about half of a day's "
+        "impact stays after 50 days) and [Donier & Bonart 2015] (uninformed Bitcoin "
+        "flow's impact decays almost completely); estimated by simulated moments on "
+        "Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 4c8fc43): s.e. 0.18, 95% interval 0.0734 to 0.797, "
+        "not identified by the moments",
         ge=0,
         le=1,
     )
@@ -178,24 +183,27 @@ class MarketConfig(Section):
         le=1,
     )
     jump_rate_annual: float = P(
-        0.0,
+        7.6185,
         "1/year",
         "rate of news jumps in the fundamentals: on a jump day every coin's log fundamental "
         "(and so its price that day) moves by one common standard normal draw times "
         "`jump_size` (scaled per coin by its fundamental volatility over the first asset's)",
-        "off until estimated (docs/estimation.md): the Bitstamp BTC/USD series "
-        "[Bitstamp 2014-2020] (model/data) has 49 days in 1,864 (9.6 a year) beyond five "
-        "robust standard "
-        "deviations, an upper bound, since the market's own dynamics make part of them",
+        "the box's upper end: the series has 49 days in 1,864 (9.6 a year) beyond five "
+        "robust standard deviations, an upper bound; estimated by simulated moments on "
+        "Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 4c8fc43): s.e. 1.3, 95% interval 5.16 to 10.1, "
+        "identified",
         ge=0,
         le=365,
     )
     jump_size: float = P(
-        0.1,
+        0.1094,
         "log",
         "standard deviation of a news jump in the first asset's log fundamental",
-        "the moves of those 49 days have a standard deviation of 0.146 (an upper bound, as for "
-        "the rate); to be estimated",
+        "the box's upper end: those days' moves have a standard deviation of 0.146; "
+        "estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 "
+        "[Bitstamp 2014-2020] (docs/estimation.md, commit 4c8fc43): s.e. 0.022, 95% "
+        "interval 0.067 to 0.152, not identified by the moments",
         ge=0,
         le=2,
     )
