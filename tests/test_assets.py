@@ -251,7 +251,14 @@ def test_segregated_custody_leaves_savers_coins_whole_through_any_failure(
 def test_exchange_held_plans_share_the_loss_and_it_is_booked_by_holder():
     held = {"exchanges.plan_custody_segregated": False}
     k = int(Crypto401kModel(four(**held), rng=3).exchanges.saver_exchange[0])  # a plans' venue
-    base = {"run.steps": 40, "exchanges.fail_day": 20, "exchanges.fail_exchange": k}
+    # panics that end at once would let a cohort recover on the failure's own day (savers
+    # update after the open): a 100-year panic isolates the rule "lost coins -> panic"
+    base = {
+        "run.steps": 40,
+        "exchanges.fail_day": 20,
+        "exchanges.fail_exchange": k,
+        "savers.panic_duration_days": 36500,
+    }
     for segregated in (True, False):
         m = Crypto401kModel(
             four(**base, **{"exchanges.plan_custody_segregated": segregated}), rng=3

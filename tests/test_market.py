@@ -54,7 +54,7 @@ def test_depth_thins_with_volatility_and_market_maker_losses():
 
 
 def test_circuit_breaker_caps_the_move_and_scales_orders():
-    m = _market()
+    m = _market(**{"market.impact_multiplier": 5.0})
     before = m.log_price.copy()
     clearing = m.clear(m.supply * 0.1, 1.0, breaker=0.1)  # unhalted move would be 0.5
     assert clearing.halted
@@ -99,6 +99,7 @@ def test_a_day_s_impact_relaxes_to_its_permanent_share(theta, halflife, quiet_da
             "assets.0.fundamental_vol_annual": 0.0,
             "market.impact_permanent_share": theta,
             "market.impact_halflife_days": halflife,
+            "market.impact_multiplier": 5.0,
         }
     )
     p0 = m.log_price[0]
@@ -207,7 +208,7 @@ def test_news_jumps_arrive_at_their_rate_and_move_every_coin_together():
 
 def test_without_jumps_the_random_stream_is_unchanged():
     a = _market(**{"market.jump_rate_annual": 0.0, "market.jump_size": 0.5})
-    b = _market()
+    b = _market(**{"market.jump_rate_annual": 0.0})
     for _ in range(50):
         a.step_fundamental()
         b.step_fundamental()
