@@ -368,6 +368,9 @@ def test_the_second_stage_estimates_the_asset_parameters_end_to_end(tmp_path):
     assert result["moments"]["names"] == list(mom.ASSET_MOMENT_NAMES)
     assert [f["moment"] for f in result["out_of_sample"]] == list(mom.ASSET_MOMENT_NAMES)
     assert result["settings"]["moments"] == "assets"
+    # the second stage starts from its own fixed START_ASSETS
+    first = result["parameters"][0]
+    assert first["start"] == est.START_ASSETS["assets.1.fundamental_vol_annual"]
     assert 0.3 <= result["theta"]["assets.1.fundamental_vol_annual"] <= 1.2
     assert np.isfinite(result["moments"]["model_mean"]).all()
     again = est.run_estimate(closes, tmp_path / "est", **kwargs)
