@@ -232,11 +232,15 @@ def test_a_several_asset_estimate_draws_volatilities_and_whole_correlation_matri
     points = grid_points(spec)
     plan = plan_draws(spec, points, 2, est, None)
     values = pd_draws.draw(pd_draws.load_estimate(est), 2).values
+    from crypto401k.model import scenarios
+
+    shipped = scenarios.load("four_assets").market.correlation
     for p in plan.points:
         d = p.params[DRAW_KEY]
         corr = p.overrides["market.correlation"]
         assert corr[0][1] == corr[1][0] == values[d, 1]
-        assert corr[0][2] == 0.788  # the scenario's other entries stay
+        assert corr[0][2] == corr[2][0] == shipped[0][2]  # the scenario's other entries stay
+        assert corr[1][2] == shipped[1][2] and corr[0][1] != shipped[0][1]
         assert p.overrides["assets.1.fundamental_vol_annual"] == values[d, 0]
     # the same estimate on a BTC-only experiment: no ETH, no matrix entry (0, 1)
     btc = load_spec(str(write_spec(tmp_path)))
