@@ -282,8 +282,13 @@ def default_value(cfg: Config | dict[str, Any], name: str) -> Any:
     return obj
 
 
+# the defaults are the estimate written with three or four significant digits (at most 0.15%
+# off it): closer than that is the estimate
+DEFAULT_ROUNDING = 2e-3
+
+
 def off_defaults(
-    est: Estimate, base: dict[str, Any] | None = None, rel: float = 1e-6
+    est: Estimate, base: dict[str, Any] | None = None, rel: float = DEFAULT_ROUNDING
 ) -> list[dict[str, Any]]:
     """The parameters whose estimate is not their value on `base` (a `scenario` key and
     overrides; the model's defaults without one), to relative tolerance `rel`: the draws

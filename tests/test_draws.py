@@ -133,6 +133,10 @@ def test_a_parameter_without_a_variance_is_uniform_on_its_box_on_the_search_scal
 def test_an_estimate_away_from_the_defaults_is_named(tmp_path):
     at_defaults = pd_draws.load_estimate(write_estimate(tmp_path, estimate_json()))
     assert pd_draws.off_defaults(at_defaults) == []
+    # the defaults as written (a few significant digits) count as the estimate
+    rounded = estimate_json(theta=(DEFAULTS[0] * 1.001, DEFAULTS[1]))
+    near = pd_draws.load_estimate(write_estimate(tmp_path, rounded, "near.json"))
+    assert pd_draws.off_defaults(near) == []
     away = estimate_json(theta=(DEFAULTS[0] * 1.01, DEFAULTS[1]))
     est = pd_draws.load_estimate(write_estimate(tmp_path, away, "away.json"))
     assert pd_draws.off_defaults(est) == [
