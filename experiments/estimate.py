@@ -482,6 +482,19 @@ def estimate(
     def overrides(u: np.ndarray) -> dict[str, Any]:
         return point_overrides(base, theta_of(u, params))
 
+    def run(us: list[np.ndarray], n: int, stage: str) -> np.ndarray:
+        """Moments of the points `us` (unit cube) at seeds 0..n-1: (points, n, k)."""
+        return simulate(
+            [overrides(u) for u in us],
+            n,
+            run_dir,
+            stage,
+            workers=workers,
+            client=client,
+            progress=progress,
+            kind=kind,
+        )
+
     start = start or defaults(params, base)
     mean0 = np.clip([q.unit(start[q.name]) for q in params], 0.0, 1.0)
     pop = population or 4 + int(3 * math.log(p))
@@ -498,16 +511,7 @@ def estimate(
     best_u, best_j = mean0, math.inf
     for rnd in range(max(1, budget // pop)):
         us = [opt.ask() for _ in range(pop)]
-        sims = simulate(
-            [overrides(u) for u in us],
-            seeds,
-            run_dir,
-            f"round {rnd + 1}",
-            workers=workers,
-            client=client,
-            progress=progress,
-            kind=kind,
-        )
+        sims = run(us, seeds, f"round {rnd + 1}")
         js = [j_value(s, real, omega_inv) for s in sims]
         opt.tell([(u, min(j, INFEASIBLE_J)) for u, j in zip(us, js, strict=True)])
         for u, j in zip(us, js, strict=True):
@@ -524,16 +528,7 @@ def estimate(
         tried,
         refine_top,
         max(refine_seeds, seeds),
-        lambda us, n, stage: simulate(
-            [overrides(u) for u in us],
-            n,
-            run_dir,
-            stage,
-            workers=workers,
-            client=client,
-            progress=progress,
-            kind=kind,
-        ),
+        run,
         real,
         np.linalg.inv(weight_cov(data_cov, len(r), days, max(refine_seeds, seeds))),
     )
@@ -542,16 +537,7 @@ def estimate(
     # the Jacobian at the best point, with the same seeds; the centre point is rerun with
     # the others (its runs are read back from the folder)
     pts, steps = jacobian_points(best_u, JAC_STEP)
-    sims = simulate(
-        [overrides(best_u)] + [overrides(u) for u in pts],
-        seeds,
-        run_dir,
-        "jacobian",
-        workers=workers,
-        client=client,
-        progress=progress,
-        kind=kind,
-    )
+    sims = run([best_u, *pts], seeds, "jacobian")
     mbar = sims[1:].mean(axis=1)  # (2p, k)
     d = np.empty((k, p))
     for j, q in enumerate(params):
@@ -561,16 +547,7 @@ def estimate(
     # the sampling noise of one path, from the model itself at the estimate (the first
     # `seeds` runs are the search's, read back): the bootstrap of one path understates it
     n_cov = max(cov_seeds, seeds)
-    centre = simulate(
-        [overrides(best_u)],
-        n_cov,
-        run_dir,
-        "model covariance",
-        workers=workers,
-        client=client,
-        progress=progress,
-        kind=kind,
-    )[0]
+    centre = run([best_u], n_cov, "model covariance")[0]
     ok = np.isfinite(d).all() and np.isfinite(centre).all()
     if ok:
         omega_model = model_omega(np.cov(centre, rowvar=False), len(r), days, seeds)
