@@ -77,7 +77,17 @@ class Market:
         self.drift[self.pegged] = 0.0
         self.fund_vol[self.pegged] = 0.0
         # news jumps: a common draw, scaled per coin by its fundamental volatility
-        self.jump_chance = self.cfg.jump_rate_annual / 365.0
+        # self-exciting (Hawkes) arrival: a day's chance is a baseline plus an excitement
+        # that each jump raises and that then decays with `jump_halflife_days`; the baseline
+        # is set so that the long-run rate stays `jump_rate_annual` whatever the branching
+        branching = self.cfg.jump_branching
+        self.jump_chance = self.cfg.jump_rate_annual * (1.0 - branching) / 365.0
+        self.jump_decay = 0.5 ** (1.0 / self.cfg.jump_halflife_days)
+        # one jump adds `branching` expected later jumps in all, from the next day on:
+        # kick * (decay + decay^2 + ...) = branching
+        self.jump_kick = branching * (1.0 - self.jump_decay) / self.jump_decay
+        self.jump_excitement = 0.0  # extra chance of a jump today, from past jumps
+        self.jumped = False  # whether today's fundamental step had a news jump
         base_vol = self.fund_vol[0] if self.fund_vol[0] > 0 else 1.0
         self.jump_scale = self.cfg.jump_size * self.fund_vol / base_vol
         self.peg_price = p0[self.pegged]
@@ -104,7 +114,8 @@ class Market:
 
     # ---- step 1: news --------------------------------------------------------------
     def step_fundamental(self, drop: float | np.ndarray = 0.0) -> None:
-        """Random-walk step of log fundamentals, with news jumps at `jump_rate_annual`;
+        """Random-walk step of log fundamentals, with news jumps at `jump_rate_annual` on
+        average (self-exciting when `jump_branching` > 0);
         `drop` is a scheduled fractional fall, one for every coin or one per asset, shape
         (A,)."""
         z = self.chol @ self.rng.standard_normal(self.n)
@@ -112,8 +123,12 @@ class Market:
         self.log_fundamental = self.log_fundamental + self.drift + self.fund_vol * z
         if self.jump_chance > 0.0:  # drawn only when on: without jumps, the same stream
             hit, size = self.rng.random(), self.rng.standard_normal()
-            if hit < self.jump_chance:
+            self.jumped = hit < self.jump_chance + self.jump_excitement
+            if self.jumped:
                 self.log_fundamental = self.log_fundamental + self.jump_scale * size
+            self.jump_excitement = self.jump_decay * (
+                self.jump_excitement + self.jump_kick * self.jumped
+            )
         if np.any(np.asarray(drop) > 0.0):
             self.log_fundamental = self.log_fundamental + np.where(
                 self.pegged, 0.0, np.log1p(-np.asarray(drop, dtype=float))

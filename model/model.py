@@ -329,6 +329,7 @@ class Crypto401kModel(mesa.Model):
                 effects,
                 self.rng,
                 cfg.traders.margin_credit_share * market.coins_cap(market.fundamental),
+                market.ret,
             ),
             inst.decide(price, effects, market.vol),
             self._rescue_order(price),

@@ -68,6 +68,19 @@ EXPLICIT: dict[str, tuple[tuple[float, float], str]] = {
         (0.05, 0.15),
         "from half the default to the 0.146 standard deviation of those days' moves",
     ),
+    "traders.attention": (
+        (0.0, 1.5),
+        "off by default; at 1.5 a 20% day (five calm standard deviations) multiplies the "
+        "next day's trader noise by seven",
+    ),
+    "market.jump_branching": (
+        (0.0, 0.8),
+        "independent jumps by default; up to four in five jumps triggered by earlier ones",
+    ),
+    "market.jump_halflife_days": (
+        (0.5, 10.0),
+        "news excitement lasting from a day to two weeks",
+    ),
     # the estimate's search box (docs/estimation.md): a factor of two either way around the
     # values before the estimate, written out so that the box (and so the committed estimate)
     # stays the same when the defaults become the estimate

@@ -69,6 +69,7 @@ class TraderPopulation:
         self.trend = np.zeros(len(price0))
         self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
         self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
+        self.calm_vol = cfg.market.vol_reference_daily  # a move beyond it draws attention
         corr = np.asarray(cfg.market.correlation)
         # lower Cholesky factor of the assets' correlation (None with one asset: no draw change)
         self.shock_chol = cholesky_psd(corr) if len(corr) > 1 else None
@@ -108,11 +109,13 @@ class TraderPopulation:
         effects: PolicyEffects,
         rng: np.random.Generator,
         credit: float = np.inf,
+        last_return: np.ndarray | None = None,
     ) -> np.ndarray:
         """Orders in coins, shape (n, assets), at the decision price `price`.
 
         `credit` (USD) is the most brokers lend to all traders together
-        (`broker_credit_scale`)."""
+        (`broker_credit_scale`); `last_return` (yesterday's daily log return, shape (assets,))
+        raises every noise term by `attention` (`attention_factor`)."""
         t = self.cfg
         n, n_assets = self.coins.shape
         u = rng.random(n)
@@ -147,6 +150,10 @@ class TraderPopulation:
         demand = np.zeros_like(weight)
         f = self.strategy == FUNDAMENTALIST
         c = self.strategy == CHARTIST
+        if t.attention > 0.0 and last_return is not None:  # a big move draws trading
+            loud = attention_factor(last_return, t.attention, self.calm_vol)
+            eps_common = eps_common * loud[None, :]
+            eps_own = eps_own * loud[None, :]
         demand[f] = t.fundamentalist_reaction * mispricing + t.fundamentalist_noise * eps_common[0]
         demand[c] = t.chartist_reaction * self.trend + t.chartist_noise * eps_common[1]
         # a change of weight in each asset in proportion to its share of the coins' cap, so
@@ -230,6 +237,13 @@ def broker_credit_scale(
     if wanted <= room:
         return None
     return np.where(more > 0, room / wanted, 1.0)
+
+
+def attention_factor(last_return: np.ndarray, attention: float, reference: float) -> np.ndarray:
+    """Multiplier of the traders' noise after yesterday's move, shape (assets,):
+    1 + attention * max(0, |r| / reference - 1). A day's move beyond the reference draws
+    attention and trading the next day (an ARCH-like, one-day memory)."""
+    return 1.0 + attention * np.maximum(0.0, np.abs(last_return) / reference - 1.0)
 
 
 def budget_clip(weight: np.ndarray, limit: np.ndarray) -> np.ndarray:

@@ -404,6 +404,18 @@ class TraderConfig(Section):
         ge=0,
         le=20,
     )
+    attention: float = P(
+        0.0,
+        "-",
+        "a big move draws trading: the day after a move |r| beyond the calm daily volatility "
+        "(`market.vol_reference_daily`), every trader noise term is multiplied by "
+        "1 + attention * (|r| / vol_ref - 1)",
+        "attention-driven trading by individual investors after large price moves "
+        "[Barber & Odean 2008]; stated functional form (one day's memory, like an ARCH(1) "
+        "term); 0 is off",
+        ge=0,
+        le=20,
+    )
     herding_locality: float = P(
         0.5,
         "fraction",

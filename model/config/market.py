@@ -207,6 +207,27 @@ class MarketConfig(Section):
         ge=0,
         le=2,
     )
+    jump_branching: float = P(
+        0.0,
+        "fraction",
+        "self-excitation of news jumps: the expected number of later jumps that one jump "
+        "triggers (the branching ratio of a discrete-time Hawkes process); the long-run "
+        "rate stays `jump_rate_annual`, a share `jump_branching` of jumps being triggered",
+        "news arrives in clusters: jumps in returns excite later jumps [Ait-Sahalia, "
+        "Cacho-Diaz & Laeven 2015]; 0 is independent (Poisson) jumps; below 1 so the "
+        "process is stationary",
+        ge=0,
+        lt=1,
+    )
+    jump_halflife_days: float = P(
+        2.0,
+        "days",
+        "half-life of the extra jump chance that a jump adds (the Hawkes kernel's decay)",
+        "short-lived excitation, days [Ait-Sahalia, Cacho-Diaz & Laeven 2015]; inert while "
+        "`jump_branching` is 0",
+        gt=0,
+        le=365,
+    )
     vol_window_days: int = P(
         30,
         "days",
