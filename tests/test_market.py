@@ -214,3 +214,47 @@ def test_without_jumps_the_random_stream_is_unchanged():
         b.step_fundamental()
     assert np.array_equal(a.log_fundamental, b.log_fundamental)
     assert a.rng.random() == b.rng.random()
+
+
+def _jump_days(branching: float, halflife: float, days: int, seed: int = 0) -> np.ndarray:
+    m = Market(
+        Config().with_overrides(
+            {
+                "market.jump_rate_annual": 36.5,
+                "market.jump_branching": branching,
+                "market.jump_halflife_days": halflife,
+            }
+        ),
+        np.random.default_rng(seed),
+    )
+    out = np.zeros(days, dtype=bool)
+    for day in range(days):
+        m.step_fundamental()
+        out[day] = m.jumped
+    return out
+
+
+def test_self_exciting_jumps_keep_their_long_run_rate_and_cluster():
+    """A Hawkes arrival keeps `jump_rate_annual` on average (its baseline is lowered by the
+    branching ratio) while a jump makes the next day's jump far likelier."""
+    days = 40_000
+    poisson = _jump_days(0.0, 2.0, days)
+    hawkes = _jump_days(0.6, 2.0, days)
+    # rate 0.1 a day: 4,000 expected; with branching 0.6 the count's sd is about
+    # sqrt(4000) / (1 - 0.6) = 160: five sd either way
+    assert abs(poisson.sum() - 4000) < 5 * 64
+    assert abs(hawkes.sum() - 4000) < 5 * 160
+
+    def after_a_jump(j: np.ndarray) -> float:
+        return float(j[1:][j[:-1]].mean())
+
+    # independent jumps: tomorrow's chance is the rate; self-exciting: the baseline 0.04 plus
+    # the kick 0.6 * (1 - d) with d = 0.5 ** (1/2), about 0.21, and more from older jumps
+    assert abs(after_a_jump(poisson) - 0.1) < 0.03
+    assert after_a_jump(hawkes) > 0.2
+
+
+def test_without_branching_the_jump_stream_is_independent_of_the_halflife():
+    a = _jump_days(0.0, 1.0, 2000, seed=3)
+    b = _jump_days(0.0, 9.0, 2000, seed=3)
+    assert np.array_equal(a, b)

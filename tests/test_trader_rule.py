@@ -7,6 +7,7 @@ from crypto401k.model.agents.trader import (
     FUNDAMENTALIST,
     NOISE,
     TraderPopulation,
+    attention_factor,
     budget_clip,
     needs_liquidation,
 )
@@ -157,3 +158,47 @@ def test_retail_money_keeps_the_sector_at_its_share_of_the_market():
     w = small_config().traders.wealth_share
     assert abs(share[60.0] - w) < 0.15 * w
     assert share[None] < share[60.0]
+
+
+@given(
+    r=st.floats(-0.9, 0.9),
+    attention=st.floats(0.0, 20.0),
+    reference=st.floats(0.001, 0.2),
+)
+def test_attention_raises_noise_only_after_a_move_beyond_the_calm_volatility(
+    r, attention, reference
+):
+    f = attention_factor(np.array([r]), attention, reference)[0]
+    assert f >= 1.0
+    if abs(r) <= reference:
+        assert f == 1.0
+    # monotone in the size of the move, whatever its sign
+    assert attention_factor(np.array([2 * r]), attention, reference)[0] >= f
+    assert attention_factor(np.array([-r]), attention, reference)[0] == f
+
+
+def test_attention_scales_the_noise_of_every_trader_after_a_big_day():
+    """With the price signals off, orders are the noise terms: after a day five calm standard
+    deviations away, attention 1 makes them five times as large (1 + 1 x (5 - 1)), drawn from
+    the same random numbers."""
+    noisy = {
+        "traders__idiosyncratic_noise": 0.01,
+        "traders__fundamentalist_noise": 0.01,
+        "traders__chartist_noise": 0.01,
+        "traders__attention": 1.0,
+    }
+    calm_vol = small_config().market.vol_reference_daily
+    orders = []
+    for last in (0.0, 5 * calm_vol):
+        pop, rng = _population(**noisy)
+        pop.strategy[: pop.n // 2] = FUNDAMENTALIST
+        pop.strategy[pop.n // 2 :] = CHARTIST
+        orders.append(
+            pop.decide(
+                0, PRICE, np.log(PRICE), PolicyEffects.none(), rng, last_return=np.array([last])
+            )
+        )
+    calm, loud = orders
+    inside = (np.abs(calm) > 0) & (np.abs(loud) < 0.2 * pop.coins.max())  # no budget clipping
+    assert inside.sum() > 10
+    assert np.allclose(loud[inside], 5.0 * calm[inside])
