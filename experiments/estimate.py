@@ -42,6 +42,7 @@ import numpy as np
 from crypto401k.experiments import moments as mom
 from crypto401k.experiments.sweep import SweepStoppedError, run_sweep
 from crypto401k.model import ranges
+from crypto401k.model.source_hash import model_source_hash
 from scipy import stats
 
 MOMENTS_VERSION = 1  # bump when the moment vector changes: stored runs are then not reused
@@ -217,9 +218,11 @@ def point_overrides(base: dict[str, Any], theta: dict[str, float]) -> dict[str, 
 
 # ---- simulation: one run's moments, many points through the sweep engine ----------------
 def point_key(overrides: dict[str, Any], kind: str = "btc") -> str:
-    """Content hash of a point's overrides, the moment vector and its version (a stored run
-    is reused only for the same point and the same moments)."""
-    key = ["moments", MOMENTS_VERSION, overrides] + ([] if kind == "btc" else [kind])
+    """Content hash of a point's overrides, the moment vector and its version, and the
+    model's code (a stored run is reused only for the same point, the same moments and the
+    same model, `model.source_hash`)."""
+    key = ["moments", MOMENTS_VERSION, overrides, model_source_hash()]
+    key += [] if kind == "btc" else [kind]
     blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -25,6 +25,7 @@ from crypto401k.experiments.outcomes import base_config, event_day
 from crypto401k.experiments.registry import split_metric
 from crypto401k.model import scenarios
 from crypto401k.model.config import ConfigError
+from crypto401k.model.source_hash import model_source_hash
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SPEC_DIR = Path(__file__).parent / "specs"
@@ -247,10 +248,16 @@ class Point(BaseModel):
 
     @property
     def key(self) -> str:
-        """Content hash of the overrides and `METRICS_VERSION`: the same point gives the same
-        key whatever the spec's order, and a stored run is reused only for the same point."""
+        """Content hash of the overrides, `METRICS_VERSION` and the model's code: the same
+        point gives the same key whatever the spec's order, and a stored run is reused only
+        for the same point of the same model (`model.source_hash`)."""
         blob = json.dumps(
-            [METRICS_VERSION, self.overrides, _scenario_text(self.overrides.get("scenario"))],
+            [
+                METRICS_VERSION,
+                self.overrides,
+                _scenario_text(self.overrides.get("scenario")),
+                model_source_hash(),
+            ],
             sort_keys=True,
             default=repr,
         )
