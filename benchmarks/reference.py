@@ -30,6 +30,7 @@ from crypto401k.model.agents.trader import (
     FEAR_DAYS,
     FUNDAMENTALIST,
     TraderPopulation,
+    attention_factor,
     broker_credit_scale,
 )
 from crypto401k.model.agents.view import RowAgent
@@ -383,6 +384,7 @@ class PlainTraders:
         self.cfg, self.n, self.agents = pop.cfg, pop.n, agents
         self.cap_share, self.trend, self.trend_decay = pop.cap_share, pop.trend, pop.trend_decay
         self.liquidations, self.bad_debt = pop.liquidations, pop.bad_debt
+        self.calm_vol = pop.calm_vol
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
@@ -407,11 +409,16 @@ class PlainTraders:
         effects: PolicyEffects,
         rng: np.random.Generator,
         credit: float = np.inf,
+        last_return: np.ndarray | None = None,
     ) -> np.ndarray:
         t = self.cfg
         u = rng.random(self.n).tolist()
         eps_common = rng.standard_normal((2, 1))[:, 0].tolist()
         eps_own = rng.standard_normal((self.n, 1))[:, 0].tolist()
+        if t.attention > 0.0 and last_return is not None:  # a big move draws trading
+            loud = float(attention_factor(last_return, t.attention, self.calm_vol)[0])
+            eps_common = [e * loud for e in eps_common]
+            eps_own = [e * loud for e in eps_own]
         mispricing = float(log_fundamental[0] - np.log(price[0]))
         gf = sum(1.0 for a in self.agents if a.strategy == FUNDAMENTALIST)
         gc = sum(1.0 for a in self.agents if a.strategy == CHARTIST)

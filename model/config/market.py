@@ -83,14 +83,14 @@ class MarketConfig(Section):
     """Price formation: a market maker moves the log price by net order flow over depth."""
 
     impact_multiplier: float = P(
-        5.4659,
+        4.9729,
         "USD of market cap per USD of net flow",
         "inelastic-markets multiplier M: a net flow of F dollars moves the log price by "
         "M*F/market_cap when depth is at its calm level",
         "[Gabaix & Koijen 2021] structure (M about 5 for US equities); estimated by "
         "simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp "
-        "2014-2020] (docs/estimation.md, commit 4c8fc43): s.e. 2, 95% interval 1.64 to "
-        "9.29, not identified by the moments",
+        "2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 2.3, 95% interval 0.462 to "
+        "9.48, not identified by the moments",
         gt=0,
         le=100,
     )
@@ -138,10 +138,11 @@ class MarketConfig(Section):
         "share of each day's impact that stays in the price; the rest decays (transient impact)",
         "bounded by [Bucci, Benzaquen, Lillo & Bouchaud 2019] (about half of a day's "
         "impact stays after 50 days) and [Donier & Bonart 2015] (uninformed Bitcoin "
-        "flow's impact decays almost completely); estimated by simulated moments on "
-        "Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
-        "(docs/estimation.md, commit 4c8fc43): s.e. 0.18, 95% interval 0.0734 to 0.797, "
-        "not identified by the moments",
+        "flow's impact decays almost completely); held at its estimate by simulated moments "
+        "on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] before the "
+        "traders' attention was added (docs/estimation.md, commit 4c8fc43): s.e. 0.18, 95% "
+        "interval 0.0734 to 0.797, wider than its box, so not identified and no longer "
+        "estimated",
         ge=0,
         le=1,
     )
@@ -183,7 +184,7 @@ class MarketConfig(Section):
         le=1,
     )
     jump_rate_annual: float = P(
-        7.6185,
+        7.3283,
         "1/year",
         "rate of news jumps in the fundamentals: on a jump day every coin's log fundamental "
         "(and so its price that day) moves by one common standard normal draw times "
@@ -191,19 +192,19 @@ class MarketConfig(Section):
         "the box's upper end: the series has 49 days in 1,864 (9.6 a year) beyond five "
         "robust standard deviations, an upper bound; estimated by simulated moments on "
         "Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
-        "(docs/estimation.md, commit 4c8fc43): s.e. 1.3, 95% interval 5.16 to 10.1, "
-        "identified",
+        "(docs/estimation.md, commit 8ce5343): s.e. 1.5, 95% interval 4.44 to 10.2, not "
+        "identified by the moments",
         ge=0,
         le=365,
     )
     jump_size: float = P(
-        0.1094,
+        0.1134,
         "log",
         "standard deviation of a news jump in the first asset's log fundamental",
         "the box's upper end: those days' moves have a standard deviation of 0.146; "
         "estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 "
-        "[Bitstamp 2014-2020] (docs/estimation.md, commit 4c8fc43): s.e. 0.022, 95% "
-        "interval 0.067 to 0.152, not identified by the moments",
+        "[Bitstamp 2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 0.038, 95% "
+        "interval 0.0393 to 0.187, not identified by the moments",
         ge=0,
         le=2,
     )
