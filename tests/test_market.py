@@ -254,7 +254,17 @@ def test_self_exciting_jumps_keep_their_long_run_rate_and_cluster():
     assert after_a_jump(hawkes) > 0.2
 
 
-def test_without_branching_the_jump_stream_is_independent_of_the_halflife():
-    a = _jump_days(0.0, 1.0, 2000, seed=3)
-    b = _jump_days(0.0, 9.0, 2000, seed=3)
-    assert np.array_equal(a, b)
+def test_without_branching_the_jumps_are_the_plain_poisson_draws():
+    """With branching 0 the arrival is the independent one: the same draws as a hand-written
+    loop (a uniform and a normal a day, a jump when the uniform is below rate/365)."""
+    rate = 36.5
+    m = Market(
+        Config().with_overrides({"market.jump_rate_annual": rate, "market.jump_branching": 0.0}),
+        np.random.default_rng(3),
+    )
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        m.step_fundamental()
+        rng.standard_normal(m.n)  # the Gaussian news
+        hit, _size = rng.random(), rng.standard_normal()
+        assert m.jumped == (hit < rate / 365.0)

@@ -19,3 +19,21 @@ def test_installed_as_crypto401k_and_nothing_named_model_outside_the_repository(
     from importlib.metadata import version
 
     assert out.stdout.strip() == version("crypto401k")
+
+
+def test_every_subpackage_is_listed_for_a_plain_install():
+    """`pip install .` (not editable) ships only the packages pyproject.toml lists: every
+    folder of model/ and experiments/ with an __init__.py must be one of them."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(
+        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = set()
+    for top in ("model", "experiments"):
+        for init in (root / top).rglob("__init__.py"):
+            parts = init.parent.relative_to(root).parts
+            found.add(".".join(("crypto401k", *parts)))
+    assert found <= listed, sorted(found - listed)

@@ -17,6 +17,10 @@ def test_the_hash_is_the_installed_models_and_follows_every_source_file(tmp_path
     assert edited != model_source_hash()
     (copy / "README.md").write_text("docs only", encoding="utf-8")  # not code: same hash
     assert source_hash(copy) == edited
+    # a checkout with CRLF line endings is the same code
+    for path in copy.rglob("*.py"):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert source_hash(copy) == edited
 
 
 def test_run_keys_change_with_the_model(monkeypatch):

@@ -202,3 +202,48 @@ def test_attention_scales_the_noise_of_every_trader_after_a_big_day():
     inside = (np.abs(calm) > 0) & (np.abs(loud) < 0.2 * pop.coins.max())  # no budget clipping
     assert inside.sum() > 10
     assert np.allclose(loud[inside], 5.0 * calm[inside])
+
+
+def test_attention_is_per_coin_and_reads_each_coins_calm_volatility():
+    """A big move in one coin raises the noise of that coin only; each coin's calm level is
+    the reference scaled by its fundamental volatility (a DeFi token's ordinary day is not
+    news), and a pegged coin keeps the reference."""
+    from crypto401k.model import scenarios
+
+    cfg = scenarios.load("four_assets").with_overrides({"traders.n_traders": 20})
+    price = np.array([a.initial_price_usd for a in cfg.assets])
+    pop = TraderPopulation(
+        cfg, np.random.default_rng(0), price, price * 1e6, sp.csr_array((20, 20))
+    )
+    vols = np.array([a.fundamental_vol_annual for a in cfg.assets])
+    ref = cfg.market.vol_reference_daily
+    coins = vols > 0
+    assert np.allclose(pop.calm_vol[coins], ref * vols[coins] / vols[0])
+    assert np.all(pop.calm_vol[~coins] == ref)
+    move = np.zeros(len(price))
+    move[0] = 5 * pop.calm_vol[0]  # Bitcoin's big day
+    loud = attention_factor(move, 1.0, pop.calm_vol)
+    assert loud[0] == 5.0 and np.all(loud[1:] == 1.0)
+    # a move that is news for Bitcoin is an ordinary day for a coin twice as volatile
+    twice = int(np.argmax(vols))
+    same = np.full(len(price), 1.5 * ref)
+    assert (
+        attention_factor(same, 1.0, pop.calm_vol)[twice]
+        < attention_factor(same, 1.0, pop.calm_vol)[0]
+    )
+
+
+def test_the_model_feeds_yesterdays_return_to_the_traders():
+    """Wiring: with attention on, the same seed gives another path once a day has moved
+    beyond the calm level (model.py passes the market's last return to the traders)."""
+    from crypto401k.model.model import Crypto401kModel
+
+    cfg = small_config(run__steps=60, market__jump_rate_annual=0.0)
+
+    def path(attention: float) -> np.ndarray:
+        m = Crypto401kModel(cfg.with_overrides({"traders.attention": attention}), rng=5)
+        m.run()
+        return m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
+
+    quiet, loud = path(0.0), path(2.0)
+    assert not np.array_equal(quiet, loud)

@@ -69,7 +69,12 @@ class TraderPopulation:
         self.trend = np.zeros(len(price0))
         self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
         self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
-        self.calm_vol = cfg.market.vol_reference_daily  # a move beyond it draws attention
+        # each coin's calm daily volatility (a move beyond it draws attention): the market's
+        # reference scaled by the coin's fundamental volatility over the first asset's, as
+        # the institutions' margins; a pegged coin (no news) keeps the reference
+        fund_vol = np.array([a.fundamental_vol_annual for a in cfg.assets])
+        calm = cfg.market.vol_reference_daily * fund_vol / max(fund_vol[0], 1e-12)
+        self.calm_vol = np.where(calm > 0.0, calm, cfg.market.vol_reference_daily)
         corr = np.asarray(cfg.market.correlation)
         # lower Cholesky factor of the assets' correlation (None with one asset: no draw change)
         self.shock_chol = cholesky_psd(corr) if len(corr) > 1 else None
@@ -239,10 +244,13 @@ def broker_credit_scale(
     return np.where(more > 0, room / wanted, 1.0)
 
 
-def attention_factor(last_return: np.ndarray, attention: float, reference: float) -> np.ndarray:
+def attention_factor(
+    last_return: np.ndarray, attention: float, reference: float | np.ndarray
+) -> np.ndarray:
     """Multiplier of the traders' noise after yesterday's move, shape (assets,):
-    1 + attention * max(0, |r| / reference - 1). A day's move beyond the reference draws
-    attention and trading the next day (an ARCH-like, one-day memory)."""
+    1 + attention * max(0, |r| / reference - 1), with `reference` each coin's calm daily
+    volatility (> 0). A day's move beyond it draws attention and trading the next day (an
+    ARCH-like, one-day memory)."""
     return 1.0 + attention * np.maximum(0.0, np.abs(last_return) / reference - 1.0)
 
 

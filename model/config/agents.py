@@ -407,9 +407,10 @@ class TraderConfig(Section):
     attention: float = P(
         0.347,
         "-",
-        "a big move draws trading: the day after a move |r| beyond the calm daily volatility "
-        "(`market.vol_reference_daily`), every trader noise term is multiplied by "
-        "1 + attention * (|r| / vol_ref - 1)",
+        "a big move draws trading: the day after a coin moves |r| beyond its calm daily "
+        "volatility (`market.vol_reference_daily` scaled by the coin's fundamental volatility "
+        "over the first asset's), every trader noise term in that coin is multiplied by "
+        "1 + attention * (|r| / calm - 1)",
         "attention-driven trading by individual investors after large price moves [Barber "
         "& Odean 2008]; stated functional form (one day's memory, like an ARCH(1) term); "
         "0 is off; estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to "
