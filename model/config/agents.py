@@ -415,7 +415,8 @@ class TraderConfig(Section):
         "& Odean 2008]; stated functional form (one day's memory, like an ARCH(1) term); "
         "0 is off; estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to "
         "2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 0.19, "
-        "95% interval -0.0254 to 0.719, identified",
+        "95% interval -0.0254 to 0.719, identified by the half-box rule (the interval includes "
+        "0, the parameter's bound)",
         ge=0,
         le=20,
     )
