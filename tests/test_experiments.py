@@ -276,14 +276,22 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert "price went to zero" in summary and "5 ok, 1 failed" in summary
 
 
-# seeds of the interrupted sweep (3 points each): enough runs left after the third that a
-# loaded machine, slow to poll, still interrupts it before the end (36 runs once were not)
-KILL_SEEDS = 20
+# the interrupted sweep: 3 points x KILL_SEEDS runs of KILL_YEARS each, long enough that a
+# loaded machine, slow to poll, still interrupts it before its last run (0.4-year runs once
+# all finished first)
+KILL_SEEDS = 12
+KILL_YEARS = 1.2
+
+
+def _kill_spec() -> str:
+    return GOOD.replace("seeds = 2", f"seeds = {KILL_SEEDS}").replace(
+        "years = 0.4", f"years = {KILL_YEARS}"
+    )
 
 
 def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.DataFrame:
     out = tmp_path / f"killed-{sig}"
-    spec = write_spec(tmp_path, GOOD.replace("seeds = 2", f"seeds = {KILL_SEEDS}"))
+    spec = write_spec(tmp_path, _kill_spec())
     cmd = [*CLI, "experiment", str(spec), "--quiet", "--workers", str(workers), "--out", str(out)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -306,7 +314,7 @@ def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.Data
 @pytest.mark.parametrize(("sig", "workers"), [(signal.SIGKILL, 1), (signal.SIGINT, 2)])
 def test_killed_sweep_resumes_to_the_same_runs_parquet(tmp_path, sig, workers):
     resumed = _interrupted_then_resumed(tmp_path, sig, workers)
-    spec = write_spec(tmp_path, GOOD.replace("seeds = 2", f"seeds = {KILL_SEEDS}"))
+    spec = write_spec(tmp_path, _kill_spec())
     whole = run_experiment(str(spec), workers=1, out=tmp_path / "whole", progress=False)
     pd.testing.assert_frame_equal(resumed, whole.runs)
     assert len(resumed) == 3 * KILL_SEEDS and not resumed.duplicated(["point", "seed"]).any()
