@@ -293,7 +293,15 @@ def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.Data
     out = tmp_path / f"killed-{sig}"
     spec = write_spec(tmp_path, _kill_spec())
     cmd = [*CLI, "experiment", str(spec), "--quiet", "--workers", str(workers), "--out", str(out)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # a user's shell gives the command the default SIGINT; this worker may ignore it (a
+    # Dask or server test before it in the same process can leave SIGINT ignored, and an
+    # ignored signal is inherited), so the child gets the default back
+    proc = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         # finished runs only: not a writer's ".tmp-*.json", which an interrupt may remove
