@@ -27,6 +27,14 @@ from crypto401k.model.config import Config
 PRICE_FLOOR = 1e-6  # USD/coin: a broken stablecoin's price stays positive and finite
 
 
+def calm_daily_vol(cfg: Config) -> np.ndarray:
+    """Each coin's calm daily volatility, shape (assets,): `market.vol_reference_daily` (the
+    first asset's) scaled by the coin's fundamental volatility over the first asset's; 0 for
+    a coin without news (a pegged stablecoin)."""
+    fund_vol = np.array([a.fundamental_vol_annual for a in cfg.assets])
+    return cfg.market.vol_reference_daily * fund_vol / max(fund_vol[0], 1e-12)
+
+
 def cholesky_psd(corr: np.ndarray) -> np.ndarray:
     """Lower factor L with L @ L.T == corr (a tiny ridge makes singular matrices work)."""
     return np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr)))

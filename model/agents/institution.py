@@ -36,6 +36,7 @@ import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
 from crypto401k.model.ledger import Ledger
+from crypto401k.model.market import calm_daily_vol
 from crypto401k.model.policy import PolicyEffects
 
 FUND, LENDER, MARKET_MAKER = 0, 1, 2
@@ -137,8 +138,7 @@ class InstitutionPopulation:
         self.cap0 = total_cap  # USD, the coins' cap at day 0 (entrants are sized against it)
         # calm daily volatility of each coin: the market's reference scaled by the coin's
         # fundamental volatility relative to the first asset's (procyclical margins)
-        fund_vol = np.array([a.fundamental_vol_annual for a in cfg.assets])
-        self.calm_vol = cfg.market.vol_reference_daily * fund_vol / max(fund_vol[0], 1e-12)
+        self.calm_vol = calm_daily_vol(cfg)
 
     def _draw_traits(self, idx: np.ndarray, rng: np.random.Generator) -> None:
         """Draw target leverage, margin limit and adjustment speed for funds `idx`."""

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
-from crypto401k.model.market import cholesky_psd
+from crypto401k.model.market import calm_daily_vol, cholesky_psd
 from crypto401k.model.policy import PolicyEffects
 
 FUNDAMENTALIST, CHARTIST, NOISE = 0, 1, 2
@@ -69,11 +69,9 @@ class TraderPopulation:
         self.trend = np.zeros(len(price0))
         self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
         self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
-        # each coin's calm daily volatility (a move beyond it draws attention): the market's
-        # reference scaled by the coin's fundamental volatility over the first asset's, as
-        # the institutions' margins; a pegged coin (no news) keeps the reference
-        fund_vol = np.array([a.fundamental_vol_annual for a in cfg.assets])
-        calm = cfg.market.vol_reference_daily * fund_vol / max(fund_vol[0], 1e-12)
+        # each coin's calm daily volatility (a move beyond it draws attention), as the
+        # institutions' margins read it; a pegged coin (no news) keeps the reference
+        calm = calm_daily_vol(cfg)
         self.calm_vol = np.where(calm > 0.0, calm, cfg.market.vol_reference_daily)
         corr = np.asarray(cfg.market.correlation)
         # lower Cholesky factor of the assets' correlation (None with one asset: no draw change)
