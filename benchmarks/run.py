@@ -155,6 +155,21 @@ def in_fresh_process(*args: Any, fn: Any = None) -> dict[str, Any]:
         return pool.submit(fn or measure, *args).result()
 
 
+def sweep_in_fresh_process(workers: int, runs: int, years: float, name: str) -> dict[str, Any]:
+    """`sweep_throughput` in a new interpreter, as a user's `crypto401k experiment` runs: its
+    workers' fork server starts with it (a pool's worker may not start processes itself)."""
+    code = (
+        "import json, sys; from benchmarks.run import sweep_throughput; "
+        "print(json.dumps(sweep_throughput(*json.loads(sys.argv[1]))))"
+    )
+    args = json.dumps([workers, runs, years, name])
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, args], capture_output=True, text=True, check=True, env=env
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def scenario_day(name: str, days: int, repeat: int, seed: int = 1) -> dict[str, Any]:
     """Milliseconds per simulated day of built-in scenario `name` at its own size, in this
     (fresh) process: `repeat` windows of `days` days after a 30-day warm-up (which pays any
@@ -445,7 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in SCENARIOS:
         for workers in (1, 2):
             print(f"  sweep throughput, {name}, {workers} worker(s) ...", flush=True)
-            sweeps.append(sweep_throughput(workers, args.sweep_runs, args.sweep_years, name))
+            sweeps.append(
+                sweep_in_fresh_process(workers, args.sweep_runs, args.sweep_years, name)
+            )
     if args.profile:
         print("  profile of a year of the four-asset default ...", flush=True)
         profile("four_assets", 365, HERE / "profile.txt")

@@ -170,14 +170,29 @@ def lost_record(task: dict[str, Any], why: str) -> dict[str, Any]:
     return record
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Where the project's workers come from: a fork server (Python 3.14's default on Linux)
+    where the platform has one, else spawned interpreters.
+
+    Never a plain fork: forking a process whose numpy threads are running is unsafe. The
+    fork server is a fresh, single-threaded interpreter that imports the worker's modules
+    once; every worker of every later pool in this process is forked from it, so a pool
+    starts in milliseconds instead of each worker importing numpy, scipy, numba and Mesa
+    again (about 2 s of CPU each; an estimate starts a pool for each of its rounds)."""
+    server = "forkserver" in multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if server else "spawn")
+    if server:  # takes effect when the server starts (with this process's first pool)
+        ctx.set_forkserver_preload(["crypto401k.experiments.worker"])
+    return ctx
+
+
 def in_processes(
     workers: int, fn: Callable[[Any], Any], items: list[Any]
 ) -> Iterator[tuple[int, Future]]:
-    """fn(item) for each item in at most `workers` spawned processes (the project's one
-    process pool); yields (index of the item, its finished future) as each finishes."""
-    # spawn, not fork: forking a process whose numpy threads are running is unsafe
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx)
+    """fn(item) for each item in at most `workers` processes (the project's one process
+    pool; `_context` says where they come from); yields (index of the item, its finished
+    future) as each finishes."""
+    pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=_context())
     try:
         futures = {pool.submit(fn, x): j for j, x in enumerate(items)}
         remaining = set(futures)

@@ -149,3 +149,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if "dask" in name:
             item.add_marker(pytest.mark.dask)
+
+
+# the longest tests (pytest --durations, 2-core machine), longest first: pytest-xdist hands
+# out tests in collection order, so these start at once instead of ending the run on one
+# core while the other idles; then the rest of the slow layer, then the fast layer
+LONGEST_FIRST = (
+    "test_recovery_of_known_parameters_and_resume_gives_the_same_estimate",
+    "test_the_app_as_a_researcher_uses_it",
+    "test_killed_sweep_resumes_to_the_same_runs_parquet",
+    "test_benchmark_command_writes_every_figure",
+    "test_the_second_stage_estimates_the_asset_parameters_end_to_end",
+)
+
+
+def _cost_rank(item: pytest.Item) -> tuple[int, int]:
+    name = getattr(item, "originalname", item.name)
+    if name in LONGEST_FIRST:
+        return (0, LONGEST_FIRST.index(name))
+    return (1, 0) if item.get_closest_marker("slow") else (2, 0)
+
+
+class _LongestFirst:
+    @pytest.hookimpl(trylast=True)  # after the marks above and pytest's order by fixture
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items.sort(key=_cost_rank)  # stable: each layer keeps its order
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_LongestFirst(), "crypto401k-longest-first")

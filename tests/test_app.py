@@ -107,7 +107,7 @@ def test_a_run_stops_at_its_last_day_whatever_the_speed():
 
 def test_views_read_whole_days_while_the_play_thread_runs():
     # the page used to die reading the data collector in the middle of a step
-    s = Session(config_for("four_assets", small(steps=400)))
+    s = Session(config_for("four_assets", small(steps=120)))
     net, series = viz.NetworkImage(s.model), viz.SeriesPlot(s.model)
     s.play(None, None)
     seen = set()
@@ -120,7 +120,7 @@ def test_views_read_whole_days_while_the_play_thread_runs():
                 series.update(s.model, "ETH", s.assets_effect())
                 series.image()
                 viz.jpeg_data_url(net.frame(s.model))
-                assert viz.status_text(s.model).startswith(f"**Day {s.day}** of 400")
+                assert viz.status_text(s.model).startswith(f"**Day {s.day}** of 120")
                 seen.add(s.day)
     finally:
         s.stop()
@@ -570,13 +570,14 @@ def _drive(page, url: str, tmp_path: Path) -> None:
         timeout=30_000,
     )
 
-    # the fastest speed for up to 30 s: the page keeps showing new days and never breaks
+    # the fastest speed for up to 8 s (four looks, 2 s apart): the page keeps showing new
+    # days and never breaks
     # (stopped early past day 2,000 so that a fast machine cannot reach the run's end, where
     # Play turns into a finished notice and there is no Pause to press)
     _choose(page, ".crypto401k-speed", "fastest")
     page.get_by_role("button", name="▶ Play").click()
     days, progress, start = [], [], time.monotonic()
-    while time.monotonic() - start < 30 and (not days or days[-1] < 2000):
+    while time.monotonic() - start < 8 and (not days or days[-1] < 2000):
         time.sleep(2)
         days.append(_day(page))
         progress.append(page.get_by_text(re.compile(r"^running: day \d+ of 3650")).count())

@@ -10,6 +10,7 @@ that no point diverges.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -63,12 +64,14 @@ def test_the_sweep_covers_every_dynamic_parameter_with_a_range():
     assert set(EXPLICIT) <= set(PARAMETERS)
 
 
-# 1,000 points in 8 parts of 125, each part's points drawn from its own fixed seed: the same
-# 1,000 points on every run (a verdict, not a lottery), and parts that pytest-xdist spreads
-# over the cores instead of one test that holds one core for minutes. Distinct seeds give
-# distinct points: together as many independent draws as one test of 1,000 examples.
-SWEEP_POINTS = 1000
+# 400 points in 8 parts of 50 (the default hypothesis profile; HYPOTHESIS_PROFILE=thorough
+# runs 8 x 500 = 4,000, docs/testing.md records the last such run), each part's points drawn
+# from its own fixed seed: the same points on every run (a verdict, not a lottery), and parts
+# that pytest-xdist spreads over the cores instead of one test that holds one core for
+# minutes. Distinct seeds give distinct points: together as many independent draws as one
+# test of that many examples.
 SWEEP_PARTS = 8
+SWEEP_POINTS = {"thorough": 4000}.get(os.environ.get("HYPOTHESIS_PROFILE", "default"), 400)
 
 
 @pytest.mark.parametrize("part", range(SWEEP_PARTS))

@@ -350,7 +350,6 @@ def test_the_second_stage_estimates_the_asset_parameters_end_to_end(tmp_path):
 
     closes = read_assets_data(None)
     closes = closes[np.isfinite(closes).all(axis=1)][:250]
-    small = {k: v for k, v in TINY.items() if not k.startswith("run.")}
     kwargs = dict(
         budget=4,
         seeds=1,
@@ -359,7 +358,7 @@ def test_the_second_stage_estimates_the_asset_parameters_end_to_end(tmp_path):
         progress=False,
         kind="assets",
         names=("assets.1.fundamental_vol_annual",),
-        base={**est.ASSETS_BASE, **small, "exchanges.n_exchanges": 0},
+        base={**est.ASSETS_BASE, **TINY, "exchanges.n_exchanges": 0},
         population=4,
         cov_seeds=11,
         refine_top=2,

@@ -35,6 +35,16 @@ def test_one_process_pool():
     assert _calls("get_context") == {"experiments/sweep.py": 1}
 
 
+def test_workers_come_from_a_fork_server_where_there_is_one(monkeypatch):
+    import multiprocessing
+
+    from crypto401k.experiments import sweep
+
+    assert sweep._context().get_start_method() == "forkserver"  # Linux, as CI
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert sweep._context().get_start_method() == "spawn"  # never a plain fork
+
+
 def _square_plus(seed: int, years: float) -> float:
     return seed * seed + years
 
