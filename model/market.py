@@ -98,6 +98,11 @@ class Market:
         self.jumped = False  # whether today's fundamental step had a news jump
         base_vol = self.fund_vol[0] if self.fund_vol[0] > 0 else 1.0
         self.jump_scale = self.cfg.jump_size * self.fund_vol / base_vol
+        # each coin's calm daily volatility, beyond which its depth thins (as the traders'
+        # attention and the lenders' margins read it); a coin without news (a pegged
+        # stablecoin) is measured against the reference itself
+        calm = calm_daily_vol(cfg)
+        self.calm_vol = np.where(calm > 0.0, calm, self.cfg.vol_reference_daily)
         self.peg_price = p0[self.pegged]
         self.chol = cholesky_psd(np.asarray(self.cfg.correlation))
         self.decay = 0.5 ** (1.0 / self.cfg.impact_halflife_days)
@@ -105,7 +110,7 @@ class Market:
         window = self.cfg.vol_window_days
         self._ret_buf = np.zeros((window, self.n))
         self._n_ret = 0
-        self.vol = np.full(self.n, self.cfg.vol_reference_daily)  # daily realized vol
+        self.vol = self.calm_vol.copy()  # daily realized vol (calm until returns come in)
 
     # ---- state ---------------------------------------------------------------------
     @property
@@ -145,15 +150,16 @@ class Market:
 
     # ---- step 3: impact ------------------------------------------------------------
     def stress(self) -> np.ndarray:
-        """Divisor of market makers' depth: 1 + gamma * max(0, vol/vol_ref - 1), shape (A,)."""
-        excess = np.maximum(0.0, self.vol / self.cfg.vol_reference_daily - 1.0)
+        """Divisor of market makers' depth: 1 + gamma * max(0, vol/calm - 1), shape (A,),
+        with `calm` each coin's calm daily volatility (`calm_daily_vol`)."""
+        excess = np.maximum(0.0, self.vol / self.calm_vol - 1.0)
         return 1.0 + self.cfg.depth_stress_sensitivity * excess
 
     def depth_factor(self, mm_capacity: float) -> np.ndarray:
         """Depth relative to calm depth, shape (A,).
 
         `mm_capacity` is the market makers' quoting capital relative to day 0 (0..1+).
-        Their share of depth is divided by 1 + gamma * max(0, vol/vol_ref - 1).
+        Their share of depth is divided by 1 + gamma * max(0, vol/calm - 1) (`stress`).
         """
         share = self.cfg.market_maker_depth_share
         return (1.0 - share) + share * mm_capacity / self.stress()
@@ -180,7 +186,7 @@ class Market:
         return (
             np.sign(share)
             * self.cfg.sqrt_impact_coefficient
-            * self.cfg.vol_reference_daily
+            * self.calm_vol
             * np.sqrt(np.abs(share) / self.turnover)
         )
 

@@ -88,7 +88,8 @@ FACT_NAMES = (
 
 
 def stylized_facts(prices: np.ndarray) -> dict[str, float]:
-    """The stylized facts of a daily price series (the calibration targets of DESIGN.md)."""
+    """The stylized facts of a daily price series (`validate`'s; the estimation's moments,
+    docs/estimation.md, extend them)."""
     p = np.asarray(prices, dtype=float)
     r = log_returns(p)
     acf_abs = autocorrelation(np.abs(r), [1, 10, 50, 100])

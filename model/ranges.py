@@ -1,6 +1,6 @@
 """The plausible range of every parameter that drives prices.
 
-A validated bound (`model/config.py`) says what the model can compute; a plausible range says
+A validated bound (`model/config/`) says what the model can compute; a plausible range says
 what the sources support. The property test (`tests/test_divergence.py`) draws whole parameter
 points from these ranges, all parameters at once, and requires that none diverges; the
 estimation's search box starts from them.

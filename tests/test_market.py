@@ -53,6 +53,30 @@ def test_depth_thins_with_volatility_and_market_maker_losses():
     assert np.isclose(calm, 1.0) and stressed < calm and np.isclose(broke, 0.5)
 
 
+def test_each_coin_s_depth_thins_beyond_its_own_calm_volatility():
+    """A coin whose news is twice as volatile is calm at twice the volatility (the depth's
+    stress, the square-root law's sigma), as for the traders' attention and the margins."""
+    from crypto401k.model import scenarios
+    from crypto401k.model.market import calm_daily_vol
+
+    cfg = scenarios.load("four_assets")
+    m = Market(cfg, np.random.default_rng(0))
+    calm = calm_daily_vol(cfg)
+    coins = ~m.pegged
+    assert np.array_equal(m.calm_vol[coins], calm[coins]) and calm[1] != calm[0]
+    assert m.calm_vol[0] == cfg.market.vol_reference_daily  # Bitcoin's is the reference
+    assert np.array_equal(m.vol, m.calm_vol)  # calm before any return is recorded
+    m.vol = m.calm_vol.copy()
+    assert np.array_equal(m.stress(), np.ones(m.n))
+    gamma = cfg.market.depth_stress_sensitivity
+    m.vol = 3.0 * m.calm_vol
+    assert np.allclose(m.stress(), 1.0 + 2.0 * gamma)  # the same excess for every coin
+    sqrt = Market(cfg.with_overrides({"market.impact_law": "sqrt"}), np.random.default_rng(0))
+    move = sqrt.impact(sqrt.supply * 1e-4, np.ones(sqrt.n))
+    expected = cfg.market.sqrt_impact_coefficient * sqrt.calm_vol * np.sqrt(1e-4 / sqrt.turnover)
+    assert np.allclose(move[coins], expected[coins])
+
+
 def test_circuit_breaker_caps_the_move_and_scales_orders():
     m = _market(**{"market.impact_multiplier": 5.0})
     before = m.log_price.copy()

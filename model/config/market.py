@@ -126,7 +126,8 @@ class MarketConfig(Section):
     sqrt_impact_coefficient: float = P(
         1.0,
         "-",
-        "Y in impact = Y * sigma_daily * sqrt(|flow| / volume)",
+        "Y in impact = Y * sigma_daily * sqrt(|flow| / volume), sigma_daily the coin's calm "
+        "daily volatility",
         "[Donier & Bonart 2015]: Y of order 1; "
         "bounded by 10, ten times the order of magnitude found",
         gt=0,
@@ -169,7 +170,9 @@ class MarketConfig(Section):
     depth_stress_sensitivity: float = P(
         1.0,
         "-",
-        "gamma: market-maker depth is divided by 1 + gamma*max(0, vol/vol_ref - 1)",
+        "gamma: market-maker depth in a coin is divided by 1 + gamma*max(0, vol/calm - 1), "
+        "with calm the coin's calm daily volatility (`market.vol_reference_daily` scaled by "
+        "its fundamental volatility over the first asset's)",
         "liquidity spirals [Brunnermeier & Pedersen 2009]; stated functional form",
         ge=0,
         le=20,
@@ -177,7 +180,9 @@ class MarketConfig(Section):
     vol_reference_daily: float = P(
         0.04,
         "1/sqrt(day)",
-        "calm daily volatility at which depth is at its calm level",
+        "the first asset's calm daily volatility: its depth is at its calm level below it; "
+        "each other coin's calm level is this scaled by its fundamental volatility over the "
+        "first asset's (depth, the square-root law's sigma, attention, margins)",
         "daily std 0.040 of Bitcoin's returns [Bitstamp 2014-2020] (docs/calibration.md); "
         "bounded by 1 (100% a day), 25x Bitcoin's",
         gt=0,
