@@ -23,8 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crypto401k.experiments.books import books_line
-from crypto401k.experiments.run import RUN_FILES
 from crypto401k.model import scenarios
 from crypto401k.model.config import (
     Config,
@@ -458,6 +456,9 @@ def _event_line(s: dict[str, Any]) -> list[str]:
 
 
 def format_summary(s: dict[str, Any], out: Path) -> str:
+    from crypto401k.experiments.books import books_line
+    from crypto401k.experiments.run import RUN_FILES
+
     a, q, ev = s["agents"], s["metrics"], s["events"]
     names = list(s["prices"])
     p = s["prices"][names[0]]
@@ -510,8 +511,6 @@ def format_summary(s: dict[str, Any], out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from crypto401k.experiments.sweep import SweepStoppedError
-
     # a terminal or pipe that cannot show a character (PYTHONIOENCODING=ascii and a
     # non-ASCII folder name) gets an escape, not a traceback after the work is done
     for stream in (sys.stdout, sys.stderr):
@@ -533,7 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")
         return EXIT_USAGE
-    except SweepStoppedError as exc:  # the cluster went away: finished runs are kept
+    except RuntimeError as exc:  # the cluster went away: finished runs are kept
+        from crypto401k.experiments.sweep import SweepStoppedError  # (the sweep is heavy)
+
+        if not isinstance(exc, SweepStoppedError):
+            raise
         sys.stderr.write(f"crypto401k: error: {as_flags(str(exc))}\n")
         return 1
     except MemoryError:

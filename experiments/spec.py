@@ -21,7 +21,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from crypto401k.experiments.outcomes import base_config, event_day
 from crypto401k.experiments.registry import split_metric
 from crypto401k.model import scenarios
 from crypto401k.model.config import ConfigError
@@ -113,6 +112,8 @@ class Spec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
+        from crypto401k.experiments.outcomes import base_config  # imports the model: on use
+
         try:
             cfg = base_config(self.scenario)
         except ConfigError as exc:
@@ -394,6 +395,8 @@ def _point(
         cfg = check_overrides(overrides)
     except ConfigError as exc:
         raise ConfigError(f"spec {spec.name}, point {_describe(params)}: {exc}") from None
+    from crypto401k.experiments.outcomes import event_day  # imports the model: on use
+
     day = event_day(cfg)
     if day is not None and day + spec.window_days > overrides["run.steps"]:
         raise ConfigError(
@@ -410,5 +413,7 @@ def _describe(params: dict[str, Value]) -> str:
 def check_overrides(overrides: dict[str, Override]):
     """The configuration these overrides give (on their `scenario`); ConfigError naming the
     parameter if the model would reject them."""
+    from crypto401k.experiments.outcomes import base_config  # imports the model: on use
+
     overrides = dict(overrides)
     return base_config(overrides.pop("scenario", None)).with_overrides(overrides)

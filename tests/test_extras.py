@@ -36,6 +36,26 @@ def test_the_core_imports_no_optional_part(tmp_path):
     assert not loaded & set(OPTIONAL)
 
 
+def test_the_command_line_and_the_configuration_import_no_model_until_used():
+    """A usage error, `--help` or a configuration check does not wait for Mesa, scipy and
+    numba to import (about 2 s): they come with the model, on its first use."""
+    code = (
+        "import sys\n"
+        "import crypto401k.experiments.cli, crypto401k.model.config, crypto401k.model.scenarios\n"
+        "from crypto401k.experiments.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = {'mesa', 'scipy', 'numba', 'pandas', 'networkx'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+        "from crypto401k.model import Crypto401kModel\n"
+        "print(Crypto401kModel.__module__, 'mesa' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.strip().splitlines()
+    assert ast.literal_eval(first) == []
+    assert second == "crypto401k.model.model True"
+
+
 def _hide(monkeypatch, top: str) -> None:
     """Make `top` and its submodules unimportable, as if its extra were not installed."""
     for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
