@@ -821,6 +821,7 @@ def run_estimate(
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    code = code_version()  # the code that starts the run (not whatever is checked out at its end)
     if names is None:
         names = tuple(ESTIMATED if kind == "btc" else ESTIMATED_ASSETS)
     if base is None and kind == "assets":
@@ -869,7 +870,7 @@ def run_estimate(
             holdout_days=0 if held is None else len(held),
             data=data_label,
             wall_time_s=time.perf_counter() - t0,
-            code=code_version(),
+            code=code,
         )
         (out / "estimate.json").write_text(json.dumps(result, indent=1, allow_nan=True))
         (out / "estimate.md").write_text(format_table(result) + "\n")
