@@ -35,6 +35,13 @@ def calm_daily_vol(cfg: Config) -> np.ndarray:
     return cfg.market.vol_reference_daily * fund_vol / max(fund_vol[0], 1e-12)
 
 
+def calm_reference_vol(cfg: Config) -> np.ndarray:
+    """`calm_daily_vol` with the reference itself for a coin without news (a pegged
+    stablecoin): the level each coin's realized move is compared with, shape (assets,)."""
+    calm = calm_daily_vol(cfg)
+    return np.where(calm > 0.0, calm, cfg.market.vol_reference_daily)
+
+
 def cholesky_psd(corr: np.ndarray) -> np.ndarray:
     """Lower factor L with L @ L.T == corr (a tiny ridge makes singular matrices work)."""
     return np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr)))
@@ -99,10 +106,8 @@ class Market:
         base_vol = self.fund_vol[0] if self.fund_vol[0] > 0 else 1.0
         self.jump_scale = self.cfg.jump_size * self.fund_vol / base_vol
         # each coin's calm daily volatility, beyond which its depth thins (as the traders'
-        # attention and the lenders' margins read it); a coin without news (a pegged
-        # stablecoin) is measured against the reference itself
-        calm = calm_daily_vol(cfg)
-        self.calm_vol = np.where(calm > 0.0, calm, self.cfg.vol_reference_daily)
+        # attention and the lenders' margins read it)
+        self.calm_vol = calm_reference_vol(cfg)
         self.peg_price = p0[self.pegged]
         self.chol = cholesky_psd(np.asarray(self.cfg.correlation))
         self.decay = 0.5 ** (1.0 / self.cfg.impact_halflife_days)

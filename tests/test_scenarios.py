@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from crypto401k.model import scenarios
 
+from tests.test_sources import FILE  # a file named in text, as parameter sources are read
+
 ROOT = Path(__file__).resolve().parent.parent
 TOML_FILES = sorted([*ROOT.glob("model/scenarios/*.toml"), *ROOT.glob("experiments/specs/*.toml")])
-# a path-like word ending in a file extension, as tests/test_sources.py reads parameter sources
-FILE = re.compile(r"[\w./-]+\.(?:md|toml|py|csv|json|ipynb|txt|parquet)\b")
 
 
 def _differences(a: object, b: object, path: str = "") -> list[str]:

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
-from crypto401k.model.market import calm_daily_vol, cholesky_psd
+from crypto401k.model.market import calm_reference_vol, cholesky_psd
 from crypto401k.model.policy import PolicyEffects
 
 FUNDAMENTALIST, CHARTIST, NOISE = 0, 1, 2
@@ -70,9 +70,8 @@ class TraderPopulation:
         self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
         self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
         # each coin's calm daily volatility (a move beyond it draws attention), as the
-        # institutions' margins read it; a pegged coin (no news) keeps the reference
-        calm = calm_daily_vol(cfg)
-        self.calm_vol = np.where(calm > 0.0, calm, cfg.market.vol_reference_daily)
+        # institutions' margins read it
+        self.calm_vol = calm_reference_vol(cfg)
         corr = np.asarray(cfg.market.correlation)
         # lower Cholesky factor of the assets' correlation (None with one asset: no draw change)
         self.shock_chol = cholesky_psd(corr) if len(corr) > 1 else None
