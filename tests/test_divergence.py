@@ -64,14 +64,17 @@ def test_the_sweep_covers_every_dynamic_parameter_with_a_range():
     assert set(EXPLICIT) <= set(PARAMETERS)
 
 
-# 400 points in 8 parts of 50 (the default hypothesis profile; HYPOTHESIS_PROFILE=thorough
-# runs 8 x 500 = 4,000, docs/testing.md records the last such run), each part's points drawn
-# from its own fixed seed: the same points on every run (a verdict, not a lottery), and parts
-# that pytest-xdist spreads over the cores instead of one test that holds one core for
-# minutes. Distinct seeds give distinct points: together as many independent draws as one
-# test of that many examples.
-SWEEP_PARTS = 8
-SWEEP_POINTS = {"thorough": 4000}.get(os.environ.get("HYPOTHESIS_PROFILE", "default"), 400)
+# 1,000 points of 120 days in 10 parts of 100 (the default hypothesis profile; issue 17 asks
+# for at least 1,000 short runs); HYPOTHESIS_PROFILE=thorough runs 10 x 400 = 4,000 points of
+# half a year (docs/testing.md records the last such run). Each part's points are drawn from
+# its own fixed seed: the same points on every run (a verdict, not a lottery), and parts that
+# pytest-xdist spreads over the cores instead of one test that holds one core for minutes.
+# Distinct seeds give distinct points: together as many independent draws as one test of that
+# many examples.
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE", "default") == "thorough"
+SWEEP_PARTS = 10
+SWEEP_POINTS = 4000 if THOROUGH else 1000
+SWEEP_DAYS = 180 if THOROUGH else 120
 
 
 @pytest.mark.parametrize("part", range(SWEEP_PARTS))
@@ -84,7 +87,8 @@ def test_no_point_in_the_documented_ranges_diverges(part):
     )
     @given(point=parameter_points(), seed=st.integers(0, 10_000))
     def no_divergence(point, seed):
-        m = Crypto401kModel(Config().with_overrides({**TINY, **point}), rng=seed)
+        cfg = Config().with_overrides({**TINY, "run.steps": SWEEP_DAYS, **point})
+        m = Crypto401kModel(cfg, rng=seed)
         m.run()
         assert np.isfinite(m.market.price).all()
         ratio = m.config.run.divergence_ratio
