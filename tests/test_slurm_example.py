@@ -33,6 +33,7 @@ def test_the_slurm_job_script_runs_one_single_thread_worker_per_core():
         account="proj",
         python="/shared/venv/bin/python",
         env=["NUMBA_CACHE_DIR=/shared/numba"],
+        constraint="epyc",
     )
     with cluster:
         script = cluster.job_script()
@@ -41,6 +42,7 @@ def test_the_slurm_job_script_runs_one_single_thread_worker_per_core():
     assert "#SBATCH -t 01:30:00" in script
     assert "export OMP_NUM_THREADS=1" in script
     assert "export NUMBA_CACHE_DIR=/shared/numba" in script
+    assert "#SBATCH --constraint=epyc" in script  # one CPU type (docs/cluster.md)
     assert "/shared/venv/bin/python -m distributed.cli.dask_worker" in script
     assert "--nworkers 8" in script and "--nthreads 1" in script
 

@@ -39,9 +39,12 @@ def slurm_cluster(
     account: str | None = None,
     python: str | None = None,
     env: list[str] | None = None,
+    constraint: str | None = None,
 ) -> Any:
-    """A `dask_jobqueue.SLURMCluster` whose jobs each run `cores` one-thread workers.
-    No job is submitted until the cluster is scaled (`cluster.scale(jobs=...)`)."""
+    """A `dask_jobqueue.SLURMCluster` whose jobs each run `cores` one-thread workers, on
+    nodes with the SLURM feature `constraint` if given (one CPU type: runs are the same bit
+    for bit only on one, docs/cluster.md). No job is submitted until the cluster is scaled
+    (`cluster.scale(jobs=...)`)."""
     from dask_jobqueue import SLURMCluster
 
     return SLURMCluster(
@@ -54,6 +57,7 @@ def slurm_cluster(
         python=python or sys.executable,
         # numpy's BLAS must not start threads of its own in each of the workers
         job_script_prologue=[f"export {e}" for e in ["OMP_NUM_THREADS=1", *(env or [])]],
+        job_extra_directives=[f"--constraint={constraint}"] if constraint else [],
     )
 
 
@@ -96,12 +100,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--account", default=None, help="SLURM account")
     p.add_argument("--python", default=None, help="the interpreter the jobs start")
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE set in each job")
+    p.add_argument(
+        "--constraint", default=None, help="SLURM node feature (one CPU type, e.g. 'epyc')"
+    )
     args = p.parse_args(argv)
     if args.local:
         cluster = local_cluster(args.local)
     else:
         cluster = slurm_cluster(
-            args.cores, args.memory, args.walltime, args.queue, args.account, args.python, args.env
+            args.cores,
+            args.memory,
+            args.walltime,
+            args.queue,
+            args.account,
+            args.python,
+            args.env,
+            args.constraint,
         )
         cluster.scale(jobs=args.jobs)
     with cluster:
