@@ -96,6 +96,11 @@ EXPLICIT: dict[str, tuple[tuple[float, float], str]] = {
             "traders.herding": (0.75, 3.0),
         }.items()
     },
+    "traders.misalignment": (
+        (9.0, 37.0),
+        "half to twice Franke & Westerhoff (2012)'s estimate on the S&P 500, 18.43 (the "
+        "estimate's box)",
+    ),
     "market.daily_volume_usd": (
         (4.7e10, 9.3e10),
         "CEX spot volume $47-93B/day in 2025 (CCData; docs/sources.md)",
