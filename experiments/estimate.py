@@ -71,7 +71,9 @@ ASSETS_BASE: dict[str, Any] = {"scenario": "four_assets"}
 # switching and herding that make clustering, the news jumps that make single large days,
 # and the traders' attention to yesterday's move that makes short-lag clustering (the funds'
 # leverage dispersion was identified by no search; impact's permanent share, whose interval
-# was wider than its box in the estimate before attention, is held at that estimate).
+# was wider than its box in the estimate before attention, is held at that estimate; the
+# misalignment weight, identified by nothing when estimated with these (results/estimate/
+# with_misalignment), is held at Franke & Westerhoff 2012's estimate, 18.43).
 ESTIMATED: dict[str, str] = {
     "market.impact_multiplier": "dominates the Sobol indices (total order 0.92); borrowed "
     "from equities",
@@ -82,9 +84,6 @@ ESTIMATED: dict[str, str] = {
     "traders.fundamentalist_noise": "the noise of the fundamentalists' demand",
     "traders.predisposition": "switching: the share of chartists, so volatility regimes",
     "traders.herding": "switching: herding, so clustering and fat tails",
-    "traders.misalignment": "switching: the rush back to fundamentalism as the price strays, "
-    "so how long a chartist regime lasts (held at 10 until the estimate of commit 8ce5343, "
-    "a value without a source: at 10 a tenth of five-year paths stayed in a chartist regime)",
     "market.jump_rate_annual": "news jumps: how often the fundamental jumps (single large "
     "days, hence kurtosis and the Hill index)",
     "market.jump_size": "news jumps: how large (the tails)",
@@ -115,9 +114,8 @@ CORRELATION = "market.correlation."
 # The command's first search mean: the estimate before the traders' attention was added
 # (results/estimate/before_attention, commit 4c8fc43), rounded, with attention at 0.4 (the
 # probes in docs/estimation.md, "Before attention": 0.5 to 1.0 bring |r| lag-1 from about
-# 0.2 to 0.34-0.42), and the misalignment weight at Franke & Westerhoff (2012)'s estimate. A
-# fixed constant, not the model's defaults, so the committed estimate reproduces after the
-# defaults become the estimate.
+# 0.2 to 0.34-0.42). A fixed constant, not the model's defaults, so the committed estimate
+# reproduces after the defaults become the estimate.
 START: dict[str, float] = {
     "market.impact_multiplier": 5.47,
     "traders.chartist_reaction": 0.252,
@@ -126,7 +124,6 @@ START: dict[str, float] = {
     "traders.fundamentalist_noise": 0.0194,
     "traders.predisposition": -0.314,
     "traders.herding": 1.73,
-    "traders.misalignment": 18.43,  # Franke & Westerhoff (2012)'s estimate on the S&P 500
     "market.jump_rate_annual": 7.62,
     "market.jump_size": 0.109,
     "traders.attention": 0.4,
