@@ -304,25 +304,25 @@ class TraderConfig(Section):
         "[Lux & Marchesi 1999] start near equal fundamentalist/chartist groups",
     )
     fundamentalist_reaction: float = P(
-        0.0337,
+        0.0295,
         "1/day",
         "phi: share of equity a fundamentalist trades per unit log mispricing",
-        "[Franke & Westerhoff 2012] DCA-HPM structure; bounded by 1000 (large values only "
-        "saturate orders at the budget, which the tests use); estimated by simulated "
-        "moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
-        "(docs/estimation.md, commit 8ce5343): s.e. 0.033, 95% interval -0.03 to 0.0974, "
-        "not identified by the moments",
+        "[Franke & Westerhoff 2012] DCA-HPM structure; bounded by 1000 (large values "
+        "only saturate orders at the budget, which the tests use); estimated by "
+        "simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp "
+        "2014-2020] (docs/estimation.md, commit 0300800): s.e. 0.013, 95% interval "
+        "0.00493 to 0.0541, not identified by the moments",
         ge=0,
         le=1000,
     )
     chartist_reaction: float = P(
-        0.1866,
+        0.271,
         "-",
         "chi: share of equity a chartist trades per unit of trend (EMA of returns)",
-        "[Franke & Westerhoff 2012] structure; estimated by simulated moments on Bitstamp "
-        "BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, "
-        "commit 8ce5343): s.e. 0.15, 95% interval -0.101 to 0.474, not identified by the "
-        "moments",
+        "[Franke & Westerhoff 2012] structure; estimated by simulated moments on "
+        "Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 0300800): s.e. 0.081, 95% interval 0.113 to 0.429,"
+        " not identified by the moments",
         ge=0,
         le=10,
     )
@@ -336,24 +336,25 @@ class TraderConfig(Section):
         le=3650,
     )
     fundamentalist_noise: float = P(
-        0.0216,
+        0.01441,
         "1/sqrt(day)",
         "sigma_f: common daily noise in fundamentalists' demand",
-        "[Franke & Westerhoff 2012] structural stochastic volatility; bounded by 1 (100% "
-        "of equity a day); estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 "
-        "to 2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, commit 8ce5343): s.e. "
-        "0.0083, 95% interval 0.00538 to 0.0378, not identified by the moments",
+        "[Franke & Westerhoff 2012] structural stochastic volatility; bounded by 1 "
+        "(100% of equity a day); estimated by simulated moments on Bitstamp BTC/USD "
+        "2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, commit "
+        "0300800): s.e. 0.0086, 95% interval -0.00244 to 0.0313, not identified by the "
+        "moments",
         ge=0,
         le=1,
     )
     chartist_noise: float = P(
-        0.0876,
+        0.08392,
         "1/sqrt(day)",
         "sigma_c: common daily noise in chartists' demand",
         "[Franke & Westerhoff 2012] structure; bounded by 1 (100% of equity a day); "
         "estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 "
-        "[Bitstamp 2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 0.031, 95% "
-        "interval 0.0275 to 0.148, not identified by the moments",
+        "[Bitstamp 2014-2020] (docs/estimation.md, commit 0300800): s.e. 0.028, 95% "
+        "interval 0.0289 to 0.139, not identified by the moments",
         ge=0,
         le=1,
     )
@@ -382,41 +383,41 @@ class TraderConfig(Section):
         le=1,
     )
     predisposition: float = P(
-        -0.3366,
+        -0.4561,
         "-",
         "alpha_0: attractiveness of fundamentalism over chartism (negative: a predisposition "
         "to chartism)",
-        "[Franke & Westerhoff 2012] estimate alpha_0 < 0; estimated by simulated moments "
-        "on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
-        "(docs/estimation.md, commit 8ce5343): s.e. 0.18, 95% interval -0.69 to 0.0167, "
-        "not identified by the moments",
+        "[Franke & Westerhoff 2012] estimate alpha_0 < 0; estimated by simulated "
+        "moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
+        "(docs/estimation.md, commit 0300800): s.e. 0.14, 95% interval -0.739 to "
+        "-0.173, not identified by the moments",
         ge=-10,
         le=10,
     )
     herding: float = P(
-        1.789,
+        1.93,
         "-",
         "alpha_n: weight of the neighbours' majority (herding)",
         "[Franke & Westerhoff 2012]; [Lux & Marchesi 1999]; estimated by simulated "
         "moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
-        "(docs/estimation.md, commit 8ce5343): s.e. 0.22, 95% interval 1.35 to 2.22, "
-        "identified",
+        "(docs/estimation.md, commit 0300800): s.e. 0.53, 95% interval 0.893 to 2.97, "
+        "not identified by the moments",
         ge=0,
         le=20,
     )
     attention: float = P(
-        0.347,
+        0.3503,
         "-",
         "a big move draws trading: the day after a coin moves |r| beyond its calm daily "
         "volatility (`market.vol_reference_daily` scaled by the coin's fundamental volatility "
         "over the first asset's), every trader noise term in that coin is multiplied by "
         "1 + attention * (|r| / calm - 1)",
-        "attention-driven trading by individual investors after large price moves [Barber "
-        "& Odean 2008]; stated functional form (one day's memory, like an ARCH(1) term); "
-        "0 is off; estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to "
-        "2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 0.19, "
-        "95% interval -0.0254 to 0.719, identified by the half-box rule (the interval includes "
-        "0, the parameter's bound)",
+        "attention-driven trading by individual investors after large price moves "
+        "[Barber & Odean 2008]; stated functional form (one day's memory, like an "
+        "ARCH(1) term); 0 is off; estimated by simulated moments on Bitstamp BTC/USD "
+        "2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] (docs/estimation.md, commit "
+        "0300800): s.e. 0.29, 95% interval -0.211 to 0.912, not identified by the "
+        "moments",
         ge=0,
         le=20,
     )

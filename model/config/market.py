@@ -83,14 +83,14 @@ class MarketConfig(Section):
     """Price formation: a market maker moves the log price by net order flow over depth."""
 
     impact_multiplier: float = P(
-        4.9729,
+        4.062,
         "USD of market cap per USD of net flow",
         "inelastic-markets multiplier M: a net flow of F dollars moves the log price by "
         "M*F/market_cap when depth is at its calm level",
         "[Gabaix & Koijen 2021] structure (M about 5 for US equities); estimated by "
         "simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp "
-        "2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 2.3, 95% interval 0.462 to "
-        "9.48, not identified by the moments",
+        "2014-2020] (docs/estimation.md, commit 0300800): s.e. 1.3, 95% interval 1.43 "
+        "to 6.7, not identified by the moments",
         gt=0,
         le=100,
     )
@@ -189,7 +189,7 @@ class MarketConfig(Section):
         le=1,
     )
     jump_rate_annual: float = P(
-        7.3283,
+        6.447,
         "1/year",
         "rate of news jumps in the fundamentals: on a jump day every coin's log fundamental "
         "(and so its price that day) moves by one common standard normal draw times "
@@ -197,19 +197,19 @@ class MarketConfig(Section):
         "the box's upper end: the series has 49 days in 1,864 (9.6 a year) beyond five "
         "robust standard deviations, an upper bound; estimated by simulated moments on "
         "Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] "
-        "(docs/estimation.md, commit 8ce5343): s.e. 1.5, 95% interval 4.44 to 10.2, not "
-        "identified by the moments",
+        "(docs/estimation.md, commit 0300800): s.e. 5.2, 95% interval -3.81 to 16.7, "
+        "not identified by the moments",
         ge=0,
         le=365,
     )
     jump_size: float = P(
-        0.1134,
+        0.1068,
         "log",
         "standard deviation of a news jump in the first asset's log fundamental",
         "the box's upper end: those days' moves have a standard deviation of 0.146; "
         "estimated by simulated moments on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 "
-        "[Bitstamp 2014-2020] (docs/estimation.md, commit 8ce5343): s.e. 0.038, 95% "
-        "interval 0.0393 to 0.187, not identified by the moments",
+        "[Bitstamp 2014-2020] (docs/estimation.md, commit 0300800): s.e. 0.028, 95% "
+        "interval 0.0518 to 0.162, not identified by the moments",
         ge=0,
         le=2,
     )
