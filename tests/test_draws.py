@@ -107,7 +107,9 @@ def test_one_parameter_draws_follow_the_truncated_normal(tmp_path):
 def test_draws_keep_the_correlation_of_the_covariance(tmp_path):
     s0, s1, rho = 0.005, 0.5, -0.8  # narrow against the boxes: truncation does not bite
     cov = ((s0**2, rho * s0 * s1), (rho * s0 * s1, s1**2))
-    d = pd_draws.draw(pd_draws.load_estimate(write_estimate(tmp_path, estimate_json(cov=cov))), 800)
+    mid = (0.1, 6.25)  # the boxes' middles, 7 or more standard deviations from either edge
+    data = estimate_json(theta=mid, cov=cov)
+    d = pd_draws.draw(pd_draws.load_estimate(write_estimate(tmp_path, data)), 800)
     assert abs(np.corrcoef(d.values.T)[0, 1] - rho) < 0.05
     assert np.allclose(d.values.std(axis=0), [s0, s1], rtol=0.1)
     assert (d.candidates == 1).all()
