@@ -434,7 +434,7 @@ class TraderConfig(Section):
         18.43,
         "-",
         "alpha_p: weight of squared log mispricing in favour of fundamentalism",
-        "[Franke & Westerhoff 2012]'s estimate on the daily S&P 500 (until commit b7344b9 it "
+        "[Franke & Westerhoff 2012]'s estimate on the daily S&P 500 (until commit 0300800 it "
         "was 10, a value without a source); estimated jointly with the other switching "
         "parameters on Bitstamp BTC/USD 2014-11-28 to 2018-06-24 [Bitstamp 2014-2020] it is "
         "not identified (27, 95% interval -0.2 to 54.5: docs/estimation.md, "
