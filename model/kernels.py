@@ -36,6 +36,18 @@ def _part(v: float, mode: int) -> float:  # pragma: no cover - compiled
     return v
 
 
+@numba.njit(inline="always")
+def _maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """numpy's `maximum` of two floats: `a` when a >= b or a is NaN, else `b`."""
+    return a if (a >= b or a != a) else b
+
+
+@numba.njit(inline="always")
+def _minimum(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """numpy's `minimum` of two floats: `a` when a <= b or a is NaN, else `b`."""
+    return a if (a <= b or a != a) else b
+
+
 @numba.njit(cache=True, nogil=True)
 def _block(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no cover
     """numpy's sum of a block of at most 128 values, a[lo : lo + n]: below 8 values one

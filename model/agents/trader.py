@@ -26,10 +26,12 @@ drain away through the impact it pays.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
+from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise
 from crypto401k.model.market import calm_reference_vol, cholesky_psd
 from crypto401k.model.policy import PolicyEffects
 
@@ -117,7 +119,13 @@ class TraderPopulation:
 
         `credit` (USD) is the most brokers lend to all traders together
         (`broker_credit_scale`); `last_return` (yesterday's daily log return, shape (assets,))
-        raises every noise term by `attention` (`attention_factor`)."""
+        raises every noise term by `attention` (`attention_factor`).
+
+        The rule runs in three compiled passes over the traders (`_switching_index`,
+        `_orders`, `_credit_and_margin`); what stays in numpy between them (`exp`, `log` and
+        the holdings' values `coins @ price`) is numpy's own arithmetic, so the result is the
+        same, bit for bit, as the rule written in numpy array operations
+        (benchmarks/reference.py writes it once more, one trader at a time)."""
         t = self.cfg
         n, n_assets = self.coins.shape
         u = rng.random(n)
@@ -127,62 +135,65 @@ class TraderPopulation:
         eps_own = rng.standard_normal((n, n_assets))
         log_p = np.log(price)
         mispricing = log_fundamental - log_p  # (assets,)
-
-        # strategy switching (noise traders keep their role)
-        a = np.clip(
-            t.predisposition
-            + t.herding * self.herd_signal()
-            + t.misalignment * float(self.cap_share @ mispricing**2),
-            -50.0,
-            50.0,
-        )
-        to_c = (self.strategy == FUNDAMENTALIST) & (u < t.switching_rate * np.exp(-a))
-        to_f = (self.strategy == CHARTIST) & (u < t.switching_rate * np.exp(a))
-        self.strategy[to_c] = CHARTIST
-        self.strategy[to_f] = FUNDAMENTALIST
-
-        equity = self.equity(price)
-        solvent = equity > 0
-        weight = np.divide(
-            self.coins * price[None, :],
-            equity[:, None],
-            out=np.zeros_like(self.coins),
-            where=solvent[:, None],
-        )
-        demand = np.zeros_like(weight)
-        f = self.strategy == FUNDAMENTALIST
-        c = self.strategy == CHARTIST
         if t.attention > 0.0 and last_return is not None:  # a big move draws trading
             loud = attention_factor(last_return, t.attention, self.calm_vol)
-            eps_common = eps_common * loud[None, :]
-            eps_own = eps_own * loud[None, :]
-        demand[f] = t.fundamentalist_reaction * mispricing + t.fundamentalist_noise * eps_common[0]
-        demand[c] = t.chartist_reaction * self.trend + t.chartist_noise * eps_common[1]
-        # a change of weight in each asset in proportion to its share of the coins' cap, so
-        # a small token sees flows sized for its cap (x1.0, exactly, with one asset)
-        demand *= self.cap_share[None, :]
-        demand += t.idiosyncratic_noise * eps_own * self.cap_share[None, :] + t.rebalance_speed * (
-            self.w0 - weight
-        )
+        else:
+            loud = np.ones(n_assets)  # x 1.0 is exact: the same as no scaling
 
-        limit = np.minimum(self.leverage, effects.leverage_cap)
-        target = budget_clip(weight + demand, limit)
-        orders = np.where(
-            solvent[:, None], (target - weight) * equity[:, None] / price[None, :], 0.0
+        # strategy switching (noise traders keep their role)
+        adj = self.adjacency
+        a = _switching_index(
+            self.strategy,
+            adj.indptr,
+            adj.indices,
+            adj.data,
+            t.herding_locality,
+            t.predisposition,
+            t.herding,
+            t.misalignment * float(self.cap_share @ mispricing**2),
         )
-        scale = broker_credit_scale(orders, self.cash, price, credit)
-        if scale is not None:
-            orders = np.where(orders > 0, orders * scale[:, None], orders)
-
-        # margin: leveraged traders below maintenance are liquidated
-        liquidate = needs_liquidation(
-            self.coins @ price, equity, self.leverage, t.maintenance_margin
+        position = self.coins @ price
+        equity = position + self.cash
+        orders = _orders(
+            self.strategy,
+            u,
+            np.exp(-a),
+            np.exp(a),
+            t.switching_rate,
+            self.coins,
+            price,
+            equity,
+            mispricing,
+            self.trend,
+            eps_common,
+            eps_own,
+            loud,
+            self.cap_share,
+            self.w0,
+            np.minimum(self.leverage, effects.leverage_cap),
+            (
+                t.fundamentalist_reaction,
+                t.fundamentalist_noise,
+                t.chartist_reaction,
+                t.chartist_noise,
+                t.idiosyncratic_noise,
+                t.rebalance_speed,
+            ),
         )
-        if liquidate.any():
-            orders[liquidate] = -self.coins[liquidate]
-            self.liquidated_day[liquidate] = day
-            self.liquidations += int(liquidate.sum())
-        return np.maximum(orders, -self.coins)
+        self.liquidations += _credit_and_margin(
+            orders,
+            orders @ price,
+            self.cash,
+            credit,
+            self.coins,
+            position,
+            equity,
+            self.leverage,
+            t.maintenance_margin,
+            self.liquidated_day,
+            day,
+        )
+        return orders
 
     def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
         """Execute at `price`; write off negative equity of emptied accounts.
@@ -266,6 +277,163 @@ def needs_liquidation(
 ) -> np.ndarray:
     """Leveraged traders whose equity is below maintenance * initial margin (position/leverage)."""
     return (leverage > 1.0) & (position > 0) & (equity < maintenance * position / leverage)
+
+
+# ---- the compiled passes of `TraderPopulation.decide` ----------------------------------
+# Each repeats the numpy rule's arithmetic operation for operation (no reassociation, no
+# fused multiply-add: numba's default), so the orders are the same to the last bit.
+
+
+@numba.njit(cache=True, nogil=True)
+def _switching_index(
+    strategy: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    locality: float,
+    predisposition: float,
+    herding: float,
+    misalignment_term: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """The switching index a of each trader, shape (n,): predisposition + herding x the
+    herd signal (`herd_signal`) + the misalignment term, clipped to [-50, 50]. The social
+    counts walk the CSR adjacency (`indptr`, `indices`, `data`) as scipy's product does."""
+    n = strategy.shape[0]
+    gf = 0.0
+    gc = 0.0
+    for i in range(n):
+        if strategy[i] == FUNDAMENTALIST:
+            gf += 1.0
+        elif strategy[i] == CHARTIST:
+            gc += 1.0
+    glob = (gf - gc) / (gf + gc) if gf + gc > 0 else 0.0
+    rest = (1.0 - locality) * glob
+    a = np.empty(n)
+    for i in range(n):
+        nf = 0.0
+        nc = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            other = strategy[indices[jj]]
+            nf += data[jj] * (1.0 if other == FUNDAMENTALIST else 0.0)
+            nc += data[jj] * (1.0 if other == CHARTIST else 0.0)
+        total = nf + nc
+        local = (nf - nc) / total if total > 0 else glob
+        v = predisposition + herding * (locality * local + rest) + misalignment_term
+        a[i] = _minimum(_maximum(v, -50.0), 50.0)
+    return a
+
+
+@numba.njit(cache=True, nogil=True)
+def _orders(
+    strategy: np.ndarray,
+    u: np.ndarray,
+    exp_minus_a: np.ndarray,
+    exp_a: np.ndarray,
+    rate: float,
+    coins: np.ndarray,
+    price: np.ndarray,
+    equity: np.ndarray,
+    mispricing: np.ndarray,
+    trend: np.ndarray,
+    eps_common: np.ndarray,
+    eps_own: np.ndarray,
+    loud: np.ndarray,
+    cap_share: np.ndarray,
+    w0: np.ndarray,
+    limit: np.ndarray,
+    reactions: tuple[float, float, float, float, float, float],
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Switch strategies (in place in `strategy`), then each trader's order in coins, shape
+    (n, assets), before the brokers' credit and the margin check: the change of weight of
+    its strategy, its own noise and its rebalancing, within [0, limit] (`budget_clip`)."""
+    f_react, f_noise, c_react, c_noise, own_noise, rebalance = reactions
+    n, k = coins.shape
+    f_demand = np.empty(k)
+    c_demand = np.empty(k)
+    for j in range(k):
+        f_demand[j] = f_react * mispricing[j] + f_noise * (eps_common[0, j] * loud[j])
+        c_demand[j] = c_react * trend[j] + c_noise * (eps_common[1, j] * loud[j])
+    orders = np.empty((n, k))
+    weight = np.empty(k)
+    target = np.empty(k)
+    for i in range(n):
+        s = strategy[i]
+        if s == FUNDAMENTALIST and u[i] < rate * exp_minus_a[i]:
+            s = CHARTIST
+        elif s == CHARTIST and u[i] < rate * exp_a[i]:
+            s = FUNDAMENTALIST
+        strategy[i] = s
+        eq = equity[i]
+        solvent = eq > 0
+        total = 0.0
+        for j in range(k):
+            weight[j] = (coins[i, j] * price[j]) / eq if solvent else 0.0
+            if s == FUNDAMENTALIST:
+                d = f_demand[j] * cap_share[j]
+            elif s == CHARTIST:
+                d = c_demand[j] * cap_share[j]
+            else:
+                d = 0.0
+            d = d + (
+                (own_noise * (eps_own[i, j] * loud[j])) * cap_share[j]
+                + rebalance * (w0[i, j] - weight[j])
+            )
+            target[j] = _maximum(weight[j] + d, 0.0)
+            total += target[j]
+        if total > limit[i]:
+            factor = limit[i] / total
+            for j in range(k):
+                target[j] = target[j] * factor
+        for j in range(k):
+            orders[i, j] = ((target[j] - weight[j]) * eq) / price[j] if solvent else 0.0
+    return orders
+
+
+@numba.njit(cache=True, nogil=True)
+def _credit_and_margin(
+    orders: np.ndarray,
+    spend: np.ndarray,
+    cash: np.ndarray,
+    credit: float,
+    coins: np.ndarray,
+    position: np.ndarray,
+    equity: np.ndarray,
+    leverage: np.ndarray,
+    maintenance: float,
+    liquidated_day: np.ndarray,
+    day: int,
+) -> int:  # pragma: no cover - compiled
+    """In place in `orders` (coins, (n, assets); `spend` is orders @ price, USD): the
+    brokers' credit (`broker_credit_scale`), the margin check (`needs_liquidation`: all
+    coins sold, `liquidated_day` set) and no sale beyond the coins held. Returns the number
+    of traders liquidated."""
+    n, k = orders.shape
+    debt = np.empty(n)
+    more = np.empty(n)
+    for i in range(n):
+        debt[i] = _maximum(-cash[i], 0.0)
+        more[i] = _maximum(_maximum(spend[i] - cash[i], 0.0) - debt[i], 0.0)
+    wanted = 0.0 + _pairwise(more, VALUE)
+    room = credit - (0.0 + _pairwise(debt, VALUE))
+    room = 0.0 if room < 0.0 else room  # Python's max(room, 0.0)
+    if not wanted <= room:
+        scale = room / wanted
+        for i in range(n):
+            if more[i] > 0:
+                for j in range(k):
+                    if orders[i, j] > 0:
+                        orders[i, j] = orders[i, j] * scale
+    count = 0
+    for i in range(n):
+        pos = position[i]
+        if leverage[i] > 1.0 and pos > 0 and equity[i] < maintenance * pos / leverage[i]:
+            for j in range(k):
+                orders[i, j] = -coins[i, j]
+            liquidated_day[i] = day
+            count += 1
+        for j in range(k):
+            orders[i, j] = _maximum(orders[i, j], -coins[i, j])
+    return count
 
 
 class RetailTrader(RowAgent):
