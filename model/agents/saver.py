@@ -38,10 +38,18 @@ swept back into the plan's other assets (the ledger records every dollar that cr
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config, SaverConfig
-from crypto401k.model.kernels import buy_sell_sums, column_sums
+from crypto401k.model.kernels import (
+    VALUE,
+    _maximum,
+    _minimum,
+    _pairwise,
+    buy_sell_sums,
+    column_sums,
+)
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
 
@@ -167,23 +175,9 @@ class SaverPopulation:
         `fear_share` the share of each cohort's social neighbours that panicked.
         """
         s = self.cfg
-        n = self.n
-        u = rng.random((3, n))  # fixed number of draws a day: reproducible whatever happens
-        growth = self.other * self.daily_growth
-        ledger.other_return += float(growth.sum())
-        self.other += growth
-        self.eligible *= 1.0 + self.daily_growth
-        self.age += 1.0 / DAYS_PER_YEAR
-        self.retiring = self.age >= s.retirement_age
+        u = rng.random((3, self.n))  # fixed number of draws a day: reproducible whatever happens
         self.update_offer(day)
-        buying = self.buying()
-        value = self.crypto_value(price)
-        orders = np.zeros_like(self.coins)
-
-        # 2. panic and recovery
-        recover = self.panicked & (u[0] < 1.0 / s.panic_duration_days)
-        self.panicked &= ~recover
-        self.contributing |= recover
+        value = self.crypto_value(price)  # (n,) USD, at the open
         hazard = panic_hazard(
             drawdown,
             self.target_date,
@@ -193,87 +187,59 @@ class SaverPopulation:
             s.target_date_panic_factor,
             s.panic_social_weight,
         )
-        new = ~self.panicked & ~self.retiring & (value > 0) & (u[1] < hazard)
-        self.panicked |= new
-        self.contributing &= ~(new & (u[2] < s.stop_contributing_share))
-        orders[new] -= s.panic_sell_fraction * self.coins[new]
-
-        alloc = np.where(self.panicked | self.retiring | ~buying, 0.0, self.allocation_now(effects))
-
-        # 3. payroll
-        paid = (
-            self.contributing
-            & ~self.retiring
-            & ((day - self.pay_phase) % s.payday_interval_days == 0)
+        orders, self.contributed, sums = _saver_rule(
+            day,
+            u,
+            hazard,
+            value,
+            price,
+            self.menu,
+            self.coins,
+            self.cash,
+            self.other,
+            self.eligible,
+            self.age,
+            self.panicked,
+            self.contributing,
+            self.retiring,
+            self.buying(),
+            self.target_date,
+            self.opted_in,
+            self.first_offer,
+            self.realloc_base,
+            self.contribution,
+            self.pay_phase,
+            self.rebalance_phase,
+            (
+                self.daily_growth,
+                s.retirement_age,
+                1.0 / s.panic_duration_days,
+                s.stop_contributing_share,
+                s.panic_sell_fraction,
+                self.allocation_now(effects),
+                min(s.allocation, effects.allocation_cap),
+                effects.unwind_rate,
+            ),
+            (
+                s.payday_interval_days,
+                s.reallocation_days,
+                s.reallocation_start_day,
+                s.rebalance_interval_days,
+            ),
+            s.channel == "payroll+reallocation",
+            effects.freeze,
+            effects.freeze or effects.allocation_factor < 1.0,
         )
-        contribution = np.where(
-            paid, self.contribution * s.payday_interval_days / DAYS_PER_YEAR, 0.0
-        )
-        to_crypto = contribution * alloc
-        self.contributed = contribution
-        ledger.payroll_in += float(contribution.sum())
-        self.other += contribution - to_crypto
-        self.eligible += contribution - to_crypto
-        self.cash += to_crypto
-        ledger.to_market += float(to_crypto.sum())
-
-        # 4. one-off reallocation of existing balances, phased, by opted-in cohorts from
-        # `reallocation_start_day` after their plan first offers
-        if s.channel == "payroll+reallocation":
-            length = s.reallocation_days
-            start = self.first_offer + s.reallocation_start_day
-            mine = self.opted_in & (self.first_offer >= 0)
-            begin = mine & (start == day)
-            self.realloc_base[begin] = self.other[begin]
-            phase = mine & (start <= day) & (day < start + length)
-            if phase.any() and not effects.freeze:
-                step = np.where(phase, np.minimum(self.realloc_base / length, self.other), 0.0)
-                moved = step * alloc
-                self.other -= moved
-                self.eligible += step - moved
-                self.cash += moved
-                ledger.to_market += float(moved.sum())
-        np.minimum(self.eligible, self.other, out=self.eligible)
-
-        orders += self.cash[:, None] * self.menu[None, :] / price[None, :]
-
-        # 5. target-date rebalancing
-        due = (
-            self.target_date
-            & ~self.panicked
-            & ~self.retiring
-            & ((day - self.rebalance_phase) % s.rebalance_interval_days == 0)
-        )
-        if due.any() and effects.unwind_rate == 0.0:
-            # The sleeve's weight is lowered only by a cap: a warning or a freeze stops new
-            # money, it does not make the fund sell what it holds.
-            weight = min(s.allocation, effects.allocation_cap)
-            held = value[due] + self.cash[due]  # today's payroll purchase counts as held
-            weights = np.where(buying[due], weight, 0.0)
-            target = rebalance_target(held, self.eligible[due], weights)
-            if effects.freeze or effects.allocation_factor < 1.0:
-                target = np.minimum(target, held)
-            delta = target - held
-            buy = np.minimum(np.maximum(delta, 0.0), self.eligible[due])
-            idx = np.flatnonzero(due)
-            self.eligible[idx] -= buy
-            self.other[idx] -= buy
-            self.cash[idx] += buy
-            ledger.to_market += float(buy.sum())
-            orders[idx] += buy[:, None] * self.menu[None, :] / price[None, :]
-            sell_frac = np.divide(
-                np.minimum(delta, 0.0), value[due], out=np.zeros_like(delta), where=value[due] > 0
-            )
-            orders[idx] += sell_frac[:, None] * self.coins[idx]
-
-        # 6. forced unwind
-        if effects.unwind_rate > 0.0:
-            orders -= effects.unwind_rate * self.coins
-
-        # 7. retirement: sell everything
-        orders[self.retiring] = -self.coins[self.retiring]
+        growth, payroll, to_crypto, moved, rebalanced = sums
+        ledger.other_return += growth
+        ledger.payroll_in += payroll
+        ledger.to_market += to_crypto
+        if moved == moved:  # NaN: no cohort was in its reallocation phase
+            ledger.to_market += moved
+        if rebalanced == rebalanced:  # NaN: no sleeve was due to rebalance
+            ledger.to_market += rebalanced
         # 8. the concentration cap (the unspent cash goes back to the plan at settlement)
-        return self.within_cap(np.maximum(orders, -self.coins))
+        return self.within_cap(orders)
 
     @staticmethod
     def fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -387,6 +353,162 @@ def rebalance_target(value: np.ndarray, eligible: np.ndarray, weight: np.ndarray
     The sleeve is crypto value + eligible other assets; it keeps `weight` of it in crypto.
     """
     return weight * (value + eligible)
+
+
+@numba.njit(cache=True, nogil=True)
+def _saver_rule(
+    day: int,
+    u: np.ndarray,
+    hazard: np.ndarray,
+    value: np.ndarray,
+    price: np.ndarray,
+    menu: np.ndarray,
+    coins: np.ndarray,
+    cash: np.ndarray,
+    other: np.ndarray,
+    eligible: np.ndarray,
+    age: np.ndarray,
+    panicked: np.ndarray,
+    contributing: np.ndarray,
+    retiring: np.ndarray,
+    buying: np.ndarray,
+    target_date: np.ndarray,
+    opted_in: np.ndarray,
+    first_offer: np.ndarray,
+    realloc_base: np.ndarray,
+    pay: np.ndarray,
+    pay_phase: np.ndarray,
+    rebalance_phase: np.ndarray,
+    rates: tuple[float, float, float, float, float, float, float, float],
+    days: tuple[int, int, int, int],
+    reallocating: bool,
+    freeze: bool,
+    capped: bool,
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float, float]]:
+    """Steps 1-7 of the module's daily rule for every cohort, in place in the state arrays;
+    `u` (3, n) the day's uniform draws, `hazard` (n,) the daily panic probability, `value`
+    (n,) the crypto at the open (USD). Returns the orders in coins (n, assets) before the
+    concentration cap, the USD contributed by each cohort, and the day's sums for the ledger
+    (USD: growth of other assets, payroll, payroll to crypto, reallocation moved and
+    rebalancing bought, these two NaN when no cohort was in the step). Every operation is
+    the numpy rule's, in its order, and the sums are numpy's pairwise sums: bit for bit."""
+    growth_rate, retirement_age, recovery, stop_share, sell_fraction, alloc_now = rates[:6]
+    sleeve_weight, unwind = rates[6], rates[7]
+    pay_interval, realloc_days, realloc_start, rebalance_interval = days
+    n, k = coins.shape
+    growth = np.empty(n)
+    contribution = np.empty(n)
+    to_crypto = np.empty(n)
+    moved = np.zeros(n)
+    bought = np.empty(n)
+    n_due = 0
+    orders = np.zeros((n, k))
+    grow = 1.0 + growth_rate
+    year_day = 1.0 / DAYS_PER_YEAR
+    in_phase = False  # is any cohort in its reallocation phase today?
+    if reallocating and not freeze:
+        for i in range(n):
+            start = first_offer[i] + realloc_start
+            if opted_in[i] and first_offer[i] >= 0 and start <= day < start + realloc_days:
+                in_phase = True
+                break
+    for i in range(n):
+        # 1. growth of other assets, age
+        growth[i] = other[i] * growth_rate
+        other[i] = other[i] + growth[i]
+        eligible[i] = eligible[i] * grow
+        age[i] = age[i] + year_day
+        retiring[i] = age[i] >= retirement_age
+        # 2. panic and recovery
+        if panicked[i] and u[0, i] < recovery:
+            panicked[i] = False
+            contributing[i] = True
+        if not panicked[i] and not retiring[i] and value[i] > 0 and u[1, i] < hazard[i]:
+            panicked[i] = True
+            if u[2, i] < stop_share:
+                contributing[i] = False
+            for j in range(k):
+                orders[i, j] = orders[i, j] - sell_fraction * coins[i, j]
+        alloc = 0.0 if (panicked[i] or retiring[i] or not buying[i]) else alloc_now
+        # 3. payroll
+        paid = contributing[i] and not retiring[i] and (day - pay_phase[i]) % pay_interval == 0
+        contribution[i] = pay[i] * pay_interval / DAYS_PER_YEAR if paid else 0.0
+        to_crypto[i] = contribution[i] * alloc
+        other[i] = other[i] + (contribution[i] - to_crypto[i])
+        eligible[i] = eligible[i] + (contribution[i] - to_crypto[i])
+        cash[i] = cash[i] + to_crypto[i]
+        # 4. reallocation of existing balances
+        if reallocating and opted_in[i] and first_offer[i] >= 0:
+            start = first_offer[i] + realloc_start
+            if start == day:
+                realloc_base[i] = other[i]
+            if in_phase:
+                if start <= day < start + realloc_days:
+                    step = _minimum(realloc_base[i] / realloc_days, other[i])
+                else:
+                    step = 0.0
+                moved[i] = step * alloc
+                other[i] = other[i] - moved[i]
+                eligible[i] = eligible[i] + (step - moved[i])
+                cash[i] = cash[i] + moved[i]
+        elif in_phase:  # outside the channel: nothing moves (x - 0.0, x + (0.0 - 0.0))
+            other[i] = other[i] - 0.0
+            eligible[i] = eligible[i] + 0.0
+            cash[i] = cash[i] + 0.0
+        eligible[i] = _minimum(eligible[i], other[i])
+        for j in range(k):
+            orders[i, j] = orders[i, j] + (cash[i] * menu[j]) / price[j]
+    # 5. target-date rebalancing (sleeves due today)
+    due_any = False
+    for i in range(n):
+        if (
+            target_date[i]
+            and not panicked[i]
+            and not retiring[i]
+            and (day - rebalance_phase[i]) % rebalance_interval == 0
+        ):
+            due_any = True
+            break
+    if due_any and unwind == 0.0:
+        for i in range(n):
+            if not (
+                target_date[i]
+                and not panicked[i]
+                and not retiring[i]
+                and (day - rebalance_phase[i]) % rebalance_interval == 0
+            ):
+                continue
+            held = value[i] + cash[i]  # today's payroll purchase counts as held
+            target = (sleeve_weight if buying[i] else 0.0) * (held + eligible[i])
+            if capped:
+                target = _minimum(target, held)
+            delta = target - held
+            buy = _minimum(_maximum(delta, 0.0), eligible[i])
+            bought[n_due] = buy
+            n_due += 1
+            eligible[i] = eligible[i] - buy
+            other[i] = other[i] - buy
+            cash[i] = cash[i] + buy
+            for j in range(k):
+                orders[i, j] = orders[i, j] + (buy * menu[j]) / price[j]
+            sell = _minimum(delta, 0.0) / value[i] if value[i] > 0 else 0.0
+            for j in range(k):
+                orders[i, j] = orders[i, j] + sell * coins[i, j]
+    for i in range(n):
+        for j in range(k):
+            if unwind > 0.0:  # 6. forced unwind
+                orders[i, j] = orders[i, j] - unwind * coins[i, j]
+            if retiring[i]:  # 7. retirement: sell everything
+                orders[i, j] = -coins[i, j]
+            orders[i, j] = _maximum(orders[i, j], -coins[i, j])
+    sums = (
+        0.0 + _pairwise(growth, VALUE),
+        0.0 + _pairwise(contribution, VALUE),
+        0.0 + _pairwise(to_crypto, VALUE),
+        0.0 + _pairwise(moved, VALUE) if in_phase else np.nan,
+        0.0 + _pairwise(bought[:n_due], VALUE) if n_due else np.nan,
+    )
+    return orders, contribution, sums
 
 
 class RetirementSaver(RowAgent):
