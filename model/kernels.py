@@ -166,3 +166,41 @@ def buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if _compiled(a):
         return _buy_sell_sums(a)
     return np.maximum(a, 0.0).sum(axis=0), np.maximum(-a, 0.0).sum(axis=0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_total(a: np.ndarray, j: int, mode: int) -> float:  # pragma: no cover - compiled
+    """`_part` of column `j` of the 2-D array `a` summed as numpy sums it over the rows:
+    pairwise when `a` has one column, else one row after another from 0.0."""
+    n, k = a.shape
+    if k == 1:
+        return 0.0 + _pairwise(a[:, 0], mode)
+    total = 0.0
+    for i in range(n):
+        total += _part(a[i, j], mode)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _supply_scale(
+    orders: tuple[np.ndarray, ...], outside_coins: np.ndarray, margin: float
+) -> np.ndarray:  # pragma: no cover - compiled
+    k = outside_coins.shape[0]
+    scale = np.ones(k)
+    for j in range(k):
+        buys = 0.0
+        sells = 0.0
+        for q in orders:
+            buys += _column_total(q, j, POSITIVE)
+            sells += _column_total(q, j, NEGATIVE)
+        room = margin * _maximum(outside_coins[j], 0.0) + sells
+        if buys > room:
+            scale[j] = room / buys
+    return scale
+
+
+def supply_scale(orders: list[np.ndarray], outside_coins: np.ndarray, margin: float) -> np.ndarray:
+    """Factor (per asset) on buy orders so that net buying takes at most `margin` of the
+    outside market's coins: (margin * outside coins + all sales) / all buys where the buys
+    exceed it, else 1. `orders` are coins, each (rows, assets), C-ordered float64."""
+    return _supply_scale(tuple(np.ascontiguousarray(q) for q in orders), outside_coins, margin)

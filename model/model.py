@@ -37,7 +37,7 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
-from crypto401k.model.kernels import buy_sell_sums, column_sums
+from crypto401k.model.kernels import column_sums, supply_scale
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -339,7 +339,7 @@ class Crypto401kModel(mesa.Model):
             frozen_savers, frozen_traders = self.exchanges.customers_frozen(day)
             orders[0][frozen_savers] = 0.0
             orders[1][frozen_traders] = 0.0
-        buy_scale = supply_scale(orders, self.outside_coins)
+        buy_scale = supply_scale(orders, self.outside_coins, SUPPLY_MARGIN)
         orders = scale_buys(orders, buy_scale)
         mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
         mm_share, _ = market.counterparty_shares(mm_capacity)
@@ -813,19 +813,6 @@ def scale_buys(orders: list[np.ndarray], scale: np.ndarray) -> list[np.ndarray]:
     if (scale == 1.0).all():
         return orders
     return [np.where(q > 0, q * scale[None, :], q) for q in orders]
-
-
-def supply_scale(
-    orders: list[np.ndarray], outside_coins: np.ndarray, margin: float = SUPPLY_MARGIN
-) -> np.ndarray:
-    """Factor (per asset) on buy orders so that net buying takes at most `margin` of the
-    outside market's coins (1 almost always). Applied to orders before clearing, and to
-    fills after it (dollar buys get more coins when the price falls)."""
-    sums = [buy_sell_sums(q) for q in orders]
-    buys = sum(b for b, _ in sums)
-    sells = sum(s for _, s in sums)
-    room = margin * np.maximum(outside_coins, 0.0) + sells
-    return np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
 
 
 def _seed(rng: Any) -> int:

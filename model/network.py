@@ -24,6 +24,7 @@ from random import Random
 from typing import Any
 
 import networkx as nx
+import numba
 import numpy as np
 import scipy.sparse as sp
 from crypto401k.model.config import ConfigError, NetworkConfig
@@ -226,6 +227,23 @@ def social_adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_array:
 
 
 def neighbour_share(adj: sp.csr_array, flag: np.ndarray, degree: np.ndarray) -> np.ndarray:
-    """Share of each node's neighbours whose `flag` is set; 0 for isolated nodes."""
-    counts = adj @ flag.astype(float)
-    return np.divide(counts, degree, out=np.zeros_like(counts), where=degree > 0)
+    """Share of each node's neighbours whose `flag` is set, shape (rows of `adj`,); 0 for
+    isolated nodes (`degree` 0). The counts walk the CSR arrays as scipy's product does."""
+    return _neighbour_share(
+        adj.indptr, adj.indices, adj.data, np.asarray(flag, dtype=float), np.asarray(degree)
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _neighbour_share(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, flag: np.ndarray, degree: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    n = indptr.shape[0] - 1
+    share = np.zeros(n)
+    for i in range(n):
+        count = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            count += data[jj] * flag[indices[jj]]
+        if degree[i] > 0:
+            share[i] = count / degree[i]
+    return share

@@ -43,11 +43,12 @@ import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config, SaverConfig
 from crypto401k.model.kernels import (
+    POSITIVE,
     VALUE,
+    _column_total,
     _maximum,
     _minimum,
     _pairwise,
-    buy_sell_sums,
     column_sums,
 )
 from crypto401k.model.ledger import Ledger
@@ -249,8 +250,7 @@ class SaverPopulation:
         ordered at `decision_price` are paid for with the same dollars at `price`. Sales are
         coin quantities.
         """
-        dollars = np.maximum(orders, 0.0) * decision_price[None, :]
-        return dollars / price[None, :] + np.minimum(orders, 0.0)
+        return _fill(orders, decision_price, price)
 
     def settle(
         self, delta: np.ndarray, price: np.ndarray, ledger: Ledger
@@ -259,32 +259,31 @@ class SaverPopulation:
         done; return the rows that retired and the balances they withdrew (USD)."""
         spend = delta @ price
         buys = np.maximum(delta, 0.0) @ price
-        self.cost += buys
-        self.proceeds += buys - spend
-        self.coins += delta
-        np.maximum(self.coins, 0.0, out=self.coins)  # rounding of full sales
-        self.cash -= spend
-        ledger.from_market += float(self.cash.sum())
-        self.other += self.cash
-        self.eligible += np.where(self.target_date, np.maximum(self.cash, 0.0), 0.0)
-        np.minimum(self.eligible, self.other, out=self.eligible)
-        self.cash[:] = 0.0
-
-        done = self.retiring & (self.coins.sum(axis=1) == 0.0)
+        swept, done, retired_loss, withdrawn_total = _settle(
+            delta,
+            spend,
+            buys,
+            self.coins,
+            self.cash,
+            self.cost,
+            self.proceeds,
+            self.other,
+            self.eligible,
+            self.target_date,
+            self.retiring,
+        )
+        ledger.from_market += swept
         rows = np.flatnonzero(done)
         withdrawn = self.other[rows].copy()
-        if done.any():
-            pnl = self.proceeds[done] - self.cost[done]
-            self.retired_loss += float(np.maximum(0.0, -pnl).sum())
-            ledger.withdrawals_out += float(withdrawn.sum())
-            self.other[done] = 0.0
-            self.eligible[done] = 0.0
-            self.cost[done] = 0.0
-            self.proceeds[done] = 0.0
-            self.age[done] = self.cfg.entry_age
-            self.panicked[done] = False
-            self.contributing[done] = True
-            self.retiring[done] = False
+        if rows.size:
+            self.retired_loss += retired_loss
+            ledger.withdrawals_out += withdrawn_total
+            for name in ("other", "eligible", "cost", "proceeds"):
+                getattr(self, name)[rows] = 0.0
+            self.age[rows] = self.cfg.entry_age
+            self.panicked[rows] = False
+            self.contributing[rows] = True
+            self.retiring[rows] = False
         return rows, withdrawn
 
     def charge(self, rate_per_year: float, price: np.ndarray, ledger: Ledger) -> None:
@@ -317,14 +316,77 @@ def offer_share(cfg: SaverConfig, day: int, open_day: int | None, ceiling: float
     return min(share, ceiling)
 
 
+@numba.njit(cache=True, nogil=True)
 def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Scale the buy orders (coins, shape (n, assets)) of each asset by one factor so that
     `held` (coins, shape (assets,)) plus all buys stays at most `cap` (shape (assets,)).
-    Sales are kept and not counted as room: the cap holds whatever fills."""
-    room = np.maximum(cap - held, 0.0)
-    buys = buy_sell_sums(orders)[0]
-    scale = np.divide(room, buys, out=np.ones_like(buys), where=buys > room)
-    return np.where(orders > 0.0, orders * scale[None, :], orders)
+    Sales are kept and not counted as room: the cap holds whatever fills. (Compiled; the
+    buys are summed as numpy sums them.)"""
+    n, k = orders.shape
+    out = np.empty((n, k))
+    for j in range(k):
+        room = _maximum(cap[j] - held[j], 0.0)
+        buys = _column_total(orders, j, POSITIVE)
+        scale = room / buys if buys > room else 1.0
+        for i in range(n):
+            x = orders[i, j]
+            out[i, j] = x * scale if x > 0.0 else x
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
+    n, k = orders.shape
+    out = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
+            x = orders[i, j]
+            out[i, j] = (_maximum(x, 0.0) * decision_price[j]) / price[j] + _minimum(x, 0.0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _settle(
+    delta: np.ndarray,
+    spend: np.ndarray,
+    buys: np.ndarray,
+    coins: np.ndarray,
+    cash: np.ndarray,
+    cost: np.ndarray,
+    proceeds: np.ndarray,
+    other: np.ndarray,
+    eligible: np.ndarray,
+    target_date: np.ndarray,
+    retiring: np.ndarray,
+) -> tuple[float, np.ndarray, float, float]:
+    """`SaverPopulation.settle` in place, but the reset of retired rows: returns the USD
+    swept back to the plans, which rows retire, their crypto loss and their withdrawals."""
+    n, k = delta.shape
+    done = np.zeros(n, dtype=np.bool_)
+    loss = np.empty(n)
+    out = np.empty(n)
+    m = 0
+    for i in range(n):
+        cost[i] = cost[i] + buys[i]
+        proceeds[i] = proceeds[i] + (buys[i] - spend[i])
+        for j in range(k):
+            coins[i, j] = _maximum(coins[i, j] + delta[i, j], 0.0)  # rounding of full sales
+        cash[i] = cash[i] - spend[i]
+    swept = 0.0 + _pairwise(cash, VALUE)
+    for i in range(n):
+        other[i] = other[i] + cash[i]
+        eligible[i] = eligible[i] + (_maximum(cash[i], 0.0) if target_date[i] else 0.0)
+        eligible[i] = _minimum(eligible[i], other[i])
+        cash[i] = 0.0
+        empty = True
+        for j in range(k):
+            empty = empty and coins[i, j] == 0.0
+        if retiring[i] and empty:
+            done[i] = True
+            loss[m] = _maximum(0.0, -(proceeds[i] - cost[i]))
+            out[m] = other[i]
+            m += 1
+    return swept, done, 0.0 + _pairwise(loss[:m], VALUE), 0.0 + _pairwise(out[:m], VALUE)
 
 
 def panic_hazard(
