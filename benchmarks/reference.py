@@ -31,7 +31,6 @@ from crypto401k.model.agents.trader import (
     FUNDAMENTALIST,
     TraderPopulation,
     attention_factor,
-    broker_credit_scale,
 )
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
@@ -495,3 +494,25 @@ class ReferenceModel(Crypto401kModel):
         for a in self._plain_savers:
             a.fear_today = a.fear_share(day)
         return np.zeros(self.savers.n)  # unused: each saver keeps its own
+
+
+def broker_credit_scale(
+    orders: np.ndarray, cash: np.ndarray, price: np.ndarray, credit: float
+) -> np.ndarray | None:
+    """The factor (n,) on each trader's purchases that keeps brokers' margin loans to all
+    traders within `credit` (USD) at the decision price; None when nothing binds.
+
+    Margin loans are negative cash. When the day's orders (n, assets) would raise loans by
+    more than the room left under `credit`, every trader who would borrow more has its
+    purchases cut by the same factor, room / wanted; that cuts its new borrowing by at least
+    the factor (sales and its own cash are not cut), so loans stay within the credit. A
+    trader already over it can only sell. Brokers' credit is finite: without it a leveraged
+    trader re-levering into its own gains can buy up the market (a positive feedback that
+    issue 17's divergence sweep found)."""
+    debt = np.maximum(-cash, 0.0)
+    more = np.maximum(np.maximum(orders @ price - cash, 0.0) - debt, 0.0)
+    wanted = float(more.sum())
+    room = max(credit - float(debt.sum()), 0.0)
+    if wanted <= room:
+        return None
+    return np.where(more > 0, room / wanted, 1.0)

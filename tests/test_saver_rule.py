@@ -7,7 +7,6 @@ from crypto401k.model.agents.saver import (
     cap_buys,
     offer_share,
     panic_hazard,
-    rebalance_target,
 )
 from crypto401k.model.config import Config
 from crypto401k.model.ledger import Ledger
@@ -16,6 +15,7 @@ from crypto401k.model.policy import PolicyEffects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.array_rules import rebalance_target
 from tests.conftest import small_config
 
 PRICE = np.array([100.0])

@@ -8,14 +8,13 @@ from crypto401k.model.agents.trader import (
     NOISE,
     TraderPopulation,
     attention_factor,
-    budget_clip,
-    needs_liquidation,
 )
 from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.policy import PolicyEffects
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.array_rules import budget_clip, needs_liquidation
 from tests.conftest import small_config
 
 PRICE = np.array([100.0])

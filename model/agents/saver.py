@@ -409,14 +409,6 @@ def panic_hazard(
     return -np.expm1(-yearly / DAYS_PER_YEAR)
 
 
-def rebalance_target(value: np.ndarray, eligible: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Crypto value a target-date sleeve holds after rebalancing, USD.
-
-    The sleeve is crypto value + eligible other assets; it keeps `weight` of it in crypto.
-    """
-    return weight * (value + eligible)
-
-
 @numba.njit(cache=True, nogil=True)
 def _saver_rule(
     day: int,

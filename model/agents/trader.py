@@ -91,19 +91,6 @@ class TraderPopulation:
             return np.zeros(3)
         return np.bincount(self.strategy, minlength=3) / self.n
 
-    def herd_signal(self) -> np.ndarray:
-        """Majority signal (F - C) / (F + C): a blend of each trader's trader neighbours
-        (weight `herding_locality`) and the whole population (Lux-Marchesi's mean field)."""
-        is_f = (self.strategy == FUNDAMENTALIST).astype(float)
-        is_c = (self.strategy == CHARTIST).astype(float)
-        nf, nc = self.adjacency @ is_f, self.adjacency @ is_c
-        total = nf + nc
-        gf, gc = is_f.sum(), is_c.sum()
-        global_signal = (gf - gc) / (gf + gc) if gf + gc > 0 else 0.0
-        local = np.divide(nf - nc, total, out=np.full(self.n, global_signal), where=total > 0)
-        w = self.cfg.herding_locality
-        return w * local + (1.0 - w) * global_signal
-
     # ---- the rule ----------------------------------------------------------------------
     def decide(
         self,
@@ -117,8 +104,9 @@ class TraderPopulation:
     ) -> np.ndarray:
         """Orders in coins, shape (n, assets), at the decision price `price`.
 
-        `credit` (USD) is the most brokers lend to all traders together
-        (`broker_credit_scale`); `last_return` (yesterday's daily log return, shape (assets,))
+        `credit` (USD) is the most brokers lend to all traders together (without it a
+        leveraged trader re-levering into its own gains can buy up the market: issue 17's
+        divergence sweep); `last_return` (yesterday's daily log return, shape (assets,))
         raises every noise term by `attention` (`attention_factor`).
 
         The rule runs in three compiled passes over the traders (`_switching_index`,
@@ -230,28 +218,6 @@ class TraderPopulation:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
 
 
-def broker_credit_scale(
-    orders: np.ndarray, cash: np.ndarray, price: np.ndarray, credit: float
-) -> np.ndarray | None:
-    """The factor (n,) on each trader's purchases that keeps brokers' margin loans to all
-    traders within `credit` (USD) at the decision price; None when nothing binds.
-
-    Margin loans are negative cash. When the day's orders (n, assets) would raise loans by
-    more than the room left under `credit`, every trader who would borrow more has its
-    purchases cut by the same factor, room / wanted; that cuts its new borrowing by at least
-    the factor (sales and its own cash are not cut), so loans stay within the credit. A
-    trader already over it can only sell. Brokers' credit is finite: without it a leveraged
-    trader re-levering into its own gains can buy up the market (a positive feedback that
-    issue 17's divergence sweep found)."""
-    debt = np.maximum(-cash, 0.0)
-    more = np.maximum(np.maximum(orders @ price - cash, 0.0) - debt, 0.0)
-    wanted = float(more.sum())
-    room = max(credit - float(debt.sum()), 0.0)
-    if wanted <= room:
-        return None
-    return np.where(more > 0, room / wanted, 1.0)
-
-
 def attention_factor(
     last_return: np.ndarray, attention: float, reference: float | np.ndarray
 ) -> np.ndarray:
@@ -260,23 +226,6 @@ def attention_factor(
     volatility (> 0). A day's move beyond it draws attention and trading the next day (an
     ARCH-like, one-day memory)."""
     return 1.0 + attention * np.maximum(0.0, np.abs(last_return) / reference - 1.0)
-
-
-def budget_clip(weight: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Clip desired weights (n, assets) to >= 0 and a total of at most `limit` (n,)."""
-    w = np.maximum(weight, 0.0)
-    total = w.sum(axis=1)
-    over = total > limit
-    if over.any():
-        w[over] *= (limit[over] / total[over])[:, None]
-    return w
-
-
-def needs_liquidation(
-    position: np.ndarray, equity: np.ndarray, leverage: np.ndarray, maintenance: float
-) -> np.ndarray:
-    """Leveraged traders whose equity is below maintenance * initial margin (position/leverage)."""
-    return (leverage > 1.0) & (position > 0) & (equity < maintenance * position / leverage)
 
 
 # ---- the compiled passes of `TraderPopulation.decide` ----------------------------------
@@ -296,7 +245,9 @@ def _switching_index(
     misalignment_term: float,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """The switching index a of each trader, shape (n,): predisposition + herding x the
-    herd signal (`herd_signal`) + the misalignment term, clipped to [-50, 50]. The social
+    herd signal + the misalignment term, clipped to [-50, 50]. The herd signal is
+    (F - C) / (F + C) among its trader neighbours (weight `locality`) and over all traders
+    (Lux and Marchesi's mean field). The social
     counts walk the CSR adjacency (`indptr`, `indices`, `data`) as scipy's product does."""
     n = strategy.shape[0]
     gf = 0.0
@@ -345,7 +296,8 @@ def _orders(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Switch strategies (in place in `strategy`), then each trader's order in coins, shape
     (n, assets), before the brokers' credit and the margin check: the change of weight of
-    its strategy, its own noise and its rebalancing, within [0, limit] (`budget_clip`)."""
+    its strategy, its own noise and its rebalancing, its weights within [0, limit] in total
+    (the budget constraint)."""
     f_react, f_noise, c_react, c_noise, own_noise, rebalance = reactions
     n, k = coins.shape
     f_demand = np.empty(k)
