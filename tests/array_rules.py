@@ -1,11 +1,19 @@
 """The engine's rules as they were written in numpy array operations before they were
-compiled (commit 92ad9e6): the oracle that tests/test_compiled_rules.py holds the compiled
-rules to, bit for bit. Functions taking `self` are the populations' methods of then."""
+compiled (the savers' and traders' of commit 92ad9e6, the institutions' of 78a7f5c): the
+oracle that tests/test_compiled_rules.py holds the compiled rules to, bit for bit. Functions
+taking `self` are the populations' methods of then."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from crypto401k.model.agents.institution import (
+    FUND,
+    LAYOFF_RATE,
+    LENDER,
+    MARKET_MAKER,
+    margin_factor,
+)
 from crypto401k.model.agents.saver import DAYS_PER_YEAR, panic_hazard
 from crypto401k.model.agents.trader import (
     CHARTIST,
@@ -339,3 +347,205 @@ def rebalance_target(value: np.ndarray, eligible: np.ndarray, weight: np.ndarray
     The sleeve is crypto value + eligible other assets; it keeps `weight` of it in crypto.
     """
     return weight * (value + eligible)
+
+
+# ---- the institutions ----
+
+
+def institution_claims(self) -> np.ndarray:
+    """What others owe each institution, USD (n,)."""
+    return self.loans[:, : self.n].sum(axis=0)
+
+
+def institution_liabilities(self) -> np.ndarray:
+    return self.loans.sum(axis=1)
+
+
+def institution_equity(self, price: np.ndarray) -> np.ndarray:
+    return self.coins @ price + self.cash + institution_claims(self) - institution_liabilities(self)
+
+
+def institution_mm_capacity(self, price: np.ndarray, coins_cap: float) -> np.ndarray:
+    """Quoting capital of each market maker relative to all market makers' targets, (n,):
+    1 in total when every market maker holds its target; less after losses or while
+    entrants grow. Depth is measured in coins, so capital is compared with the market's
+    size, not with day 0's dollars; a market maker quotes with at most its target."""
+    target = self.mm_target(coins_cap)
+    total = float(target.sum())
+    if total <= 0:
+        return np.zeros(self.n)
+    quoting = (self.kind == MARKET_MAKER) & self.alive
+    e = np.maximum(institution_equity(self, price), 0.0)
+    return np.where(quoting, np.minimum(e, target) / total, 0.0)
+
+
+def institution_pay_out(self, price: np.ndarray, coins_cap: float) -> float:
+    """Market makers pay equity above their capital target to their owners, from the
+    cash above their cash buffer ((1 - `mm_inventory_weight`) of the target; inventory
+    is not sold for it). Without this their capital would grow without bound from the
+    spread they earn, and depth with it, so that volatility would decay over a run.
+    Updates each market maker's equity peak (its loss limit's reference). Returns the
+    USD paid (to the outside)."""
+    mms = self.alive & (self.kind == MARKET_MAKER)
+    if not mms.any():
+        return 0.0
+    target = self.mm_target(coins_cap)
+    excess = institution_equity(self, price) - target
+    spare = self.cash - (1.0 - self.cfg.mm_inventory_weight) * target
+    pay = np.where(mms, np.clip(np.minimum(excess, spare), 0.0, None), 0.0)
+    self.cash -= pay
+    self.equity_peak = np.where(
+        mms, np.maximum(self.equity_peak, institution_equity(self, price)), self.equity_peak
+    )
+    paid = float(pay.sum())
+    self.paid_out += paid
+    return paid
+
+
+def institution_decide(
+    self, price: np.ndarray, effects: PolicyEffects, vol: np.ndarray
+) -> np.ndarray:
+    """Orders in coins, shape (n, assets): funds' leverage targeting, lenders' sales.
+
+    `vol` is each asset's realized daily volatility, shape (assets,): above its calm
+    level lenders allow less borrowing (procyclical margins).
+    """
+    orders = np.zeros_like(self.coins)
+    funds = self.alive & (self.kind == FUND)
+    if funds.any():
+        value = self.coins[funds] @ price
+        equity = institution_equity(self, price)[funds]
+        b = self.cfg.margin_vol_exponent
+        allowed = margin_factor(vol, self.calm_vol, self.cap_share, b)
+        target = 1.0 + allowed * (self.leverage_target[funds] - 1.0)
+        limit = 1.0 + allowed * (self.leverage_max[funds] - 1.0)
+        target = np.minimum(target, effects.leverage_cap)
+        limit = np.minimum(limit, effects.leverage_cap)
+        delta = leverage_order(value, equity, target, limit, self.speed[funds])
+        sell = np.divide(np.minimum(delta, 0.0), value, out=np.zeros_like(delta), where=value > 0)
+        buy = np.minimum(
+            np.maximum(delta, 0.0), institution_buying_power(self, np.flatnonzero(funds))
+        )
+        orders[funds] = (
+            sell[:, None] * self.coins[funds]
+            + buy[:, None] * self.cap_share[None, :] / price[None, :]
+        )
+    lenders = self.alive & (self.kind == LENDER)
+    orders[lenders] -= self.coins[lenders] / self.cfg.lender_liquidation_days
+    return np.maximum(orders, -self.coins)
+
+
+def institution_buying_power(self, idx: np.ndarray) -> np.ndarray:
+    """USD institutions `idx` can spend today: their own cash plus what their lenders can
+    still lend, a lender shared by several borrowers split in proportion to their lines,
+    shape (len(idx),)."""
+    n = self.n
+    own = np.maximum(self.cash[idx], 0.0)
+    lines = self.credit[idx, :n] * self.lendable()[None, :]  # each borrower's reach
+    demand = self.credit[:, :n].sum(axis=0)  # borrowers' claims on each lender's cash
+    share = np.divide(
+        self.credit[idx, :n], demand[None, :], out=np.zeros_like(lines), where=demand > 0
+    )
+    return own + np.minimum(lines, share * self.lendable()[None, :]).sum(axis=1)
+
+
+def institution_draw_credit(self) -> float:
+    """Cover negative cash with loans: first from the borrower's lenders, up to the cash
+    they have (in proportion to the borrower's credit lines), the rest from the outside
+    (a residual for funds, whose orders were cut to their buying power; the credit line of
+    market makers). Returns USD lent by the outside."""
+    n = self.n
+    neg = np.flatnonzero(self.cash < 0)
+    if len(neg) == 0:
+        return 0.0
+    need = -self.cash[neg]
+    free = self.lendable()
+    reach = self.credit[neg, :n] * (free > 0)[None, :]
+    sums = reach.sum(axis=1, keepdims=True)
+    want = need[:, None] * np.divide(reach, sums, out=np.zeros_like(reach), where=sums > 0)
+    asked = want.sum(axis=0)
+    fill = np.divide(free, asked, out=np.ones(n), where=asked > free)
+    draws = want * fill[None, :]
+    rest = need - draws.sum(axis=1)
+    self.loans[neg, :n] += draws
+    self.loans[neg, n] += rest
+    self.cash -= draws.sum(axis=0)
+    self.cash[neg] = 0.0
+    return float(rest.sum())
+
+
+def institution_repay(self) -> float:
+    """Institutions with spare cash pay down their loans pro rata; returns USD paid to the
+    outside."""
+    n = self.n
+    liab = institution_liabilities(self)
+    pay = np.where(self.alive & (self.kind != LENDER), np.minimum(self.cash, liab), 0.0)
+    pay = np.maximum(pay, 0.0)
+    if not (pay > 0).any():
+        return 0.0
+    share = np.divide(
+        self.loans, liab[:, None], out=np.zeros_like(self.loans), where=liab[:, None] > 0
+    )
+    paid = pay[:, None] * share
+    self.loans -= paid
+    np.maximum(self.loans, 0.0, out=self.loans)
+    self.cash -= pay
+    self.cash += paid[:, :n].sum(axis=0)
+    return float(paid[:, n].sum())
+
+
+def institution_resolve_defaults(self, price: np.ndarray) -> tuple[np.ndarray, float, list[int]]:
+    """Default every institution with negative equity, cascading through creditors.
+
+    Returns (coins, cash) passed to the outside market and the indices that failed.
+    """
+    out_coins = np.zeros(self.coins.shape[1])
+    out_cash = 0.0
+    failed: list[int] = []
+    for _ in range(self.n):
+        equity = institution_equity(self, price)
+        scale = self.coins @ price + np.abs(self.cash) + institution_liabilities(self) + 1.0
+        broke = np.flatnonzero(self.alive & (equity < -1e-9 * scale))
+        if len(broke) == 0:
+            break
+        for i in broke:
+            c, m = self.fail(int(i), price)
+            out_coins += c
+            out_cash += m
+            failed.append(int(i))
+    return out_coins, out_cash, failed
+
+
+def institution_layoff(
+    self, price: np.ndarray, outside_coins: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Market makers pass excess inventory to (or refill it from) the outside market at
+    the day's price, without price impact. Returns (coins, cash) the outside receives."""
+    mms = self.alive & (self.kind == MARKET_MAKER)
+    delta = np.where(mms[:, None], LAYOFF_RATE * (self.coins - self.mm_target_coins), 0.0)
+    refill = np.maximum(-delta, 0.0).sum(axis=0)
+    room = np.maximum(outside_coins, 0.0) * 0.5
+    shrink = np.where(refill > room, room / np.where(refill > 0, refill, 1.0), 1.0)
+    delta = np.where(delta < 0, delta * shrink[None, :], delta)
+    self.coins -= delta
+    self.cash += delta @ price
+    return delta.sum(axis=0), -float((delta @ price).sum())
+
+
+def leverage_order(
+    value: np.ndarray,
+    equity: np.ndarray,
+    target: np.ndarray,
+    limit: np.ndarray,
+    speed: float | np.ndarray,
+) -> np.ndarray:
+    """Change of position value (USD) a leverage-targeting fund wants, shape (n,).
+
+    Within its limit a fund closes `speed` (one or one per fund) of the gap to
+    target * equity; above the limit
+    (a margin call) it closes all of it; with no positive equity it sells everything.
+    """
+    gap = target * equity - value
+    lev = np.divide(value, equity, out=np.full_like(value, np.inf), where=equity > 0)
+    delta = np.where(lev > limit, gap, speed * gap)
+    return np.where(equity > 0, delta, -value)

@@ -1,18 +1,33 @@
 """The compiled rules (numba) against the numpy array rules they replaced
 (tests/array_rules.py): a model run with the old rules patched in and one with the compiled
-rules must give the same records and the same final state, bit for bit. Four assets, so that
+rules must give the same records and the same final state, bit for bit (savers, traders,
+institutions). Four assets, so that
 the products over assets and the sums over rows of several columns are compared too."""
 
 import numpy as np
 import pytest
 from crypto401k.model import model as model_module
 from crypto401k.model import scenarios
+from crypto401k.model.agents.institution import InstitutionPopulation
 from crypto401k.model.agents.saver import SaverPopulation
 from crypto401k.model.agents.trader import TraderPopulation
 from crypto401k.model.model import Crypto401kModel
 
 from tests import array_rules
 
+INSTITUTION_METHODS = (
+    "claims",
+    "liabilities",
+    "equity",
+    "mm_capacity",
+    "pay_out",
+    "decide",
+    "buying_power",
+    "draw_credit",
+    "repay",
+    "resolve_defaults",
+    "layoff",
+)
 CASES = {
     # a crash with leveraged traders, panic and a hair-trigger regulator (its warning, caps and
     # forced unwind), plans opening over the run and the reallocation channel
@@ -27,6 +42,10 @@ CASES = {
         "regulator.threshold": 0.1,
         "regulator.lag_days": 5,
         "regulator.leverage_cap": 1.5,
+        # an institution defaults (its creditors take the loss, some may follow) and is
+        # replaced: the credit draws, repayments and the default cascade are compared too
+        "shock.default_institution": 0,
+        "institutions.reentry_days": 30,
     },
     # the plans run into the concentration cap; brokers' credit binds
     "capped": {
@@ -57,6 +76,8 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(SaverPopulation, "fill", staticmethod(array_rules.fill))
         patch.setattr(model_module, "supply_scale", array_rules.supply_scale)
         patch.setattr(model_module, "neighbour_share", array_rules.neighbour_share)
+        for name in INSTITUTION_METHODS:
+            patch.setattr(InstitutionPopulation, name, getattr(array_rules, f"institution_{name}"))
         array = _run(CASES[case], seed=4)
     a = compiled.datacollector.get_model_vars_dataframe()
     b = array.datacollector.get_model_vars_dataframe()
@@ -71,7 +92,9 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
     assert list(a.columns) == list(b.columns)
     for column in a.columns:
         assert np.array_equal(a[column].to_numpy(), b[column].to_numpy(), equal_nan=True), column
-    for pop in ("savers", "traders"):
+    if case == "crash":
+        assert a.defaults.iloc[-1] > 0 and compiled.institutions.entries > 0
+    for pop in ("savers", "traders", "institutions"):
         for name, value in vars(getattr(compiled, pop)).items():
             if isinstance(value, np.ndarray) and value.dtype != object:
                 other = getattr(getattr(array, pop), name)

@@ -32,9 +32,11 @@ day 0, with freshly drawn traits.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
+from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise, column_sums
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import calm_daily_vol
 from crypto401k.model.policy import PolicyEffects
@@ -158,13 +160,15 @@ class InstitutionPopulation:
     # ---- derived state ---------------------------------------------------------------
     def claims(self) -> np.ndarray:
         """What others owe each institution, USD (n,)."""
-        return self.loans[:, : self.n].sum(axis=0)
+        return _claims(self.loans)
 
     def liabilities(self) -> np.ndarray:
-        return self.loans.sum(axis=1)
+        """What each institution owes, USD (n,)."""
+        return _liabilities(self.loans)
 
     def equity(self, price: np.ndarray) -> np.ndarray:
-        return self.coins @ price + self.cash + self.claims() - self.liabilities()
+        """Coins at `price` + cash + claims - liabilities, USD (n,)."""
+        return _equity(self.coins @ price, self.cash, self.loans)
 
     def leverage(self, price: np.ndarray) -> np.ndarray:
         """Position / equity; inf for institutions with no positive equity."""
@@ -184,13 +188,7 @@ class InstitutionPopulation:
         1 in total when every market maker holds its target; less after losses or while
         entrants grow. Depth is measured in coins, so capital is compared with the market's
         size, not with day 0's dollars; a market maker quotes with at most its target."""
-        target = self.mm_target(coins_cap)
-        total = float(target.sum())
-        if total <= 0:
-            return np.zeros(self.n)
-        quoting = (self.kind == MARKET_MAKER) & self.alive
-        e = np.maximum(self.equity(price), 0.0)
-        return np.where(quoting, np.minimum(e, target) / total, 0.0)
+        return _mm_capacity(self.equity(price), self.mm_target(coins_cap), self.kind, self.alive)
 
     def pay_out(self, price: np.ndarray, coins_cap: float) -> float:
         """Market makers pay equity above their capital target to their owners, from the
@@ -199,18 +197,16 @@ class InstitutionPopulation:
         spread they earn, and depth with it, so that volatility would decay over a run.
         Updates each market maker's equity peak (its loss limit's reference). Returns the
         USD paid (to the outside)."""
-        mms = self.alive & (self.kind == MARKET_MAKER)
-        if not mms.any():
-            return 0.0
-        target = self.mm_target(coins_cap)
-        excess = self.equity(price) - target
-        spare = self.cash - (1.0 - self.cfg.mm_inventory_weight) * target
-        pay = np.where(mms, np.clip(np.minimum(excess, spare), 0.0, None), 0.0)
-        self.cash -= pay
-        self.equity_peak = np.where(
-            mms, np.maximum(self.equity_peak, self.equity(price)), self.equity_peak
+        paid = _pay_out(
+            self.coins @ price,
+            self.cash,
+            self.loans,
+            self.mm_target(coins_cap),
+            1.0 - self.cfg.mm_inventory_weight,
+            self.kind,
+            self.alive,
+            self.equity_peak,
         )
-        paid = float(pay.sum())
         self.paid_out += paid
         return paid
 
@@ -221,29 +217,32 @@ class InstitutionPopulation:
         `vol` is each asset's realized daily volatility, shape (assets,): above its calm
         level lenders allow less borrowing (procyclical margins).
         """
-        orders = np.zeros_like(self.coins)
-        funds = self.alive & (self.kind == FUND)
-        if funds.any():
+        funds = np.flatnonzero(self.alive & (self.kind == FUND))
+        if len(funds):  # the funds' positions (a product over these rows only, as before)
             value = self.coins[funds] @ price
-            equity = self.equity(price)[funds]
+            equity = self.equity(price)
             b = self.cfg.margin_vol_exponent
             allowed = margin_factor(vol, self.calm_vol, self.cap_share, b)
-            target = 1.0 + allowed * (self.leverage_target[funds] - 1.0)
-            limit = 1.0 + allowed * (self.leverage_max[funds] - 1.0)
-            target = np.minimum(target, effects.leverage_cap)
-            limit = np.minimum(limit, effects.leverage_cap)
-            delta = leverage_order(value, equity, target, limit, self.speed[funds])
-            sell = np.divide(
-                np.minimum(delta, 0.0), value, out=np.zeros_like(delta), where=value > 0
-            )
-            buy = np.minimum(np.maximum(delta, 0.0), self.buying_power(np.flatnonzero(funds)))
-            orders[funds] = (
-                sell[:, None] * self.coins[funds]
-                + buy[:, None] * self.cap_share[None, :] / price[None, :]
-            )
-        lenders = self.alive & (self.kind == LENDER)
-        orders[lenders] -= self.coins[lenders] / self.cfg.lender_liquidation_days
-        return np.maximum(orders, -self.coins)
+        else:
+            value, equity, allowed = np.zeros(0), np.zeros(self.n), 1.0
+        return _institution_orders(
+            funds,
+            value,
+            equity,
+            allowed,
+            effects.leverage_cap,
+            self.leverage_target,
+            self.leverage_max,
+            self.speed,
+            self.coins,
+            self.cash,
+            self.credit,
+            self.kind,
+            self.alive,
+            self.cap_share,
+            price,
+            float(self.cfg.lender_liquidation_days),
+        )
 
     def settle(self, orders: np.ndarray, price: np.ndarray) -> None:
         self.coins += orders
@@ -259,57 +258,19 @@ class InstitutionPopulation:
         """USD institutions `idx` can spend today: their own cash plus what their lenders can
         still lend, a lender shared by several borrowers split in proportion to their lines,
         shape (len(idx),)."""
-        n = self.n
-        own = np.maximum(self.cash[idx], 0.0)
-        lines = self.credit[idx, :n] * self.lendable()[None, :]  # each borrower's reach
-        demand = self.credit[:, :n].sum(axis=0)  # borrowers' claims on each lender's cash
-        share = np.divide(
-            self.credit[idx, :n], demand[None, :], out=np.zeros_like(lines), where=demand > 0
-        )
-        return own + np.minimum(lines, share * self.lendable()[None, :]).sum(axis=1)
+        return _buying_power(np.asarray(idx), self.cash, self.credit, self.kind, self.alive)
 
     def draw_credit(self) -> float:
         """Cover negative cash with loans: first from the borrower's lenders, up to the cash
         they have (in proportion to the borrower's credit lines), the rest from the outside
         (a residual for funds, whose orders were cut to their buying power; the credit line of
         market makers). Returns USD lent by the outside."""
-        n = self.n
-        neg = np.flatnonzero(self.cash < 0)
-        if len(neg) == 0:
-            return 0.0
-        need = -self.cash[neg]
-        free = self.lendable()
-        reach = self.credit[neg, :n] * (free > 0)[None, :]
-        sums = reach.sum(axis=1, keepdims=True)
-        want = need[:, None] * np.divide(reach, sums, out=np.zeros_like(reach), where=sums > 0)
-        asked = want.sum(axis=0)
-        fill = np.divide(free, asked, out=np.ones(n), where=asked > free)
-        draws = want * fill[None, :]
-        rest = need - draws.sum(axis=1)
-        self.loans[neg, :n] += draws
-        self.loans[neg, n] += rest
-        self.cash -= draws.sum(axis=0)
-        self.cash[neg] = 0.0
-        return float(rest.sum())
+        return _draw_credit(self.cash, self.loans, self.credit, self.kind, self.alive)
 
     def repay(self) -> float:
         """Institutions with spare cash pay down their loans pro rata; returns USD paid to the
         outside."""
-        n = self.n
-        liab = self.liabilities()
-        pay = np.where(self.alive & (self.kind != LENDER), np.minimum(self.cash, liab), 0.0)
-        pay = np.maximum(pay, 0.0)
-        if not (pay > 0).any():
-            return 0.0
-        share = np.divide(
-            self.loans, liab[:, None], out=np.zeros_like(self.loans), where=liab[:, None] > 0
-        )
-        paid = pay[:, None] * share
-        self.loans -= paid
-        np.maximum(self.loans, 0.0, out=self.loans)
-        self.cash -= pay
-        self.cash += paid[:, :n].sum(axis=0)
-        return float(paid[:, n].sum())
+        return _repay(self.cash, self.loans, self.kind, self.alive)
 
     def fail(self, i: int, price: np.ndarray) -> tuple[np.ndarray, float]:
         """Default of institution i. Its coins, cash and claims go to its creditors pro rata
@@ -348,9 +309,7 @@ class InstitutionPopulation:
         out_cash = 0.0
         failed: list[int] = []
         for _ in range(self.n):
-            equity = self.equity(price)
-            scale = self.coins @ price + np.abs(self.cash) + self.liabilities() + 1.0
-            broke = np.flatnonzero(self.alive & (equity < -1e-9 * scale))
+            broke = _broke(self.coins @ price, self.cash, self.loans, self.alive)
             if len(broke) == 0:
                 break
             for i in broke:
@@ -439,15 +398,10 @@ class InstitutionPopulation:
     def layoff(self, price: np.ndarray, outside_coins: np.ndarray) -> tuple[np.ndarray, float]:
         """Market makers pass excess inventory to (or refill it from) the outside market at
         the day's price, without price impact. Returns (coins, cash) the outside receives."""
-        mms = self.alive & (self.kind == MARKET_MAKER)
-        delta = np.where(mms[:, None], LAYOFF_RATE * (self.coins - self.mm_target_coins), 0.0)
-        refill = np.maximum(-delta, 0.0).sum(axis=0)
-        room = np.maximum(outside_coins, 0.0) * 0.5
-        shrink = np.where(refill > room, room / np.where(refill > 0, refill, 1.0), 1.0)
-        delta = np.where(delta < 0, delta * shrink[None, :], delta)
-        self.coins -= delta
-        self.cash += delta @ price
-        return delta.sum(axis=0), -float((delta @ price).sum())
+        delta = _layoff(self.coins, self.mm_target_coins, self.kind, self.alive, outside_coins)
+        usd = delta @ price
+        self.cash += usd
+        return column_sums(delta), -float(usd.sum())
 
 
 def leverage_order(
@@ -511,3 +465,291 @@ class Institution(RowAgent):
     def wealth(self) -> float:
         """Equity, USD."""
         return self.equity
+
+
+# ---- compiled passes ---------------------------------------------------------------------
+# Each repeats the numpy code it replaced operation for operation, sums included (a row of
+# `loans` is summed pairwise, a column row after row, as numpy does), so the results are the
+# same to the last bit. The products with prices (`coins @ price`) stay numpy's (BLAS).
+
+
+@numba.njit(cache=True, nogil=True)
+def _claims(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    n = loans.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        for j in range(n):
+            out[j] += loans[i, j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _liabilities(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    n = loans.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = 0.0 + _pairwise(loans[i], VALUE)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _equity(
+    value: np.ndarray, cash: np.ndarray, loans: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    claims = _claims(loans)
+    liabilities = _liabilities(loans)
+    out = np.empty(value.shape[0])
+    for i in range(value.shape[0]):
+        out[i] = ((value[i] + cash[i]) + claims[i]) - liabilities[i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _mm_capacity(
+    equity: np.ndarray, target: np.ndarray, kind: np.ndarray, alive: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    n = equity.shape[0]
+    out = np.zeros(n)
+    total = 0.0 + _pairwise(target, VALUE)
+    if total <= 0:
+        return out
+    for i in range(n):
+        if kind[i] == MARKET_MAKER and alive[i]:
+            out[i] = _minimum(_maximum(equity[i], 0.0), target[i]) / total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pay_out(
+    value: np.ndarray,
+    cash: np.ndarray,
+    loans: np.ndarray,
+    target: np.ndarray,
+    buffer_share: float,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    equity_peak: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    n = cash.shape[0]
+    any_mm = False
+    for i in range(n):
+        any_mm = any_mm or (alive[i] and kind[i] == MARKET_MAKER)
+    if not any_mm:
+        return 0.0
+    equity = _equity(value, cash, loans)
+    pay = np.zeros(n)
+    for i in range(n):
+        if alive[i] and kind[i] == MARKET_MAKER:
+            excess = equity[i] - target[i]
+            spare = cash[i] - buffer_share * target[i]
+            pay[i] = _maximum(_minimum(excess, spare), 0.0)
+        cash[i] = cash[i] - pay[i]
+    equity = _equity(value, cash, loans)
+    for i in range(n):
+        if alive[i] and kind[i] == MARKET_MAKER:
+            equity_peak[i] = _maximum(equity_peak[i], equity[i])
+    return 0.0 + _pairwise(pay, VALUE)
+
+
+@numba.njit(cache=True, nogil=True)
+def _lendable(
+    cash: np.ndarray, kind: np.ndarray, alive: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    n = cash.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        if alive[i] and kind[i] == LENDER:
+            out[i] = _maximum(cash[i], 0.0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _buying_power(
+    idx: np.ndarray, cash: np.ndarray, credit: np.ndarray, kind: np.ndarray, alive: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    n = cash.shape[0]
+    free = _lendable(cash, kind, alive)
+    demand = np.zeros(n)  # borrowers' claims on each lender's cash
+    for i in range(n):
+        for j in range(n):
+            demand[j] += credit[i, j]
+    out = np.empty(len(idx))
+    row = np.empty(n)
+    for a in range(len(idx)):
+        i = idx[a]
+        for j in range(n):
+            line = credit[i, j] * free[j]  # the borrower's reach
+            share = credit[i, j] / demand[j] if demand[j] > 0 else 0.0
+            row[j] = _minimum(line, share * free[j])
+        out[a] = _maximum(cash[i], 0.0) + (0.0 + _pairwise(row, VALUE))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _institution_orders(
+    funds: np.ndarray,
+    value: np.ndarray,
+    equity: np.ndarray,
+    allowed: float,
+    leverage_cap: float,
+    leverage_target: np.ndarray,
+    leverage_max: np.ndarray,
+    speed: np.ndarray,
+    coins: np.ndarray,
+    cash: np.ndarray,
+    credit: np.ndarray,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    cap_share: np.ndarray,
+    price: np.ndarray,
+    liquidation_days: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`InstitutionPopulation.decide` for live funds `funds` (their positions `value`, USD)
+    and lenders; `equity` (n,) USD. Orders in coins, shape (n, assets)."""
+    n, k = coins.shape
+    orders = np.zeros((n, k))
+    power = _buying_power(funds, cash, credit, kind, alive)
+    for a in range(len(funds)):
+        i = funds[a]
+        e = equity[i]
+        target = _minimum(1.0 + allowed * (leverage_target[i] - 1.0), leverage_cap)
+        limit = _minimum(1.0 + allowed * (leverage_max[i] - 1.0), leverage_cap)
+        # leverage_order: the change of position value a fund wants, USD
+        gap = target * e - value[a]
+        lev = value[a] / e if e > 0 else np.inf
+        delta = gap if lev > limit else speed[i] * gap
+        if not e > 0:
+            delta = -value[a]
+        sell = _minimum(delta, 0.0) / value[a] if value[a] > 0 else 0.0
+        buy = _minimum(_maximum(delta, 0.0), power[a])
+        for j in range(k):
+            orders[i, j] = sell * coins[i, j] + (buy * cap_share[j]) / price[j]
+    for i in range(n):
+        if alive[i] and kind[i] == LENDER:
+            for j in range(k):
+                orders[i, j] = orders[i, j] - coins[i, j] / liquidation_days
+        for j in range(k):
+            orders[i, j] = _maximum(orders[i, j], -coins[i, j])
+    return orders
+
+
+@numba.njit(cache=True, nogil=True)
+def _draw_credit(
+    cash: np.ndarray, loans: np.ndarray, credit: np.ndarray, kind: np.ndarray, alive: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """`InstitutionPopulation.draw_credit` in place; the USD lent by the outside."""
+    n = cash.shape[0]
+    neg = np.flatnonzero(cash < 0)
+    m = len(neg)
+    if m == 0:
+        return 0.0
+    free = _lendable(cash, kind, alive)
+    want = np.empty((m, n))
+    reach = np.empty(n)
+    for a in range(m):
+        i = neg[a]
+        for j in range(n):
+            reach[j] = credit[i, j] * (1.0 if free[j] > 0 else 0.0)
+        total = 0.0 + _pairwise(reach, VALUE)
+        for j in range(n):
+            want[a, j] = -cash[i] * (reach[j] / total if total > 0 else 0.0)
+    asked = np.zeros(n)
+    for a in range(m):
+        for j in range(n):
+            asked[j] += want[a, j]
+    rest = np.empty(m)
+    drawn = np.zeros(n)
+    row = np.empty(n)
+    for a in range(m):
+        i = neg[a]
+        for j in range(n):
+            fill = free[j] / asked[j] if asked[j] > free[j] else 1.0
+            row[j] = want[a, j] * fill
+            drawn[j] += row[j]
+        rest[a] = -cash[i] - (0.0 + _pairwise(row, VALUE))
+        for j in range(n):
+            loans[i, j] = loans[i, j] + row[j]
+        loans[i, n] = loans[i, n] + rest[a]
+    for j in range(n):
+        cash[j] = cash[j] - drawn[j]
+    for a in range(m):
+        cash[neg[a]] = 0.0
+    return 0.0 + _pairwise(rest, VALUE)
+
+
+@numba.njit(cache=True, nogil=True)
+def _repay(
+    cash: np.ndarray, loans: np.ndarray, kind: np.ndarray, alive: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """`InstitutionPopulation.repay` in place; the USD paid to the outside."""
+    n = cash.shape[0]
+    liab = _liabilities(loans)
+    pay = np.zeros(n)
+    paying = False
+    for i in range(n):
+        if alive[i] and kind[i] != LENDER:
+            pay[i] = _minimum(cash[i], liab[i])
+        pay[i] = _maximum(pay[i], 0.0)
+        paying = paying or pay[i] > 0
+    if not paying:
+        return 0.0
+    received = np.zeros(n)
+    outside = np.empty(n)
+    for i in range(n):
+        for j in range(n + 1):
+            paid = pay[i] * (loans[i, j] / liab[i] if liab[i] > 0 else 0.0)
+            loans[i, j] = _maximum(loans[i, j] - paid, 0.0)
+            if j < n:
+                received[j] += paid
+            else:
+                outside[i] = paid
+    for i in range(n):
+        cash[i] = cash[i] - pay[i]
+    for i in range(n):
+        cash[i] = cash[i] + received[i]
+    return 0.0 + _pairwise(outside, VALUE)
+
+
+@numba.njit(cache=True, nogil=True)
+def _broke(
+    value: np.ndarray, cash: np.ndarray, loans: np.ndarray, alive: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Live institutions whose equity is negative beyond rounding (1e-9 of their book)."""
+    equity = _equity(value, cash, loans)
+    liab = _liabilities(loans)
+    out = np.empty(value.shape[0], np.int64)
+    m = 0
+    for i in range(value.shape[0]):
+        scale = ((value[i] + np.abs(cash[i])) + liab[i]) + 1.0
+        if alive[i] and equity[i] < -1e-9 * scale:
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _layoff(
+    coins: np.ndarray,
+    target_coins: np.ndarray,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    outside_coins: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Coins each market maker passes to the outside (in place in `coins`), (n, assets)."""
+    n, k = coins.shape
+    delta = np.zeros((n, k))
+    refill = np.zeros(k)
+    for i in range(n):
+        if alive[i] and kind[i] == MARKET_MAKER:
+            for j in range(k):
+                delta[i, j] = LAYOFF_RATE * (coins[i, j] - target_coins[i, j])
+        for j in range(k):
+            refill[j] += _maximum(-delta[i, j], 0.0)
+    for j in range(k):
+        room = _maximum(outside_coins[j], 0.0) * 0.5
+        shrink = room / (refill[j] if refill[j] > 0 else 1.0) if refill[j] > room else 1.0
+        for i in range(n):
+            if delta[i, j] < 0:
+                delta[i, j] = delta[i, j] * shrink
+            coins[i, j] = coins[i, j] - delta[i, j]
+    return delta
