@@ -134,6 +134,9 @@ class FiscalLedger:
         return (day + 1) / 365.0
 
     def _add(self, key: str, t: np.ndarray | float, amount: np.ndarray | float) -> None:
+        if np.ndim(t) == 0 and np.ndim(amount) == 0:  # one flow (most days: no broadcast)
+            self.flows[key].append((np.array([float(t)]), np.array([float(amount)])))
+            return
         t = np.atleast_1d(np.asarray(t, dtype=float))
         amount = np.broadcast_to(np.asarray(amount, dtype=float), t.shape).copy()
         self.flows[key].append((t, amount))

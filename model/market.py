@@ -118,17 +118,63 @@ class Market:
         self.vol = self.calm_vol.copy()  # daily realized vol (calm until returns come in)
 
     # ---- state ---------------------------------------------------------------------
+    # The log price's two parts and the log fundamental are set only through these
+    # properties (or in `set_peg`, which clears the caches itself); the prices derived from
+    # them are computed once per change, read-only, as a day reads them a dozen times.
+    @property
+    def log_base(self) -> np.ndarray:
+        return self._log_base
+
+    @log_base.setter
+    def log_base(self, value: np.ndarray) -> None:
+        self._log_base = value
+        self._prices = None
+
+    @property
+    def transient(self) -> np.ndarray:
+        return self._transient
+
+    @transient.setter
+    def transient(self, value: np.ndarray) -> None:
+        self._transient = value
+        self._prices = None
+
+    @property
+    def log_fundamental(self) -> np.ndarray:
+        return self._log_fundamental
+
+    @log_fundamental.setter
+    def log_fundamental(self, value: np.ndarray) -> None:
+        self._log_fundamental = value
+        self._fundamental = None
+
+    def _price_pair(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._prices is None:
+            log_price = self._log_base + self._transient
+            price = np.exp(log_price)
+            log_price.flags.writeable = False
+            price.flags.writeable = False
+            self._prices = (log_price, price)
+        return self._prices
+
     @property
     def log_price(self) -> np.ndarray:
-        return self.log_base + self.transient
+        """log(USD/coin), shape (A,): the permanent part plus the decaying impact (read-only)."""
+        return self._price_pair()[0]
 
     @property
     def price(self) -> np.ndarray:
-        return np.exp(self.log_price)
+        """USD/coin, shape (A,) (read-only)."""
+        return self._price_pair()[1]
 
     @property
     def fundamental(self) -> np.ndarray:
-        return np.exp(self.log_fundamental)
+        """Fundamental value, USD/coin, shape (A,) (read-only)."""
+        if self._fundamental is None:
+            fundamental = np.exp(self._log_fundamental)
+            fundamental.flags.writeable = False
+            self._fundamental = fundamental
+        return self._fundamental
 
     # ---- step 1: news --------------------------------------------------------------
     def step_fundamental(self, drop: float | np.ndarray = 0.0) -> None:
@@ -230,9 +276,11 @@ class Market:
         """Set the pegged assets' prices (USD/coin, in asset order): flow does not move them."""
         self.peg_price = np.maximum(np.asarray(price, dtype=float), PRICE_FLOOR)
         log_p = np.log(self.peg_price)
-        self.log_base[self.pegged] = log_p
-        self.transient[self.pegged] = 0.0
-        self.log_fundamental[self.pegged] = log_p
+        self._log_base[self.pegged] = log_p
+        self._transient[self.pegged] = 0.0
+        self._log_fundamental[self.pegged] = log_p
+        self._prices = None
+        self._fundamental = None
 
     def record_return(self, prev_log_price: np.ndarray) -> None:
         """Store today's log return and update the rolling realized volatility."""

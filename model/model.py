@@ -222,7 +222,13 @@ class Crypto401kModel(mesa.Model):
         self.initial_cash = self.total_cash()
         self.initial_coins = self.total_coins()
         self.initial_plan_dollars = float(self.savers.other.sum())
-        self._set_records(np.zeros((3, self.market.n)), halted=False)
+        price = self.market.price
+        self._set_records(
+            list(np.zeros((3, self.market.n))),
+            False,
+            self.savers.crypto_value(price),
+            self.savers.pnl(price),
+        )
         self.asset_names = [a.name for a in cfg.assets]
         self._extra_columns = (
             [f"{name}_{asset}" for name in PER_ASSET_REPORTERS for asset in self.asset_names]
@@ -370,7 +376,8 @@ class Crypto401kModel(mesa.Model):
         inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
-        self._counterparties(sum(column_sums(q) for q in orders), exec_price, mm_share)
+        flows = [column_sums(q) for q in orders]  # net coins of each side, (assets,) each
+        self._counterparties(sum(flows), exec_price, mm_share)
         coins, cash = inst.layoff(exec_price, self.outside_coins)
         self.outside_coins += coins
         self.outside_cash += cash
@@ -399,10 +406,9 @@ class Crypto401kModel(mesa.Model):
             return
         # the regulator's signal for tomorrow: savers' open loss against cost (nets gains)
         value = savers.crypto_value(market.price)
-        self._loss_bps = open_loss_bps(
-            savers.pnl(market.price), float(savers.other.sum() + value.sum())
-        )
-        self._set_records([column_sums(q) for q in orders[:3]], clearing.halted)
+        pnl = savers.pnl(market.price)
+        self._loss_bps = open_loss_bps(pnl, float(savers.other.sum() + value.sum()))
+        self._set_records(flows[:3], clearing.halted, value, pnl)
         if self.board is not None:
             self._update_signals()
 
@@ -644,7 +650,12 @@ class Crypto401kModel(mesa.Model):
             for i, j in zip(debtor.tolist(), creditor.tolist(), strict=True)
         ]
 
-    def _set_records(self, flows: list[np.ndarray], halted: bool) -> None:
+    def _set_records(
+        self, flows: list[np.ndarray], halted: bool, value: np.ndarray, pnl: np.ndarray
+    ) -> None:
+        """The day's model reporters; `flows` are the savers', traders' and institutions'
+        net coins (assets,), `value` and `pnl` the savers' crypto value and profit at the
+        close, USD (savers,)."""
         price = self.market.price
         gap = np.where(
             self.market.pegged, 0.0, np.abs(self.market.log_price - self.market.log_fundamental)
@@ -666,8 +677,8 @@ class Crypto401kModel(mesa.Model):
         self.flow_savers, self.flow_traders, self.flow_institutions = (
             float(f @ price) for f in flows
         )
-        self.saver_crypto_wealth = float(self.savers.crypto_value(price).sum())
-        self.saver_loss = self.savers.total_loss(price)
+        self.saver_crypto_wealth = float(value.sum())
+        self.saver_loss = self.savers.total_loss(price, pnl)
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
         self.panicked_savers = int(self.savers.panicked.sum())
         lev = self.institutions.leverage(price)

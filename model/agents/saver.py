@@ -121,9 +121,11 @@ class SaverPopulation:
         """Profit of each cohort's crypto so far, USD: value + proceeds - cost."""
         return self.crypto_value(price) + self.proceeds - self.cost
 
-    def total_loss(self, price: np.ndarray) -> float:
-        """Savers' cumulative crypto losses, USD (cohorts in the red, plus retired ones)."""
-        return float(np.maximum(0.0, -self.pnl(price)).sum() + self.retired_loss)
+    def total_loss(self, price: np.ndarray, pnl: np.ndarray | None = None) -> float:
+        """Savers' cumulative crypto losses, USD (cohorts in the red, plus retired ones);
+        `pnl` is `self.pnl(price)` when the caller has it already."""
+        pnl = self.pnl(price) if pnl is None else pnl
+        return float(np.maximum(0.0, -pnl).sum() + self.retired_loss)
 
     def buying(self) -> np.ndarray:
         """Cohorts whose plan offers crypto and who opted in, shape (n,), bool."""
