@@ -120,13 +120,39 @@ def _vector_sum(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compil
 
 
 @numba.njit(cache=True, nogil=True)
-def _column_sums(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _column_parts(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover - compiled
+    """`_part` of each column of the 2-D array `a` summed as numpy sums it over the rows,
+    shape (columns,): pairwise when `a` has one column, else row after row from 0.0 (up to
+    four columns at a time, each in its own register)."""
     n, k = a.shape
     out = np.zeros(k)
-    for i in range(n):
-        for j in range(k):
-            out[j] += a[i, j]
+    if k == 1:
+        out[0] = 0.0 + _pairwise(a[:, 0], mode)
+        return out
+    for j in range(0, k, 4):
+        m = min(4, k - j)
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(n):
+            s0 += _part(a[i, j], mode)
+            if m > 1:
+                s1 += _part(a[i, j + 1], mode)
+            if m > 2:
+                s2 += _part(a[i, j + 2], mode)
+            if m > 3:
+                s3 += _part(a[i, j + 3], mode)
+        out[j] = s0
+        if m > 1:
+            out[j + 1] = s1
+        if m > 2:
+            out[j + 2] = s2
+        if m > 3:
+            out[j + 3] = s3
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_sums(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    return _column_parts(a, VALUE)
 
 
 def _compiled(a: np.ndarray) -> bool:
@@ -147,14 +173,7 @@ def column_sums(a: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    n, k = a.shape
-    buys = np.zeros(k)
-    sells = np.zeros(k)
-    for i in range(n):
-        for j in range(k):
-            buys[j] += _part(a[i, j], POSITIVE)
-            sells[j] += _part(a[i, j], NEGATIVE)
-    return buys, sells
+    return _column_parts(a, POSITIVE), _column_parts(a, NEGATIVE)
 
 
 def buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,33 +188,20 @@ def buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _column_total(a: np.ndarray, j: int, mode: int) -> float:  # pragma: no cover - compiled
-    """`_part` of column `j` of the 2-D array `a` summed as numpy sums it over the rows:
-    pairwise when `a` has one column, else one row after another from 0.0."""
-    n, k = a.shape
-    if k == 1:
-        return 0.0 + _pairwise(a[:, 0], mode)
-    total = 0.0
-    for i in range(n):
-        total += _part(a[i, j], mode)
-    return total
-
-
-@numba.njit(cache=True, nogil=True)
 def _supply_scale(
     orders: tuple[np.ndarray, ...], outside_coins: np.ndarray, margin: float
 ) -> np.ndarray:  # pragma: no cover - compiled
     k = outside_coins.shape[0]
+    buys = np.zeros(k)
+    sells = np.zeros(k)
+    for q in orders:  # each book's sums, then added book after book, as numpy's sum() did
+        buys += _column_parts(q, POSITIVE)
+        sells += _column_parts(q, NEGATIVE)
     scale = np.ones(k)
     for j in range(k):
-        buys = 0.0
-        sells = 0.0
-        for q in orders:
-            buys += _column_total(q, j, POSITIVE)
-            sells += _column_total(q, j, NEGATIVE)
-        room = margin * _maximum(outside_coins[j], 0.0) + sells
-        if buys > room:
-            scale[j] = room / buys
+        room = margin * _maximum(outside_coins[j], 0.0) + sells[j]
+        if buys[j] > room:
+            scale[j] = room / buys[j]
     return scale
 
 

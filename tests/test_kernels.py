@@ -9,6 +9,7 @@ from crypto401k.model.kernels import (
     SMALL_ROWS,
     VALUE,
     _buy_sell_sums,
+    _column_parts,
     _column_sums,
     _vector_sum,
     buy_sell_sums,
@@ -35,7 +36,7 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 @given(
     arrays(
         np.float64,
-        st.tuples(st.integers(0, 300), st.integers(1, 6)),
+        st.tuples(st.integers(0, 300), st.integers(1, 9)),
         elements=VALUES,
     )
 )
@@ -47,6 +48,10 @@ def test_the_kernels_sum_columns_as_numpy_does(a: np.ndarray):
         buys, sells = _buy_sell_sums(a)
         assert same_bits(buys, np.maximum(a, 0.0).sum(axis=0))
         assert same_bits(sells, np.maximum(-a, 0.0).sum(axis=0))
+    # every column count (one: pairwise), in blocks of four columns and a remainder
+    assert same_bits(_column_parts(a, VALUE), a.sum(axis=0))
+    assert same_bits(_column_parts(a, POSITIVE), np.maximum(a, 0.0).sum(axis=0))
+    assert same_bits(_column_parts(a, NEGATIVE), np.maximum(-a, 0.0).sum(axis=0))
     for v in (a[:, 0], np.ascontiguousarray(a).reshape(-1)):  # numpy's pairwise sum
         assert same_bits(_vector_sum(v, VALUE), v.sum())
         assert same_bits(_vector_sum(v, POSITIVE), np.maximum(v, 0.0).sum())

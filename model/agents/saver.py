@@ -45,7 +45,7 @@ from crypto401k.model.config import Config, SaverConfig
 from crypto401k.model.kernels import (
     POSITIVE,
     VALUE,
-    _column_total,
+    _column_parts,
     _maximum,
     _minimum,
     _pairwise,
@@ -325,14 +325,17 @@ def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarra
     Sales are kept and not counted as room: the cap holds whatever fills. (Compiled; the
     buys are summed as numpy sums them.)"""
     n, k = orders.shape
-    out = np.empty((n, k))
+    buys = _column_parts(orders, POSITIVE)
+    scale = np.ones(k)
     for j in range(k):
         room = _maximum(cap[j] - held[j], 0.0)
-        buys = _column_total(orders, j, POSITIVE)
-        scale = room / buys if buys > room else 1.0
-        for i in range(n):
+        if buys[j] > room:
+            scale[j] = room / buys[j]
+    out = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
             x = orders[i, j]
-            out[i, j] = x * scale if x > 0.0 else x
+            out[i, j] = x * scale[j] if x > 0.0 else x
     return out
 
 
