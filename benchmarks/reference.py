@@ -332,8 +332,9 @@ class PlainSavers:
     def pnl(self, price: np.ndarray) -> np.ndarray:
         return self.crypto_value(price) + self._column("proceeds") - self._column("cost")
 
-    def total_loss(self, price: np.ndarray) -> float:
-        return float(np.maximum(0.0, -self.pnl(price)).sum() + self.retired_loss)
+    def total_loss(self, price: np.ndarray, pnl: np.ndarray | None = None) -> float:
+        pnl = self.pnl(price) if pnl is None else pnl
+        return float(np.maximum(0.0, -pnl).sum() + self.retired_loss)
 
     def decide(
         self,

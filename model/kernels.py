@@ -210,3 +210,17 @@ def supply_scale(orders: list[np.ndarray], outside_coins: np.ndarray, margin: fl
     outside market's coins: (margin * outside coins + all sales) / all buys where the buys
     exceed it, else 1. `orders` are coins, each (rows, assets), C-ordered float64."""
     return _supply_scale(tuple(np.ascontiguousarray(q) for q in orders), outside_coins, margin)
+
+
+@numba.njit(cache=True, nogil=True)
+def _book_sums(orders: tuple[np.ndarray, ...]) -> np.ndarray:  # pragma: no cover - compiled
+    out = np.empty((len(orders), orders[0].shape[1]))
+    for b, q in enumerate(orders):
+        out[b] = _column_parts(q, VALUE)
+    return out
+
+
+def book_sums(orders: list[np.ndarray]) -> np.ndarray:
+    """Net coins of each order book, shape (books, assets): row b is `column_sums` of
+    `orders[b]` (each (rows, assets), C-ordered float64), in one call."""
+    return _book_sums(tuple(np.ascontiguousarray(q) for q in orders))

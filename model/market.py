@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from crypto401k.model.config import Config
+from crypto401k.model.kernels import VALUE, _pairwise
 
 PRICE_FLOOR = 1e-6  # USD/coin: a broken stablecoin's price stays positive and finite
 
@@ -270,7 +272,7 @@ class Market:
 
     def coins_cap(self, price: np.ndarray) -> float:
         """USD value of every coin in circulation at `price` (stablecoins aside)."""
-        return float(np.where(self.pegged, 0.0, price * self.supply).sum())
+        return _coins_cap(price, self.supply, self.pegged)
 
     def set_peg(self, price: np.ndarray) -> None:
         """Set the pegged assets' prices (USD/coin, in asset order): flow does not move them."""
@@ -309,3 +311,13 @@ def linear_impact_inverse(move: float, multiplier: float, kink: np.ndarray) -> n
     """The |share| whose `linear_impact` is `move` (> 0), shape of `kink`."""
     m = move / multiplier
     return np.where(m <= kink, m, m * m / np.where(kink > 0, kink, 1.0))
+
+
+@numba.njit(cache=True, nogil=True)
+def _coins_cap(
+    price: np.ndarray, supply: np.ndarray, pegged: np.ndarray
+) -> float:  # pragma: no cover
+    value = np.empty(price.shape[0])
+    for j in range(price.shape[0]):
+        value[j] = 0.0 if pegged[j] else price[j] * supply[j]
+    return 0.0 + _pairwise(value, VALUE)  # numpy's sum, to the last bit

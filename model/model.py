@@ -37,7 +37,7 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
-from crypto401k.model.kernels import column_sums, supply_scale
+from crypto401k.model.kernels import book_sums, column_sums, supply_scale
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -350,7 +350,7 @@ class Crypto401kModel(mesa.Model):
         mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
         mm_share, _ = market.counterparty_shares(mm_capacity)
         clearing = market.clear(
-            sum(column_sums(q) for q in orders), mm_capacity.sum(), cfg.regulator.circuit_breaker
+            sum(book_sums(orders)), mm_capacity.sum(), cfg.regulator.circuit_breaker
         )
         if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
             orders = [q * clearing.scale[None, :] for q in orders]
@@ -376,7 +376,7 @@ class Crypto401kModel(mesa.Model):
         inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
-        flows = [column_sums(q) for q in orders]  # net coins of each side, (assets,) each
+        flows = book_sums(orders)  # net coins of each book, (books, assets)
         self._counterparties(sum(flows), exec_price, mm_share)
         coins, cash = inst.layoff(exec_price, self.outside_coins)
         self.outside_coins += coins
@@ -408,7 +408,7 @@ class Crypto401kModel(mesa.Model):
         value = savers.crypto_value(market.price)
         pnl = savers.pnl(market.price)
         self._loss_bps = open_loss_bps(pnl, float(savers.other.sum() + value.sum()))
-        self._set_records(flows[:3], clearing.halted, value, pnl)
+        self._set_records(list(flows[:3]), clearing.halted, value, pnl)
         if self.board is not None:
             self._update_signals()
 

@@ -409,9 +409,26 @@ def panic_hazard(
                     * (target_date_factor if target-date else 1) * (1 + w * fear_share)
     """
     yearly = rate_crash * min(1.0, max(0.0, drawdown) / drawdown_scale)
-    yearly = yearly * np.where(target_date, target_date_factor, 1.0)
-    yearly = yearly * (1.0 + social_weight * fear_share)
-    return -np.expm1(-yearly / DAYS_PER_YEAR)
+    x = _panic_exponent(yearly, target_date, fear_share, target_date_factor, social_weight)
+    np.expm1(x, out=x)  # numpy's expm1, as the rule always used
+    return np.negative(x, out=x)
+
+
+@numba.njit(cache=True, nogil=True)
+def _panic_exponent(
+    yearly: float,
+    target_date: np.ndarray,
+    fear_share: np.ndarray,
+    target_date_factor: float,
+    social_weight: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """-(yearly hazard of each cohort) / DAYS_PER_YEAR, shape (n,)."""
+    out = np.empty(fear_share.shape[0])
+    for i in range(out.shape[0]):
+        h = yearly * (target_date_factor if target_date[i] else 1.0)
+        h = h * (1.0 + social_weight * fear_share[i])
+        out[i] = -h / DAYS_PER_YEAR
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
