@@ -37,7 +37,7 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
-from crypto401k.model.kernels import book_sums, column_sums, supply_scale
+from crypto401k.model.kernels import book_sums, supply_scale
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -320,14 +320,17 @@ class Crypto401kModel(mesa.Model):
         price = market.price
         if effects.rescue_share > 0.0 and self.rescued_day is None:
             self._start_rescue(day, effects.rescue_share, price)
-        peak = self._peaks.max(axis=0)
-        drawdown = float(savers.menu @ np.maximum(0.0, 1.0 - price / peak))
-
-        fear_share = self._fear_share(day)
+        if warm:  # no 401(k) flows in the burn-in
+            saver_orders = np.zeros_like(savers.coins)
+        else:  # the savers' drawdown from the 1-year high, their neighbours' fear
+            peak = self._peaks.max(axis=0)
+            drawdown = float(savers.menu @ np.maximum(0.0, 1.0 - price / peak))
+            fear_share = self._fear_share(day)
+            saver_orders = savers.decide(
+                day, price, drawdown, fear_share, effects, self.rng, self.ledger
+            )
         orders = [
-            np.zeros_like(savers.coins)
-            if warm
-            else savers.decide(day, price, drawdown, fear_share, effects, self.rng, self.ledger),
+            saver_orders,
             traders.decide(
                 day,
                 price,
@@ -701,17 +704,14 @@ class Crypto401kModel(mesa.Model):
 
     def _set_extra_records(self) -> None:
         """Per-asset columns (with several assets), the exchanges' and the stablecoin's."""
-        if len(self.asset_names) > 1:
+        if len(self.asset_names) > 1:  # PER_ASSET_REPORTERS' columns, asset by asset
             m = self.market
-            values = {
-                "price": m.price,
-                "fundamental": m.fundamental,
-                "log_return": m.ret,
-                "volatility_30d": m.vol * np.sqrt(365.0),
-            }
-            for name in PER_ASSET_REPORTERS:
-                for asset, value in zip(self.asset_names, values[name].tolist(), strict=True):
-                    setattr(self, f"{name}_{asset}", value)
+            values = np.concatenate([m.price, m.fundamental, m.ret, m.vol * np.sqrt(365.0)])
+            n_columns = len(PER_ASSET_REPORTERS) * len(self.asset_names)
+            for column, value in zip(
+                self._extra_columns, values.tolist()[:n_columns], strict=False
+            ):
+                setattr(self, column, value)
         x = self.exchanges
         if x.n:
             self.exchange_failures = int(x.failed.sum())
@@ -733,14 +733,8 @@ class Crypto401kModel(mesa.Model):
 
     def _holdings(self) -> np.ndarray:
         """Coins held by each holder in HOLDERS, shape (holders, assets)."""
-        return np.stack(
-            [
-                column_sums(self.savers.coins),
-                column_sums(self.traders.coins),
-                column_sums(self.institutions.coins),
-                self.outside_coins,
-            ]
-        )
+        held = book_sums([self.savers.coins, self.traders.coins, self.institutions.coins])
+        return np.vstack([held, self.outside_coins])
 
     # ---- the divergence guard -------------------------------------------------------------
     @property
