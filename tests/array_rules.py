@@ -1,7 +1,7 @@
 """The engine's rules as they were written in numpy array operations before they were
-compiled (the savers' and traders' of commit 92ad9e6, the institutions' of 78a7f5c): the
-oracle that tests/test_compiled_rules.py holds the compiled rules to, bit for bit. Functions
-taking `self` are the populations' methods of then."""
+compiled (the savers' and traders' rules of commit 92ad9e6, the rest of the commit before
+each was compiled): the oracle that tests/test_compiled_rules.py holds the compiled rules
+to, bit for bit. Functions taking `self` are the populations' methods of then."""
 
 from __future__ import annotations
 
@@ -549,3 +549,60 @@ def leverage_order(
     lev = np.divide(value, equity, out=np.full_like(value, np.inf), where=equity > 0)
     delta = np.where(lev > limit, gap, speed * gap)
     return np.where(equity > 0, delta, -value)
+
+
+def trader_settle(self, orders: np.ndarray, price: np.ndarray) -> float:
+    """Execute at `price`; write off negative equity of emptied accounts.
+
+    Returns the USD written off today (a loss of the brokers, i.e. the outside account).
+    """
+    self.coins += orders
+    np.maximum(self.coins, 0.0, out=self.coins)
+    self.cash -= orders @ price
+    broke = (self.cash < 0) & (self.coins.sum(axis=1) == 0.0)
+    written_off = float(-self.cash[broke].sum())
+    self.cash[broke] = 0.0
+    self.bad_debt += written_off
+    return written_off
+
+
+def trader_refill(self, price: np.ndarray, coins_cap: float) -> float:
+    """Retail money follows the market: each account's equity relaxes towards its day-0
+    share of `wealth_share` x `coins_cap` (USD, the coins' market cap at `price`, USD/coin
+    of shape (assets,)) by 1/`refill_days` of the gap a day: deposits (new money, traders)
+    below it, withdrawals above it. Without it the sector pays its trading costs to the
+    outside market and is never replaced (docs/calibration.md, "The discount").
+
+    Returns the net USD paid in today (from the outside account; negative: paid out).
+    """
+    days = self.cfg.refill_days
+    if days is None or self.n == 0:
+        return 0.0
+    target = self.cfg.wealth_share * coins_cap * self.entry_share
+    paid = (target - self.equity(price)) / days
+    self.cash += paid
+    return float(paid.sum())
+
+
+def institution_close_small(self, price: np.ndarray) -> tuple[np.ndarray, float, list[int]]:
+    """Close every live fund whose equity is positive but below `fund_exit_equity` of the
+    equity it started with, and every market maker below `mm_withdraw_equity` of its
+    highest equity since entry (its loss limit: it stops quoting and winds down rather
+    than wait, unable to earn, for a recovery). Creditors are repaid in full (it is
+    solvent) and the rest goes to its owners, the outside. Not a default; the place is
+    taken after `reentry_days`. Returns (coins, cash) passed to the outside market and
+    the indices closed."""
+    equity = self.equity(price)
+    fund = (self.kind == FUND) & (equity < self.cfg.fund_exit_equity * self.equity_ref)
+    mm = (self.kind == MARKET_MAKER) & (equity < self.cfg.mm_withdraw_equity * self.equity_peak)
+    small = self.alive & (equity > 0) & (fund | mm)
+    out_coins = np.zeros(self.coins.shape[1])
+    out_cash = 0.0
+    closed = [int(i) for i in np.flatnonzero(small)]
+    for i in closed:
+        c, m = self.fail(i, price)
+        out_coins += c
+        out_cash += m
+    self.defaults -= len(closed)  # a closure, counted apart
+    self.closures += len(closed)
+    return out_coins, out_cash, closed

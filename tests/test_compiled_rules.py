@@ -27,6 +27,7 @@ INSTITUTION_METHODS = (
     "repay",
     "resolve_defaults",
     "layoff",
+    "close_small",
 )
 CASES = {
     # a crash with leveraged traders, panic and a hair-trigger regulator (its warning, caps and
@@ -70,6 +71,8 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
     compiled = _run(CASES[case], seed=4)
     with monkeypatch.context() as patch:
         patch.setattr(TraderPopulation, "decide", array_rules.trader_decide)
+        patch.setattr(TraderPopulation, "settle", array_rules.trader_settle)
+        patch.setattr(TraderPopulation, "refill", array_rules.trader_refill)
         patch.setattr(SaverPopulation, "decide", array_rules.saver_decide)
         patch.setattr(SaverPopulation, "settle", array_rules.saver_settle)
         patch.setattr(SaverPopulation, "within_cap", array_rules.within_cap)

@@ -327,13 +327,18 @@ class InstitutionPopulation:
         solvent) and the rest goes to its owners, the outside. Not a default; the place is
         taken after `reentry_days`. Returns (coins, cash) passed to the outside market and
         the indices closed."""
-        equity = self.equity(price)
-        fund = (self.kind == FUND) & (equity < self.cfg.fund_exit_equity * self.equity_ref)
-        mm = (self.kind == MARKET_MAKER) & (equity < self.cfg.mm_withdraw_equity * self.equity_peak)
-        small = self.alive & (equity > 0) & (fund | mm)
+        small = _small(
+            self.equity(price),
+            self.kind,
+            self.alive,
+            self.cfg.fund_exit_equity,
+            self.equity_ref,
+            self.cfg.mm_withdraw_equity,
+            self.equity_peak,
+        )
         out_coins = np.zeros(self.coins.shape[1])
         out_cash = 0.0
-        closed = [int(i) for i in np.flatnonzero(small)]
+        closed = small.tolist()
         for i in closed:
             c, m = self.fail(i, price)
             out_coins += c
@@ -753,3 +758,27 @@ def _layoff(
                 delta[i, j] = delta[i, j] * shrink
             coins[i, j] = coins[i, j] - delta[i, j]
     return delta
+
+
+@numba.njit(cache=True, nogil=True)
+def _small(
+    equity: np.ndarray,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    fund_exit: float,
+    equity_ref: np.ndarray,
+    mm_withdraw: float,
+    equity_peak: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Live solvent funds below `fund_exit` of their starting equity and market makers
+    below `mm_withdraw` of their peak (`close_small`), in index order."""
+    out = np.empty(equity.shape[0], np.int64)
+    m = 0
+    for i in range(equity.shape[0]):
+        e = equity[i]
+        fund = kind[i] == FUND and e < fund_exit * equity_ref[i]
+        mm = kind[i] == MARKET_MAKER and e < mm_withdraw * equity_peak[i]
+        if alive[i] and e > 0 and (fund or mm):
+            out[m] = i
+            m += 1
+    return out[:m]

@@ -188,12 +188,7 @@ class TraderPopulation:
 
         Returns the USD written off today (a loss of the brokers, i.e. the outside account).
         """
-        self.coins += orders
-        np.maximum(self.coins, 0.0, out=self.coins)
-        self.cash -= orders @ price
-        broke = (self.cash < 0) & (self.coins.sum(axis=1) == 0.0)
-        written_off = float(-self.cash[broke].sum())
-        self.cash[broke] = 0.0
+        written_off = _settle(self.coins, orders, self.cash, orders @ price)
         self.bad_debt += written_off
         return written_off
 
@@ -209,10 +204,8 @@ class TraderPopulation:
         days = self.cfg.refill_days
         if days is None or self.n == 0:
             return 0.0
-        target = self.cfg.wealth_share * coins_cap * self.entry_share
-        paid = (target - self.equity(price)) / days
-        self.cash += paid
-        return float(paid.sum())
+        scale = self.cfg.wealth_share * coins_cap  # USD: the sector's target equity
+        return _refill(self.cash, self.coins @ price, self.entry_share, scale, days)
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
@@ -386,6 +379,40 @@ def _credit_and_margin(
         for j in range(k):
             orders[i, j] = _maximum(orders[i, j], -coins[i, j])
     return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _settle(
+    coins: np.ndarray, orders: np.ndarray, cash: np.ndarray, spend: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """`TraderPopulation.settle` in place (`spend` = orders @ price, USD): the USD written
+    off, the negative cash of accounts left with no coins."""
+    n, k = coins.shape
+    broke = np.empty(n)
+    m = 0
+    for i in range(n):
+        empty = True
+        for j in range(k):
+            coins[i, j] = _maximum(coins[i, j] + orders[i, j], 0.0)
+            empty = empty and coins[i, j] == 0.0
+        cash[i] = cash[i] - spend[i]
+        if cash[i] < 0 and empty:
+            broke[m] = cash[i]
+            m += 1
+            cash[i] = 0.0
+    return -(0.0 + _pairwise(broke[:m], VALUE))
+
+
+@numba.njit(cache=True, nogil=True)
+def _refill(
+    cash: np.ndarray, value: np.ndarray, entry_share: np.ndarray, scale: float, days: float
+) -> float:  # pragma: no cover - compiled
+    """`TraderPopulation.refill` in place (`value` = coins @ price, USD); the USD paid in."""
+    paid = np.empty(cash.shape[0])
+    for i in range(cash.shape[0]):
+        paid[i] = (scale * entry_share[i] - (value[i] + cash[i])) / days
+        cash[i] = cash[i] + paid[i]
+    return 0.0 + _pairwise(paid, VALUE)
 
 
 class RetailTrader(RowAgent):
