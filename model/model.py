@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 from crypto401k.model.agencies import AgencyBoard
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
-from crypto401k.model.agents.institution import FUND, Institution, InstitutionPopulation
+from crypto401k.model.agents.institution import Institution, InstitutionPopulation
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
 from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
@@ -684,9 +684,7 @@ class Crypto401kModel(mesa.Model):
         self.saver_loss = self.savers.total_loss(price, pnl)
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
         self.panicked_savers = int(self.savers.panicked.sum())
-        lev = self.institutions.leverage(price)
-        funds = self.institutions.alive & (self.institutions.kind == FUND) & np.isfinite(lev)
-        self.fund_leverage = float(lev[funds].mean()) if funds.any() else 0.0
+        self.fund_leverage = self.institutions.mean_fund_leverage(price)
         self.defaults = self.institutions.defaults
         self.institutions_alive = int(self.institutions.alive.sum())
         self.liquidations = self.traders.liquidations

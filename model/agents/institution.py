@@ -175,6 +175,10 @@ class InstitutionPopulation:
         e = self.equity(price)
         return np.divide(self.coins @ price, e, out=np.full(self.n, np.inf), where=e > 0)
 
+    def mean_fund_leverage(self, price: np.ndarray) -> float:
+        """Mean leverage of the live funds with positive equity (0 if none)."""
+        return _mean_fund_leverage(self.coins @ price, self.equity(price), self.kind, self.alive)
+
     def mm_target(self, coins_cap: float) -> np.ndarray:
         """Each market maker's capital target, USD (n,): its day-0 equity scaled by the
         coins' cap now over day 0's (0 for other kinds). A firm commits capital to making a
@@ -782,3 +786,18 @@ def _small(
             out[m] = i
             m += 1
     return out[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _mean_fund_leverage(
+    value: np.ndarray, equity: np.ndarray, kind: np.ndarray, alive: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """numpy's mean of position / equity over live funds with a finite leverage."""
+    lev = np.empty(value.shape[0])
+    m = 0
+    for i in range(value.shape[0]):
+        x = value[i] / equity[i] if equity[i] > 0 else np.inf
+        if alive[i] and kind[i] == FUND and np.isfinite(x):
+            lev[m] = x
+            m += 1
+    return (0.0 + _pairwise(lev[:m], VALUE)) / m if m else 0.0
