@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 from crypto401k.model.config import Config
-from crypto401k.model.kernels import VALUE, _pairwise
+from crypto401k.model.kernels import VALUE, _maximum, _pairwise
 
 PRICE_FLOOR = 1e-6  # USD/coin: a broken stablecoin's price stays positive and finite
 
@@ -205,8 +205,7 @@ class Market:
     def stress(self) -> np.ndarray:
         """Divisor of market makers' depth: 1 + gamma * max(0, vol/calm - 1), shape (A,),
         with `calm` each coin's calm daily volatility (`calm_daily_vol`)."""
-        excess = np.maximum(0.0, self.vol / self.calm_vol - 1.0)
-        return 1.0 + self.cfg.depth_stress_sensitivity * excess
+        return _stress(self.vol, self.calm_vol, self.cfg.depth_stress_sensitivity)
 
     def depth_factor(self, mm_capacity: float) -> np.ndarray:
         """Depth relative to calm depth, shape (A,).
@@ -214,15 +213,14 @@ class Market:
         `mm_capacity` is the market makers' quoting capital relative to day 0 (0..1+).
         Their share of depth is divided by 1 + gamma * max(0, vol/calm - 1) (`stress`).
         """
-        share = self.cfg.market_maker_depth_share
-        return (1.0 - share) + share * mm_capacity / self.stress()
+        return _depth_factor(float(mm_capacity), self.cfg.market_maker_depth_share, self.stress())
 
     def counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Who takes the other side of the net flow: each market maker's share, shape
         (n_institutions, A), and the outside market's, shape (A,); in proportion to depth."""
-        total = self.depth_factor(float(mm_capacity.sum()))
-        mm = self.cfg.market_maker_depth_share * mm_capacity[:, None] / self.stress()[None, :]
-        mm_share = mm / total[None, :]
+        share, stress = self.cfg.market_maker_depth_share, self.stress()
+        total = _depth_factor(float(mm_capacity.sum()), share, stress)
+        mm_share = _maker_shares(mm_capacity, share, stress, total)
         return mm_share, 1.0 - mm_share.sum(axis=0)
 
     def impact(self, net_coins: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -301,10 +299,8 @@ def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.
     (continuous, concave): a day's flow of many days' volume moves the price by the
     square-root law of large metaorders (Toth et al. 2011; Donier & Bonart 2015), not in
     proportion."""
-    a = np.abs(share)
-    big = a > kink
-    root = np.sqrt(np.where(big, kink, 0.0) * np.where(big, a, 0.0))  # 0 where linear
-    return np.sign(share) * multiplier * np.where(big, root, a)
+    kink = np.atleast_1d(np.asarray(kink, dtype=float))
+    return _linear_impact(np.asarray(share, dtype=float), float(multiplier), kink)
 
 
 def linear_impact_inverse(move: float, multiplier: float, kink: np.ndarray) -> np.ndarray:
@@ -321,3 +317,47 @@ def _coins_cap(
     for j in range(price.shape[0]):
         value[j] = 0.0 if pegged[j] else price[j] * supply[j]
     return 0.0 + _pairwise(value, VALUE)  # numpy's sum, to the last bit
+
+
+@numba.njit(cache=True, nogil=True)
+def _stress(vol: np.ndarray, calm: np.ndarray, gamma: float) -> np.ndarray:  # pragma: no cover
+    out = np.empty(vol.shape[0])
+    for j in range(vol.shape[0]):
+        out[j] = 1.0 + gamma * _maximum(0.0, vol[j] / calm[j] - 1.0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _depth_factor(
+    capacity: float, share: float, stress: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    out = np.empty(stress.shape[0])
+    for j in range(stress.shape[0]):
+        out[j] = (1.0 - share) + (share * capacity) / stress[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _maker_shares(
+    capacity: np.ndarray, share: float, stress: np.ndarray, total: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    out = np.empty((capacity.shape[0], stress.shape[0]))
+    for i in range(capacity.shape[0]):
+        for j in range(stress.shape[0]):
+            out[i, j] = ((share * capacity[i]) / stress[j]) / total[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _linear_impact(
+    share: np.ndarray, multiplier: float, kink: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    out = np.empty(share.shape[0])
+    for j in range(share.shape[0]):
+        s = share[j]
+        a = abs(s)
+        k = kink[j] if kink.shape[0] > 1 else kink[0]
+        x = np.sqrt(k * a) if a > k else a  # linear up to the kink, then a square root
+        sign = 1.0 if s > 0 else (-1.0 if s < 0 else (0.0 if s == 0 else s))  # numpy's sign
+        out[j] = (sign * multiplier) * x
+    return out

@@ -606,3 +606,44 @@ def institution_close_small(self, price: np.ndarray) -> tuple[np.ndarray, float,
     self.defaults -= len(closed)  # a closure, counted apart
     self.closures += len(closed)
     return out_coins, out_cash, closed
+
+
+# ---- the market ----
+
+
+def market_stress(self) -> np.ndarray:
+    """Divisor of market makers' depth: 1 + gamma * max(0, vol/calm - 1), shape (A,),
+    with `calm` each coin's calm daily volatility (`calm_daily_vol`)."""
+    excess = np.maximum(0.0, self.vol / self.calm_vol - 1.0)
+    return 1.0 + self.cfg.depth_stress_sensitivity * excess
+
+
+def market_depth_factor(self, mm_capacity: float) -> np.ndarray:
+    """Depth relative to calm depth, shape (A,).
+
+    `mm_capacity` is the market makers' quoting capital relative to day 0 (0..1+).
+    Their share of depth is divided by 1 + gamma * max(0, vol/calm - 1) (`stress`).
+    """
+    share = self.cfg.market_maker_depth_share
+    return (1.0 - share) + share * mm_capacity / self.stress()
+
+
+def market_counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who takes the other side of the net flow: each market maker's share, shape
+    (n_institutions, A), and the outside market's, shape (A,); in proportion to depth."""
+    total = self.depth_factor(float(mm_capacity.sum()))
+    mm = self.cfg.market_maker_depth_share * mm_capacity[:, None] / self.stress()[None, :]
+    mm_share = mm / total[None, :]
+    return mm_share, 1.0 - mm_share.sum(axis=0)
+
+
+def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.ndarray:
+    """Log-price move of a net flow of `share` of the supply (over depth), shape (A,):
+    `multiplier * share` up to `kink`, then a square root, `multiplier * sqrt(kink * |share|)`
+    (continuous, concave): a day's flow of many days' volume moves the price by the
+    square-root law of large metaorders (Toth et al. 2011; Donier & Bonart 2015), not in
+    proportion."""
+    a = np.abs(share)
+    big = a > kink
+    root = np.sqrt(np.where(big, kink, 0.0) * np.where(big, a, 0.0))  # 0 where linear
+    return np.sign(share) * multiplier * np.where(big, root, a)

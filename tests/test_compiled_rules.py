@@ -6,12 +6,17 @@ the products over assets and the sums over rows of several columns are compared 
 
 import numpy as np
 import pytest
+from crypto401k.model import market as market_module
 from crypto401k.model import model as model_module
 from crypto401k.model import scenarios
 from crypto401k.model.agents.institution import InstitutionPopulation
 from crypto401k.model.agents.saver import SaverPopulation
 from crypto401k.model.agents.trader import TraderPopulation
+from crypto401k.model.market import Market
 from crypto401k.model.model import Crypto401kModel
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from tests import array_rules
 
@@ -79,6 +84,10 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(SaverPopulation, "fill", staticmethod(array_rules.fill))
         patch.setattr(model_module, "supply_scale", array_rules.supply_scale)
         patch.setattr(model_module, "neighbour_share", array_rules.neighbour_share)
+        patch.setattr(Market, "stress", array_rules.market_stress)
+        patch.setattr(Market, "depth_factor", array_rules.market_depth_factor)
+        patch.setattr(Market, "counterparty_shares", array_rules.market_counterparty_shares)
+        patch.setattr(market_module, "linear_impact", array_rules.linear_impact)
         for name in INSTITUTION_METHODS:
             patch.setattr(InstitutionPopulation, name, getattr(array_rules, f"institution_{name}"))
         array = _run(CASES[case], seed=4)
@@ -102,3 +111,16 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
             if isinstance(value, np.ndarray) and value.dtype != object:
                 other = getattr(getattr(array, pop), name)
                 assert np.array_equal(value, other, equal_nan=True), f"{pop}.{name}"
+
+
+@given(
+    arrays(np.float64, st.integers(1, 6), elements=st.floats(-1e3, 1e3, width=64)),
+    st.floats(0.1, 20.0),
+    st.floats(0.0, 1.0),
+)
+def test_the_compiled_impact_law_is_the_array_one(share, multiplier, kink):
+    """Signed zeros, the kink's both sides and a kink of zero: the same bits."""
+    kinks = np.full(share.shape, kink)
+    new = market_module.linear_impact(share, multiplier, kinks)
+    old = array_rules.linear_impact(share, multiplier, kinks)
+    assert np.array_equal(new.view(np.int64), old.view(np.int64))
