@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 from crypto401k.model.config import Config
-from crypto401k.model.kernels import VALUE, _maximum, _pairwise
+from crypto401k.model.kernels import VALUE, _column_parts, _maximum, _pairwise
 
 PRICE_FLOOR = 1e-6  # USD/coin: a broken stablecoin's price stays positive and finite
 
@@ -289,8 +289,8 @@ class Market:
         self._ret_buf[self._n_ret % window] = self.ret
         self._n_ret += 1
         n = min(self._n_ret, window)
-        if n >= 2:
-            self.vol = self._ret_buf[:n].std(axis=0, ddof=1)
+        if n >= 2:  # the sample standard deviation over the window, numpy's to the bit
+            self.vol = _sample_std(self._ret_buf[:n])
 
 
 def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.ndarray:
@@ -361,3 +361,17 @@ def _linear_impact(
         sign = 1.0 if s > 0 else (-1.0 if s < 0 else (0.0 if s == 0 else s))  # numpy's sign
         out[j] = (sign * multiplier) * x
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample_std(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """`x.std(axis=0, ddof=1)` of a C-ordered (n >= 2, A) array, as numpy computes it: the
+    mean from numpy's column sums over n, then the squared deviations' sums over n - 1."""
+    n, k = x.shape
+    mean = _column_parts(x, VALUE) / n
+    dev = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
+            d = x[i, j] - mean[j]
+            dev[i, j] = d * d
+    return np.sqrt(_column_parts(dev, VALUE) / (n - 1))

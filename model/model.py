@@ -37,7 +37,7 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
-from crypto401k.model.kernels import book_sums, supply_scale
+from crypto401k.model.kernels import book_sums, column_sums, supply_scale
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -636,7 +636,7 @@ class Crypto401kModel(mesa.Model):
     def _counterparties(self, net: np.ndarray, price: np.ndarray, mm_share: np.ndarray) -> None:
         """Market makers and the outside market take the other side of the net flow."""
         mm_delta = self.institutions.take_flow(-mm_share * net[None, :], price)
-        outside_delta = -net - mm_delta.sum(axis=0)  # the rest goes to the outside market
+        outside_delta = -net - column_sums(mm_delta)  # the rest goes to the outside market
         self.outside_coins += outside_delta
         self.outside_cash -= float(outside_delta @ price)
 

@@ -647,3 +647,29 @@ def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.
     big = a > kink
     root = np.sqrt(np.where(big, kink, 0.0) * np.where(big, a, 0.0))  # 0 where linear
     return np.sign(share) * multiplier * np.where(big, root, a)
+
+
+def market_record_return(self, prev_log_price: np.ndarray) -> None:
+    """Store today's log return and update the rolling realized volatility."""
+    self.ret = self.log_price - prev_log_price
+    window = self._ret_buf.shape[0]
+    self._ret_buf[self._n_ret % window] = self.ret
+    self._n_ret += 1
+    n = min(self._n_ret, window)
+    if n >= 2:
+        self.vol = self._ret_buf[:n].std(axis=0, ddof=1)
+
+
+def institution_take_flow(self, wanted: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """Market makers take their share `wanted` (n, assets; coins, + bought) of the day's
+    net flow at `price`, but deliver no coins they lack and buy no more than
+    `mm_inventory_limit` x their target inventory (risk limits). Returns what they took."""
+    room = np.maximum(self.cfg.mm_inventory_limit * self.mm_target_coins - self.coins, 0.0)
+    delta = np.minimum(np.maximum(wanted, -self.coins), room)
+    self.coins += delta
+    self.cash -= delta @ price
+    return delta
+
+
+def column_sums_of_numpy(a: np.ndarray) -> np.ndarray:
+    return a.sum(axis=0)

@@ -33,6 +33,7 @@ INSTITUTION_METHODS = (
     "resolve_defaults",
     "layoff",
     "close_small",
+    "take_flow",
 )
 CASES = {
     # a crash with leveraged traders, panic and a hair-trigger regulator (its warning, caps and
@@ -84,7 +85,9 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(SaverPopulation, "fill", staticmethod(array_rules.fill))
         patch.setattr(model_module, "supply_scale", array_rules.supply_scale)
         patch.setattr(model_module, "neighbour_share", array_rules.neighbour_share)
+        patch.setattr(model_module, "column_sums", array_rules.column_sums_of_numpy)
         patch.setattr(Market, "stress", array_rules.market_stress)
+        patch.setattr(Market, "record_return", array_rules.market_record_return)
         patch.setattr(Market, "depth_factor", array_rules.market_depth_factor)
         patch.setattr(Market, "counterparty_shares", array_rules.market_counterparty_shares)
         patch.setattr(market_module, "linear_impact", array_rules.linear_impact)

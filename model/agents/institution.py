@@ -398,9 +398,7 @@ class InstitutionPopulation:
         """Market makers take their share `wanted` (n, assets; coins, + bought) of the day's
         net flow at `price`, but deliver no coins they lack and buy no more than
         `mm_inventory_limit` x their target inventory (risk limits). Returns what they took."""
-        room = np.maximum(self.cfg.mm_inventory_limit * self.mm_target_coins - self.coins, 0.0)
-        delta = np.minimum(np.maximum(wanted, -self.coins), room)
-        self.coins += delta
+        delta = _take_flow(wanted, self.cfg.mm_inventory_limit, self.mm_target_coins, self.coins)
         self.cash -= delta @ price
         return delta
 
@@ -801,3 +799,18 @@ def _mean_fund_leverage(
             lev[m] = x
             m += 1
     return (0.0 + _pairwise(lev[:m], VALUE)) / m if m else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _take_flow(
+    wanted: np.ndarray, limit: float, target_coins: np.ndarray, coins: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`take_flow`'s coins, (n, assets), added to `coins` in place."""
+    n, k = coins.shape
+    delta = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
+            room = _maximum(limit * target_coins[i, j] - coins[i, j], 0.0)
+            delta[i, j] = _minimum(_maximum(wanted[i, j], -coins[i, j]), room)
+            coins[i, j] = coins[i, j] + delta[i, j]
+    return delta
