@@ -29,9 +29,11 @@ import mesa
 import networkx as nx
 import numpy as np
 from crypto401k.model.agencies import AgencyBoard
+from crypto401k.model.agents.exchange import FEAR_DAYS as EXCHANGE_FEAR_DAYS
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
 from crypto401k.model.agents.institution import Institution, InstitutionPopulation
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
+from crypto401k.model.agents.trader import FEAR_DAYS as TRADER_FEAR_DAYS
 from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
@@ -42,8 +44,8 @@ from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
     employer_assignment,
+    fear_share,
     market_graph,
-    neighbour_share,
     social_adjacency,
     social_edges,
 )
@@ -557,16 +559,20 @@ class Crypto401kModel(mesa.Model):
     # ---- helpers -------------------------------------------------------------------------
     def _fear_share(self, day: int) -> np.ndarray:
         """Share of each saver's social neighbours in fear (panicked savers, traders
-        liquidated within a month), shape (savers,)."""
-        fear = np.zeros(self.n_nodes)
-        n_s, n_r = self.savers.n, self.traders.n
-        fear[:n_s] = self.savers.panicked
-        fear[n_s : n_s + n_r] = self.traders.fear(day)
-        if self.exchanges.n:  # customers of a recently failed exchange
-            savers_hit, traders_hit = self.exchanges.customers_in_fear(day)
-            fear[:n_s] = np.logical_or(fear[:n_s], savers_hit)
-            fear[n_s : n_s + n_r] = np.logical_or(fear[n_s : n_s + n_r], traders_hit)
-        return neighbour_share(self._savers_adj, fear, self._savers_degree)
+        liquidated within a month, customers of an exchange failed within a month), shape
+        (savers,)."""
+        x, adj = self.exchanges, self._savers_adj
+        return fear_share(
+            self.savers.panicked,
+            day - self.traders.liquidated_day < TRADER_FEAR_DAYS,
+            x.failed & (day - x.failed_day < EXCHANGE_FEAR_DAYS),
+            x.saver_exchange,
+            x.trader_exchange,
+            adj.indptr,
+            adj.indices,
+            adj.data,
+            self._savers_degree,
+        )
 
     def _exchange_day(self, day: int) -> float:
         """A scheduled or hazard failure of an exchange; returns today's news drop of the

@@ -226,24 +226,37 @@ def social_adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_array:
     return adj
 
 
-def neighbour_share(adj: sp.csr_array, flag: np.ndarray, degree: np.ndarray) -> np.ndarray:
-    """Share of each node's neighbours whose `flag` is set, shape (rows of `adj`,); 0 for
-    isolated nodes (`degree` 0). The counts walk the CSR arrays as scipy's product does."""
-    return _neighbour_share(
-        adj.indptr, adj.indices, adj.data, np.asarray(flag, dtype=float), np.asarray(degree)
-    )
-
-
 @numba.njit(cache=True, nogil=True)
-def _neighbour_share(
-    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, flag: np.ndarray, degree: np.ndarray
+def fear_share(
+    panicked: np.ndarray,
+    traders_afraid: np.ndarray,
+    exchange_failed: np.ndarray,
+    saver_exchange: np.ndarray,
+    trader_exchange: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    degree: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled
-    n = indptr.shape[0] - 1
-    share = np.zeros(n)
-    for i in range(n):
+    """Share of each saver's neighbours in fear, shape (savers,): the savers' rows of the
+    social CSR adjacency (`indptr`, `indices`, `data`; nodes numbered savers, traders, then
+    the rest) over a flag per node: a panicked saver, a trader in fear (`traders_afraid`),
+    or a customer (`saver_exchange`, `trader_exchange`: its exchange, -1 none) of a recently
+    failed exchange (`exchange_failed`). 0 for isolated savers (`degree` 0)."""
+    n_s, n_r = panicked.shape[0], traders_afraid.shape[0]
+    flag = np.zeros(n_s + n_r)
+    for i in range(n_s):
+        e = saver_exchange[i]
+        flag[i] = 1.0 if panicked[i] or (e >= 0 and exchange_failed[e]) else 0.0
+    for i in range(n_r):
+        e = trader_exchange[i]
+        flag[n_s + i] = 1.0 if traders_afraid[i] or (e >= 0 and exchange_failed[e]) else 0.0
+    share = np.zeros(n_s)
+    for i in range(indptr.shape[0] - 1):
         count = 0.0
         for jj in range(indptr[i], indptr[i + 1]):
-            count += data[jj] * flag[indices[jj]]
+            node = indices[jj]
+            count += data[jj] * (flag[node] if node < n_s + n_r else 0.0)
         if degree[i] > 0:
             share[i] = count / degree[i]
     return share

@@ -673,3 +673,17 @@ def institution_take_flow(self, wanted: np.ndarray, price: np.ndarray) -> np.nda
 
 def column_sums_of_numpy(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0)
+
+
+def model_fear_share(self, day: int) -> np.ndarray:
+    """Share of each saver's social neighbours in fear (panicked savers, traders
+    liquidated within a month), shape (savers,)."""
+    fear = np.zeros(self.n_nodes)
+    n_s, n_r = self.savers.n, self.traders.n
+    fear[:n_s] = self.savers.panicked
+    fear[n_s : n_s + n_r] = self.traders.fear(day)
+    if self.exchanges.n:  # customers of a recently failed exchange
+        savers_hit, traders_hit = self.exchanges.customers_in_fear(day)
+        fear[:n_s] = np.logical_or(fear[:n_s], savers_hit)
+        fear[n_s : n_s + n_r] = np.logical_or(fear[n_s : n_s + n_r], traders_hit)
+    return neighbour_share(self._savers_adj, fear, self._savers_degree)

@@ -84,7 +84,7 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(SaverPopulation, "within_cap", array_rules.within_cap)
         patch.setattr(SaverPopulation, "fill", staticmethod(array_rules.fill))
         patch.setattr(model_module, "supply_scale", array_rules.supply_scale)
-        patch.setattr(model_module, "neighbour_share", array_rules.neighbour_share)
+        patch.setattr(model_module.Crypto401kModel, "_fear_share", array_rules.model_fear_share)
         patch.setattr(model_module, "column_sums", array_rules.column_sums_of_numpy)
         patch.setattr(Market, "stress", array_rules.market_stress)
         patch.setattr(Market, "record_return", array_rules.market_record_return)

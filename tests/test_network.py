@@ -11,8 +11,8 @@ from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.network import (
     block_model_edges,
     employer_assignment,
+    fear_share,
     market_graph,
-    neighbour_share,
     social_adjacency,
     social_edges,
 )
@@ -75,11 +75,30 @@ def test_block_model_is_networkx_s_graph_from_the_same_draws():
         assert ours.random() == theirs.random()
 
 
-def test_neighbour_share_over_sparse_adjacency():
-    adj = social_adjacency(np.array([(0, 1), (0, 2), (1, 2), (2, 3)]), 5)
-    flag = np.array([1, 0, 0, 1, 0])
-    share = neighbour_share(adj, flag, adj.sum(axis=1))
-    assert np.allclose(share, [0.0, 0.5, 2 / 3, 0.0, 0.0])
+def test_fear_share_over_sparse_adjacency():
+    # nodes 0-1 savers, 2-3 traders, 4 an institution
+    adj = social_adjacency(np.array([(0, 1), (0, 2), (1, 2), (2, 3), (1, 4)]), 5)[:2]
+    degree = np.asarray(adj.sum(axis=1))
+    none = np.full(2, -1)
+
+    def share(panicked, afraid, failed, saver_exchange):
+        return fear_share(
+            np.array(panicked),
+            np.array(afraid),
+            np.array(failed),
+            np.array(saver_exchange),
+            none,
+            adj.indptr,
+            adj.indices,
+            adj.data,
+            degree,
+        )
+
+    # trader 2 in fear: half of saver 0's neighbours (1, 2), a third of saver 1's (0, 2, 4)
+    assert np.allclose(share([False, False], [True, False], [False], none), [0.5, 1 / 3])
+    # saver 1's exchange failed: it frightens saver 0 too
+    assert np.allclose(share([False, False], [True, False], [True], [-1, 0]), [1.0, 1 / 3])
+    assert np.allclose(share([True, False], [False, False], [False], none), [0.0, 1 / 3])
 
 
 def test_model_graph_has_exposure_layer_and_agents_on_nodes():
