@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of the series, at its end, kept for the out-of-sample check (0: none; "
         "default: %(default)s)",
     )
+    est.add_argument(
+        "--discard-years",
+        default="0",
+        help="years each simulated path runs before its moments are taken (0: from the "
+        "model's calm start; a few years: from the regime mix it settles in; default: "
+        "%(default)s)",
+    )
     est.add_argument("--quiet", action="store_true", help="no progress bar, no table")
 
     exp = sub.add_parser(
@@ -300,7 +307,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from crypto401k.experiments.estimate import check_estimate, format_table, run_estimate
+    from crypto401k.experiments.estimate import (
+        MAX_DISCARD_YEARS,
+        check_estimate,
+        format_table,
+        run_estimate,
+    )
     from crypto401k.experiments.run import check_out_location
     from crypto401k.experiments.sweep import connect
     from crypto401k.experiments.validate import check_sweep, read_assets_data, read_btc_data
@@ -310,6 +322,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     seeds = _number("--seeds", args.seeds, int)
     workers = _number("--workers", args.workers, int)
     holdout = _number("--holdout", args.holdout, float)
+    discard_years = _number("--discard-years", args.discard_years, float)
+    if not 0 <= discard_years <= MAX_DISCARD_YEARS:
+        raise ConfigError(
+            f"--discard-years = {args.discard_years}: must be a number of years from 0 to "
+            f"{MAX_DISCARD_YEARS}"
+        )
     years = 5.0 if args.years is None else _number("--years", args.years, float)
     check_sweep(
         seeds,
@@ -341,6 +359,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             data_label=args.btc_data
             or ("shipped Bitstamp BTC, ETH, LTC" if args.assets else "shipped Bitstamp BTC/USD"),
             kind="assets" if args.assets else "btc",
+            discard=round(365 * discard_years),
         )
     except KeyboardInterrupt:
         sys.stderr.write(

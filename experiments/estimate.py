@@ -46,6 +46,7 @@ from crypto401k.model.source_hash import model_source_hash
 from scipy import stats
 
 MOMENTS_VERSION = 1  # bump when the moment vector changes: stored runs are then not reused
+MAX_DISCARD_YEARS = 20  # years a path may run before its moments are taken (--discard-years)
 BLOCK_DAYS = 50  # moving-block bootstrap block, as validate's
 BOOTSTRAP_DRAWS = 500
 BOOTSTRAP_SEED = 20141128  # first day of the Bitstamp series
@@ -219,12 +220,13 @@ def point_overrides(base: dict[str, Any], theta: dict[str, float]) -> dict[str, 
 
 
 # ---- simulation: one run's moments, many points through the sweep engine ----------------
-def point_key(overrides: dict[str, Any], kind: str = "btc") -> str:
-    """Content hash of a point's overrides, the moment vector and its version, and the
-    model's code (a stored run is reused only for the same point, the same moments and the
-    same model, `model.source_hash`)."""
+def point_key(overrides: dict[str, Any], kind: str = "btc", discard: int = 0) -> str:
+    """Content hash of a point's overrides, the moment vector and its version, the days
+    discarded, and the model's code (a stored run is reused only for the same point, the
+    same moments and the same model, `model.source_hash`)."""
     key = ["moments", MOMENTS_VERSION, overrides, model_source_hash()]
     key += [] if kind == "btc" else [kind]
+    key += [] if discard == 0 else [{"discard": discard}]
     blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -244,7 +246,7 @@ def moment_task(task: dict[str, Any]) -> dict[str, Any]:
             return record
         ts = m.datacollector.get_model_vars_dataframe()
         columns = ["price"] if kind == "btc" else [f"price_{c}" for c in mom.ASSET_COINS]
-        prices = ts[columns].to_numpy()
+        prices = ts[columns].to_numpy()[task.get("discard", 0) :]  # the path after its discard
         values = mom.moments_of(kind, prices[:, 0] if kind == "btc" else prices)
         ok = bool(np.isfinite(values).all())
         record.update(
@@ -267,13 +269,15 @@ def simulate(
     client: Any = None,
     progress: bool = False,
     kind: str = "btc",
+    discard: int = 0,
 ) -> np.ndarray:
     """Moments `kind` of every point (overrides) at seeds 0..S-1, shape (points, S, k); NaN
     rows for runs that failed or diverged. One sweep: all points' runs at once; `stage`
-    labels its progress bar."""
+    labels its progress bar. The moments are of each path after its first `discard` days
+    (the points' `run.steps` include them)."""
     tasks = [
         {
-            "key": point_key(p, kind),
+            "key": point_key(p, kind, discard),
             "point": i,
             "stage": "estimate",  # one stage: a run stored by any step is reused by any other
             "seed": s,
@@ -281,6 +285,7 @@ def simulate(
             "code": None,
             "overrides": p,
             **({} if kind == "btc" else {"moments": kind}),
+            **({} if discard == 0 else {"discard": discard}),
         }
         for i, p in enumerate(points)
         for s in range(seeds)
@@ -462,8 +467,11 @@ def estimate(
     kind: str = "btc",
     refine_top: int = REFINE_TOP,
     refine_seeds: int = REFINE_SEEDS,
+    discard: int = 0,
 ) -> dict[str, Any]:
-    """Estimate `params` on the daily closes `close` with simulated paths of `days` days.
+    """Estimate `params` on the daily closes `close` with simulated paths of `days` days
+    (each after a first `discard` days simulated and dropped: 0 keeps the model's calm
+    start, a few years draw the paths from the regime mix the model settles in).
     `kind`: the moment vector (`moments.MOMENT_SETS`): "btc" (close: shape (days,)) or
     "assets" (close: shape (days, 3), the coins of `moments.ASSET_COINS`).
 
@@ -478,7 +486,7 @@ def estimate(
     """
     from cmaes import CMA
 
-    base = {**BASE, **(base or {}), "run.steps": int(days)}
+    base = {**BASE, **(base or {}), "run.steps": int(days) + int(discard)}
     real = mom.moments_of(kind, close)
     r = np.diff(np.log(close), axis=0)
     data_cov = mom.bootstrap_cov(r, bootstrap_draws, BLOCK_DAYS, BOOTSTRAP_SEED, kind)
@@ -500,6 +508,7 @@ def estimate(
             client=client,
             progress=progress,
             kind=kind,
+            discard=discard,
         )
 
     start = start or defaults(params, base)
@@ -609,6 +618,7 @@ def estimate(
             "cov_seeds": n_cov,
             "refine": {"top": refine_top, "seeds": max(refine_seeds, seeds)},
             "sim_days": days,
+            "discard_days": discard,
             "data_days": len(close),
             "search_seed": search_seed,
             "moments": kind,
@@ -649,11 +659,12 @@ def out_of_sample(
     client: Any = None,
     progress: bool = False,
     kind: str = "btc",
+    discard: int = 0,
 ) -> list[dict[str, Any]]:
     """The held-out series' moments `kind` against the model's band at `theta`, with
-    simulated paths as long as the held-out series."""
+    simulated paths as long as the held-out series (after `discard` days dropped)."""
     days = len(holdout_close)
-    point = point_overrides({**BASE, **(base or {}), "run.steps": days}, theta)
+    point = point_overrides({**BASE, **(base or {}), "run.steps": days + discard}, theta)
     sims = simulate(
         [point],
         seeds,
@@ -663,6 +674,7 @@ def out_of_sample(
         client=client,
         progress=progress,
         kind=kind,
+        discard=discard,
     )[0]
     if not np.isfinite(sims).all():
         raise RuntimeError("a run at the estimate failed or diverged out of sample")
@@ -688,16 +700,18 @@ def recovery(
     base: dict[str, Any] | None = None,
     data_seed: int = 1_000_003,
     workers: int = 1,
+    discard: int = 0,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Estimate on a path the model itself made at `truth` (seed `data_seed`, outside the
-    estimation's seeds) and say whether each true value lies in its 95% interval."""
+    estimation's seeds; after `discard` days dropped, as the estimate's own paths) and say
+    whether each true value lies in its 95% interval."""
     from crypto401k.model.model import Crypto401kModel
 
-    point = {**BASE, **(base or {}), "run.steps": int(days), **truth}
+    point = {**BASE, **(base or {}), "run.steps": int(days) + int(discard), **truth}
     m = Crypto401kModel(rng=data_seed, **point)
     m.run()
-    close = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
+    close = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()[int(discard) :]
     result = estimate(
         close,
         params=params,
@@ -707,6 +721,7 @@ def recovery(
         run_dir=run_dir,
         base=base,
         workers=workers,
+        discard=discard,
         **kwargs,
     )
     for row in result["parameters"]:
@@ -862,6 +877,7 @@ def run_estimate(
                 client=client,
                 progress=progress,
                 kind=kind,
+                discard=kwargs.get("discard", 0),
             )
             if held is not None
             else None

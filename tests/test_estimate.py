@@ -379,3 +379,27 @@ def test_the_second_stage_estimates_the_asset_parameters_end_to_end(tmp_path):
     assert np.isfinite(result["moments"]["model_mean"]).all()
     again = est.run_estimate(closes, tmp_path / "est", **kwargs)
     assert again["theta"] == result["theta"]
+
+
+def test_discarded_days_are_simulated_then_dropped_from_the_moments(tmp_path):
+    """--discard-years: each path runs its discard first, and its moments are those of the
+    rest (the days after the discard), as if the path had started there; stored runs with and
+    without a discard are kept apart."""
+    from crypto401k.experiments.outcomes import build_model
+
+    point = {**est.BASE, **TINY, "run.steps": 150 + 300}
+    got = est.simulate([point], 1, tmp_path / "runs", "test", discard=150)[0, 0]
+    m = build_model(point, 0)
+    m.run()
+    prices = m.datacollector.get_model_vars_dataframe()["price"].to_numpy()
+    assert np.array_equal(got, mom.moments_of("btc", prices[150:]))
+    assert not np.array_equal(got, mom.moments_of("btc", prices))
+    assert est.point_key(point) != est.point_key(point, discard=150)
+
+
+@pytest.mark.parametrize("value", ["-1", "21", "inf", "two"])
+def test_a_bad_discard_is_refused_before_any_run(tmp_path, capsys, value):
+    out = tmp_path / "est"
+    assert main(["estimate", "--discard-years", value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--discard-years" in err and not out.exists()
