@@ -28,27 +28,27 @@ VALUE, POSITIVE, NEGATIVE = 0, 1, 2
 
 @numba.njit(inline="always")
 def _part(v: float, mode: int) -> float:  # pragma: no cover - compiled
-    if mode == POSITIVE:
-        return v if (v >= 0.0 or v != v) else 0.0
-    if mode == NEGATIVE:
-        w = -v
-        return w if (w >= 0.0 or w != w) else 0.0
+    if mode == POSITIVE:  # np.maximum(v, 0.0)
+        return _maximum(v, 0.0)
+    if mode == NEGATIVE:  # np.maximum(-v, 0.0)
+        return _maximum(-v, 0.0)
     return v
 
 
+# numpy's `maximum` and `minimum` of two floats, as its x86 loops compute them: the first
+# operand when it is strictly larger (smaller) or NaN, else the second, so that of two
+# zeros the second is kept (np.maximum(0.0, -0.0) is -0.0, np.maximum(-0.0, 0.0) is 0.0)
 @numba.njit(inline="always")
 def _maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
-    """numpy's `maximum` of two floats: `a` when a >= b or a is NaN, else `b`."""
-    return a if (a >= b or a != a) else b
+    return a if (a > b or a != a) else b
 
 
 @numba.njit(inline="always")
 def _minimum(a: float, b: float) -> float:  # pragma: no cover - compiled
-    """numpy's `minimum` of two floats: `a` when a <= b or a is NaN, else `b`."""
-    return a if (a <= b or a != a) else b
+    return a if (a < b or a != a) else b
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _block(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no cover
     """numpy's sum of a block of at most 128 values, a[lo : lo + n]: below 8 values one
     accumulator, else 8 accumulators combined as a tree, then the rest one by one."""
@@ -73,7 +73,7 @@ def _block(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no co
     return res
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _pairwise(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compiled
     """numpy's pairwise sum of `_part` of the 1-D array `a`: a run of more than 128 values
     is the sum of its halves (the first half a multiple of 8 long), each summed so in turn.
@@ -114,12 +114,12 @@ def _pairwise(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compiled
             return ret
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _vector_sum(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compiled
     return 0.0 + _pairwise(a, mode)  # numpy starts from the identity, 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _column_parts(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover - compiled
     """`_part` of each column of the 2-D array `a` summed as numpy sums it over the rows,
     shape (columns,): pairwise when `a` has one column, else row after row from 0.0 (up to
@@ -150,7 +150,7 @@ def _column_parts(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover -
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _column_sums(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return _column_parts(a, VALUE)
 
@@ -171,7 +171,7 @@ def column_sums(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     return _column_parts(a, POSITIVE), _column_parts(a, NEGATIVE)
 
@@ -187,7 +187,7 @@ def buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(a, 0.0).sum(axis=0), np.maximum(-a, 0.0).sum(axis=0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _supply_scale(
     orders: tuple[np.ndarray, ...], outside_coins: np.ndarray, margin: float
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -209,10 +209,10 @@ def supply_scale(orders: list[np.ndarray], outside_coins: np.ndarray, margin: fl
     """Factor (per asset) on buy orders so that net buying takes at most `margin` of the
     outside market's coins: (margin * outside coins + all sales) / all buys where the buys
     exceed it, else 1. `orders` are coins, each (rows, assets), C-ordered float64."""
-    return _supply_scale(tuple(np.ascontiguousarray(q) for q in orders), outside_coins, margin)
+    return _supply_scale(tuple(_book(q) for q in orders), outside_coins, margin)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _book_sums(orders: tuple[np.ndarray, ...]) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty((len(orders), orders[0].shape[1]))
     for b, q in enumerate(orders):
@@ -223,4 +223,10 @@ def _book_sums(orders: tuple[np.ndarray, ...]) -> np.ndarray:  # pragma: no cove
 def book_sums(orders: list[np.ndarray]) -> np.ndarray:
     """Net coins of each order book, shape (books, assets): row b is `column_sums` of
     `orders[b]` (each (rows, assets), C-ordered float64), in one call."""
-    return _book_sums(tuple(np.ascontiguousarray(q) for q in orders))
+    return _book_sums(tuple(_book(q) for q in orders))
+
+
+def _book(q: np.ndarray) -> np.ndarray:
+    """An order book as the compiled sums take it: C-ordered, writeable float64 (the same
+    array when it is one already, as every book of the engine is)."""
+    return np.require(q, dtype=np.float64, requirements=("C", "W"))

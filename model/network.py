@@ -226,7 +226,7 @@ def social_adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_array:
     return adj
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def fear_share(
     panicked: np.ndarray,
     traders_afraid: np.ndarray,

@@ -35,46 +35,100 @@ INSTITUTION_METHODS = (
     "close_small",
     "take_flow",
 )
+SMALL = {"savers.n_cohorts": 300, "traders.n_traders": 150}
+# a crash with leveraged traders, panic and a hair-trigger regulator (its warning, caps and
+# forced unwind), plans opening over the run and the reallocation channel, and an
+# institution's default (its creditors take the loss, some may follow) and its re-entry:
+# the credit draws, repayments and the default cascade are compared too
+CRASH = {
+    "shock.day": 60,
+    "shock.fundamental_drop": 0.6,
+    "savers.channel": "payroll+reallocation",
+    "savers.offer_share_start": 0.3,
+    "savers.offer_ramp_days": 100,
+    "savers.uptake": 0.7,
+    "traders.leverage_share": 0.3,
+    "regulator.threshold": 0.1,
+    "regulator.lag_days": 5,
+    "regulator.leverage_cap": 1.5,
+    "shock.default_institution": 0,
+    "institutions.reentry_days": 30,
+}
+NINE = 9  # from 8 assets numpy sums a row pairwise, not one column after another
 CASES = {
-    # a crash with leveraged traders, panic and a hair-trigger regulator (its warning, caps and
-    # forced unwind), plans opening over the run and the reallocation channel
-    "crash": {
-        "shock.day": 60,
-        "shock.fundamental_drop": 0.6,
-        "savers.channel": "payroll+reallocation",
-        "savers.offer_share_start": 0.3,
-        "savers.offer_ramp_days": 100,
-        "savers.uptake": 0.7,
-        "traders.leverage_share": 0.3,
-        "regulator.threshold": 0.1,
-        "regulator.lag_days": 5,
-        "regulator.leverage_cap": 1.5,
-        # an institution defaults (its creditors take the loss, some may follow) and is
-        # replaced: the credit draws, repayments and the default cascade are compared too
-        "shock.default_institution": 0,
-        "institutions.reentry_days": 30,
-    },
+    "crash": ("four_assets", CRASH),
     # the plans run into the concentration cap; brokers' credit binds
-    "capped": {
-        "savers.max_float_share": 0.0002,
-        "traders.margin_credit_share": 0.001,
-        "traders.leverage_share": 0.3,
-        "shock.day": 60,
-        "shock.fundamental_drop": 0.5,
-    },
+    "capped": (
+        "four_assets",
+        {
+            "savers.max_float_share": 0.0002,
+            "traders.margin_credit_share": 0.001,
+            "traders.leverage_share": 0.3,
+            "shock.day": 60,
+            "shock.fundamental_drop": 0.5,
+        },
+    ),
+    # one asset: every sum over rows is numpy's pairwise sum of a single column
+    "one_asset": ("btc_only", {**SMALL, **CRASH}),
+    # market makers first in number: the layoff's sums over many rows
+    "market_makers": (
+        "btc_only",
+        {
+            **SMALL,
+            **CRASH,
+            "institutions.n_funds": 2,
+            "institutions.n_lenders": 1,
+            "institutions.n_market_makers": 10,
+        },
+    ),
+    "nine_assets": (
+        "btc_only",
+        {
+            **SMALL,
+            **CRASH,
+            "traders.leverage_share": 0.6,
+            "assets": [
+                {
+                    "name": f"C{j}",
+                    "market_cap_usd": 1e11 * (j + 1),
+                    "initial_price_usd": 10.0 * (j + 1),
+                    "fundamental_vol_annual": 0.5,
+                }
+                for j in range(NINE)
+            ],
+            "market.correlation": [
+                [1.0 if i == j else 0.3 for j in range(NINE)] for i in range(NINE)
+            ],
+            "savers.menu": [1.0 / NINE] * NINE,
+        },
+    ),
 }
 
 
-def _run(overrides: dict, seed: int) -> Crypto401kModel:
-    cfg = scenarios.load("four_assets").with_overrides({**overrides, "run.steps": 240})
+def _run(scenario: str, overrides: dict, seed: int, days: int) -> Crypto401kModel:
+    cfg = scenarios.load(scenario).with_overrides({**overrides, "run.steps": days})
     m = Crypto401kModel(cfg, rng=seed)
     m.run()
     return m
 
 
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal as IEEE bit patterns (so -0.0 is not 0.0), NaN where the other is NaN."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        return a.shape == b.shape and bool(np.array_equal(a, b))
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    keep = ~np.isnan(a)
+    return bool(np.array_equal(a[keep].view(np.int64), b[keep].view(np.int64)))
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch):
-    compiled = _run(CASES[case], seed=4)
+    scenario, overrides = CASES[case]
+    days = 240 if scenario == "four_assets" else 150
+    compiled = _run(scenario, overrides, 4, days)
     with monkeypatch.context() as patch:
         patch.setattr(TraderPopulation, "decide", array_rules.trader_decide)
         patch.setattr(TraderPopulation, "settle", array_rules.trader_settle)
@@ -93,7 +147,7 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(market_module, "linear_impact", array_rules.linear_impact)
         for name in INSTITUTION_METHODS:
             patch.setattr(InstitutionPopulation, name, getattr(array_rules, f"institution_{name}"))
-        array = _run(CASES[case], seed=4)
+        array = _run(scenario, overrides, 4, days)
     a = compiled.datacollector.get_model_vars_dataframe()
     b = array.datacollector.get_model_vars_dataframe()
     # the comparison reaches the branches it is meant to
@@ -101,19 +155,20 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
     if case == "crash":
         assert a.panicked_savers.max() > 0
         assert a.policy_level.max() == 4  # up to the forced unwind
-    else:
+        assert a.defaults.iloc[-1] > 0 and compiled.institutions.entries > 0
+    if case == "capped":
         held = compiled.savers.coins.sum(axis=0)
         assert (held > 0.9 * compiled.savers.cap_coins).any()
     assert list(a.columns) == list(b.columns)
     for column in a.columns:
-        assert np.array_equal(a[column].to_numpy(), b[column].to_numpy(), equal_nan=True), column
-    if case == "crash":
-        assert a.defaults.iloc[-1] > 0 and compiled.institutions.entries > 0
+        assert same_bits(a[column].to_numpy(), b[column].to_numpy()), column
     for pop in ("savers", "traders", "institutions"):
         for name, value in vars(getattr(compiled, pop)).items():
             if isinstance(value, np.ndarray) and value.dtype != object:
                 other = getattr(getattr(array, pop), name)
-                assert np.array_equal(value, other, equal_nan=True), f"{pop}.{name}"
+                assert same_bits(value, other), f"{pop}.{name}"
+    for name in ("outside_coins", "outside_cash", "holding_pnl"):
+        assert same_bits(getattr(compiled, name), getattr(array, name)), name
 
 
 @given(
@@ -127,3 +182,31 @@ def test_the_compiled_impact_law_is_the_array_one(share, multiplier, kink):
     new = market_module.linear_impact(share, multiplier, kinks)
     old = array_rules.linear_impact(share, multiplier, kinks)
     assert np.array_equal(new.view(np.int64), old.view(np.int64))
+
+
+def test_a_nan_in_the_savers_sums_reaches_the_ledger_as_in_the_array_rule():
+    """The compiled rule tells the ledger which steps ran by flags, not by a NaN sum, so a
+    NaN that arises in a step (here a reallocation base) is booked as the array rule books it."""
+    import copy
+
+    from crypto401k.model.ledger import Ledger
+    from crypto401k.model.policy import PolicyEffects
+
+    cfg = scenarios.load("btc_only").with_overrides({**SMALL, **CRASH, "run.steps": 60})
+    m = Crypto401kModel(cfg, rng=4)
+    m.run_for(45)
+    day = 45  # plans opened on day 0: reallocation runs from day 30
+    savers = m.savers
+    start = savers.first_offer + cfg.savers.reallocation_start_day
+    phase = savers.opted_in & (savers.first_offer >= 0) & (start <= day)
+    phase &= day < start + cfg.savers.reallocation_days
+    assert phase.any()
+    books = []
+    for decide in (SaverPopulation.decide, array_rules.saver_decide):
+        pop = copy.deepcopy(savers)
+        pop.realloc_base[np.flatnonzero(phase)[0]] = np.nan
+        ledger = Ledger(lost_coins=np.zeros(1), redeemed_coins=np.zeros(1))
+        rng = np.random.default_rng(1)
+        decide(pop, day, m.market.price, 0.1, np.zeros(pop.n), PolicyEffects.none(), rng, ledger)
+        books.append(ledger.to_market)
+    assert np.isnan(books[0]) and np.isnan(books[1])

@@ -77,3 +77,24 @@ def test_large_arrays_of_every_layout_match_numpy():
             buys, sells = buy_sell_sums(view)
             assert same_bits(buys, np.maximum(view, 0.0).sum(axis=0))
             assert same_bits(sells, np.maximum(-view, 0.0).sum(axis=0))
+
+
+def test_maximum_and_minimum_are_numpy_s_to_the_sign_of_zero():
+    """Of two zeros numpy keeps the second operand (np.maximum(0.0, -0.0) is -0.0); NaN in
+    either gives NaN. The compiled rules' `_maximum`/`_minimum` must do the same."""
+    import numba
+    from crypto401k.model.kernels import _maximum, _minimum
+
+    @numba.njit
+    def both(a, b):  # pragma: no cover - compiled
+        out = np.empty((2, a.shape[0]))
+        for i in range(a.shape[0]):
+            out[0, i] = _maximum(a[i], b[i])
+            out[1, i] = _minimum(a[i], b[i])
+        return out
+
+    special = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan])
+    a, b = (x.ravel() for x in np.meshgrid(special, special))
+    got = both(a, b)
+    assert same_bits(got[0], np.maximum(a, b))
+    assert same_bits(got[1], np.minimum(a, b))

@@ -36,7 +36,15 @@ import numba
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
-from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise, column_sums
+from crypto401k.model.kernels import (
+    NEGATIVE,
+    VALUE,
+    _column_parts,
+    _maximum,
+    _minimum,
+    _pairwise,
+    column_sums,
+)
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import calm_daily_vol
 from crypto401k.model.policy import PolicyEffects
@@ -262,7 +270,9 @@ class InstitutionPopulation:
         """USD institutions `idx` can spend today: their own cash plus what their lenders can
         still lend, a lender shared by several borrowers split in proportion to their lines,
         shape (len(idx),)."""
-        return _buying_power(np.asarray(idx), self.cash, self.credit, self.kind, self.alive)
+        idx = np.asarray(idx)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+        return _buying_power(idx, self.cash, self.credit, self.kind, self.alive)
 
     def draw_credit(self) -> float:
         """Cover negative cash with loans: first from the borrower's lenders, up to the cash
@@ -480,7 +490,7 @@ class Institution(RowAgent):
 # same to the last bit. The products with prices (`coins @ price`) stay numpy's (BLAS).
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _claims(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = loans.shape[0]
     out = np.zeros(n)
@@ -490,7 +500,7 @@ def _claims(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _liabilities(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = loans.shape[0]
     out = np.empty(n)
@@ -499,7 +509,7 @@ def _liabilities(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compile
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _equity(
     value: np.ndarray, cash: np.ndarray, loans: np.ndarray
 ) -> np.ndarray:  # pragma: no cover
@@ -511,7 +521,7 @@ def _equity(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _mm_capacity(
     equity: np.ndarray, target: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -526,7 +536,7 @@ def _mm_capacity(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _pay_out(
     value: np.ndarray,
     cash: np.ndarray,
@@ -558,7 +568,7 @@ def _pay_out(
     return 0.0 + _pairwise(pay, VALUE)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _lendable(
     cash: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover
@@ -570,7 +580,7 @@ def _lendable(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _buying_power(
     idx: np.ndarray, cash: np.ndarray, credit: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -592,7 +602,7 @@ def _buying_power(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _institution_orders(
     funds: np.ndarray,
     value: np.ndarray,
@@ -640,7 +650,7 @@ def _institution_orders(
     return orders
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _draw_credit(
     cash: np.ndarray, loans: np.ndarray, credit: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -684,7 +694,7 @@ def _draw_credit(
     return 0.0 + _pairwise(rest, VALUE)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _repay(
     cash: np.ndarray, loans: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -717,7 +727,7 @@ def _repay(
     return 0.0 + _pairwise(outside, VALUE)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _broke(
     value: np.ndarray, cash: np.ndarray, loans: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -734,7 +744,7 @@ def _broke(
     return out[:m]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _layoff(
     coins: np.ndarray,
     target_coins: np.ndarray,
@@ -745,13 +755,11 @@ def _layoff(
     """Coins each market maker passes to the outside (in place in `coins`), (n, assets)."""
     n, k = coins.shape
     delta = np.zeros((n, k))
-    refill = np.zeros(k)
     for i in range(n):
         if alive[i] and kind[i] == MARKET_MAKER:
             for j in range(k):
                 delta[i, j] = LAYOFF_RATE * (coins[i, j] - target_coins[i, j])
-        for j in range(k):
-            refill[j] += _maximum(-delta[i, j], 0.0)
+    refill = _column_parts(delta, NEGATIVE)  # numpy's column sums (pairwise with one asset)
     for j in range(k):
         room = _maximum(outside_coins[j], 0.0) * 0.5
         shrink = room / (refill[j] if refill[j] > 0 else 1.0) if refill[j] > room else 1.0
@@ -762,7 +770,7 @@ def _layoff(
     return delta
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _small(
     equity: np.ndarray,
     kind: np.ndarray,
@@ -786,7 +794,7 @@ def _small(
     return out[:m]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _mean_fund_leverage(
     value: np.ndarray, equity: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -801,7 +809,7 @@ def _mean_fund_leverage(
     return (0.0 + _pairwise(lev[:m], VALUE)) / m if m else 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _take_flow(
     wanted: np.ndarray, limit: float, target_coins: np.ndarray, coins: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled

@@ -233,13 +233,13 @@ class SaverPopulation:
             effects.freeze,
             effects.freeze or effects.allocation_factor < 1.0,
         )
-        growth, payroll, to_crypto, moved, rebalanced = sums
+        (growth, payroll, to_crypto, moved, rebalanced), (in_phase, due) = sums
         ledger.other_return += growth
         ledger.payroll_in += payroll
         ledger.to_market += to_crypto
-        if moved == moved:  # NaN: no cohort was in its reallocation phase
+        if in_phase:  # some cohort was in its reallocation phase
             ledger.to_market += moved
-        if rebalanced == rebalanced:  # NaN: no sleeve was due to rebalance
+        if due:  # some sleeve was due to rebalance
             ledger.to_market += rebalanced
         # 8. the concentration cap (the unspent cash goes back to the plan at settlement)
         return self.within_cap(orders)
@@ -318,12 +318,12 @@ def offer_share(cfg: SaverConfig, day: int, open_day: int | None, ceiling: float
     return min(share, ceiling)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Scale the buy orders (coins, shape (n, assets)) of each asset by one factor so that
-    `held` (coins, shape (assets,)) plus all buys stays at most `cap` (shape (assets,)).
-    Sales are kept and not counted as room: the cap holds whatever fills. (Compiled; the
-    buys are summed as numpy sums them.)"""
+    """Scale the buy orders (coins, shape (n, assets), C-ordered float64) of each asset by
+    one factor so that `held` (coins, shape (assets,)) plus all buys stays at most `cap`
+    (shape (assets,)). Sales are kept and not counted as room: the cap holds whatever fills.
+    (Compiled; the buys are summed as numpy sums a C-ordered array.)"""
     n, k = orders.shape
     buys = _column_parts(orders, POSITIVE)
     scale = np.ones(k)
@@ -339,7 +339,7 @@ def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarra
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
     n, k = orders.shape
     out = np.empty((n, k))
@@ -350,7 +350,7 @@ def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> 
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _settle(
     delta: np.ndarray,
     spend: np.ndarray,
@@ -414,7 +414,7 @@ def panic_hazard(
     return np.negative(x, out=x)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _panic_exponent(
     yearly: float,
     target_date: np.ndarray,
@@ -431,7 +431,7 @@ def _panic_exponent(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _saver_rule(
     day: int,
     u: np.ndarray,
@@ -460,13 +460,13 @@ def _saver_rule(
     reallocating: bool,
     freeze: bool,
     capped: bool,
-) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float, float]]:
+) -> tuple[np.ndarray, np.ndarray, tuple[tuple[float, ...], tuple[bool, bool]]]:
     """Steps 1-7 of the module's daily rule for every cohort, in place in the state arrays;
     `u` (3, n) the day's uniform draws, `hazard` (n,) the daily panic probability, `value`
     (n,) the crypto at the open (USD). Returns the orders in coins (n, assets) before the
     concentration cap, the USD contributed by each cohort, and the day's sums for the ledger
     (USD: growth of other assets, payroll, payroll to crypto, reallocation moved and
-    rebalancing bought, these two NaN when no cohort was in the step). Every operation is
+    rebalancing bought) with whether any cohort was in those last two steps. Every operation is
     the numpy rule's, in its order, and the sums are numpy's pairwise sums: bit for bit."""
     growth_rate, retirement_age, recovery, stop_share, sell_fraction, alloc_now = rates[:6]
     sleeve_weight, unwind = rates[6], rates[7]
@@ -581,10 +581,10 @@ def _saver_rule(
         0.0 + _pairwise(growth, VALUE),
         0.0 + _pairwise(contribution, VALUE),
         0.0 + _pairwise(to_crypto, VALUE),
-        0.0 + _pairwise(moved, VALUE) if in_phase else np.nan,
-        0.0 + _pairwise(bought[:n_due], VALUE) if n_due else np.nan,
+        0.0 + _pairwise(moved, VALUE),
+        0.0 + _pairwise(bought[:n_due], VALUE),
     )
-    return orders, contribution, sums
+    return orders, contribution, (sums, (in_phase, n_due > 0))
 
 
 class RetirementSaver(RowAgent):

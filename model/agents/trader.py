@@ -226,7 +226,7 @@ def attention_factor(
 # fused multiply-add: numba's default), so the orders are the same to the last bit.
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _switching_index(
     strategy: np.ndarray,
     indptr: np.ndarray,
@@ -267,7 +267,7 @@ def _switching_index(
     return a
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _orders(
     strategy: np.ndarray,
     u: np.ndarray,
@@ -310,7 +310,6 @@ def _orders(
         strategy[i] = s
         eq = equity[i]
         solvent = eq > 0
-        total = 0.0
         for j in range(k):
             weight[j] = (coins[i, j] * price[j]) / eq if solvent else 0.0
             if s == FUNDAMENTALIST:
@@ -324,7 +323,7 @@ def _orders(
                 + rebalance * (w0[i, j] - weight[j])
             )
             target[j] = _maximum(weight[j] + d, 0.0)
-            total += target[j]
+        total = 0.0 + _pairwise(target, VALUE)  # numpy's row sum (pairwise from 8 assets)
         if total > limit[i]:
             factor = limit[i] / total
             for j in range(k):
@@ -334,7 +333,7 @@ def _orders(
     return orders
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _credit_and_margin(
     orders: np.ndarray,
     spend: np.ndarray,
@@ -381,7 +380,7 @@ def _credit_and_margin(
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _settle(
     coins: np.ndarray, orders: np.ndarray, cash: np.ndarray, spend: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -403,7 +402,7 @@ def _settle(
     return -(0.0 + _pairwise(broke[:m], VALUE))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _refill(
     cash: np.ndarray, value: np.ndarray, entry_share: np.ndarray, scale: float, days: float
 ) -> float:  # pragma: no cover - compiled
