@@ -20,6 +20,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+# every compiled pass: cached on disk per machine, releasing the GIL, and numpy's error model
+# (a division by zero gives inf or NaN, as numpy does, not an exception)
+compiled = numba.njit(cache=True, nogil=True, error_model="numpy")
+
 SMALL_ROWS = 1  # even a row or a few: one kernel call costs less than numpy's two to four
 # what a sum adds of each value x: x itself, max(x, 0) or max(-x, 0), as numpy's maximum
 # (which keeps x when x >= 0, so -0.0 stays -0.0, or when x is NaN)
@@ -48,7 +52,7 @@ def _minimum(a: float, b: float) -> float:  # pragma: no cover - compiled
     return a if (a < b or a != a) else b
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _block(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no cover
     """numpy's sum of a block of at most 128 values, a[lo : lo + n]: below 8 values one
     accumulator, else 8 accumulators combined as a tree, then the rest one by one."""
@@ -73,7 +77,7 @@ def _block(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no co
     return res
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _pairwise(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compiled
     """numpy's pairwise sum of `_part` of the 1-D array `a`: a run of more than 128 values
     is the sum of its halves (the first half a multiple of 8 long), each summed so in turn.
@@ -114,12 +118,12 @@ def _pairwise(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compiled
             return ret
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _vector_sum(a: np.ndarray, mode: int) -> float:  # pragma: no cover - compiled
     return 0.0 + _pairwise(a, mode)  # numpy starts from the identity, 0.0
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _column_parts(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover - compiled
     """`_part` of each column of the 2-D array `a` summed as numpy sums it over the rows,
     shape (columns,): pairwise when `a` has one column, else row after row from 0.0 (up to
@@ -150,7 +154,7 @@ def _column_parts(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover -
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _column_sums(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return _column_parts(a, VALUE)
 
@@ -171,7 +175,7 @@ def column_sums(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     return _column_parts(a, POSITIVE), _column_parts(a, NEGATIVE)
 
@@ -187,7 +191,7 @@ def buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(a, 0.0).sum(axis=0), np.maximum(-a, 0.0).sum(axis=0)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _supply_scale(
     orders: tuple[np.ndarray, ...], outside_coins: np.ndarray, margin: float
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -212,7 +216,7 @@ def supply_scale(orders: list[np.ndarray], outside_coins: np.ndarray, margin: fl
     return _supply_scale(tuple(_book(q) for q in orders), outside_coins, margin)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _book_sums(orders: tuple[np.ndarray, ...]) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty((len(orders), orders[0].shape[1]))
     for b, q in enumerate(orders):

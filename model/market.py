@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from crypto401k.model.config import Config
-from crypto401k.model.kernels import VALUE, _column_parts, _maximum, _pairwise
+from crypto401k.model.kernels import VALUE, _column_parts, _maximum, _pairwise, compiled
 
 PRICE_FLOOR = 1e-6  # USD/coin: a broken stablecoin's price stays positive and finite
 
@@ -309,7 +308,7 @@ def linear_impact_inverse(move: float, multiplier: float, kink: np.ndarray) -> n
     return np.where(m <= kink, m, m * m / np.where(kink > 0, kink, 1.0))
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _coins_cap(
     price: np.ndarray, supply: np.ndarray, pegged: np.ndarray
 ) -> float:  # pragma: no cover
@@ -319,7 +318,7 @@ def _coins_cap(
     return 0.0 + _pairwise(value, VALUE)  # numpy's sum, to the last bit
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _stress(vol: np.ndarray, calm: np.ndarray, gamma: float) -> np.ndarray:  # pragma: no cover
     out = np.empty(vol.shape[0])
     for j in range(vol.shape[0]):
@@ -327,7 +326,7 @@ def _stress(vol: np.ndarray, calm: np.ndarray, gamma: float) -> np.ndarray:  # p
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _depth_factor(
     capacity: float, share: float, stress: np.ndarray
 ) -> np.ndarray:  # pragma: no cover
@@ -337,7 +336,7 @@ def _depth_factor(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _maker_shares(
     capacity: np.ndarray, share: float, stress: np.ndarray, total: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -348,7 +347,7 @@ def _maker_shares(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _linear_impact(
     share: np.ndarray, multiplier: float, kink: np.ndarray
 ) -> np.ndarray:  # pragma: no cover
@@ -363,7 +362,7 @@ def _linear_impact(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _sample_std(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`x.std(axis=0, ddof=1)` of a C-ordered (n >= 2, A) array, as numpy computes it: the
     mean from numpy's column sums over n, then the squared deviations' sums over n - 1."""

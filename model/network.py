@@ -24,10 +24,10 @@ from random import Random
 from typing import Any
 
 import networkx as nx
-import numba
 import numpy as np
 import scipy.sparse as sp
 from crypto401k.model.config import ConfigError, NetworkConfig
+from crypto401k.model.kernels import compiled
 
 
 def employer_assignment(n_savers: int, n_employers: int, rng: np.random.Generator) -> np.ndarray:
@@ -226,7 +226,7 @@ def social_adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_array:
     return adj
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def fear_share(
     panicked: np.ndarray,
     traders_afraid: np.ndarray,

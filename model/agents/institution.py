@@ -32,7 +32,6 @@ day 0, with freshly drawn traits.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
@@ -44,6 +43,7 @@ from crypto401k.model.kernels import (
     _minimum,
     _pairwise,
     column_sums,
+    compiled,
 )
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import calm_daily_vol
@@ -490,7 +490,7 @@ class Institution(RowAgent):
 # same to the last bit. The products with prices (`coins @ price`) stay numpy's (BLAS).
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _claims(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = loans.shape[0]
     out = np.zeros(n)
@@ -500,7 +500,7 @@ def _claims(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _liabilities(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = loans.shape[0]
     out = np.empty(n)
@@ -509,7 +509,7 @@ def _liabilities(loans: np.ndarray) -> np.ndarray:  # pragma: no cover - compile
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _equity(
     value: np.ndarray, cash: np.ndarray, loans: np.ndarray
 ) -> np.ndarray:  # pragma: no cover
@@ -521,7 +521,7 @@ def _equity(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _mm_capacity(
     equity: np.ndarray, target: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -536,7 +536,7 @@ def _mm_capacity(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _pay_out(
     value: np.ndarray,
     cash: np.ndarray,
@@ -568,7 +568,7 @@ def _pay_out(
     return 0.0 + _pairwise(pay, VALUE)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _lendable(
     cash: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover
@@ -580,7 +580,7 @@ def _lendable(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _buying_power(
     idx: np.ndarray, cash: np.ndarray, credit: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -602,7 +602,7 @@ def _buying_power(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _institution_orders(
     funds: np.ndarray,
     value: np.ndarray,
@@ -650,7 +650,7 @@ def _institution_orders(
     return orders
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _draw_credit(
     cash: np.ndarray, loans: np.ndarray, credit: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -694,7 +694,7 @@ def _draw_credit(
     return 0.0 + _pairwise(rest, VALUE)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _repay(
     cash: np.ndarray, loans: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -727,7 +727,7 @@ def _repay(
     return 0.0 + _pairwise(outside, VALUE)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _broke(
     value: np.ndarray, cash: np.ndarray, loans: np.ndarray, alive: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -744,7 +744,7 @@ def _broke(
     return out[:m]
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _layoff(
     coins: np.ndarray,
     target_coins: np.ndarray,
@@ -770,7 +770,7 @@ def _layoff(
     return delta
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _small(
     equity: np.ndarray,
     kind: np.ndarray,
@@ -794,7 +794,7 @@ def _small(
     return out[:m]
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _mean_fund_leverage(
     value: np.ndarray, equity: np.ndarray, kind: np.ndarray, alive: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -809,7 +809,7 @@ def _mean_fund_leverage(
     return (0.0 + _pairwise(lev[:m], VALUE)) / m if m else 0.0
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _take_flow(
     wanted: np.ndarray, limit: float, target_coins: np.ndarray, coins: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled

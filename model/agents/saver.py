@@ -38,7 +38,6 @@ swept back into the plan's other assets (the ledger records every dollar that cr
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config, SaverConfig
@@ -50,6 +49,7 @@ from crypto401k.model.kernels import (
     _minimum,
     _pairwise,
     column_sums,
+    compiled,
 )
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
@@ -318,7 +318,7 @@ def offer_share(cfg: SaverConfig, day: int, open_day: int | None, ceiling: float
     return min(share, ceiling)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Scale the buy orders (coins, shape (n, assets), C-ordered float64) of each asset by
     one factor so that `held` (coins, shape (assets,)) plus all buys stays at most `cap`
@@ -339,7 +339,7 @@ def cap_buys(orders: np.ndarray, held: np.ndarray, cap: np.ndarray) -> np.ndarra
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
     n, k = orders.shape
     out = np.empty((n, k))
@@ -350,7 +350,7 @@ def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> 
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _settle(
     delta: np.ndarray,
     spend: np.ndarray,
@@ -414,7 +414,7 @@ def panic_hazard(
     return np.negative(x, out=x)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _panic_exponent(
     yearly: float,
     target_date: np.ndarray,
@@ -431,7 +431,7 @@ def _panic_exponent(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _saver_rule(
     day: int,
     u: np.ndarray,

@@ -26,12 +26,11 @@ drain away through the impact it pays.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
-from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise
+from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise, compiled
 from crypto401k.model.market import calm_reference_vol, cholesky_psd
 from crypto401k.model.policy import PolicyEffects
 
@@ -226,7 +225,7 @@ def attention_factor(
 # fused multiply-add: numba's default), so the orders are the same to the last bit.
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _switching_index(
     strategy: np.ndarray,
     indptr: np.ndarray,
@@ -267,7 +266,7 @@ def _switching_index(
     return a
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _orders(
     strategy: np.ndarray,
     u: np.ndarray,
@@ -333,7 +332,7 @@ def _orders(
     return orders
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _credit_and_margin(
     orders: np.ndarray,
     spend: np.ndarray,
@@ -380,7 +379,7 @@ def _credit_and_margin(
     return count
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _settle(
     coins: np.ndarray, orders: np.ndarray, cash: np.ndarray, spend: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -402,7 +401,7 @@ def _settle(
     return -(0.0 + _pairwise(broke[:m], VALUE))
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@compiled
 def _refill(
     cash: np.ndarray, value: np.ndarray, entry_share: np.ndarray, scale: float, days: float
 ) -> float:  # pragma: no cover - compiled
