@@ -168,11 +168,7 @@ def _compiled(a: np.ndarray) -> bool:
 
 def column_sums(a: np.ndarray) -> np.ndarray:
     """`a.sum(axis=0)` of a 2-D array, shape (columns,), identical to numpy's bit for bit."""
-    if _compiled(a) and a.shape[1] == 1:
-        return np.array([_vector_sum(a.reshape(-1), VALUE)])
-    if _compiled(a):
-        return _column_sums(a)
-    return a.sum(axis=0)
+    return _column_sums(a) if _compiled(a) else a.sum(axis=0)
 
 
 @compiled
@@ -183,9 +179,6 @@ def _buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: n
 def buy_sell_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`np.maximum(a, 0).sum(axis=0)` and `np.maximum(-a, 0).sum(axis=0)` of a 2-D array
     (coins bought and sold per asset), identical to numpy's bit for bit, in one pass."""
-    if _compiled(a) and a.shape[1] == 1:
-        column = a.reshape(-1)  # a view: C-ordered (rows, 1)
-        return np.array([_vector_sum(column, POSITIVE)]), np.array([_vector_sum(column, NEGATIVE)])
     if _compiled(a):
         return _buy_sell_sums(a)
     return np.maximum(a, 0.0).sum(axis=0), np.maximum(-a, 0.0).sum(axis=0)

@@ -29,11 +29,9 @@ import mesa
 import networkx as nx
 import numpy as np
 from crypto401k.model.agencies import AgencyBoard
-from crypto401k.model.agents.exchange import FEAR_DAYS as EXCHANGE_FEAR_DAYS
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
 from crypto401k.model.agents.institution import Institution, InstitutionPopulation
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
-from crypto401k.model.agents.trader import FEAR_DAYS as TRADER_FEAR_DAYS
 from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
@@ -564,8 +562,8 @@ class Crypto401kModel(mesa.Model):
         x, adj = self.exchanges, self._savers_adj
         return fear_share(
             self.savers.panicked,
-            day - self.traders.liquidated_day < TRADER_FEAR_DAYS,
-            x.failed & (day - x.failed_day < EXCHANGE_FEAR_DAYS),
+            self.traders.fear(day),
+            x.recently_failed(day),
             x.saver_exchange,
             x.trader_exchange,
             adj.indptr,

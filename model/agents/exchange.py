@@ -78,9 +78,14 @@ class ExchangePopulation:
         frozen = np.append(self.frozen(day), False)  # index -1: not at an exchange
         return frozen[self.saver_exchange], frozen[self.trader_exchange]
 
+    def recently_failed(self, day: int) -> np.ndarray:
+        """Exchanges that failed within FEAR_DAYS of `day`, shape (n,): their customers are
+        a source of fear."""
+        return self.failed & (day - self.failed_day < FEAR_DAYS)
+
     def customers_in_fear(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Savers and traders whose exchange failed within FEAR_DAYS."""
-        recent = np.append(self.failed & (day - self.failed_day < FEAR_DAYS), False)
+        recent = np.append(self.recently_failed(day), False)
         return recent[self.saver_exchange], recent[self.trader_exchange]
 
     def custody(self, saver_coins: np.ndarray, trader_coins: np.ndarray) -> np.ndarray:

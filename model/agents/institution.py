@@ -264,7 +264,7 @@ class InstitutionPopulation:
     # ---- credit and default ------------------------------------------------------------
     def lendable(self) -> np.ndarray:
         """Cash each institution can lend now, USD (n,): a live lender's positive cash."""
-        return np.where(self.alive & (self.kind == LENDER), np.maximum(self.cash, 0.0), 0.0)
+        return _lendable(self.cash, self.kind, self.alive)
 
     def buying_power(self, idx: np.ndarray) -> np.ndarray:
         """USD institutions `idx` can spend today: their own cash plus what their lenders can
