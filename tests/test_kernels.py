@@ -12,8 +12,10 @@ from crypto401k.model.kernels import (
     _column_parts,
     _column_sums,
     _vector_sum,
+    book_sums,
     buy_sell_sums,
     column_sums,
+    supply_scale,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -77,6 +79,33 @@ def test_large_arrays_of_every_layout_match_numpy():
             buys, sells = buy_sell_sums(view)
             assert same_bits(buys, np.maximum(view, 0.0).sum(axis=0))
             assert same_bits(sells, np.maximum(-view, 0.0).sum(axis=0))
+
+
+def test_books_of_every_layout_give_the_array_rules_sums():
+    """`book_sums` and `supply_scale` take the engine's books (C-ordered, writeable float64)
+    as they are and convert any other: numpy's sums of the C-ordered float64 copy (a
+    Fortran-ordered array's own `sum(axis=0)` adds in another order)."""
+    from tests import array_rules
+
+    rng = np.random.default_rng(5)
+    books = [rng.standard_normal((n, 3)) * 10.0 ** rng.uniform(-3, 3, (n, 3)) for n in (1, 40)]
+    books.append(np.zeros((0, 3)))
+    outside = np.array([5.0, 0.1, -1.0])
+    read_only = books[1].copy()
+    read_only.flags.writeable = False
+    for variant in (
+        lambda q: q,
+        np.asfortranarray,
+        lambda q: np.repeat(q, 2, axis=0)[::2],
+        lambda q: q.astype(np.float32),
+        lambda q: read_only if q.shape == read_only.shape else q,
+    ):
+        odd = [variant(q) for q in books]
+        as_c = [np.ascontiguousarray(q, dtype=np.float64) for q in odd]
+        assert same_bits(book_sums(odd), np.array([q.sum(axis=0) for q in as_c]))
+        for margin in (0.5, 1.0 - 1e-9):
+            want = array_rules.supply_scale(as_c, outside, margin)
+            assert same_bits(supply_scale(odd, outside, margin), want)
 
 
 def test_maximum_and_minimum_are_numpy_s_to_the_sign_of_zero():
