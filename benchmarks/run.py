@@ -381,7 +381,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         nargs="+",
         default=list(DEFAULT_SIZES),
-        help="population sizes, agents (default: 1000 10000 100000)",
+        help="population sizes, agents (default: " + " ".join(str(n) for n in DEFAULT_SIZES) + ")",
     )
     p.add_argument("--years", type=float, default=10.0, help="simulated years per size")
     p.add_argument(

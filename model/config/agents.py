@@ -615,9 +615,10 @@ class InstitutionConfig(Section):
     reentry_days: int | None = P(
         90,
         "days",
-        "a failed institution's place is taken by a new one of the same kind with its initial "
-        "equity (and a lender's deposits) from outside investors after this many days "
-        "(None: never)",
+        "a failed or closed institution's place is taken by a new one of the same kind after "
+        "this many days, with outside investors' money sized to the market it enters "
+        "(`entry_equity_share` of its predecessor's day-0 equity, and a lender's deposits, "
+        "times the coins' cap now over day 0) (None: never)",
         "[Thurner, Farmer & Geanakoplos 2012] reintroduce defaulted funds after a fixed wait; "
         "a quarter to raise a new fund is a stated assumption",
         ge=1,

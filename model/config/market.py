@@ -492,8 +492,9 @@ class OutsideConfig(Section):
         "-",
         "elasticity zeta of the outside's coin demand to the price/fundamental ratio: it aims "
         "to hold H0 * (P/F)^-zeta coins, H0 its holdings at day 0",
-        "[Gabaix & Koijen 2021]: aggregate demand elasticity about 0.2 (the inverse of the "
-        "impact multiplier 5 used in `market`)",
+        "[Gabaix & Koijen 2021]: aggregate demand elasticity about 0.2, the inverse of their "
+        "multiplier of about 5 for US equities (`market.impact_multiplier`, estimated on "
+        "Bitcoin, is kept apart)",
         ge=0,
         le=5,
     )
