@@ -58,6 +58,17 @@ def test_each_preset_sets_the_controls_to_its_own_scenario(preset):
     assert config_for(preset, values_from_config(cfg)) == cfg
 
 
+@pytest.mark.parametrize("preset", list(presets()))
+def test_every_preset_value_lies_on_its_slider_s_steps(preset):
+    # a slider rounds its value to its steps: a preset off them would show (and, once the
+    # slider is touched, send) another value than the scenario's
+    values = values_from_config(load_preset(preset))
+    for c in CONTROLS:
+        if c.kind in ("float", "int") and values.get(c.name) is not None:
+            steps = (float(values[c.name]) - c.lo) / c.step
+            assert abs(steps - round(steps)) < 1e-9, (c.name, values[c.name], c.lo, c.step)
+
+
 def test_a_bad_value_is_one_message_naming_the_field_and_what_is_allowed():
     with pytest.raises(ConfigError, match=r"institutions\.leverage_max = 3\.0.*\(4\.0\)"):
         config_for("four_assets", small(leverage=4.0))

@@ -111,7 +111,7 @@ CONTROLS: tuple[Control, ...] = (
             0.0, 0.3, 0.01, "%"),
     Control("regulator", "regulator.enabled", "regulator on", "bool", needs="regulator"),
     Control("threshold", "regulator.threshold", "regulator threshold", "float",
-            5.0, 200.0, 5.0, "bp of plan assets", needs="regulator"),
+            5.0, 200.0, 1.0, "bp of plan assets", needs="regulator"),  # the default is 124
     Control("lag_days", "regulator.lag_days", "regulator lag", "int", 0, 365, 5, "days",
             needs="regulator"),
     Control("shock_day", "shock.day", "shock on day", "day", 0, 3650, 1, "days"),
