@@ -22,7 +22,6 @@ EXPERIMENTS = sorted(
     p.name for p in RESULTS.iterdir() if (p / "runs.parquet").exists() and p.name != "estimate"
 )
 AWAITING_RERUN = {
-    "topology",
     "fiscal",
     "assets",
     "exchange_failure",
