@@ -38,7 +38,7 @@ def test_the_ten_experiments_have_results_and_the_waiting_list_names_only_them()
 
 
 @pytest.mark.parametrize("name", CURRENT)
-def test_a_current_result_has_no_diverged_missing_or_uncommitted_run(name):
+def test_a_current_result_has_no_diverged_missing_or_uncommitted_run_and_has_its_draws(name):
     folder = RESULTS / name
     runs = pd.read_parquet(folder / "runs.parquet")
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -50,7 +50,15 @@ def test_a_current_result_has_no_diverged_missing_or_uncommitted_run(name):
     bound = math.log(Config().run.divergence_ratio)
     mispricing = ok["max_log_mispricing"]
     assert mispricing.notna().all() and (mispricing <= bound).all(), mispricing.max()
-    assert "of which 0 diverged" in (folder / "summary.md").read_text()
+    summary = (folder / "summary.md").read_text()
+    assert summary.count("of which 0 diverged") == summary.count("of which")
+    if manifest["spec"]["kind"] != "sensitivity":  # it samples its parameters itself
+        # issue 19: each answer with its spread over seeds and over plausible parameters
+        assert manifest["param_draws"]["seeds_per_draw"] >= 5
+        assert len(manifest["param_draws"]["parameters"]) >= 8
+        assert "## Across parameter draws" in summary
+        assert (folder / "draws.json").exists() and (folder / "draws.parquet").exists()
+        assert runs["param_draw"].notna().any() and runs["param_draw"].isna().any()
 
 
 def test_while_results_await_their_rerun_the_readme_says_so():
