@@ -24,6 +24,7 @@ import numpy as np
 # (a division by zero gives inf or NaN, as numpy does, not an exception)
 compiled = numba.njit(cache=True, nogil=True, error_model="numpy")
 
+FLOAT64 = np.dtype(np.float64)
 SMALL_ROWS = 1  # even a row or a few: one kernel call costs less than numpy's two to four
 # what a sum adds of each value x: x itself, max(x, 0) or max(-x, 0), as numpy's maximum
 # (which keeps x when x >= 0, so -0.0 stays -0.0, or when x is NaN)
@@ -221,9 +222,6 @@ def book_sums(orders: list[np.ndarray]) -> np.ndarray:
     """Net coins of each order book, shape (books, assets): row b is `column_sums` of
     `orders[b]` (each (rows, assets), C-ordered float64), in one call."""
     return _book_sums(tuple(_book(q) for q in orders))
-
-
-FLOAT64 = np.dtype(np.float64)
 
 
 def _book(q: np.ndarray) -> np.ndarray:
