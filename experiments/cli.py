@@ -6,6 +6,7 @@
     crypto401k params [--markdown]
     crypto401k experiment NAME|SPEC.toml [--seeds N] [--quick] [--workers K]
                           [--scheduler ADDRESS] [--out DIR] [--retry-failed] [--wait] [--quiet]
+                          [--no-figures]
                           [--param-draws N [--estimate FILE] [--draw-seeds S]]
 
 A user's mistake (bad parameter, flag, unreadable file, an output folder that cannot be
@@ -179,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait",
         action="store_true",
         help="if another sweep is writing the same folder, wait for it instead of exiting",
+    )
+    exp.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="write the summary's tables without drawing its figures (a few seconds less)",
     )
     exp.add_argument(
         "--param-draws",
@@ -396,6 +402,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             param_draws=draws,
             estimate=args.estimate,
             draw_seeds=draw_seeds,
+            figures=not args.no_figures,
         )
     except KeyboardInterrupt:
         sys.stderr.write(

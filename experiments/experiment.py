@@ -246,6 +246,7 @@ def run_experiment(
     param_draws: int | None = None,
     estimate: Path | str | None = None,
     draw_seeds: int | None = None,
+    figures: bool = True,
 ) -> Outcome:
     """Run (or resume) experiment `ref` (a built-in name or a spec file) and write its results.
 
@@ -253,7 +254,9 @@ def run_experiment(
     before anything is written; then the folder is locked for this sweep (`wait`: wait for
     another sweep holding it instead of refusing). `param_draws`: also run the grid at that
     many draws of the parameters of `estimate` (an estimate.json; default
-    `draws.DEFAULT_ESTIMATE`), each on the first `draw_seeds` seeds (default: all)."""
+    `draws.DEFAULT_ESTIMATE`), each on the first `draw_seeds` seeds (default: all).
+    `figures=False`: the summary without its figures (and no figure of an earlier sweep of
+    the folder is left beside it)."""
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
         raise ConfigError(f"seeds = {seeds}: must be an integer from 1 to {MAX_SEEDS:,}")
     if not 1 <= workers <= MAX_WORKERS:
@@ -294,6 +297,7 @@ def run_experiment(
                 progress,
                 retry_failed,
                 plan,
+                figures,
             )
     finally:
         if client is not None:
@@ -312,6 +316,7 @@ def _run_locked(
     progress: bool,
     retry_failed: bool,
     plan: DrawPlan | None = None,
+    figures: bool = True,
 ) -> Outcome:
     """The sweep and its outputs, with the folder locked."""
     if not (out / "manifest.json").exists():  # the folder's proof that it is an experiment's
@@ -344,11 +349,11 @@ def _run_locked(
         if plan is not None:
             tasks += make_tasks(plan.points, seed_list[: plan.seeds], spec.window_days, code)
         records = run_sweep(tasks, run_dir, label=spec.name, **sweep)
-        runs, files, answer, extra = _grid_outputs(spec, points, records, out, quick, plan)
+        runs, files, answer, extra = _grid_outputs(spec, points, records, out, quick, plan, figures)
         points = points + (plan.points if plan else [])
     else:
         runs, files, answer, points = _run_sensitivity(
-            spec, points, x_morris, seed_list, run_dir, out, sweep, code, quick
+            spec, points, x_morris, seed_list, run_dir, out, sweep, code, quick, figures
         )
     wall = time.perf_counter() - t0
     runs_time = float(runs.pop("wall_time_s").sum())  # timings vary: kept out of the rows
@@ -372,6 +377,7 @@ def _grid_outputs(
     out: Path,
     quick: bool,
     plan: DrawPlan | None,
+    figures: bool = True,
 ) -> tuple[pd.DataFrame, list[Path], str, dict[str, Any]]:
     """runs (every run), summary.md and figures (the defaults'), answers.json and, with
     draws, draws.json, draws.parquet and the summary's section on them."""
@@ -385,13 +391,15 @@ def _grid_outputs(
     if plan is None:
         for name in DRAW_FILES:  # a former sweep's draws would not match this summary
             (out / name).unlink(missing_ok=True)
-        files, answer = write_grid(spec, points, runs, out, quick)
+        files, answer = write_grid(spec, points, runs, out, quick, figures=figures)
         return runs, [*files, *robustness.write(out, rows, None)], answer, {}
     record = plan.record()
     at_defaults = runs[runs[DRAW_KEY].isna()].drop(columns=DRAW_KEY)
     summary = robustness.answers(rows)
     lines = robustness.section(summary, record, plan.seeds, runs[runs[DRAW_KEY].notna()])
-    files, answer = write_grid(spec, points, at_defaults, out, quick, sections=lines)
+    files, answer = write_grid(
+        spec, points, at_defaults, out, quick, sections=lines, figures=figures
+    )
     write_text(out / "draws.json", json.dumps(record, indent=1) + "\n")
     values = pd.DataFrame(record["draws"]).drop(columns="candidates")
     values["draw"] = values["draw"].astype("Int64")
@@ -420,6 +428,7 @@ def _run_sensitivity(
     sweep: dict[str, Any],
     code: str | None,
     quick: bool,
+    draw_figures: bool = True,
 ) -> tuple[pd.DataFrame, list[Path], str, list[Point]]:
     tasks = make_tasks(morris_pts, seeds, spec.window_days, code)
     morris_runs = collate(
@@ -433,7 +442,9 @@ def _run_sensitivity(
     sobol = {m: sensitivity.analyse_sobol(spec, names, x_s, sobol_runs, m) for m in spec.metrics}
     runs = pd.concat([morris_runs, sobol_runs], ignore_index=True)
     answer = (QUICK_NOTE if quick else "") + sensitivity_answer(spec, sobol)
-    pngs = figures.sensitivity_figures(morris, sobol, out)
+    pngs = figures.sensitivity_figures(morris, sobol, out) if draw_figures else []
+    if not draw_figures:
+        figures.remove_figures(out)
     noise = {
         m: (sensitivity.noise_share(morris_runs, m), sensitivity.noise_share(sobol_runs, m))
         for m in spec.metrics

@@ -1,12 +1,15 @@
-"""Figures of a sweep (seaborn, PNG): means with 95% confidence intervals over seeds."""
+"""Figures of a sweep (seaborn, PNG): means with 95% confidence intervals over seeds, the
+same intervals as the summary's tables (Student-t; Wilson for a 0/1 rate)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from crypto401k.experiments.analysis import is_binary, mean_ci
 from crypto401k.experiments.registry import metric_info
 from crypto401k.experiments.spec import Spec
 from crypto401k.model.config import parameter_table
@@ -35,6 +38,19 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def interval(binary: bool = False) -> Callable[[np.ndarray], tuple[float, float]]:
+    """The figures' error bar for seaborn: the 95% interval the tables give (`mean_ci`): a
+    Student-t interval of the mean, or for a 0/1 rate its Wilson interval. (Seaborn's own
+    bootstrap would draw intervals that differ from the tables' and cost most of a quick
+    experiment's time.)"""
+
+    def bounds(values: np.ndarray) -> tuple[float, float]:
+        _, low, high = mean_ci(values, binary=binary)
+        return low, high
+
+    return bounds
+
+
 def _point_figure(
     data: pd.DataFrame,
     x: str,
@@ -44,8 +60,9 @@ def _point_figure(
     ylabel: str,
     title: str,
     path: Path,
+    errorbar: Callable[[np.ndarray], tuple[float, float]],
 ) -> Path:
-    """Means and 95% bootstrap CIs of y against x (lines only for a numeric x)."""
+    """Means of y against x with the given error bars (lines only for a numeric x)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -57,8 +74,7 @@ def _point_figure(
         col=col,
         kind="point",
         linestyle="-" if pd.api.types.is_numeric_dtype(data[x]) else "none",
-        errorbar=("ci", 95),
-        seed=0,
+        errorbar=errorbar,
         dodge=0.3 if hue is not None and data[hue].nunique() > 1 else False,
         capsize=0.1,
         height=3.6,
@@ -74,6 +90,13 @@ def _point_figure(
     _save(grid.figure, path)
     plt.close(grid.figure)
     return path
+
+
+def remove_figures(out: Path) -> None:
+    """Delete the figures an earlier sweep drew in experiment folder `out` (a summary written
+    without figures must not sit beside figures of other runs)."""
+    for path in out.glob("*.png"):
+        path.unlink()
 
 
 def plot_frame(runs: pd.DataFrame, spec: Spec) -> pd.DataFrame:
@@ -124,7 +147,15 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
         title = f"{spec.name}: {metric_info(metric).label}\n(mean, 95% CI over seeds)"
         paths.append(
             _point_figure(
-                data, x, metric, hue, col, axis_label(metric), title, out / f"{metric}.png"
+                data,
+                x,
+                metric,
+                hue,
+                col,
+                axis_label(metric),
+                title,
+                out / f"{metric}.png",
+                interval(binary=is_binary(metric)),
             )
         )
     return paths
@@ -221,6 +252,16 @@ def effect_figures(
         title = f"{spec.name}: effect on {m.label} vs control\n(paired by seed; mean, 95% CI)"
         ylabel = f"effect on {m.label} [{m.unit}]"
         paths.append(
-            _point_figure(df, x, "effect", hue, col, ylabel, title, out / f"{metric}_effect.png")
+            _point_figure(
+                df,
+                x,
+                "effect",
+                hue,
+                col,
+                ylabel,
+                title,
+                out / f"{metric}_effect.png",
+                interval(),  # the effects' t interval, as in the tables
+            )
         )
     return paths

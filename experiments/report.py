@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from crypto401k.experiments import analysis, figures
+from crypto401k.experiments import analysis
+from crypto401k.experiments import figures as draw
 from crypto401k.experiments.registry import METRICS, metric_info
 from crypto401k.experiments.spec import (
     Answer,
@@ -121,13 +122,19 @@ def write_grid(
     out: Path,
     quick: bool,
     sections: list[str] = (),
+    figures: bool = True,
 ) -> tuple[list[Path], str]:
-    """summary.md and the figures of a grid experiment's `points` and their `runs`;
-    `sections` (markdown lines, e.g. the answers across parameter draws) follow the setup."""
+    """summary.md and (unless `figures` is False) the figures of a grid experiment's `points`
+    and their `runs`; `sections` (markdown lines, e.g. the answers across parameter draws)
+    follow the setup."""
     controls = control_map(spec, points)
     table = analysis.effect_table(runs, controls, spec.metrics)
     answer = (QUICK_NOTE if quick else "") + _grid_answer(spec, points, table, runs)
-    pngs = figures.grid_figures(runs, spec, out) + figures.effect_figures(runs, spec, controls, out)
+    if figures:
+        pngs = draw.grid_figures(runs, spec, out) + draw.effect_figures(runs, spec, controls, out)
+    else:
+        pngs = []
+        draw.remove_figures(out)
     text = grid_summary(spec, points, runs, table, answer, pngs, sections)
     write_text(out / "summary.md", text)
     return [out / "summary.md", *pngs], answer

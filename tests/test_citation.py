@@ -92,7 +92,7 @@ def test_an_experiment_manifest_records_the_package_version(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(SPEC)
     out = tmp_path / "out"
-    run_experiment(str(spec), out=out, workers=1, progress=False)
+    run_experiment(str(spec), out=out, workers=1, progress=False, figures=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["code"]["package"] == version("crypto401k")
 

@@ -307,7 +307,7 @@ def swept(tmp_path_factory):
     cov = ((0.02**2, 0.0), (0.0, 2.0**2))
     est = write_estimate(tmp, estimate_json(theta=(0.1, 6.0), cov=cov))
     assert DEFAULTS != (0.1, 6.0)  # the summary warns that the estimate is not the defaults
-    kw = dict(workers=1, progress=False, estimate=est, draw_seeds=1)
+    kw = dict(workers=1, progress=False, estimate=est, draw_seeds=1, figures=False)
     out = tmp / "out"
     three = run_experiment(str(spec), out=out, param_draws=3, **kw)
     files = sorted(p.name for p in (out / "runs").glob("*.json"))
@@ -384,7 +384,7 @@ def test_without_draws_the_folder_loses_its_stale_draw_files(swept, tmp_path):
 
     out = tmp_path / "copy"
     shutil.copytree(swept["out"], out)
-    result = run_experiment(str(swept["spec"]), out=out, workers=1, progress=False)
+    result = run_experiment(str(swept["spec"]), out=out, workers=1, progress=False, figures=False)
     assert not (out / "draws.json").exists() and not (out / "draws.parquet").exists()
     assert "Across parameter draws" not in (out / "summary.md").read_text()
     assert json.loads((out / "answers.json").read_text())[0]["across_draws"] is None

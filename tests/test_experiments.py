@@ -245,16 +245,33 @@ def test_results_read_back_with_pandas_and_duckdb(quick):
 # ---- the runner ----------------------------------------------------------------------------
 def test_result_does_not_depend_on_workers_or_on_resuming(tmp_path):
     spec = write_spec(tmp_path, GOOD)
-    one = run_experiment(str(spec), workers=1, out=tmp_path / "one", progress=False)
-    two = run_experiment(str(spec), workers=2, out=tmp_path / "two", progress=False)
+    one = run_experiment(str(spec), workers=1, out=tmp_path / "one", progress=False, figures=False)
+    two = run_experiment(str(spec), workers=2, out=tmp_path / "two", progress=False, figures=False)
     pd.testing.assert_frame_equal(one.runs, two.runs)
     # lose two finished runs; the rerun makes exactly those again
     files = sorted((tmp_path / "one" / "runs").glob("*.json"))
     for f in files[:2]:
         f.unlink()
     files[2].write_text('{"key": "truncated')  # a corrupt file counts as not finished
-    again = run_experiment(str(spec), workers=1, out=tmp_path / "one", progress=False)
+    again = run_experiment(
+        str(spec), workers=1, out=tmp_path / "one", progress=False, figures=False
+    )
     pd.testing.assert_frame_equal(one.runs, again.runs)
+
+
+def test_no_figures_writes_the_same_summary_without_them_and_leaves_none_behind(tmp_path):
+    spec = str(write_spec(tmp_path, GOOD))
+    out = tmp_path / "o"
+    drawn = run_experiment(spec, workers=1, out=out, progress=False)
+    with_figures = (out / "summary.md").read_text()
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["annualized_volatility.png", "annualized_volatility_effect.png"]
+    assert all(out / p in drawn.files for p in pngs)
+    # the same folder again (its runs read back) without figures: the earlier ones go too
+    assert main(["experiment", spec, "--out", str(out), "--quiet", "--no-figures"]) == 0
+    without = (out / "summary.md").read_text()
+    assert not list(out.glob("*.png")) and ".png" not in without
+    assert without == with_figures[: with_figures.index("\n\n## Figures")] + "\n"
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
@@ -267,7 +284,7 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
 
     monkeypatch.setattr(outcomes, "run_metrics", flaky)
     spec = write_spec(tmp_path, GOOD)
-    result = run_experiment(str(spec), workers=1, out=tmp_path / "o", progress=False)
+    result = run_experiment(str(spec), workers=1, out=tmp_path / "o", progress=False, figures=False)
     failed = result.runs[result.runs["status"] == "failed"]
     assert len(failed) == 1 and failed.iloc[0]["seed"] == 1
     assert "FloatingPointError: price went to zero" in failed.iloc[0]["error"]
@@ -293,7 +310,8 @@ def _kill_spec() -> str:
 def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.DataFrame:
     out = tmp_path / f"killed-{sig}"
     spec = write_spec(tmp_path, _kill_spec())
-    cmd = [*CLI, "experiment", str(spec), "--quiet", "--workers", str(workers), "--out", str(out)]
+    cmd = [*CLI, "experiment", str(spec), "--quiet", "--no-figures", "--workers", str(workers)]
+    cmd += ["--out", str(out)]
     # a user's shell gives the command the default SIGINT; this worker may ignore it (a
     # Dask or server test before it in the same process can leave SIGINT ignored, and an
     # ignored signal is inherited), so the child gets the default back
@@ -324,7 +342,9 @@ def _interrupted_then_resumed(tmp_path: Path, sig: int, workers: int) -> pd.Data
 def test_killed_sweep_resumes_to_the_same_runs_parquet(tmp_path, sig, workers):
     resumed = _interrupted_then_resumed(tmp_path, sig, workers)
     spec = write_spec(tmp_path, _kill_spec())
-    whole = run_experiment(str(spec), workers=1, out=tmp_path / "whole", progress=False)
+    whole = run_experiment(
+        str(spec), workers=1, out=tmp_path / "whole", progress=False, figures=False
+    )
     pd.testing.assert_frame_equal(resumed, whole.runs)
     assert len(resumed) == 3 * KILL_SEEDS and not resumed.duplicated(["point", "seed"]).any()
     assert not [
@@ -336,12 +356,18 @@ def test_dask_local_cluster_gives_the_same_runs(tmp_path):
     import distributed
 
     spec = write_spec(tmp_path, GOOD)
-    local = run_experiment(str(spec), workers=1, out=tmp_path / "local", progress=False)
+    local = run_experiment(
+        str(spec), workers=1, out=tmp_path / "local", progress=False, figures=False
+    )
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         remote = run_experiment(
-            str(spec), scheduler=cluster.scheduler_address, out=tmp_path / "dask", progress=False
+            str(spec),
+            scheduler=cluster.scheduler_address,
+            out=tmp_path / "dask",
+            progress=False,
+            figures=False,
         )
     pd.testing.assert_frame_equal(local.runs, remote.runs)
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
@@ -363,7 +389,16 @@ def test_cli_prints_the_answer(tmp_path, capsys):
         == 0
     )
     code = subprocess.run(
-        [*CLI, "experiment", str(spec), "--out", str(tmp_path / "o"), "--workers", "1"],
+        [
+            *CLI,
+            "experiment",
+            str(spec),
+            "--out",
+            str(tmp_path / "o"),
+            "--workers",
+            "1",
+            "--no-figures",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -405,12 +440,14 @@ def test_retry_failed_reruns_recorded_failures(tmp_path, monkeypatch):
 
     monkeypatch.setattr(outcomes, "run_metrics", broken)
     spec = str(write_spec(tmp_path, GOOD))
-    first = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False)
+    first = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False, figures=False)
     assert first.failures == 6
     monkeypatch.setattr(outcomes, "run_metrics", real)
-    kept = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False)
+    kept = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False, figures=False)
     assert kept.failures == 6  # a recorded failure is a result: kept unless asked
-    retried = run_experiment(spec, workers=1, out=tmp_path / "o", progress=False, retry_failed=True)
+    retried = run_experiment(
+        spec, workers=1, out=tmp_path / "o", progress=False, retry_failed=True, figures=False
+    )
     assert retried.failures == 0
 
 

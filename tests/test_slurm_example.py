@@ -51,7 +51,9 @@ def test_the_slurm_job_script_runs_one_single_thread_worker_per_core():
 def test_the_example_sweep_on_a_local_cluster_gives_the_local_runs(tmp_path):
     example = load_example()
     spec = write_spec(tmp_path, GOOD)
-    local = run_experiment(str(spec), workers=1, out=tmp_path / "local", progress=False)
+    local = run_experiment(
+        str(spec), workers=1, out=tmp_path / "local", progress=False, figures=False
+    )
     with example.local_cluster(2) as cluster:
         remote = example.sweep(str(spec), cluster, tmp_path / "dask")
     pd.testing.assert_frame_equal(local.runs, remote.runs)

@@ -1,0 +1,49 @@
+"""The sweep's figures draw the tables' intervals: the error bar of each point is `mean_ci`'s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from crypto401k.experiments import figures
+from crypto401k.experiments.analysis import mean_ci
+
+
+def _drawn_bars(monkeypatch, data: pd.DataFrame, errorbar) -> list[tuple[float, float]]:
+    """The (low, high) of every error bar the figure draws (a bar and its caps are one
+    line), left to right."""
+    bars = []
+
+    def keep(fig, path: Path) -> Path:
+        for line in fig.axes[0].lines[1:]:  # the first is the line through the means
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            bars.append((float(np.nanmean(x)), float(np.nanmin(y)), float(np.nanmax(y))))
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    figures._point_figure(data, "x", "y", None, None, "y", "t", Path("unused.png"), errorbar)
+    return [(lo, hi) for _, lo, hi in sorted(bars)]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_each_error_bar_is_the_tables_interval(monkeypatch, binary):
+    rng = np.random.default_rng(1)
+    groups = {
+        0.0: rng.normal(0.8, 0.1, 30),
+        0.03: rng.normal(0.7, 0.3, 30),
+        0.05: rng.lognormal(0.0, 1.0, 30),
+    }
+    if binary:
+        groups = {
+            k: (v > np.median(v) + 0.05 * i).astype(float)
+            for i, (k, v) in enumerate(groups.items())
+        }
+    data = pd.concat(pd.DataFrame({"x": k, "y": v}) for k, v in groups.items())
+    drawn = _drawn_bars(monkeypatch, data, figures.interval(binary=binary))
+    expected = [mean_ci(v, binary=binary)[1:] for v in groups.values()]
+    assert len(drawn) == 3
+    np.testing.assert_allclose(drawn, expected, rtol=1e-12)
+    if binary:  # Wilson, not a t interval: inside [0, 1] and not symmetric about the rate
+        assert all(0.0 <= lo <= hi <= 1.0 for lo, hi in drawn)
