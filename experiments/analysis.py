@@ -129,12 +129,17 @@ def effect_table(
             if ctrl is not None and ctrl in wide and point in wide:
                 c = wide[ctrl].to_numpy()
                 row["control_mean"] = mean_ci(c)[0]
+                finite = c[np.isfinite(c)]
+                row["control_constant"] = bool(len(finite) > 1 and np.ptp(finite) == 0)
                 row.update(paired_effect(x, c, binary=is_binary(metric)))
             rows.append(row)
     table = pd.DataFrame(rows)
     for col in ("control_mean", "diff", "diff_lo", "diff_hi", "median_diff", "p", "pairs"):
         if col not in table:
             table[col] = np.nan
+    if "control_constant" not in table:
+        table["control_constant"] = False
+    table["control_constant"] = table["control_constant"].fillna(False).astype(bool)
     table["p_holm"] = np.nan
     for metric in metrics:
         sel = table["metric"] == metric
@@ -176,10 +181,17 @@ def answer_sentence(row: dict[str, Any] | pd.Series, subject: str, metric: str) 
     effect = fmt_ci(row["diff"], row["diff_lo"], row["diff_hi"], metric)
     if not is_binary(metric) and np.isfinite(row.get("median_diff", np.nan)):
         effect += f", median {fmt(row['median_diff'], metric)}"
-    return (
+    sentence = (
         f"{subject} {verb} {label} ({ctrl} in the control, {treat} with it; paired difference "
         f"{effect}, Holm-adjusted p = {row['p_holm']:.2g}, {int(row['pairs'])} seeds)."
     )
+    if significant and bool(row.get("control_constant", False)):
+        # e.g. savers' losses where the control holds no crypto: the test cannot fail
+        sentence += (
+            f" The control is {ctrl} in every seed, so the test only says that the treatment "
+            "differs from it at all: judge the effect by its size."
+        )
+    return sentence
 
 
 def median_of(x: np.ndarray) -> float:

@@ -264,7 +264,9 @@ def grid_summary(
         "a two-sided paired t-test (exact McNemar for 0/1 outcomes, the exact sign test when "
         "every difference is equal), Holm-adjusted across the treatments of each metric. "
         "Medians beside the means: over seeds, and of the paired differences (not for 0/1 "
-        "outcomes, whose median is 0 or 1). "
+        "outcomes, whose median is 0 or 1). Where the control has the same value in every "
+        "seed (savers' losses where the control holds no crypto), any nonzero effect tests as "
+        "significant: the answer says so, and the effect's size is what to read. "
         "Fractions are shown in percent (effects in percentage points); USD in billions. "
         "'any' marks a parameter the control ignores."
     )

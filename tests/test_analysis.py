@@ -140,3 +140,27 @@ def test_a_deeper_drawdown_is_called_deeper():
         "pairs": 30,
     }
     assert " deepened max drawdown" in answer_sentence(row, "X", "max_drawdown")
+
+
+def test_a_significant_effect_against_a_constant_control_says_to_judge_its_size():
+    rng = np.random.default_rng(2)
+    loss = np.abs(rng.normal(1e-5, 1e-5, 30))  # savers' losses; the control holds no crypto
+    runs = pd.DataFrame(
+        {
+            "point": [0] * 30 + [1] * 30,
+            "seed": list(range(30)) * 2,
+            "status": "ok",
+            "saver_loss_share": np.concatenate([loss, np.zeros(30)]),
+        }
+    )
+    table = effect_table(runs, {0: 1, 1: None}, ["saver_loss_share"])
+    row = table[table.point == 0].iloc[0]
+    assert bool(row["control_constant"]) and row["p_holm"] < 0.05
+    text = answer_sentence(row, "Savers", "saver_loss_share")
+    assert "raised savers' loss" in text and "0% in every seed" in text and "its size" in text
+    # a control that varies over seeds: the usual sentence
+    runs.loc[runs.point == 1, "saver_loss_share"] = rng.normal(0, 1e-6, 30)
+    row = effect_table(runs, {0: 1, 1: None}, ["saver_loss_share"]).iloc[0]
+    assert not row["control_constant"] and "every seed" not in answer_sentence(
+        row, "Savers", "saver_loss_share"
+    )
