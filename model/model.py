@@ -564,7 +564,7 @@ class Crypto401kModel(mesa.Model):
             self.savers.panicked,
             self.traders.fear(day),
             x.recently_failed(day),
-            x.saver_exchange,
+            x.saver_customers(),
             x.trader_exchange,
             adj.indptr,
             adj.indices,
@@ -590,7 +590,8 @@ class Crypto401kModel(mesa.Model):
         )
         self.ledger.lost_coins += coins
         self.ledger.lost_cash += cash
-        self.savers.panicked |= x.saver_exchange == k  # plan participants who lost coins
+        # plan participants who lost coins there (not those whose plan held none)
+        self.savers.panicked |= (x.saver_exchange == k) & x.saver_lost
         coins_cap = self.market.coins_cap(price)
         x.news_drop(k, coins_cap)
         return x.news_today(day)

@@ -258,6 +258,10 @@ def test_exchange_held_plans_share_the_loss_and_it_is_booked_by_holder():
         "exchanges.fail_day": 20,
         "exchanges.fail_exchange": k,
         "savers.panic_duration_days": 36500,
+        # half the plans offer crypto from day 0, and every participant there opts in: some
+        # cohorts at the venue hold coins, others (their plan offers none) hold nothing
+        "savers.offer_share_start": 0.5,
+        "savers.uptake": 1.0,
     }
     for segregated in (True, False):
         m = Crypto401kModel(
@@ -265,6 +269,7 @@ def test_exchange_held_plans_share_the_loss_and_it_is_booked_by_holder():
         )
         m.run_for(20)
         at = m.exchanges.saver_exchange == k
+        held = (m.savers.coins > 0).any(axis=1)  # cohorts with coins (most plans offer none)
         coins_before = m.savers.coins[at].sum(axis=0)
         traders_before = m.traders.coins[m.exchanges.trader_exchange == k].sum(axis=0)
         lost_before = m.ledger.lost_coins.copy()
@@ -278,7 +283,12 @@ def test_exchange_held_plans_share_the_loss_and_it_is_booked_by_holder():
             assert not at.any() and (lost[0] == 0).all()
         else:
             assert at.any() and np.allclose(lost[0], 0.74 * coins_before)
-            assert m.savers.panicked[at].all()
+            # the cohorts that lost coins there panic and frighten their neighbours; a cohort
+            # whose plan held nothing there lost nothing: neither
+            assert (at & held).any() and m.savers.panicked[at & held].all()
+            assert (at & ~held).any() and not m.savers.panicked[at & ~held].any()
+            in_fear, _ = x.customers_in_fear(m.day)
+            assert np.array_equal(in_fear, at & held)
         # frozen customers cannot trade for a year
         _, frozen_traders = x.customers_frozen(m.day + 1)
         assert (

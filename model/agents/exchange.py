@@ -10,7 +10,9 @@ or at one exchange per employer. A failure, scheduled or drawn from a market-wid
    ledger books the loss, and the exchange records it per holder type and asset;
 2. freezes what is left for `freeze_days`: its customers cannot trade;
 3. frightens: its customers count as fearful neighbours on the social graph for a month, its
-   saver customers panic, and the news cuts every coin's fundamental value by
+   saver customers panic (a saver cohort is a customer when its plan held coins there on the
+   failure day: a plan that offers no crypto, or a cohort that never opted in, lost nothing
+   and is nobody's customer), and the news cuts every coin's fundamental value by
    `news_fall(USD lost / coins' market cap)`: `news_scale` x loss^`news_exponent`, concave in
    the loss (exponent below 1) and at most `news_cap`, the largest reaction observed. The law
    is fitted on seven failures from Mt. Gox (2014) to Bybit (2025):
@@ -59,6 +61,8 @@ class ExchangePopulation:
             plan_exchange = rng.choice(n, size=cfg.savers.n_employers, p=self.share)
             if not x.plan_custody_segregated:
                 self.saver_exchange = plan_exchange[employer]
+        # saver cohorts that lost coins in a failure (their plan held coins at the venue)
+        self.saver_lost = np.zeros(len(employer), dtype=bool)
         self.failed_day = np.full(n, -(10**9), dtype=np.int64)
         self.failed = np.zeros(n, dtype=bool)
         self.hazard_factor = 1.0  # an SEC standard lowers the hazard
@@ -83,10 +87,17 @@ class ExchangePopulation:
         a source of fear."""
         return self.failed & (day - self.failed_day < FEAR_DAYS)
 
+    def saver_customers(self) -> np.ndarray:
+        """Each saver cohort's exchange as a customer, shape (savers,): its plan's venue if
+        the cohort lost coins in a failure there, else -1 (a cohort with nothing at a failed
+        venue neither panics at its failure nor frightens its neighbours)."""
+        return np.where(self.saver_lost, self.saver_exchange, -1)
+
     def customers_in_fear(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """Savers and traders whose exchange failed within FEAR_DAYS."""
+        """Savers (that lost coins there) and traders whose exchange failed within
+        FEAR_DAYS."""
         recent = np.append(self.recently_failed(day), False)
-        return recent[self.saver_exchange], recent[self.trader_exchange]
+        return recent[self.saver_customers()], recent[self.trader_exchange]
 
     def custody(self, saver_coins: np.ndarray, trader_coins: np.ndarray) -> np.ndarray:
         """Coins each exchange holds for customers, shape (n, assets)."""
@@ -126,11 +137,13 @@ class ExchangePopulation:
         trader_coins: np.ndarray,
         trader_cash: np.ndarray,
     ) -> tuple[np.ndarray, float]:
-        """Exchange `k` fails: customers' holdings there lose `loss_share` (changed in place).
-        Returns (coins lost per asset, USD of cash lost)."""
+        """Exchange `k` fails: customers' holdings there lose `loss_share` (changed in place);
+        saver cohorts that held coins there are marked in `saver_lost`. Returns (coins lost
+        per asset, USD of cash lost)."""
         loss = self.cfg.loss_share
         self.failed[k] = True
         self.failed_day[k] = day
+        self.saver_lost |= (self.saver_exchange == k) & (saver_coins > 0).any(axis=1)
         for h, (coins, at) in enumerate(
             ((saver_coins, self.saver_exchange == k), (trader_coins, self.trader_exchange == k))
         ):
