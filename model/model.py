@@ -367,6 +367,7 @@ class Crypto401kModel(mesa.Model):
             self.fiscal.grow(savers.daily_growth)
             self.fiscal.contribute(day, savers.contributed)
             retired, withdrawn = savers.settle(orders[0], exec_price, self.ledger)
+            self.exchanges.saver_lost[retired] = False  # a new cohort lost nothing
             self.fiscal.withdraw(day, retired, withdrawn)
             self._settle_rescue(day, orders[3][0], exec_price)
         rules = self._market_rules

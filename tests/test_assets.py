@@ -370,3 +370,32 @@ def test_an_ftx_sized_failure_moves_bitcoins_week_by_the_news_law():
     assert 0.06 < fall < 0.22
     news_effect = (1.0 + week) / (1.0 + quiet) - 1.0
     assert -fall - 0.05 < news_effect < -fall + 0.02
+
+
+def test_a_cohort_that_enters_after_a_failure_is_not_its_customer():
+    """A retiring cohort's row takes a new cohort, which lost nothing in any failure: it is
+    no source of fear (a 3-day freeze lets the hit cohorts trade, and so retire, soon)."""
+    cfg = four(
+        **{
+            "run.steps": 340,
+            "exchanges.plan_custody_segregated": False,
+            "exchanges.fail_day": 20,
+            "exchanges.fail_exchange": 0,
+            "exchanges.freeze_days": 3,
+            "savers.offer_share_start": 0.5,
+            "savers.uptake": 1.0,
+        }
+    )
+    m = Crypto401kModel(cfg, rng=0)
+    x, s = m.exchanges, m.savers
+    m.run_for(21)
+    lost = x.saver_lost.copy()
+    assert lost.any()
+    replaced = np.zeros(s.n, dtype=bool)
+    for _ in range(300):
+        age = s.age.copy()
+        m.step()
+        new = s.age < age  # retired, and a new cohort entered the row
+        replaced |= new & lost
+        assert not (x.saver_lost & new).any()
+    assert replaced.any()  # the case arose

@@ -8,7 +8,9 @@ or at one exchange per employer. A failure, scheduled or drawn from a market-wid
 1. loses `loss_share` of every coin and dollar the exchange holds for customers (fraud,
    theft; a hazard's failure is drawn uniformly among the exchanges still open); the
    ledger books the loss, and the exchange records it per holder type and asset;
-2. freezes what is left for `freeze_days`: its customers cannot trade;
+2. freezes what is left for `freeze_days`: its customers cannot trade (for a plan, the whole
+   plan: none of its cohorts buys or sells crypto through the frozen venue, whether or not
+   the cohort held coins there);
 3. frightens: its customers count as fearful neighbours on the social graph for a month, its
    saver customers panic (a saver cohort is a customer when its plan held coins there on the
    failure day: a plan that offers no crypto, or a cohort that never opted in, lost nothing
