@@ -24,7 +24,6 @@ EXPERIMENTS = sorted(
 )
 AWAITING_RERUN = {
     "exchange_failure",
-    "stablecoin_run",
     "agencies",
     "sensitivity",
 }
