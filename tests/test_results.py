@@ -23,7 +23,6 @@ EXPERIMENTS = sorted(
     p.name for p in RESULTS.iterdir() if (p / "runs.parquet").exists() and p.name != "estimate"
 )
 AWAITING_RERUN = {
-    "exchange_failure",
     "agencies",
     "sensitivity",
 }
