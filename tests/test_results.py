@@ -23,7 +23,6 @@ EXPERIMENTS = sorted(
     p.name for p in RESULTS.iterdir() if (p / "runs.parquet").exists() and p.name != "estimate"
 )
 AWAITING_RERUN = {
-    "agencies",
     "sensitivity",
 }
 CURRENT = [name for name in EXPERIMENTS if name not in AWAITING_RERUN]
