@@ -169,12 +169,14 @@ def _policy_metrics(m: Crypto401kModel, ts) -> dict[str, float]:
         first = m.board.first_effective("plan_access")
         opens = np.nan if first is None else float(first)
         opens = opens if m.board.gates_access() else 0.0
+        # a rule started by pressure has its day fixed when it starts: one that takes effect
+        # after the run's last day still comes after any trough in the run (counting only
+        # the rules in force by the end would censor the slow ones)
         reactive = [
             r.effective
             for r in m.board.rules
             if r.cfg.trigger == "pressure" and r.effective is not None
         ]
-    reactive = [d for d in reactive if d < steps]
     rule_day = float(min(reactive)) if reactive else np.nan
     if not np.isnan(opens) and opens >= steps:
         opens = np.nan

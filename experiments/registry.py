@@ -55,14 +55,16 @@ METRICS: dict[str, Metric] = {
     "policy_rule_day": Metric(
         "first reactive rule",
         "day",
-        "first day a rule started by pressure (or the regulator's first action) takes effect "
-        "(NaN: none)",
+        "first day a rule started by pressure (or the regulator's first action) takes effect; "
+        "a rule started in the run takes effect on its scheduled day even if that is after the "
+        "run's last day (NaN: none started)",
     ),
     "trough_day": Metric("day of the trough", "day", "day the deepest drawdown bottoms out"),
     "rule_after_trough": Metric(
         "rule after the damage",
         "0/1",
-        "the first reactive rule takes effect after the trough (NaN: no rule)",
+        "the first reactive rule takes effect after the trough, counting a rule that takes "
+        "effect after the run's end (NaN: no rule started)",
     ),
     "backlash_peak": Metric(
         "peak backlash", "pressure", "highest pressure of the DOL (the regulator without agencies)"

@@ -254,3 +254,29 @@ def test_the_dol_reads_the_regulator_s_netted_loss_widened_by_breadth():
     assert max(seen) > 0.0
     # the DOL's pressure is the average of its signal: never above the largest signal
     assert m.board.agencies["DOL"].pressure <= max(seen) * (1.0 + breadth)
+
+
+@pytest.mark.parametrize("propose_days", [10, 1000])
+def test_a_reactive_rule_that_takes_effect_after_the_run_still_counts_after_the_trough(
+    propose_days,
+):
+    from crypto401k.experiments.outcomes import measure
+
+    rules = [{"name": "cap", "agencies": ["CFTC"], "instrument": "leverage_cap", "value": 1.2,
+              "trigger": "pressure", "rung": 1}]  # fmt: skip
+    m, _ = run(
+        agencies_config(
+            steps=300,
+            **{"agencies.rules": rules, "agencies.cftc.threshold": 1e-9,
+               "agencies.cftc.propose_days": propose_days, "agencies.cftc.comment_days": 0,
+               "agencies.cftc.final_days": 0, "agencies.executive_order": False, **CRASH},
+        )
+    )  # fmt: skip
+    (rule,) = m.board.rules
+    assert rule.start is not None and rule.effective == rule.start + propose_days
+    out = measure(m)
+    # the rule's own day, even after the run's last day (300): a slow rule is not censored
+    assert out["policy_rule_day"] == rule.effective
+    assert out["rule_after_trough"] == float(rule.effective > out["trough_day"])
+    if rule.effective >= 300:
+        assert out["rule_after_trough"] == 1.0
