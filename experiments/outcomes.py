@@ -246,6 +246,13 @@ def _shock_metrics(m: Crypto401kModel, ts) -> dict[str, float]:
 
     panicked = first_panic >= 0
     out["panic_share"] = float(panicked.mean())
+    # the same among the cohorts that held coins when the event came (only holders panic;
+    # at the flows' true size few cohorts hold any, and the share above is mostly theirs)
+    held = window.held_at_open
+    out["shock_holders_share"] = float(held.mean())
+    out["panic_holders_share"] = (
+        float((panicked & held).sum() / held.sum()) if held.any() else np.nan
+    )
     employers = m.savers.employer
     n_employers = m.config.savers.n_employers
     out["panic_employers_share"] = float(len(np.unique(employers[panicked])) / n_employers)

@@ -182,6 +182,17 @@ METRICS: dict[str, Metric] = {
     "panic_reach_hops": Metric(
         "panic reach", "hops", "farthest panicked cohort from the first panicked, social graph"
     ),
+    "panic_holders_share": Metric(
+        "share of holders that panicked after the shock",
+        "fraction of holding cohorts",
+        "of the cohorts holding coins at the event, those that panicked within the window "
+        "(NaN: none held)",
+    ),
+    "shock_holders_share": Metric(
+        "cohorts holding coins at the shock",
+        "fraction of cohorts",
+        "cohorts holding any coins at the open of the event's day",
+    ),
     "panic_employers_share": Metric(
         "employers reached by panic", "fraction of employers", "with a cohort panicked (window)"
     ),

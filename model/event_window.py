@@ -43,6 +43,8 @@ class EventWindow:
         first_panic: (savers,) int, the day each saver cohort first panicked in the window;
             -1 for cohorts that did not, or that were already panicked when it opened.
         price_before: (assets,) USD per coin, prices at the open of the event's day.
+        held_at_open: (savers,) bool, the cohorts holding any coins at that open (only a
+            holder can panic: the base of a panic rate among holders).
         holding_pnl: (holders, assets) USD, each holder's mark-to-market gain over the
             window (model.HOLDERS); NaN until the window closes.
         vanished_usd: USD, at `price_before`, of what failed institutions lost to fraud over
@@ -60,12 +62,14 @@ class EventWindow:
         self.holding_pnl = np.full(holding_shape, np.nan)
         self.vanished_usd = float("nan")
         self.vanished_savers_usd = float("nan")
+        self.held_at_open = np.zeros(n_savers, dtype=bool)
         self._panicked_before = np.zeros(n_savers, dtype=bool)
         self._marks: tuple[float, float, np.ndarray] | None = None
 
     def open(self, m: Crypto401kModel) -> None:
         """Record the state at the open of the event's day (before the model simulates it)."""
         self._panicked_before = m.savers.panicked.copy()
+        self.held_at_open = (m.savers.coins > 0).any(axis=1)
         self.price_before = m.market.price.copy()
         self._marks = (
             lost_value(m, self.price_before),

@@ -218,3 +218,31 @@ def test_a_window_past_the_run_s_end_is_cut_there_and_a_run_without_event_record
     w = quiet.event_window
     assert w.day is None and w.last is None and w.price_before is None
     assert (w.first_panic == -1).all() and np.isnan(w.holding_pnl).all()
+
+
+def test_the_panic_rate_among_holders_counts_only_the_cohorts_that_held_coins():
+    from crypto401k.experiments.outcomes import build_model, measure
+
+    overrides = {
+        **SMALL,
+        "exchanges.fail_day": 30,
+        "exchanges.plan_custody_segregated": False,
+        "savers.n_employers": 40,
+        "savers.offer_share_start": 0.5,  # some cohorts hold coins, others none
+        "savers.uptake": 1.0,
+        "run.steps": 120,
+        "run.event_window_days": 60,
+    }
+    m = build_model(overrides, 1)
+    m.run_for(30)
+    held = (m.savers.coins > 0).any(axis=1)  # at the open of the failure's day
+    m.run()
+    w, out = m.event_window, measure(m)
+    assert np.array_equal(w.held_at_open, held) and 0 < held.sum() < held.size
+    panicked = w.first_panic >= 0
+    assert out["shock_holders_share"] == held.mean()
+    assert out["panic_holders_share"] == (panicked & held).sum() / held.sum() > 0
+    assert out["panic_holders_share"] >= out["panic_share"]  # a rate over fewer cohorts
+    # without an event both are NaN
+    calm = run_metrics({**SMALL, "run.steps": 40}, 1, 20)
+    assert np.isnan(calm["panic_holders_share"]) and np.isnan(calm["shock_holders_share"])
