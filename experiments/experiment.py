@@ -444,7 +444,7 @@ def _run_sensitivity(
     answer = (QUICK_NOTE if quick else "") + sensitivity_answer(spec, sobol)
     pngs = figures.sensitivity_figures(morris, sobol, out) if draw_figures else []
     if not draw_figures:
-        figures.remove_figures(out)
+        figures.remove_figures(out, figures.figure_names(spec.metrics, "sensitivity"))
     noise = {
         m: (sensitivity.noise_share(morris_runs, m), sensitivity.noise_share(sobol_runs, m))
         for m in spec.metrics

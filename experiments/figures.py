@@ -92,11 +92,20 @@ def _point_figure(
     return path
 
 
-def remove_figures(out: Path) -> None:
-    """Delete the figures an earlier sweep drew in experiment folder `out` (a summary written
-    without figures must not sit beside figures of other runs)."""
-    for path in out.glob("*.png"):
-        path.unlink()
+def figure_names(metrics: list[str], kind: str = "grid") -> list[str]:
+    """The files the figures of a sweep are written to: per metric `METRIC.png` and
+    `METRIC_effect.png` (a grid), or `morris.png` and `sobol.png` (a sensitivity analysis)."""
+    if kind == "sensitivity":
+        return ["morris.png", "sobol.png"]
+    return [f"{m}{suffix}.png" for m in metrics for suffix in ("", "_effect")]
+
+
+def remove_figures(out: Path, names: list[str]) -> None:
+    """Delete the figures `names` (`figure_names`) an earlier sweep drew in experiment folder
+    `out`: a summary written without figures must not sit beside figures of other runs.
+    Other files, a user's own pictures included, stay."""
+    for name in names:
+        (out / name).unlink(missing_ok=True)
 
 
 def plot_frame(runs: pd.DataFrame, spec: Spec) -> pd.DataFrame:

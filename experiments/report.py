@@ -134,7 +134,7 @@ def write_grid(
         pngs = draw.grid_figures(runs, spec, out) + draw.effect_figures(runs, spec, controls, out)
     else:
         pngs = []
-        draw.remove_figures(out)
+        draw.remove_figures(out, draw.figure_names(spec.metrics))
     text = grid_summary(spec, points, runs, table, answer, pngs, sections)
     write_text(out / "summary.md", text)
     return [out / "summary.md", *pngs], answer

@@ -267,10 +267,12 @@ def test_no_figures_writes_the_same_summary_without_them_and_leaves_none_behind(
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["annualized_volatility.png", "annualized_volatility_effect.png"]
     assert all(out / p in drawn.files for p in pngs)
-    # the same folder again (its runs read back) without figures: the earlier ones go too
+    # the same folder again (its runs read back) without figures: the earlier ones go too,
+    # a picture of the user's own stays
+    (out / "mine.png").write_bytes(b"not ours")
     assert main(["experiment", spec, "--out", str(out), "--quiet", "--no-figures"]) == 0
     without = (out / "summary.md").read_text()
-    assert not list(out.glob("*.png")) and ".png" not in without
+    assert [p.name for p in out.glob("*.png")] == ["mine.png"] and ".png" not in without
     assert without == with_figures[: with_figures.index("\n\n## Figures")] + "\n"
 
 
