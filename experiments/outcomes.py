@@ -164,7 +164,10 @@ def _policy_metrics(m: Crypto401kModel, ts) -> dict[str, float]:
     trough = int(np.argmin(prices / np.maximum.accumulate(prices))) - 1  # row t: day t - 1
     if m.board is None:
         opens: float = 0.0
-        reactive = [day for day, level in m.regulator.ladder.history if level > 0]
+        ladder = m.regulator.ladder
+        reactive = [day for day, level in ladder.history if level > 0]
+        if ladder.pending_level is not None and ladder.pending_level > 0:
+            reactive.append(ladder.pending_due)  # set in motion, due after the run's end
     else:
         first = m.board.first_effective("plan_access")
         opens = np.nan if first is None else float(first)
@@ -250,6 +253,7 @@ def _shock_metrics(m: Crypto401kModel, ts) -> dict[str, float]:
     # at the flows' true size few cohorts hold any, and the share above is mostly theirs)
     held = window.held_at_open
     out["shock_holders_share"] = float(held.mean())
+    held = held & ~window.panicked_at_open  # a cohort already in panic cannot panic anew
     out["panic_holders_share"] = (
         float((panicked & held).sum() / held.sum()) if held.any() else np.nan
     )

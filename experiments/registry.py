@@ -185,8 +185,8 @@ METRICS: dict[str, Metric] = {
     "panic_holders_share": Metric(
         "share of holders that panicked after the shock",
         "fraction of holding cohorts",
-        "of the cohorts holding coins at the event, those that panicked within the window "
-        "(NaN: none held)",
+        "of the cohorts holding coins at the event and not already in panic, those that "
+        "panicked within the window (NaN: none)",
     ),
     "shock_holders_share": Metric(
         "cohorts holding coins at the shock",

@@ -265,8 +265,9 @@ def grid_summary(
         "every difference is equal), Holm-adjusted across the treatments of each metric. "
         "Medians beside the means: over seeds, and of the paired differences (not for 0/1 "
         "outcomes, whose median is 0 or 1). Where the control has the same value in every "
-        "seed (savers' losses where the control holds no crypto), any nonzero effect tests as "
-        "significant: the answer says so, and the effect's size is what to read. "
+        "seed (savers' losses where the control holds no crypto), the test only asks whether "
+        "the treatment differs from that value at all: a significant answer says so, and the "
+        "effect's size is what to read. "
         "Fractions are shown in percent (effects in percentage points); USD in billions. "
         "'any' marks a parameter the control ignores."
     )

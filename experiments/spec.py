@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 SPEC_DIR = Path(__file__).parent / "specs"
 # bump when the model or a metric changes what a finished run's record would hold: stored
 # runs of an older version are then run again instead of being reused
-METRICS_VERSION = 11
+METRICS_VERSION = 12
 Value = float | int | bool | str | None
 # what a point passes to the model: a value, or a whole matrix (a parameter draw's
 # `market.correlation`, made from the estimate's entries by `experiments.draws`)

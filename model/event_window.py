@@ -45,6 +45,7 @@ class EventWindow:
         price_before: (assets,) USD per coin, prices at the open of the event's day.
         held_at_open: (savers,) bool, the cohorts holding any coins at that open (only a
             holder can panic: the base of a panic rate among holders).
+        panicked_at_open: (savers,) bool, the cohorts already in panic at that open.
         holding_pnl: (holders, assets) USD, each holder's mark-to-market gain over the
             window (model.HOLDERS); NaN until the window closes.
         vanished_usd: USD, at `price_before`, of what failed institutions lost to fraud over
@@ -63,12 +64,12 @@ class EventWindow:
         self.vanished_usd = float("nan")
         self.vanished_savers_usd = float("nan")
         self.held_at_open = np.zeros(n_savers, dtype=bool)
-        self._panicked_before = np.zeros(n_savers, dtype=bool)
+        self.panicked_at_open = np.zeros(n_savers, dtype=bool)
         self._marks: tuple[float, float, np.ndarray] | None = None
 
     def open(self, m: Crypto401kModel) -> None:
         """Record the state at the open of the event's day (before the model simulates it)."""
-        self._panicked_before = m.savers.panicked.copy()
+        self.panicked_at_open = m.savers.panicked.copy()
         self.held_at_open = (m.savers.coins > 0).any(axis=1)
         self.price_before = m.market.price.copy()
         self._marks = (
@@ -80,7 +81,7 @@ class EventWindow:
     def observe(self, m: Crypto401kModel, day: int) -> None:
         """Record the end of `day`, a day of the window: who panicked first; at its last day,
         the holders' gains and what vanished over the window."""
-        new = m.savers.panicked & ~self._panicked_before & (self.first_panic < 0)
+        new = m.savers.panicked & ~self.panicked_at_open & (self.first_panic < 0)
         self.first_panic[new] = day
         if day == self.last:
             lost_before, savers_before, pnl_before = self._marks

@@ -280,3 +280,27 @@ def test_a_reactive_rule_that_takes_effect_after_the_run_still_counts_after_the_
     assert out["rule_after_trough"] == float(rule.effective > out["trough_day"])
     if rule.effective >= 300:
         assert out["rule_after_trough"] == 1.0
+
+
+@pytest.mark.parametrize("lag_days", [10, 1000])
+def test_the_regulator_s_action_due_after_the_run_also_counts(lag_days):
+    from crypto401k.experiments.outcomes import measure
+
+    cfg = small_config(
+        run__steps=300,
+        savers__allocation=0.03,
+        regulator__enabled=True,
+        regulator__threshold=1e-9,
+        regulator__lag_days=lag_days,
+        **{k.replace(".", "__"): v for k, v in CRASH.items()},
+    )
+    m, _ = run(cfg)
+    ladder = m.regulator.ladder
+    out = measure(m)
+    due = [d for d, level in ladder.history if level > 0] + (
+        [ladder.pending_due] if ladder.pending_level else []
+    )
+    assert due and out["policy_rule_day"] == min(due)
+    if lag_days == 1000:  # set in motion in the run, in force only after it
+        assert not ladder.history and out["policy_rule_day"] >= 300
+        assert out["rule_after_trough"] == 1.0

@@ -289,6 +289,12 @@ def test_exchange_held_plans_share_the_loss_and_it_is_booked_by_holder():
             assert (at & ~held).any() and not m.savers.panicked[at & ~held].any()
             in_fear, _ = x.customers_in_fear(m.day)
             assert np.array_equal(in_fear, at & held)
+            # the model's own fear share reads the same rule: marking the venue's non-holders
+            # as having lost coins would raise some neighbour's share
+            share = m._fear_share(m.day)
+            x.saver_lost[at & ~held] = True
+            assert (m._fear_share(m.day) > share).any()
+            x.saver_lost[at & ~held] = False
         # frozen customers cannot trade for a year
         _, frozen_traders = x.customers_frozen(m.day + 1)
         assert (
