@@ -125,7 +125,7 @@ def effect_table(
             x = wide[point].to_numpy() if point in wide else np.array([])
             mean, lo, hi = mean_ci(x, binary=is_binary(metric))
             row = {"point": point, "metric": metric, "n": int(np.isfinite(x).sum())}
-            row.update(mean=mean, lo=lo, hi=hi, median=median_of(x))
+            row.update(mean=mean, lo=lo, hi=hi, median=median_of(x), control_constant=False)
             if ctrl is not None and ctrl in wide and point in wide:
                 c = wide[ctrl].to_numpy()
                 row["control_mean"] = mean_ci(c)[0]
@@ -137,9 +137,6 @@ def effect_table(
     for col in ("control_mean", "diff", "diff_lo", "diff_hi", "median_diff", "p", "pairs"):
         if col not in table:
             table[col] = np.nan
-    if "control_constant" not in table:
-        table["control_constant"] = False
-    table["control_constant"] = table["control_constant"].fillna(False).astype(bool)
     table["p_holm"] = np.nan
     for metric in metrics:
         sel = table["metric"] == metric
