@@ -47,3 +47,41 @@ def test_each_error_bar_is_the_tables_interval(monkeypatch, binary):
     np.testing.assert_allclose(drawn, expected, rtol=1e-12)
     if binary:  # Wilson, not a t interval: inside [0, 1] and not symmetric about the rate
         assert all(0.0 <= lo <= hi <= 1.0 for lo, hi in drawn)
+
+
+def test_a_metric_with_nothing_to_draw_leaves_no_earlier_figure(tmp_path):
+    """A metric with no finite value in any run gets no figure, and an earlier sweep's
+    figure of it in the same folder is removed (it would show other runs)."""
+    from crypto401k.experiments.spec import load_spec
+
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "s"\nquestion = "q?"\nseeds = 2\nyears = 0.1\n'
+        'metrics = ["annualized_volatility"]\n'
+        '[grid]\n"savers.allocation" = [0.0, 0.05]\n'
+        '[answer]\nmetric = "annualized_volatility"\n'
+        'treatment = { "savers.allocation" = 0.05 }\nsubject = "Five percent"\n'
+    )
+    spec = load_spec(str(spec_file))
+    runs = pd.DataFrame(
+        {
+            "point": [0, 0, 1, 1],
+            "seed": [0, 1, 0, 1],
+            "status": "ok",
+            "savers.allocation": [0.0, 0.0, 0.05, 0.05],
+            "annualized_volatility": np.nan,
+        }
+    )
+    old = [tmp_path / "annualized_volatility.png", tmp_path / "annualized_volatility_effect.png"]
+    for path in old:
+        path.write_bytes(b"an earlier sweep's figure")
+    mine = tmp_path / "my_own.png"
+    mine.write_bytes(b"a user's picture")
+    assert figures.grid_figures(runs, spec, tmp_path) == []
+    assert figures.effect_figures(runs, spec, {0: None, 1: 0}, tmp_path) == []
+    assert not any(path.exists() for path in old)
+    assert mine.exists()
+    no_tables = {"annualized_volatility": pd.DataFrame()}
+    (tmp_path / "sobol.png").write_bytes(b"old")
+    assert figures.sensitivity_figures(no_tables, no_tables, tmp_path) == []
+    assert not (tmp_path / "sobol.png").exists()
