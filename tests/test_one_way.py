@@ -45,6 +45,30 @@ def test_workers_come_from_a_fork_server_where_there_is_one(monkeypatch):
     assert sweep._context().get_start_method() == "spawn"  # never a plain fork
 
 
+def _rules_loaded(_: int) -> dict[str, int]:
+    """In a worker, before it runs anything: how many compiled versions each rule has."""
+    from crypto401k.model import kernels
+    from crypto401k.model.agents import saver, trader
+
+    rules = {"book_sums": kernels._book_sums, "supply_scale": kernels._supply_scale}
+    for module in (saver, trader):
+        rules.update({n: f for n, f in vars(module).items() if hasattr(f, "signatures")})
+    return {name: len(f.signatures) for name, f in rules.items()}
+
+
+def test_workers_start_with_the_compiled_rules_loaded():
+    """The fork server runs the tiny markets of `preload` once, so that every worker forked
+    from it has the compiled rules in memory before its first run."""
+    from crypto401k.experiments import preload, sweep
+
+    assert preload.load_compiled_rules() == ["ok", "ok"]
+    after_a_run = {name for name, n in _rules_loaded(0).items() if n}  # called from Python
+    assert len(after_a_run) > 4
+    [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
+    loaded = done.result()
+    assert all(loaded[name] >= 1 for name in after_a_run), loaded
+
+
 def _square_plus(seed: int, years: float) -> float:
     return seed * seed + years
 
