@@ -57,11 +57,11 @@ def _rules_loaded(_: int) -> dict[str, int]:
 
 
 def test_workers_start_with_the_compiled_rules_loaded():
-    """The fork server runs the tiny markets of `preload` once, so that every worker forked
+    """The fork server runs the tiny market of `preload` once, so that every worker forked
     from it has the compiled rules in memory before its first run."""
     from crypto401k.experiments import preload, sweep
 
-    assert preload.load_compiled_rules() == ["ok", "ok"]
+    assert preload.load_compiled_rules() == "ok"
     after_a_run = {name for name, n in _rules_loaded(0).items() if n}  # called from Python
     assert len(after_a_run) > 4
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
