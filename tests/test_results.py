@@ -22,9 +22,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 EXPERIMENTS = sorted(
     p.name for p in RESULTS.iterdir() if (p / "runs.parquet").exists() and p.name != "estimate"
 )
-AWAITING_RERUN = {
-    "sensitivity",
-}
+AWAITING_RERUN: set[str] = set()
 CURRENT = [name for name in EXPERIMENTS if name not in AWAITING_RERUN]
 
 
