@@ -152,7 +152,7 @@ def grid_figures(runs: pd.DataFrame, spec: Spec, out: Path) -> list[Path]:
     for metric in spec.metrics:
         data = df[np.isfinite(df[metric].astype(float))]
         if data.empty:  # nothing to draw: no figure, not an earlier sweep's left in place
-            (out / f"{metric}.png").unlink(missing_ok=True)
+            remove_figures(out, [f"{metric}.png"])
             continue
         title = f"{spec.name}: {metric_info(metric).label}\n(mean, 95% CI over seeds)"
         paths.append(
@@ -187,7 +187,7 @@ def sensitivity_figures(
     ):
         metrics = [m for m, t in tables.items() if len(t)]
         if not metrics:  # nothing to draw: no figure, not an earlier analysis's left in place
-            (out / f"{name}.png").unlink(missing_ok=True)
+            remove_figures(out, [f"{name}.png"])
             continue
         fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)
         for ax, metric in zip(axes[0], metrics, strict=True):
@@ -251,7 +251,7 @@ def effect_figures(
     for metric in spec.metrics:
         df = paired_differences(runs, control_of, metric)
         if df.empty:  # nothing to draw: no figure, not an earlier sweep's left in place
-            (out / f"{metric}_effect.png").unlink(missing_ok=True)
+            remove_figures(out, [f"{metric}_effect.png"])
             continue
         keys = [k for k in dims if k in df and df[k].nunique() > 1]
         x = keys[0] if keys else dims[0]
