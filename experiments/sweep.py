@@ -179,7 +179,7 @@ def _context() -> multiprocessing.context.BaseContext:
     and loads the compiled rules once (`preload`); every worker of every later pool in this
     process is forked from it, so a pool starts in milliseconds instead of each worker
     importing numpy, scipy, numba and Mesa again and loading the rules on its first run
-    (about 2 s and 0.8 s of CPU each; an estimate starts a pool for each of its rounds)."""
+    (about 2 s and 0.5 s of CPU each; an estimate starts a pool for each of its rounds)."""
     server = "forkserver" in multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if server else "spawn")
     if server:  # takes effect when the server starts (with this process's first pool)
