@@ -51,6 +51,13 @@ def interval(binary: bool = False) -> Callable[[np.ndarray], tuple[float, float]
     return bounds
 
 
+def levels(values: pd.Series) -> list:
+    """The values of a plotted column in the order seaborn puts them on an axis: sorted if
+    numeric, else in order of first appearance (as `catplot` orders them across panels)."""
+    found = [v for v in values.unique() if pd.notna(v)]
+    return sorted(found) if pd.api.types.is_numeric_dtype(values) else found
+
+
 def _point_figure(
     data: pd.DataFrame,
     x: str,
@@ -62,33 +69,51 @@ def _point_figure(
     path: Path,
     errorbar: Callable[[np.ndarray], tuple[float, float]],
 ) -> Path:
-    """Means of y against x with the given error bars (lines only for a numeric x)."""
+    """Means of y against x with the given error bars (lines only for a numeric x), one
+    panel per value of `col`, one line per value of `hue` (legend right of the last panel).
+
+    Seaborn's `pointplot` on panels of one figure, not its figure-level `catplot` (the same
+    drawing, with the same x and hue order in every panel: `catplot`'s facet grid took about
+    0.1 s a figure of its own, half a figure's time)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    grid = sns.catplot(
-        data=data,
-        x=x,
-        y=y,
-        hue=hue,
-        col=col,
-        kind="point",
-        linestyle="-" if pd.api.types.is_numeric_dtype(data[x]) else "none",
-        errorbar=errorbar,
-        dodge=0.3 if hue is not None and data[hue].nunique() > 1 else False,
-        capsize=0.1,
-        height=3.6,
-        aspect=1.2,
+    panels = levels(data[col]) if col is not None else [None]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.32 * len(panels), 3.6), sharey=True, squeeze=False
     )
-    for ax in grid.axes.flat:
+    numeric_x = pd.api.types.is_numeric_dtype(data[x])
+    hue_order = levels(data[hue]) if hue is not None else None
+    for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
+        last = k == len(panels) - 1
+        sns.pointplot(
+            data=data if col is None else data[data[col] == panel],
+            x=x,
+            y=y,
+            hue=hue,
+            order=levels(data[x]),
+            hue_order=hue_order,
+            linestyle="-" if numeric_x else "none",
+            errorbar=errorbar,
+            dodge=0.3 if hue is not None and len(hue_order) > 1 else False,
+            capsize=0.1,
+            legend=last,
+            ax=ax,
+        )
         if y == "effect":
             ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
-        if not pd.api.types.is_numeric_dtype(data[x]):  # category names: keep them apart
+        if not numeric_x:  # category names: keep them apart
             ax.tick_params(axis="x", labelrotation=25)
-    grid.set_axis_labels(axis_label(x), ylabel)
-    grid.figure.suptitle(title, y=1.04, fontsize=10)
-    _save(grid.figure, path)
-    plt.close(grid.figure)
+        if col is not None:
+            ax.set_title(f"{col} = {panel}")
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(ylabel if k == 0 else "")
+        if last and hue is not None:
+            sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)
+    sns.despine(fig)  # as catplot draws its panels
+    fig.suptitle(title, y=1.04, fontsize=10)
+    _save(fig, path)
+    plt.close(fig)
     return path
 
 
@@ -229,10 +254,10 @@ def paired_differences(
         if ctrl is None or point not in wide or ctrl not in wide:
             continue
         d = (wide[point] - wide[ctrl]).dropna()
-        frame = pd.DataFrame({"seed": d.index, "effect": d.to_numpy(), "point": point})
-        for key in params.columns:
-            frame[key] = params.loc[point, key]
-        frames.append(frame)
+        # one construction (a column at a time costs pandas ~0.3 ms each, x ~60 columns)
+        columns = {"seed": d.index, "effect": d.to_numpy(), "point": point}
+        columns.update((k, params.loc[point, k]) for k in params.columns if k not in columns)
+        frames.append(pd.DataFrame(columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -85,3 +85,40 @@ def test_a_metric_with_nothing_to_draw_leaves_no_earlier_figure(tmp_path):
     (tmp_path / "sobol.png").write_bytes(b"old")
     assert figures.sensitivity_figures(no_tables, no_tables, tmp_path) == []
     assert not (tmp_path / "sobol.png").exists()
+
+
+def test_panels_share_the_x_and_hue_order_and_one_legend(monkeypatch):
+    """Panels drawn one by one keep one x order and one hue order (colour) across the
+    figure, even where a panel lacks a value (here "right" lacks x = 0.05 and hue "b"), as
+    seaborn's catplot did; one legend."""
+    data = pd.DataFrame(
+        {
+            "x": [0.05, 0.0, 0.05, 0.0, 0.0, 0.0],  # "right" lacks x = 0.05
+            "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "hue": ["b", "a", "b", "a", "a", "a"],
+            "col": ["left", "left", "left", "left", "right", "right"],
+        }
+    )
+    data = pd.concat([data, data.assign(y=data["y"] + 0.5)], ignore_index=True)
+    seen = {}
+
+    def keep(fig, path: Path) -> Path:
+        seen["axes"] = fig.axes
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    figures._point_figure(data, "x", "y", "hue", "col", "y", "t", Path("unused.png"), "sd")
+    left, right = seen["axes"]
+    labels = [[t.get_text() for t in ax.get_xticklabels()] for ax in (left, right)]
+    assert labels[0] == labels[1] == ["0.0", "0.05"]
+    assert [left.get_title(), right.get_title()] == ["col = left", "col = right"]
+    assert left.get_legend() is None
+    legend = right.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == figures.levels(data["hue"]) == ["b", "a"]
+
+    def colours(ax) -> list[str]:  # each drawn hue's line through the means, in hue order
+        means = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
+        return [str(line.get_color()) for line in means if line.get_label().startswith("_")]
+
+    # hue "a" has the second colour in both panels ("b" came first)
+    assert len(set(colours(left))) == 2 and colours(right) == [colours(left)[1]]
