@@ -21,6 +21,9 @@ Units: USD, years, rates per year. Shapes: one value per cohort, (cohorts,).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 from crypto401k.model.config import FiscalConfig
 
@@ -127,7 +130,8 @@ class FiscalLedger:
         self.shadow = np.asarray(balance0, dtype=float).copy()  # USD, no-crypto path
         self.growth = growth
         self.retirement_age = retirement_age
-        self.flows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in self.KEYS}
+        # each stream's flows as booked: (times, USD) arrays, or two floats for one flow
+        self.flows: dict[str, list[tuple[Any, Any]]] = {k: [] for k in self.KEYS}
 
     @staticmethod
     def time(day: int) -> float:
@@ -135,11 +139,20 @@ class FiscalLedger:
 
     def _add(self, key: str, t: np.ndarray | float, amount: np.ndarray | float) -> None:
         if np.ndim(t) == 0 and np.ndim(amount) == 0:  # one flow (most days: no broadcast)
-            self.flows[key].append((np.array([float(t)]), np.array([float(amount)])))
+            # kept as two floats; `entries` makes them the arrays every reader sees
+            self.flows[key].append((float(t), float(amount)))
             return
         t = np.atleast_1d(np.asarray(t, dtype=float))
         amount = np.broadcast_to(np.asarray(amount, dtype=float), t.shape).copy()
         self.flows[key].append((t, amount))
+
+    def entries(self, key: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The stream `key` as (times in years, USD) array pairs, in the order booked."""
+        for t, a in self.flows[key]:
+            if type(t) is float:  # one flow, stored as floats (`_add`)
+                yield np.array([t]), np.array([a])
+            else:
+                yield t, a
 
     # ---- the day's events ------------------------------------------------------------
     def grow(self, daily_growth: float) -> None:
@@ -193,12 +206,12 @@ class FiscalLedger:
 
     def pv(self, key: str, discount: float) -> float:
         """Present value at day 0 of one stream of cash flows (USD)."""
-        return float(sum(a @ discount_factors(t, discount) for t, a in self.flows[key]))
+        return float(sum(a @ discount_factors(t, discount) for t, a in self.entries(key)))
 
     def by_year(self, key: str, years: int) -> np.ndarray:
         """The stream summed by year from the start (year k: k <= t < k + 1), USD."""
         out = np.zeros(years)
-        for t, a in self.flows[key]:
+        for t, a in self.entries(key):
             np.add.at(out, np.minimum(t.astype(int), years - 1), a)
         return out
 

@@ -194,7 +194,7 @@ class Market:
             self.jump_excitement = self.jump_decay * (
                 self.jump_excitement + self.jump_kick * self.jumped
             )
-        if np.any(np.asarray(drop) > 0.0):
+        if drop > 0.0 if type(drop) is float else np.any(np.asarray(drop) > 0.0):
             self.log_fundamental = self.log_fundamental + np.where(
                 self.pegged, 0.0, np.log1p(-np.asarray(drop, dtype=float))
             )
