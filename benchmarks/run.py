@@ -4,8 +4,8 @@
 
 For each size it times, each in a fresh process (so that peak memory is the run's own):
 - the engine (`Crypto401kModel`): construction, then `--years` of days, in a new
-  interpreter as `crypto401k run` is (the one-time import and loading of compiled rules
-  included);
+  interpreter as `crypto401k run` is (the one-time loading of compiled rules timed; the
+  import is not timed but is in the peak memory);
 - the plain Mesa reference (`benchmarks/reference.py`: one Python object and one `step`
   per agent) over the first days of the same run, and the engine over the same days, best
   of `--repeat`, the repeats in processes forked from the sweep's fork server (as a sweep's

@@ -83,7 +83,10 @@ def _point_figure(
         1, len(panels), figsize=(4.32 * len(panels), 3.6), sharey=True, squeeze=False
     )
     numeric_x = pd.api.types.is_numeric_dtype(data[x])
-    hue_order = levels(data[hue]) if hue is not None else None
+    hue_order = None
+    if hue is not None:  # as names: seaborn colours a numeric hue by each panel's own range
+        hue_order = [str(v) for v in levels(data[hue])]
+        data = data.assign(**{hue: data[hue].astype(str)})
     for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         last = k == len(panels) - 1
         sns.pointplot(
@@ -108,9 +111,11 @@ def _point_figure(
             ax.set_title(f"{col} = {panel}")
         ax.set_xlabel(axis_label(x))
         ax.set_ylabel(ylabel if k == 0 else "")
-        if last and hue is not None:
-            sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title=hue, frameon=False)
     sns.despine(fig)  # as catplot draws its panels
+    fig.tight_layout()  # long category names stay under their own panel
+    if hue is not None:  # one legend, right of the panels (after the layout: outside them)
+        legend = dict(bbox_to_anchor=(1.02, 0.5), title=hue, frameon=False)
+        sns.move_legend(axes[0][-1], "center left", **legend)
     fig.suptitle(title, y=1.04, fontsize=10)
     _save(fig, path)
     plt.close(fig)

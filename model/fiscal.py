@@ -131,7 +131,7 @@ class FiscalLedger:
         self.growth = growth
         self.retirement_age = retirement_age
         # each stream's flows as booked: (times, USD) arrays, or two floats for one flow
-        self.flows: dict[str, list[tuple[Any, Any]]] = {k: [] for k in self.KEYS}
+        self._flows: dict[str, list[tuple[Any, Any]]] = {k: [] for k in self.KEYS}
 
     @staticmethod
     def time(day: int) -> float:
@@ -140,15 +140,15 @@ class FiscalLedger:
     def _add(self, key: str, t: np.ndarray | float, amount: np.ndarray | float) -> None:
         if np.ndim(t) == 0 and np.ndim(amount) == 0:  # one flow (most days: no broadcast)
             # kept as two floats; `entries` makes them the arrays every reader sees
-            self.flows[key].append((float(t), float(amount)))
+            self._flows[key].append((float(t), float(amount)))
             return
         t = np.atleast_1d(np.asarray(t, dtype=float))
         amount = np.broadcast_to(np.asarray(amount, dtype=float), t.shape).copy()
-        self.flows[key].append((t, amount))
+        self._flows[key].append((t, amount))
 
     def entries(self, key: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The stream `key` as (times in years, USD) array pairs, in the order booked."""
-        for t, a in self.flows[key]:
+        for t, a in self._flows[key]:
             if type(t) is float:  # one flow, stored as floats (`_add`)
                 yield np.array([t]), np.array([a])
             else:
@@ -195,7 +195,7 @@ class FiscalLedger:
         at the plan's return until each cohort retires, then withdrawn."""
         out = FiscalLedger.__new__(FiscalLedger)
         out.__dict__.update(self.__dict__)
-        out.flows = {k: list(v) for k, v in self.flows.items()}
+        out._flows = {k: list(v) for k, v in self._flows.items()}
         rows = np.arange(len(balance))
         years = np.maximum(self.retirement_age - np.asarray(age, dtype=float), 0.0)
         grow = (1.0 + self.growth) ** years

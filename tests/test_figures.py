@@ -122,3 +122,27 @@ def test_panels_share_the_x_and_hue_order_and_one_legend(monkeypatch):
 
     # hue "a" has the second colour in both panels ("b" came first)
     assert len(set(colours(left))) == 2 and colours(right) == [colours(left)[1]]
+
+
+def test_a_numeric_hue_keeps_its_colour_in_a_panel_that_lacks_a_level(monkeypatch):
+    """seaborn colours a numeric hue by each panel's own range: the figures name it instead,
+    so 12.0 is the second colour in both panels though "right" has no 4.0."""
+    data = pd.DataFrame(
+        {
+            "x": ["a", "a", "b", "b", "a", "b"] * 2,
+            "y": np.arange(12, dtype=float),
+            "hue": [4.0, 12.0, 4.0, 12.0, 12.0, 12.0] * 2,
+            "col": ["left"] * 4 + ["right"] * 2 + ["left"] * 4 + ["right"] * 2,
+        }
+    )
+    seen = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: seen.setdefault("axes", fig.axes))
+    figures._point_figure(data, "x", "y", "hue", "col", "y", "t", Path("unused.png"), "sd")
+    left, right = seen["axes"]
+
+    def colours(ax) -> list[str]:
+        means = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
+        return [str(line.get_color()) for line in means if line.get_label().startswith("_")]
+
+    assert len(set(colours(left))) == 2 and colours(right) == [colours(left)[1]]
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["4.0", "12.0"]
