@@ -53,7 +53,8 @@ DAILY_RULES = {
     "market": "all",
     "network": "all",
     "saver": "all",
-    "trader": "all",
+    # the switching index, the orders and the margin check run inside `_trader_rule`
+    "trader": {"_trader_rule", "_settle", "_refill"},
 }
 
 
@@ -82,7 +83,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 5 + 6 + 1 + 5 + 5, loaded
+    assert len(loaded) == 3 + 5 + 6 + 1 + 5 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 

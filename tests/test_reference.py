@@ -3,6 +3,7 @@ rules, one Python object per agent, must give the same model, bit for bit."""
 
 import numpy as np
 import pytest
+from crypto401k.model import numpy_calls
 from crypto401k.model.model import Crypto401kModel
 
 from benchmarks.reference import PlainSaver, PlainTrader, ReferenceModel
@@ -38,6 +39,7 @@ LADDER = {
 CAPPED = {**CRASH, "savers__max_float_share": 0.001, "regulator__threshold": 1.0}
 
 
+@pytest.mark.skipif(not numpy_calls.AVAILABLE, reason="numpy's routines not callable here")
 @pytest.mark.parametrize(
     ("seed", "overrides"),
     [

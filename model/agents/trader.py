@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from crypto401k.model import numpy_calls
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
 from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise, compiled
@@ -108,11 +109,12 @@ class TraderPopulation:
         divergence sweep); `last_return` (yesterday's daily log return, shape (assets,))
         raises every noise term by `attention` (`attention_factor`).
 
-        The rule runs in three compiled passes over the traders (`_switching_index`,
-        `_orders`, `_credit_and_margin`); what stays in numpy between them (`exp`, `log` and
-        the holdings' values `coins @ price`) is numpy's own arithmetic, so the result is the
-        same, bit for bit, as the rule written in numpy array operations
-        (benchmarks/reference.py writes it once more, one trader at a time)."""
+        The rule is three compiled passes over the traders (`_switching_index`, `_orders`,
+        `_credit_and_margin`) with numpy's `exp` and the holdings' values `coins @ price`
+        between them, all in one compiled call (`_trader_rule`, which calls numpy's own
+        routines: `model/numpy_calls.py`), so the result is the same, bit for bit, as the
+        rule written in numpy array operations (benchmarks/reference.py writes it once
+        more, one trader at a time)."""
         t = self.cfg
         n, n_assets = self.coins.shape
         u = rng.random(n)
@@ -129,7 +131,7 @@ class TraderPopulation:
 
         # strategy switching (noise traders keep their role)
         adj = self.adjacency
-        a = _switching_index(
+        switching = (
             self.strategy,
             adj.indptr,
             adj.indices,
@@ -139,17 +141,12 @@ class TraderPopulation:
             t.herding,
             t.misalignment * float(self.cap_share @ mispricing**2),
         )
-        position = self.coins @ price
-        equity = position + self.cash
-        orders = _orders(
-            self.strategy,
+        rule = (
             u,
-            np.exp(-a),
-            np.exp(a),
             t.switching_rate,
             self.coins,
             price,
-            equity,
+            self.cash,
             mispricing,
             self.trend,
             eps_common,
@@ -166,20 +163,14 @@ class TraderPopulation:
                 t.idiosyncratic_noise,
                 t.rebalance_speed,
             ),
-        )
-        self.liquidations += _credit_and_margin(
-            orders,
-            orders @ price,
-            self.cash,
             credit,
-            self.coins,
-            position,
-            equity,
             self.leverage,
             t.maintenance_margin,
             self.liquidated_day,
             day,
         )
+        orders, liquidated = _trader_rule(switching, *rule)
+        self.liquidations += liquidated
         return orders
 
     def settle(self, orders: np.ndarray, price: np.ndarray) -> float:
@@ -377,6 +368,51 @@ def _credit_and_margin(
         for j in range(k):
             orders[i, j] = _maximum(orders[i, j], -coins[i, j])
     return count
+
+
+@compiled
+def _trader_rule(
+    switching: tuple,
+    u: np.ndarray,
+    rate: float,
+    coins: np.ndarray,
+    price: np.ndarray,
+    cash: np.ndarray,
+    mispricing: np.ndarray,
+    trend: np.ndarray,
+    eps_common: np.ndarray,
+    eps_own: np.ndarray,
+    loud: np.ndarray,
+    cap_share: np.ndarray,
+    w0: np.ndarray,
+    limit: np.ndarray,
+    reactions: tuple[float, float, float, float, float, float],
+    credit: float,
+    leverage: np.ndarray,
+    maintenance: float,
+    liquidated_day: np.ndarray,
+    day: int,
+) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
+    """The traders' rule in one compiled call: the switching index, numpy's `exp` of it,
+    the holdings' values `coins @ price`, the orders, their values and the brokers' credit
+    and margin check. (orders in coins (n, assets), traders liquidated). `exp` and the
+    products are numpy's own routines called from here (`model/numpy_calls.py`), so the
+    result is what the three passes with numpy's calls between them gave, to the last bit."""
+    strategy, indptr, indices, data, locality, predisposition, herding, misalignment = switching
+    a = _switching_index(
+        strategy, indptr, indices, data, locality, predisposition, herding, misalignment
+    )
+    position = numpy_calls.matvec(coins, price)
+    equity = position + cash
+    orders = _orders(
+        strategy, u, numpy_calls.exp(-a), numpy_calls.exp(a), rate, coins, price, equity,
+        mispricing, trend, eps_common, eps_own, loud, cap_share, w0, limit, reactions,
+    )  # fmt: skip
+    count = _credit_and_margin(
+        orders, numpy_calls.matvec(orders, price), cash, credit, coins, position, equity,
+        leverage, maintenance, liquidated_day, day,
+    )  # fmt: skip
+    return orders, count
 
 
 @compiled
