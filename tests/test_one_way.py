@@ -49,7 +49,13 @@ def test_workers_come_from_a_fork_server_where_there_is_one(monkeypatch):
 # institutions' balance-sheet helpers are called only from other compiled code (or by no run)
 DAILY_RULES = {
     "kernels": {"_column_sums", "_supply_scale", "_book_sums"},
-    "institution": {"_equity", "_mm_capacity", "_pay_out", "_institution_orders", "_take_flow"},
+    "institution": {
+        "_equity_at",
+        "_mm_capacity_at",
+        "_pay_out",
+        "_institution_orders",
+        "_take_flow",
+    },
     "market": "all",
     "network": "all",
     "saver": "all",

@@ -33,6 +33,7 @@ day 0, with freshly drawn traits.
 from __future__ import annotations
 
 import numpy as np
+from crypto401k.model import numpy_calls
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
 from crypto401k.model.kernels import (
@@ -176,7 +177,7 @@ class InstitutionPopulation:
 
     def equity(self, price: np.ndarray) -> np.ndarray:
         """Coins at `price` + cash + claims - liabilities, USD (n,)."""
-        return _equity(self.coins @ price, self.cash, self.loans)
+        return _equity_at(self.coins, price, self.cash, self.loans)
 
     def leverage(self, price: np.ndarray) -> np.ndarray:
         """Position / equity; inf for institutions with no positive equity."""
@@ -185,22 +186,36 @@ class InstitutionPopulation:
 
     def mean_fund_leverage(self, price: np.ndarray) -> float:
         """Mean leverage of the live funds with positive equity (0 if none)."""
-        return _mean_fund_leverage(self.coins @ price, self.equity(price), self.kind, self.alive)
+        return _mean_fund_leverage_at(
+            self.coins, price, self.cash, self.loans, self.kind, self.alive
+        )
 
     def mm_target(self, coins_cap: float) -> np.ndarray:
         """Each market maker's capital target, USD (n,): its day-0 equity scaled by the
         coins' cap now over day 0's (0 for other kinds). A firm commits capital to making a
         market in proportion to that market's size; an entrant starts below its target
         and grows to it from what it earns."""
-        ratio = coins_cap / self.cap0 if self.cap0 > 0 else 1.0
-        return np.where(self.kind == MARKET_MAKER, self.equity0 * ratio, 0.0)
+        return _mm_target(self.equity0, self._cap_ratio(coins_cap), self.kind)
+
+    def _cap_ratio(self, coins_cap: float) -> float:
+        """The coins' cap now over day 0's (1 without a day-0 cap)."""
+        return coins_cap / self.cap0 if self.cap0 > 0 else 1.0
 
     def mm_capacity(self, price: np.ndarray, coins_cap: float) -> np.ndarray:
         """Quoting capital of each market maker relative to all market makers' targets, (n,):
         1 in total when every market maker holds its target; less after losses or while
         entrants grow. Depth is measured in coins, so capital is compared with the market's
         size, not with day 0's dollars; a market maker quotes with at most its target."""
-        return _mm_capacity(self.equity(price), self.mm_target(coins_cap), self.kind, self.alive)
+        return _mm_capacity_at(
+            self.coins,
+            price,
+            self.cash,
+            self.loans,
+            self.equity0,
+            self._cap_ratio(coins_cap),
+            self.kind,
+            self.alive,
+        )
 
     def pay_out(self, price: np.ndarray, coins_cap: float) -> float:
         """Market makers pay equity above their capital target to their owners, from the
@@ -210,7 +225,7 @@ class InstitutionPopulation:
         Updates each market maker's equity peak (its loss limit's reference). Returns the
         USD paid (to the outside)."""
         paid = _pay_out(
-            self.coins @ price,
+            numpy_calls.matvec(self.coins, price),
             self.cash,
             self.loans,
             self.mm_target(coins_cap),
@@ -323,7 +338,7 @@ class InstitutionPopulation:
         out_cash = 0.0
         failed: list[int] = []
         for _ in range(self.n):
-            broke = _broke(self.coins @ price, self.cash, self.loans, self.alive)
+            broke = _broke_at(self.coins, price, self.cash, self.loans, self.alive)
             if len(broke) == 0:
                 break
             for i in broke:
@@ -519,6 +534,63 @@ def _equity(
     for i in range(value.shape[0]):
         out[i] = ((value[i] + cash[i]) + claims[i]) - liabilities[i]
     return out
+
+
+@compiled
+def _equity_at(
+    coins: np.ndarray, price: np.ndarray, cash: np.ndarray, loans: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`_equity` of the positions `coins @ price` (numpy's product, `numpy_calls`)."""
+    return _equity(numpy_calls.matvec(coins, price), cash, loans)
+
+
+@compiled
+def _mm_target(
+    equity0: np.ndarray, ratio: float, kind: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`mm_target`: a market maker's day-0 equity x `ratio`, 0 for other kinds."""
+    out = np.empty(equity0.shape[0])
+    for i in range(equity0.shape[0]):
+        out[i] = equity0[i] * ratio if kind[i] == MARKET_MAKER else 0.0
+    return out
+
+
+@compiled
+def _mm_capacity_at(
+    coins: np.ndarray,
+    price: np.ndarray,
+    cash: np.ndarray,
+    loans: np.ndarray,
+    equity0: np.ndarray,
+    ratio: float,
+    kind: np.ndarray,
+    alive: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`mm_capacity` in one call: equity, target and capacity."""
+    equity = _equity_at(coins, price, cash, loans)
+    return _mm_capacity(equity, _mm_target(equity0, ratio, kind), kind, alive)
+
+
+@compiled
+def _mean_fund_leverage_at(
+    coins: np.ndarray,
+    price: np.ndarray,
+    cash: np.ndarray,
+    loans: np.ndarray,
+    kind: np.ndarray,
+    alive: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    """`mean_fund_leverage` in one call (the positions' product once, for both uses)."""
+    value = numpy_calls.matvec(coins, price)
+    return _mean_fund_leverage(value, _equity(value, cash, loans), kind, alive)
+
+
+@compiled
+def _broke_at(
+    coins: np.ndarray, price: np.ndarray, cash: np.ndarray, loans: np.ndarray, alive: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`_broke` of the positions `coins @ price`."""
+    return _broke(numpy_calls.matvec(coins, price), cash, loans, alive)
 
 
 @compiled
