@@ -218,6 +218,20 @@ def _book_sums(orders: tuple[np.ndarray, ...]) -> np.ndarray:  # pragma: no cove
     return out
 
 
+@compiled
+def holdings(
+    savers: np.ndarray, traders: np.ndarray, institutions: np.ndarray, outside: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Coins held by savers, traders, institutions (each population's `column_sums`) and
+    the outside market (`outside`, (assets,)), shape (4, assets), in one call."""
+    out = np.empty((4, outside.shape[0]))
+    out[0] = _column_parts(savers, VALUE)
+    out[1] = _column_parts(traders, VALUE)
+    out[2] = _column_parts(institutions, VALUE)
+    out[3] = outside
+    return out
+
+
 def book_sums(orders: list[np.ndarray]) -> np.ndarray:
     """Net coins of each order book, shape (books, assets): row b is `column_sums` of
     `orders[b]` (each (rows, assets), C-ordered float64), in one call."""

@@ -37,7 +37,7 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
-from crypto401k.model.kernels import book_sums, column_sums, supply_scale
+from crypto401k.model.kernels import book_sums, column_sums, holdings, supply_scale
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -737,8 +737,9 @@ class Crypto401kModel(mesa.Model):
 
     def _holdings(self) -> np.ndarray:
         """Coins held by each holder in HOLDERS, shape (holders, assets)."""
-        held = book_sums([self.savers.coins, self.traders.coins, self.institutions.coins])
-        return np.vstack([held, self.outside_coins])
+        return holdings(
+            self.savers.coins, self.traders.coins, self.institutions.coins, self.outside_coins
+        )
 
     # ---- the divergence guard -------------------------------------------------------------
     @property

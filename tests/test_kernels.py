@@ -15,6 +15,7 @@ from crypto401k.model.kernels import (
     book_sums,
     buy_sell_sums,
     column_sums,
+    holdings,
     supply_scale,
 )
 from hypothesis import given
@@ -127,3 +128,19 @@ def test_maximum_and_minimum_are_numpy_s_to_the_sign_of_zero():
     got = both(a, b)
     assert same_bits(got[0], np.maximum(a, b))
     assert same_bits(got[1], np.minimum(a, b))
+
+
+@given(
+    st.integers(1, 9).flatmap(
+        lambda k: st.tuples(
+            *(arrays(np.float64, st.tuples(st.integers(0, 120), st.just(k)), elements=VALUES),) * 3,
+            arrays(np.float64, st.just(k), elements=VALUES),
+        )
+    )
+)
+@np.errstate(invalid="ignore")
+def test_holdings_are_each_population_s_numpy_sums_and_the_outside_s(books):
+    savers, traders, institutions, outside = books
+    expected = np.vstack([savers.sum(axis=0), traders.sum(axis=0), institutions.sum(axis=0)])
+    assert same_bits(holdings(savers, traders, institutions, outside),
+                     np.vstack([expected, outside]))  # fmt: skip
