@@ -8,7 +8,8 @@ own. So far the engine left these to numpy between its compiled passes, which is
 is ~50 compiled calls with numpy's calls in between (BENCHMARKS.md). The functions here are
 the same machine code numpy runs, called from compiled code:
 
-- `exp(x)`, `log(x)`: numpy's float64 inner loops, found through the ufunc's table of loops;
+- `exp(x)`, `log(x)`, `expm1(x)`: numpy's float64 inner loops, found through the ufunc's
+  table of loops;
 - `matvec(a, x)`: `a @ x` for a C-ordered (rows, columns) float64 matrix and a vector, as
   numpy's `matmul` computes it: `cblas_dgemv` of the OpenBLAS numpy ships with (`cblas_ddot`
   for one row, as numpy does).
@@ -79,6 +80,7 @@ def _register() -> str:
         routines = (
             ("crypto401k_numpy_exp", float64_loop(np.exp)),
             ("crypto401k_numpy_log", float64_loop(np.log)),
+            ("crypto401k_numpy_expm1", float64_loop(np.expm1)),
             ("crypto401k_cblas_dgemv", ctypes.cast(blas.scipy_cblas_dgemv64_, ctypes.c_void_p)),
             ("crypto401k_cblas_ddot", ctypes.cast(blas.scipy_cblas_ddot64_, ctypes.c_void_p)),
         )
@@ -97,6 +99,7 @@ AVAILABLE = not UNAVAILABLE
 _LOOP = types.void(types.voidptr, types.voidptr, types.voidptr, types.voidptr)
 _numpy_exp = types.ExternalFunction("crypto401k_numpy_exp", _LOOP)
 _numpy_log = types.ExternalFunction("crypto401k_numpy_log", _LOOP)
+_numpy_expm1 = types.ExternalFunction("crypto401k_numpy_expm1", _LOOP)
 _dgemv = types.ExternalFunction(
     "crypto401k_cblas_dgemv",
     types.void(
@@ -134,8 +137,10 @@ def _unary(loop_id: int, x: np.ndarray) -> np.ndarray:  # pragma: no cover - com
     if x.size > 0:
         if loop_id == 0:
             _numpy_exp(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
-        else:
+        elif loop_id == 1:
             _numpy_log(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
+        else:
+            _numpy_expm1(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
     return out
 
 
@@ -149,6 +154,12 @@ def exp_of_numpy(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
 def log_of_numpy(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`np.log(x)` of a C-ordered float64 array, numpy's result bit for bit (same shape)."""
     return _unary(1, x)
+
+
+@compiled
+def expm1_of_numpy(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """`np.expm1(x)` of a C-ordered float64 array, numpy's result bit for bit (same shape)."""
+    return _unary(2, x)
 
 
 @compiled
@@ -202,6 +213,18 @@ def log_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
 
 
 @compiled
+def expm1_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """`expm1` of each element with the C library's (not numpy's bits), same shape."""
+    if not x.flags.c_contiguous:
+        raise ValueError("numpy's loops are called on C-ordered arrays only")
+    out = np.empty_like(x)
+    flat, into = x.ravel(), out.ravel()
+    for i in range(flat.size):
+        into[i] = math.expm1(flat[i])
+    return out
+
+
+@compiled
 def matvec_in_loops(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
     """`a @ x`, each row's products added in column order (not BLAS's order), (rows,)."""
     _check_matvec(a, x)
@@ -218,8 +241,8 @@ def matvec_in_loops(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no c
 #: what compiled rules call: numpy's own routines where they can be called (then the result
 #: is numpy's, bit for bit), else the loops above (deterministic, but not numpy's last bits:
 #: on such a platform `tests/test_compiled_rules.py`'s bit-for-bit comparison is skipped)
-exp, log, matvec = (
-    (exp_of_numpy, log_of_numpy, matvec_of_numpy)
+exp, log, expm1, matvec = (
+    (exp_of_numpy, log_of_numpy, expm1_of_numpy, matvec_of_numpy)
     if AVAILABLE
-    else (exp_in_loops, log_in_loops, matvec_in_loops)
+    else (exp_in_loops, log_in_loops, expm1_in_loops, matvec_in_loops)
 )

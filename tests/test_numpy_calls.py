@@ -45,7 +45,7 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @numpy_s_routines
-@pytest.mark.parametrize("name", ["exp", "log"])
+@pytest.mark.parametrize("name", ["exp", "log", "expm1"])
 def test_the_special_values_are_numpy_s(name):
     with np.errstate(all="ignore"):
         assert same_bits(getattr(nc, name)(SPECIAL), getattr(np, name)(SPECIAL))
@@ -58,6 +58,7 @@ def test_exp_and_log_are_numpy_s_on_any_array(x):
     with np.errstate(all="ignore"):
         assert same_bits(nc.exp(x), np.exp(x))
         assert same_bits(nc.log(x), np.log(x))
+        assert same_bits(nc.expm1(x), np.expm1(x))
 
 
 @numpy_s_routines
@@ -65,6 +66,8 @@ def test_a_million_draws_and_every_length_up_to_70_are_numpy_s():
     # on this machine (AVX-512) numpy's exp differs from the C library's for ~5% of these
     x = np.random.default_rng(0).normal(0.0, 3.0, 1_000_000)
     assert same_bits(nc.exp(x), np.exp(x)) and same_bits(nc.log(np.abs(x)), np.log(np.abs(x)))
+    hazard = -np.abs(x) * 1e-4  # the savers' panic exponents: small and negative
+    assert same_bits(nc.expm1(hazard), np.expm1(hazard))
     for n in range(71):  # the SIMD loops' tails: every length modulo the vector width
         assert same_bits(nc.exp(x[:n].copy()), np.exp(x[:n]))
     two_d = x[:60].reshape(20, 3).copy()
@@ -114,8 +117,10 @@ def test_the_engine_calls_numpy_s_routines_where_it_can():
     chosen = (nc.exp, nc.log, nc.matvec)
     if nc.AVAILABLE:
         assert chosen == (nc.exp_of_numpy, nc.log_of_numpy, nc.matvec_of_numpy)
+        assert nc.expm1 is nc.expm1_of_numpy
     else:
         assert chosen == (nc.exp_in_loops, nc.log_in_loops, nc.matvec_in_loops)
+        assert nc.expm1 is nc.expm1_in_loops
 
 
 @settings(max_examples=100, deadline=None)
@@ -129,6 +134,7 @@ def test_the_loops_elsewhere_are_numpy_s_to_a_unit_in_the_last_place(x, shape, s
     library's exp and log (within one unit in the last place of numpy's) and each row's
     products added in order (numpy's BLAS adds in its own order)."""
     np.testing.assert_array_max_ulp(nc.exp_in_loops(x), np.exp(x), maxulp=1)
+    np.testing.assert_array_max_ulp(nc.expm1_in_loops(x), np.expm1(x), maxulp=1)
     y = np.abs(x) + 1e-300
     np.testing.assert_array_max_ulp(nc.log_in_loops(y), np.log(y), maxulp=1)
     with np.errstate(invalid="ignore"):

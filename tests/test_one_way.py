@@ -58,7 +58,8 @@ DAILY_RULES = {
     },
     "market": "all",
     "network": "all",
-    "saver": "all",
+    # the panic exponent runs inside `_panic_hazard`
+    "saver": {"cap_buys", "_fill", "_settle", "_panic_hazard", "_saver_rule"},
     # the switching index, the orders and the margin check run inside `_trader_rule`
     "trader": {"_trader_rule", "_settle", "_refill"},
 }

@@ -39,6 +39,7 @@ swept back into the plan's other assets (the ledger records every dollar that cr
 from __future__ import annotations
 
 import numpy as np
+from crypto401k.model import numpy_calls
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config, SaverConfig
 from crypto401k.model.kernels import (
@@ -409,9 +410,24 @@ def panic_hazard(
                     * (target_date_factor if target-date else 1) * (1 + w * fear_share)
     """
     yearly = rate_crash * min(1.0, max(0.0, drawdown) / drawdown_scale)
-    x = _panic_exponent(yearly, target_date, fear_share, target_date_factor, social_weight)
-    np.expm1(x, out=x)  # numpy's expm1, as the rule always used
-    return np.negative(x, out=x)
+    return _panic_hazard(yearly, target_date, fear_share, target_date_factor, social_weight)
+
+
+@compiled
+def _panic_hazard(
+    yearly: float,
+    target_date: np.ndarray,
+    fear_share: np.ndarray,
+    target_date_factor: float,
+    social_weight: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """-expm1 of `_panic_exponent`: numpy's expm1 (`numpy_calls`), as the rule always used."""
+    x = numpy_calls.expm1(
+        _panic_exponent(yearly, target_date, fear_share, target_date_factor, social_weight)
+    )
+    for i in range(x.shape[0]):
+        x[i] = -x[i]
+    return x
 
 
 @compiled
