@@ -47,6 +47,7 @@ from crypto401k.model.network import (
     social_adjacency,
     social_edges,
 )
+from crypto401k.model.numpy_calls import rowdots
 from crypto401k.model.policy import RESCUE, PolicyEffects
 from crypto401k.model.records import DayRecords
 from crypto401k.model.regulator import Regulator, open_loss_bps
@@ -224,7 +225,7 @@ class Crypto401kModel(mesa.Model):
         self.initial_plan_dollars = float(self.savers.other.sum())
         price = self.market.price
         self._set_records(
-            list(np.zeros((3, self.market.n))),
+            np.zeros((3, self.market.n)),
             False,
             self.savers.crypto_value(price),
             self.savers.pnl(price),
@@ -412,7 +413,7 @@ class Crypto401kModel(mesa.Model):
         value = savers.crypto_value(market.price)
         pnl = savers.pnl(market.price)
         self._loss_bps = open_loss_bps(pnl, float(savers.other.sum() + value.sum()))
-        self._set_records(list(flows[:3]), clearing.halted, value, pnl)
+        self._set_records(flows[:3], clearing.halted, value, pnl)
         if self.board is not None:
             self._update_signals()
 
@@ -660,11 +661,11 @@ class Crypto401kModel(mesa.Model):
         ]
 
     def _set_records(
-        self, flows: list[np.ndarray], halted: bool, value: np.ndarray, pnl: np.ndarray
+        self, flows: np.ndarray, halted: bool, value: np.ndarray, pnl: np.ndarray
     ) -> None:
         """The day's model reporters; `flows` are the savers', traders' and institutions'
-        net coins (assets,), `value` and `pnl` the savers' crypto value and profit at the
-        close, USD (savers,)."""
+        net coins, rows of shape (3, assets), `value` and `pnl` the savers' crypto value and
+        profit at the close, USD (savers,)."""
         price = self.market.price
         gap = np.where(
             self.market.pegged, 0.0, np.abs(self.market.log_price - self.market.log_fundamental)
@@ -683,9 +684,8 @@ class Crypto401kModel(mesa.Model):
             * depth[0]
             / self.config.market.impact_multiplier
         )  # USD of net flow that moves the price by 1% (linear law)
-        self.flow_savers, self.flow_traders, self.flow_institutions = (
-            float(f @ price) for f in flows
-        )
+        # each row's `row @ price`, numpy's product (a list of Python floats)
+        self.flow_savers, self.flow_traders, self.flow_institutions = rowdots(flows, price).tolist()
         self.saver_crypto_wealth = float(value.sum())
         self.saver_loss = self.savers.total_loss(price, pnl)
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
@@ -703,7 +703,7 @@ class Crypto401kModel(mesa.Model):
             self.policy_level = sum(r.in_force(self.day) for r in self.board.rules)
         self.halted = bool(halted)
         self.pnl_savers, self.pnl_traders, self.pnl_institutions, self.pnl_outside = (
-            float(x) for x in self.holding_pnl
+            self.holding_pnl.tolist()
         )
 
     def _set_extra_records(self) -> None:

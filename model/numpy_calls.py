@@ -12,7 +12,8 @@ the same machine code numpy runs, called from compiled code:
   table of loops;
 - `matvec(a, x)`: `a @ x` for a C-ordered (rows, columns) float64 matrix and a vector, as
   numpy's `matmul` computes it: `cblas_dgemv` of the OpenBLAS numpy ships with (`cblas_ddot`
-  for one row, as numpy does).
+  for one row, as numpy does); `rowdots(a, x)`: each row's 1-D product `row @ x`
+  (`cblas_ddot`).
 
 Their addresses change from process to process, so they are registered with LLVM by name
 when this module is imported, and compiled code (cached on disk, `model/kernels.py`'s
@@ -186,6 +187,18 @@ def matvec_of_numpy(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no c
     return out
 
 
+@compiled
+def rowdots_of_numpy(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """`[row @ x for row in a]`: each row's 1-D product with `x` as numpy computes it
+    (`cblas_ddot`), shape (rows,). (Not `a @ x`, which numpy computes with `dgemv`.)"""
+    _check_matvec(a, x)
+    m, n = a.shape
+    out = np.empty(m)
+    for i in range(m):
+        out[i] = _ddot(n, a[i].ctypes.data, 1, x.ctypes.data, 1) if n > 0 else 0.0
+    return out
+
+
 # ---- where numpy's routines cannot be called: the same functions as plain compiled loops --
 @compiled
 def exp_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
@@ -238,11 +251,17 @@ def matvec_in_loops(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no c
     return out
 
 
+@compiled
+def rowdots_in_loops(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """`[row @ x for row in a]`, each row's products added in order, (rows,)."""
+    return matvec_in_loops(a, x)
+
+
 #: what compiled rules call: numpy's own routines where they can be called (then the result
 #: is numpy's, bit for bit), else the loops above (deterministic, but not numpy's last bits:
 #: on such a platform `tests/test_compiled_rules.py`'s bit-for-bit comparison is skipped)
-exp, log, expm1, matvec = (
-    (exp_of_numpy, log_of_numpy, expm1_of_numpy, matvec_of_numpy)
+exp, log, expm1, matvec, rowdots = (
+    (exp_of_numpy, log_of_numpy, expm1_of_numpy, matvec_of_numpy, rowdots_of_numpy)
     if AVAILABLE
-    else (exp_in_loops, log_in_loops, expm1_in_loops, matvec_in_loops)
+    else (exp_in_loops, log_in_loops, expm1_in_loops, matvec_in_loops, rowdots_in_loops)
 )

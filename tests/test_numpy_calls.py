@@ -88,6 +88,7 @@ def test_matvec_is_numpy_s_product_for_every_shape(shape, seed, signs):
     if signs:  # coins held short, orders that sell
         a *= rng.choice([-1.0, 1.0], shape)
     assert same_bits(nc.matvec(a, x), a @ x)
+    assert same_bits(nc.rowdots(a, x), np.array([row @ x for row in a]).reshape(shape[0]))
 
 
 @numpy_s_routines
@@ -142,3 +143,4 @@ def test_the_loops_elsewhere_are_numpy_s_to_a_unit_in_the_last_place(x, shape, s
     rng = np.random.default_rng(seed)
     a, v = rng.lognormal(0.0, 1.0, shape), rng.lognormal(0.0, 1.0, shape[1])
     np.testing.assert_allclose(nc.matvec_in_loops(a, v), a @ v, rtol=1e-13)
+    np.testing.assert_allclose(nc.rowdots_in_loops(a, v), a @ v, rtol=1e-13)
