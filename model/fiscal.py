@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from crypto401k.model.config import FiscalConfig
+from crypto401k.model.kernels import VALUE, _pairwise, compiled
 
 
 def discount_factors(years: np.ndarray, rate: float) -> np.ndarray:
@@ -160,13 +161,11 @@ class FiscalLedger:
 
     def contribute(self, day: int, contribution: np.ndarray) -> None:
         """Payroll contributions of the day, USD per cohort (crypto part included)."""
-        self.shadow += contribution
-        if not contribution.any():
-            return
-        roth_tax, forgone = contribution_tax(contribution, self.roth, self.rate)
-        t = self.time(day)
-        self._add("roth", t, roth_tax.sum())
-        self._add("forgone", t, forgone.sum())
+        paid, roth_tax, forgone = _contribute(self.shadow, contribution, self.roth, self.rate)
+        if paid:
+            t = self.time(day)
+            self._add("roth", t, roth_tax)
+            self._add("forgone", t, forgone)
 
     def withdraw(self, day: int, rows: np.ndarray, balance: np.ndarray) -> None:
         """Cohorts `rows` retire today with `balance` (USD); their shadows retire too."""
@@ -229,3 +228,25 @@ class FiscalLedger:
             "withdrawal_tax_pv": pv["withdrawal"],
             "tax_forgone_pv": pv["forgone"],
         }
+
+
+@compiled
+def _contribute(
+    shadow: np.ndarray, contribution: np.ndarray, roth: np.ndarray, rate: np.ndarray
+) -> tuple[bool, float, float]:  # pragma: no cover - compiled
+    """`contribute` in one pass: the shadow balances grow by the contributions (in place);
+    whether any was paid, and the sums of `contribution_tax`'s two parts (numpy's pairwise
+    sums of `rate * roth * c` and `rate * (1 - roth) * c`)."""
+    n = contribution.shape[0]
+    paid = False
+    roth_tax = np.empty(n)
+    forgone = np.empty(n)
+    for i in range(n):
+        c = contribution[i]
+        shadow[i] = shadow[i] + c
+        paid = paid or c != 0.0  # numpy's any(): NaN counts
+        roth_tax[i] = rate[i] * roth[i] * c
+        forgone[i] = rate[i] * (1.0 - roth[i]) * c
+    if not paid:
+        return False, 0.0, 0.0
+    return True, 0.0 + _pairwise(roth_tax, VALUE), 0.0 + _pairwise(forgone, VALUE)

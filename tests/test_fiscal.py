@@ -6,6 +6,7 @@ import pytest
 from crypto401k.model import fiscal
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 
 def _traditional_pv(c, years, retire, g, d, tax, payout=1):
@@ -66,3 +67,28 @@ def test_payout_years_must_be_positive():
             np.ones(1), np.zeros(1), np.ones(1), growth=0.0, tax_rate=np.ones(1),
             discount=0.0, payout_years=0,
         )  # fmt: skip
+
+
+@given(
+    st.integers(0, 40).flatmap(
+        lambda n: st.tuples(
+            arrays(np.float64, n, elements=st.sampled_from([0.0, 1.5, 250.0, 1e-300, np.nan])),
+            arrays(np.float64, n, elements=st.floats(0.0, 1.0)),
+            arrays(np.float64, n, elements=st.floats(0.0, 0.5)),
+        )
+    )
+)
+def test_the_compiled_contribution_step_is_numpy_s(args):
+    """`contribute`'s one pass gives what numpy's array steps gave: the shadow balances, and
+    the two taxes' sums, bit for bit; nothing booked on a day without contributions."""
+    contribution, roth, rate = args
+    shadow = np.linspace(0.0, 1e5, len(contribution))
+    mine = shadow.copy()
+    paid, roth_sum, forgone_sum = fiscal._contribute(mine, contribution, roth, rate)
+    assert np.array_equal(mine, shadow + contribution, equal_nan=True)
+    assert paid == bool(contribution.any())
+    if paid:
+        roth_tax, forgone = fiscal.contribution_tax(contribution, roth, rate)
+        assert np.array_equal(
+            [roth_sum, forgone_sum], [roth_tax.sum(), forgone.sum()], equal_nan=True
+        )
