@@ -28,6 +28,7 @@ from typing import Any
 import mesa
 import networkx as nx
 import numpy as np
+from crypto401k.model import numpy_calls
 from crypto401k.model.agencies import AgencyBoard
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
 from crypto401k.model.agents.institution import Institution, InstitutionPopulation
@@ -37,7 +38,14 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
-from crypto401k.model.kernels import book_sums, column_sums, holdings, supply_scale
+from crypto401k.model.kernels import (
+    _maximum,
+    book_sums,
+    column_sums,
+    compiled,
+    holdings,
+    supply_scale,
+)
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.market import Market
 from crypto401k.model.network import (
@@ -446,10 +454,15 @@ class Crypto401kModel(mesa.Model):
         if self._outside_ref is None:
             return np.zeros((1, self.market.n))
         o = self.config.outside
-        gap = np.log(price) - self.market.log_fundamental
-        aim = self._outside_ref * np.exp(-o.demand_elasticity * gap)
-        order = np.where(self.market.pegged, 0.0, o.adjust_speed * (aim - self.outside_coins))
-        return np.maximum(order, -np.maximum(self.outside_coins, 0.0))[None, :]
+        return outside_order(
+            price,
+            self.market.log_fundamental,
+            self._outside_ref,
+            -o.demand_elasticity,
+            o.adjust_speed,
+            self.market.pegged,
+            self.outside_coins,
+        )
 
     def run(self) -> None:
         """Simulate to the run's last day, `config.run.steps` (Mesa's `step()` runs one day,
@@ -807,6 +820,28 @@ class Crypto401kModel(mesa.Model):
             "stable_coins_held": float(self.total_coins()[self.stable_index]),
             "stable_reserve_plus_shortfall": sc.reserve + sc.shortfall,
         }
+
+
+@compiled
+def outside_order(
+    price: np.ndarray,
+    log_fundamental: np.ndarray,
+    reference: np.ndarray,
+    minus_elasticity: float,
+    speed: float,
+    pegged: np.ndarray,
+    held: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`_outside_order` in one compiled call, numpy's arithmetic to the last bit (numpy's
+    `log` and `exp`, `numpy_calls`; numpy's maximum, `kernels`): shape (1, assets)."""
+    gap = numpy_calls.log(price) - log_fundamental
+    aim = numpy_calls.exp(minus_elasticity * gap)
+    k = price.shape[0]
+    out = np.empty((1, k))
+    for j in range(k):
+        order = 0.0 if pegged[j] else speed * (reference[j] * aim[j] - held[j])
+        out[0, j] = _maximum(order, -_maximum(held[j], 0.0))
+    return out
 
 
 def qualifying_menu(menu: np.ndarray, cap0_usd: np.ndarray, min_cap_usd: float) -> np.ndarray:

@@ -128,7 +128,7 @@ _ddot = types.ExternalFunction(
 def _unary(loop_id: int, x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     if not x.flags.c_contiguous:  # numpy may take another path through a strided array
         raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty_like(x)
+    out = np.empty(x.shape)  # writable even where x is read-only
     call = np.empty(5, np.intp)  # args (in, out), the length, the strides (in, out)
     call[0] = x.ctypes.data
     call[1] = out.ctypes.data
@@ -205,7 +205,7 @@ def exp_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`exp` of each element with the C library's exp (not numpy's bits), same shape."""
     if not x.flags.c_contiguous:
         raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty_like(x)
+    out = np.empty(x.shape)  # writable even where x is read-only
     flat, into = x.ravel(), out.ravel()
     for i in range(flat.size):
         into[i] = math.exp(flat[i])
@@ -217,7 +217,7 @@ def log_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`log` of each element with the C library's log (not numpy's bits), same shape."""
     if not x.flags.c_contiguous:
         raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty_like(x)
+    out = np.empty(x.shape)  # writable even where x is read-only
     flat, into = x.ravel(), out.ravel()
     for i in range(flat.size):
         v = flat[i]
@@ -230,7 +230,7 @@ def expm1_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`expm1` of each element with the C library's (not numpy's bits), same shape."""
     if not x.flags.c_contiguous:
         raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty_like(x)
+    out = np.empty(x.shape)  # writable even where x is read-only
     flat, into = x.ravel(), out.ravel()
     for i in range(flat.size):
         into[i] = math.expm1(flat[i])
