@@ -217,10 +217,10 @@ class Market:
     def counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Who takes the other side of the net flow: each market maker's share, shape
         (n_institutions, A), and the outside market's, shape (A,); in proportion to depth."""
-        share, stress = self.cfg.market_maker_depth_share, self.stress()
-        total = _depth_factor(float(mm_capacity.sum()), share, stress)
-        mm_share = _maker_shares(mm_capacity, share, stress, total)
-        return mm_share, 1.0 - mm_share.sum(axis=0)
+        return _counterparty_shares(
+            mm_capacity, self.cfg.market_maker_depth_share, self.vol, self.calm_vol,
+            self.cfg.depth_stress_sensitivity,
+        )  # fmt: skip
 
     def impact(self, net_coins: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Flow-driven change of log price for a net purchase of `net_coins`, shape (A,).
@@ -334,6 +334,19 @@ def _depth_factor(
     for j in range(stress.shape[0]):
         out[j] = (1.0 - share) + (share * capacity) / stress[j]
     return out
+
+
+@compiled
+def _counterparty_shares(
+    capacity: np.ndarray, share: float, vol: np.ndarray, calm: np.ndarray, gamma: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """`counterparty_shares` in one call: the stress, the total depth (numpy's sum of the
+    capacities), each market maker's share and the outside's, as numpy computed them."""
+    stress = _stress(vol, calm, gamma)
+    total = _depth_factor(0.0 + _pairwise(capacity, VALUE), share, stress)
+    mm_share = _maker_shares(capacity, share, stress, total)
+    outside = 1.0 - _column_parts(mm_share, VALUE)
+    return mm_share, outside
 
 
 @compiled

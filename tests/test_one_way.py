@@ -56,7 +56,15 @@ DAILY_RULES = {
         "_institution_orders",
         "_take_flow",
     },
-    "market": "all",
+    # the market makers' shares run inside `_counterparty_shares`
+    "market": {
+        "_coins_cap",
+        "_stress",
+        "_depth_factor",
+        "_counterparty_shares",
+        "_linear_impact",
+        "_sample_std",
+    },
     "network": "all",
     # the panic exponent runs inside `_panic_hazard`
     "saver": {"cap_buys", "_fill", "_settle", "_panic_hazard", "_saver_rule"},
