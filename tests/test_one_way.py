@@ -52,7 +52,7 @@ DAILY_RULES = {
     "institution": {
         "_equity_at",
         "_mm_capacity_at",
-        "_pay_out",
+        "_pay_out_at",
         "_institution_orders",
         "_take_flow",
     },

@@ -224,11 +224,13 @@ class InstitutionPopulation:
         spread they earn, and depth with it, so that volatility would decay over a run.
         Updates each market maker's equity peak (its loss limit's reference). Returns the
         USD paid (to the outside)."""
-        paid = _pay_out(
-            numpy_calls.matvec(self.coins, price),
+        paid = _pay_out_at(
+            self.coins,
+            price,
             self.cash,
             self.loans,
-            self.mm_target(coins_cap),
+            self.equity0,
+            self._cap_ratio(coins_cap),
             1.0 - self.cfg.mm_inventory_weight,
             self.kind,
             self.alive,
@@ -569,6 +571,25 @@ def _mm_capacity_at(
     """`mm_capacity` in one call: equity, target and capacity."""
     equity = _equity_at(coins, price, cash, loans)
     return _mm_capacity(equity, _mm_target(equity0, ratio, kind), kind, alive)
+
+
+@compiled
+def _pay_out_at(
+    coins: np.ndarray,
+    price: np.ndarray,
+    cash: np.ndarray,
+    loans: np.ndarray,
+    equity0: np.ndarray,
+    ratio: float,
+    buffer_share: float,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    equity_peak: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    """`pay_out` in one call: the positions (numpy's product), the targets, the payout."""
+    value = numpy_calls.matvec(coins, price)
+    target = _mm_target(equity0, ratio, kind)
+    return _pay_out(value, cash, loans, target, buffer_share, kind, alive, equity_peak)
 
 
 @compiled
