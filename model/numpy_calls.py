@@ -15,10 +15,18 @@ the same machine code numpy runs, called from compiled code:
   for one row, as numpy does); `rowdots(a, x)`: each row's 1-D product `row @ x`
   (`cblas_ddot`).
 
-Their addresses change from process to process, so they are registered with LLVM by name
-when this module is imported, and compiled code (cached on disk, `model/kernels.py`'s
-`compiled`) refers to the names. `tests/test_numpy_calls.py` holds each to numpy's result bit
-for bit on random arrays of every size and on special values.
+Compiled code calls them by name (`crypto401k_numpy_exp`, ...): their addresses change from
+process to process, so they are registered with LLVM when this module is imported, and
+cached machine code (`model/kernels.py`'s `compiled`) finds them in every process. The
+names are always registered, so that no cached code can call a missing symbol: to numpy's
+routines where they are found and, called once on probe values at import, give numpy's
+results (`AVAILABLE`); otherwise to compiled stand-ins with the same C signatures (the C
+library's functions, each row's products added in order: deterministic, within a unit in
+the last place of numpy's, but not numpy's bits; `UNAVAILABLE` says why). numpy's wheels for
+Linux (and Windows, untested here) ship OpenBLAS in `numpy.libs`; elsewhere (macOS's
+Accelerate, a conda numpy) the stand-ins run, and `tests/test_compiled_rules.py`'s
+bit-for-bit comparisons with numpy are skipped. `tests/test_numpy_calls.py` holds each
+routine to numpy's result bit for bit on random arrays of every size and on special values.
 """
 
 from __future__ import annotations
@@ -31,11 +39,121 @@ import os
 import llvmlite.binding as llvm
 import numpy as np
 from crypto401k.model.kernels import compiled
-from numba import types
+from numba import carray, cfunc, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, overload
+
+# ---- the C signatures compiled code calls ---------------------------------------------------
+# a ufunc inner loop: (char **args, npy_intp const *dimensions, npy_intp const *steps, data)
+LOOP = types.void(
+    types.CPointer(types.intp),
+    types.CPointer(types.intp),
+    types.CPointer(types.intp),
+    types.voidptr,
+)
+# cblas_dgemv (ILP64): order, transposed, M, N, alpha, A, lda, x, incx, beta, y, incy
+GEMV = types.void(
+    types.intc,
+    types.intc,
+    types.int64,
+    types.int64,
+    types.float64,
+    types.voidptr,
+    types.int64,
+    types.voidptr,
+    types.int64,
+    types.float64,
+    types.voidptr,
+    types.int64,
+)
+# cblas_ddot (ILP64): n, x, incx, y, incy
+DOT = types.float64(types.int64, types.voidptr, types.int64, types.voidptr, types.int64)
+NAMES = {
+    "exp": "crypto401k_numpy_exp",
+    "log": "crypto401k_numpy_log",
+    "expm1": "crypto401k_numpy_expm1",
+    "dgemv": "crypto401k_cblas_dgemv",
+    "ddot": "crypto401k_cblas_ddot",
+}
 
 
+# ---- the stand-ins: the same signatures, compiled here --------------------------------------
+@intrinsic
+def _doubles_at(typingctx, address):
+    """A float64 pointer at an integer address or a void pointer."""
+    sig = types.CPointer(types.float64)(address)
+
+    def codegen(context, builder, signature, args):
+        pointer = context.get_value_type(types.CPointer(types.float64))
+        if isinstance(signature.args[0], types.Integer):
+            return builder.inttoptr(args[0], pointer)
+        return builder.bitcast(args[0], pointer)
+
+    return sig, codegen
+
+
+@cfunc(LOOP, cache=True)
+def _exp_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
+    n = dims[0]
+    x, y = carray(_doubles_at(args[0]), n), carray(_doubles_at(args[1]), n)
+    for i in range(n):
+        y[i] = math.exp(x[i])
+
+
+@cfunc(LOOP, cache=True)
+def _log_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
+    n = dims[0]
+    x, y = carray(_doubles_at(args[0]), n), carray(_doubles_at(args[1]), n)
+    for i in range(n):
+        y[i] = math.log(x[i]) if x[i] >= 0.0 else np.nan  # numpy's NaN, not an exception
+
+
+@cfunc(LOOP, cache=True)
+def _expm1_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
+    n = dims[0]
+    x, y = carray(_doubles_at(args[0]), n), carray(_doubles_at(args[1]), n)
+    for i in range(n):
+        y[i] = math.expm1(x[i])
+
+
+@cfunc(GEMV, cache=True)
+def _dgemv_stand_in(
+    order, trans, n, m, alpha, a, lda, x, incx, beta, y, incy
+):  # pragma: no cover - compiled
+    # only as `matvec` calls it: a C-ordered (m, n) matrix, alpha 1, beta 0, unit strides
+    rows, xs, out = (
+        carray(_doubles_at(a), (m, lda)),
+        carray(_doubles_at(x), n),
+        carray(_doubles_at(y), m),
+    )
+    for i in range(m):
+        s = 0.0
+        for j in range(n):
+            s += rows[i, j] * xs[j]
+        out[i] = s
+
+
+@cfunc(DOT, cache=True)
+def _ddot_stand_in(n, x, incx, y, incy):  # pragma: no cover - compiled
+    xs, ys = carray(_doubles_at(x), n), carray(_doubles_at(y), n)
+    s = 0.0
+    for j in range(n):
+        s += xs[j] * ys[j]
+    return s
+
+
+STAND_INS = {
+    "exp": _exp_stand_in,
+    "log": _log_stand_in,
+    "expm1": _expm1_stand_in,
+    "dgemv": _dgemv_stand_in,
+    "ddot": _ddot_stand_in,
+}
+
+
+# ---- numpy's routines -------------------------------------------------------------------------
 class _UFuncObject(ctypes.Structure):
-    """The head of numpy's PyUFuncObject (numpy/_core/include/numpy/ufuncobject.h)."""
+    """The head of numpy 2's PyUFuncObject (numpy/_core/include/numpy/ufuncobject.h)."""
 
     _fields_ = [
         ("ob_refcnt", ctypes.c_ssize_t),
@@ -48,7 +166,7 @@ class _UFuncObject(ctypes.Structure):
         ("data", ctypes.POINTER(ctypes.c_void_p)),
         ("ntypes", ctypes.c_int),
         ("reserved1", ctypes.c_int),
-        ("name", ctypes.c_char_p),
+        ("name", ctypes.c_void_p),
         ("types", ctypes.POINTER(ctypes.c_ubyte)),
     ]
 
@@ -56,7 +174,9 @@ class _UFuncObject(ctypes.Structure):
 def float64_loop(ufunc: np.ufunc) -> int:
     """Address of `ufunc`'s inner loop for float64 in and out (a one-input ufunc)."""
     u = _UFuncObject.from_address(id(ufunc))
-    if u.name != ufunc.__name__.encode() or (u.nin, u.nout) != (1, 1):
+    if (u.nin, u.nout, u.nargs) != (1, 1, 2) or not u.name or not 0 < u.ntypes < 64:
+        raise ImportError(f"numpy {np.__version__}: unexpected layout of ufunc {ufunc.__name__}")
+    if ctypes.string_at(u.name) != ufunc.__name__.encode():
         raise ImportError(f"numpy {np.__version__}: unexpected layout of ufunc {ufunc.__name__}")
     code = np.dtype(np.float64).num
     for i in range(u.ntypes):
@@ -68,64 +188,119 @@ def float64_loop(ufunc: np.ufunc) -> int:
 def _openblas() -> ctypes.CDLL:
     """The OpenBLAS library numpy's wheel ships with (numpy.libs)."""
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    found = sorted(glob.glob(os.path.join(libs, "libscipy_openblas*.so*")))
+    found = sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.so*")))
+    found += sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.dll")))  # Windows
     if not found:
         raise ImportError(f"no OpenBLAS in {libs}: numpy's products cannot be reproduced")
     return ctypes.CDLL(found[0])
 
 
-def _register() -> str:
-    """Register the routines' addresses with LLVM; "" when done, else why not."""
-    try:
-        blas = _openblas()
-        routines = (
-            ("crypto401k_numpy_exp", float64_loop(np.exp)),
-            ("crypto401k_numpy_log", float64_loop(np.log)),
-            ("crypto401k_numpy_expm1", float64_loop(np.expm1)),
-            ("crypto401k_cblas_dgemv", ctypes.cast(blas.scipy_cblas_dgemv64_, ctypes.c_void_p)),
-            ("crypto401k_cblas_ddot", ctypes.cast(blas.scipy_cblas_ddot64_, ctypes.c_void_p)),
+def _numpy_s() -> dict[str, int]:
+    """The addresses of numpy's routines (ImportError, OSError, AttributeError if absent)."""
+    blas = _openblas()
+    return {
+        "exp": float64_loop(np.exp),
+        "log": float64_loop(np.log),
+        "expm1": float64_loop(np.expm1),
+        "dgemv": ctypes.cast(blas.scipy_cblas_dgemv64_, ctypes.c_void_p).value,
+        "ddot": ctypes.cast(blas.scipy_cblas_ddot64_, ctypes.c_void_p).value,
+    }
+
+
+def _probe(addresses: dict[str, int]) -> None:
+    """Call each routine once through ctypes on values where numpy's loops and the C
+    library's differ, and on matrices of one row, one column and several; ImportError
+    unless every result is numpy's, bit for bit (so a numpy that no longer calls them is
+    never taken for one that does)."""
+    x = np.random.default_rng(2026).normal(0.0, 3.0, 257)
+    as_int = ctypes.POINTER(ctypes.c_ssize_t)
+    loop = ctypes.CFUNCTYPE(None, as_int, as_int, as_int, ctypes.c_void_p)
+    for name, ufunc, values in (
+        ("exp", np.exp, x),
+        ("log", np.log, np.abs(x) + 1e-3),
+        ("expm1", np.expm1, -np.abs(x) * 1e-4),
+    ):
+        out = np.empty_like(values)
+        call = np.array([values.ctypes.data, out.ctypes.data, values.size, 8, 8], np.intp)
+        loop(addresses[name])(
+            call.ctypes.data_as(as_int),
+            call[2:].ctypes.data_as(as_int),
+            call[3:].ctypes.data_as(as_int),
+            None,
         )
+        if not np.array_equal(out.view(np.int64), ufunc(values).view(np.int64)):
+            raise ImportError(f"numpy's {name} loop found is not the one numpy calls")
+    gemv = ctypes.CFUNCTYPE(
+        None,
+        ctypes.c_int,
+        ctypes.c_int,
+        *(ctypes.c_int64,) * 2,
+        ctypes.c_double,
+        ctypes.c_void_p,
+        ctypes.c_int64,
+        ctypes.c_void_p,
+        ctypes.c_int64,
+        ctypes.c_double,
+        ctypes.c_void_p,
+        ctypes.c_int64,
+    )(addresses["dgemv"])
+    dot = ctypes.CFUNCTYPE(
+        ctypes.c_double, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+        ctypes.c_int64,
+    )(addresses["ddot"])  # fmt: skip
+    for m, n in ((2, 1), (3, 4), (17, 9), (60, 4)):
+        a, v, out = x[: m * n].reshape(m, n).copy(), np.exp(x[:n]), np.empty(m)
+        gemv(102, 112, n, m, 1.0, a.ctypes.data, n, v.ctypes.data, 1, 0.0, out.ctypes.data, 1)
+        row = dot(n, a.ctypes.data, 1, v.ctypes.data, 1)
+        if not (
+            np.array_equal(out.view(np.int64), (a @ v).view(np.int64))
+            and np.float64(row).view(np.int64) == (a[0] @ v).view(np.int64)
+        ):
+            raise ImportError("the OpenBLAS found is not the one numpy's products use")
+
+
+def _register() -> str:
+    """Register the five names with LLVM: numpy's routines if found and checked, else the
+    stand-ins. Returns "" or why numpy's are not used."""
+    try:
+        addresses = _numpy_s()
+        _probe(addresses)
+        why = ""
     except (ImportError, OSError, AttributeError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    for name, address in routines:
-        llvm.add_symbol(name, address if isinstance(address, int) else address.value)
-    return ""
+        addresses = {name: stand_in.address for name, stand_in in STAND_INS.items()}
+        why = f"{type(exc).__name__}: {exc}"
+    for name, address in addresses.items():
+        llvm.add_symbol(NAMES[name], address)
+    return why
 
 
-#: why numpy's routines cannot be called from compiled code here ("" when they can: numpy's
-#: wheels for Linux and Windows ship OpenBLAS; on others the engine keeps numpy's own calls)
+#: why numpy's routines are not what compiled code calls here ("" when they are)
 UNAVAILABLE = _register()
 AVAILABLE = not UNAVAILABLE
 
-_LOOP = types.void(types.voidptr, types.voidptr, types.voidptr, types.voidptr)
-_numpy_exp = types.ExternalFunction("crypto401k_numpy_exp", _LOOP)
-_numpy_log = types.ExternalFunction("crypto401k_numpy_log", _LOOP)
-_numpy_expm1 = types.ExternalFunction("crypto401k_numpy_expm1", _LOOP)
-_dgemv = types.ExternalFunction(
-    "crypto401k_cblas_dgemv",
-    types.void(
-        types.intc,  # order: 102, column-major
-        types.intc,  # transposed: 112
-        types.int64,
-        types.int64,
-        types.float64,
-        types.voidptr,
-        types.int64,
-        types.voidptr,
-        types.int64,
-        types.float64,
-        types.voidptr,
-        types.int64,
-    ),
-)
-_ddot = types.ExternalFunction(
-    "crypto401k_cblas_ddot",
-    types.float64(types.int64, types.voidptr, types.int64, types.voidptr, types.int64),
-)
+_exp = types.ExternalFunction(NAMES["exp"], LOOP)
+_log = types.ExternalFunction(NAMES["log"], LOOP)
+_expm1 = types.ExternalFunction(NAMES["expm1"], LOOP)
+_dgemv = types.ExternalFunction(NAMES["dgemv"], GEMV)
+_ddot = types.ExternalFunction(NAMES["ddot"], DOT)
+
+
+# ---- what compiled rules call -------------------------------------------------------------
+def _float64(x):  # pragma: no cover - its overload runs when compiled code is typed
+    pass
+
+
+@overload(_float64)
+def _float64_only(x):
+    """Refuse, when compiled code is typed, an array that is not float64."""
+    if not (isinstance(x, types.Array) and x.dtype == types.float64):
+        raise TypingError(f"numpy_calls takes float64 arrays, not {x}")
+    return lambda x: None
 
 
 @compiled
 def _unary(loop_id: int, x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    _float64(x)
     if not x.flags.c_contiguous:  # numpy may take another path through a strided array
         raise ValueError("numpy's loops are called on C-ordered arrays only")
     out = np.empty(x.shape)  # writable even where x is read-only
@@ -137,40 +312,42 @@ def _unary(loop_id: int, x: np.ndarray) -> np.ndarray:  # pragma: no cover - com
     call[4] = 8
     if x.size > 0:
         if loop_id == 0:
-            _numpy_exp(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
+            _exp(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
         elif loop_id == 1:
-            _numpy_log(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
+            _log(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
         else:
-            _numpy_expm1(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
+            _expm1(call.ctypes, call[2:].ctypes, call[3:].ctypes, 0)
     return out
 
 
 @compiled
-def exp_of_numpy(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def exp(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`np.exp(x)` of a C-ordered float64 array, numpy's result bit for bit (same shape)."""
     return _unary(0, x)
 
 
 @compiled
-def log_of_numpy(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def log(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`np.log(x)` of a C-ordered float64 array, numpy's result bit for bit (same shape)."""
     return _unary(1, x)
 
 
 @compiled
-def expm1_of_numpy(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def expm1(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`np.expm1(x)` of a C-ordered float64 array, numpy's result bit for bit (same shape)."""
     return _unary(2, x)
 
 
 @compiled
 def _check_matvec(a: np.ndarray, x: np.ndarray) -> None:  # pragma: no cover - compiled
+    _float64(a)
+    _float64(x)
     if not a.flags.c_contiguous or not x.flags.c_contiguous or x.shape[0] != a.shape[1]:
         raise ValueError("matvec takes a C-ordered matrix and a vector of its columns")
 
 
 @compiled
-def matvec_of_numpy(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+def matvec(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`a @ x` of a C-ordered float64 matrix (rows, columns) and a contiguous vector
     (columns,), numpy's result bit for bit, shape (rows,)."""
     _check_matvec(a, x)
@@ -188,7 +365,7 @@ def matvec_of_numpy(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no c
 
 
 @compiled
-def rowdots_of_numpy(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+def rowdots(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`[row @ x for row in a]`: each row's 1-D product with `x` as numpy computes it
     (`cblas_ddot`), shape (rows,). (Not `a @ x`, which numpy computes with `dgemv`.)"""
     _check_matvec(a, x)
@@ -197,71 +374,3 @@ def rowdots_of_numpy(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no 
     for i in range(m):
         out[i] = _ddot(n, a[i].ctypes.data, 1, x.ctypes.data, 1) if n > 0 else 0.0
     return out
-
-
-# ---- where numpy's routines cannot be called: the same functions as plain compiled loops --
-@compiled
-def exp_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """`exp` of each element with the C library's exp (not numpy's bits), same shape."""
-    if not x.flags.c_contiguous:
-        raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty(x.shape)  # writable even where x is read-only
-    flat, into = x.ravel(), out.ravel()
-    for i in range(flat.size):
-        into[i] = math.exp(flat[i])
-    return out
-
-
-@compiled
-def log_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """`log` of each element with the C library's log (not numpy's bits), same shape."""
-    if not x.flags.c_contiguous:
-        raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty(x.shape)  # writable even where x is read-only
-    flat, into = x.ravel(), out.ravel()
-    for i in range(flat.size):
-        v = flat[i]
-        into[i] = math.log(v) if v >= 0.0 else np.nan  # numpy's NaN, not an exception
-    return out
-
-
-@compiled
-def expm1_in_loops(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """`expm1` of each element with the C library's (not numpy's bits), same shape."""
-    if not x.flags.c_contiguous:
-        raise ValueError("numpy's loops are called on C-ordered arrays only")
-    out = np.empty(x.shape)  # writable even where x is read-only
-    flat, into = x.ravel(), out.ravel()
-    for i in range(flat.size):
-        into[i] = math.expm1(flat[i])
-    return out
-
-
-@compiled
-def matvec_in_loops(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """`a @ x`, each row's products added in column order (not BLAS's order), (rows,)."""
-    _check_matvec(a, x)
-    m, n = a.shape
-    out = np.empty(m)
-    for i in range(m):
-        s = 0.0
-        for j in range(n):
-            s += a[i, j] * x[j]
-        out[i] = s
-    return out
-
-
-@compiled
-def rowdots_in_loops(a: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """`[row @ x for row in a]`, each row's products added in order, (rows,)."""
-    return matvec_in_loops(a, x)
-
-
-#: what compiled rules call: numpy's own routines where they can be called (then the result
-#: is numpy's, bit for bit), else the loops above (deterministic, but not numpy's last bits:
-#: on such a platform `tests/test_compiled_rules.py`'s bit-for-bit comparison is skipped)
-exp, log, expm1, matvec, rowdots = (
-    (exp_of_numpy, log_of_numpy, expm1_of_numpy, matvec_of_numpy, rowdots_of_numpy)
-    if AVAILABLE
-    else (exp_in_loops, log_in_loops, expm1_in_loops, matvec_in_loops, rowdots_in_loops)
-)
