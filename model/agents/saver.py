@@ -421,30 +421,18 @@ def _panic_hazard(
     target_date_factor: float,
     social_weight: float,
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """-expm1 of `_panic_exponent`: numpy's expm1 (`numpy_calls`), as the rule always used."""
-    x = numpy_calls.expm1(
-        _panic_exponent(yearly, target_date, fear_share, target_date_factor, social_weight)
-    )
+    """The daily probability of panic, 1 - exp(-(yearly hazard of each cohort) / DAYS_PER_YEAR)
+    computed as -expm1 of the exponent with numpy's expm1 (`numpy_calls`), as the rule
+    always used, shape (n,)."""
+    exponent = np.empty(fear_share.shape[0])
+    for i in range(exponent.shape[0]):
+        h = yearly * (target_date_factor if target_date[i] else 1.0)
+        h = h * (1.0 + social_weight * fear_share[i])
+        exponent[i] = -h / DAYS_PER_YEAR
+    x = numpy_calls.expm1(exponent)
     for i in range(x.shape[0]):
         x[i] = -x[i]
     return x
-
-
-@compiled
-def _panic_exponent(
-    yearly: float,
-    target_date: np.ndarray,
-    fear_share: np.ndarray,
-    target_date_factor: float,
-    social_weight: float,
-) -> np.ndarray:  # pragma: no cover - compiled
-    """-(yearly hazard of each cohort) / DAYS_PER_YEAR, shape (n,)."""
-    out = np.empty(fear_share.shape[0])
-    for i in range(out.shape[0]):
-        h = yearly * (target_date_factor if target_date[i] else 1.0)
-        h = h * (1.0 + social_weight * fear_share[i])
-        out[i] = -h / DAYS_PER_YEAR
-    return out
 
 
 @compiled
