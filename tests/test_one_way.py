@@ -56,13 +56,14 @@ DAILY_RULES = {
         "_institution_orders",
         "_take_flow",
     },
-    # the market makers' shares run inside `_counterparty_shares`
+    # the market makers' shares run inside `_counterparty_shares`, the impact law inside
+    # `_clear_linear` (without a circuit breaker)
     "market": {
         "_coins_cap",
         "_stress",
         "_depth_factor",
         "_counterparty_shares",
-        "_linear_impact",
+        "_clear_linear",
         "_sample_std",
     },
     "network": "all",
