@@ -82,7 +82,7 @@ def _point_figure(
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.32 * len(panels), 3.6), sharey=True, squeeze=False
     )
-    numeric_x = pd.api.types.is_numeric_dtype(data[x])
+    numeric_x, order = pd.api.types.is_numeric_dtype(data[x]), levels(data[x])
     hue_order = None
     if hue is not None:  # as names: seaborn colours a numeric hue by each panel's own range
         hue_order = [str(v) for v in levels(data[hue])]
@@ -94,7 +94,7 @@ def _point_figure(
             x=x,
             y=y,
             hue=hue,
-            order=levels(data[x]),
+            order=order,
             hue_order=hue_order,
             linestyle="-" if numeric_x else "none",
             errorbar=errorbar,

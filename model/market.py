@@ -242,25 +242,6 @@ class Market:
 
     def clear(self, net_coins: np.ndarray, mm_capacity: float, breaker: float | None) -> Clearing:
         """Move prices for the day's net flow and return the execution terms."""
-        if breaker is None and self.cfg.impact_law == "linear":  # the usual day: one call
-            self.log_base, self.transient = _clear_linear(
-                net_coins,
-                float(mm_capacity),
-                self.cfg.market_maker_depth_share,
-                self.vol,
-                self.calm_vol,
-                self.cfg.depth_stress_sensitivity,
-                self.supply,
-                float(self.cfg.impact_multiplier),
-                np.atleast_1d(np.asarray(self.kink, dtype=float)),
-                self.cfg.impact_permanent_share,
-                self.decay,
-                self._log_base,
-                self._transient,
-            )
-            if self.pegged.any():
-                self.set_peg(self.peg_price)
-            return Clearing(np.ones(self.n), self.price, net_coins * 1.0, False)
         depth = self.depth_factor(mm_capacity)
         move = self.impact(net_coins, depth)
         scale = np.ones(self.n)
@@ -366,39 +347,6 @@ def _counterparty_shares(
     mm_share = _maker_shares(capacity, share, stress, total)
     outside = 1.0 - _column_parts(mm_share, VALUE)
     return mm_share, outside
-
-
-@compiled
-def _clear_linear(
-    net: np.ndarray,
-    capacity: float,
-    share: float,
-    vol: np.ndarray,
-    calm: np.ndarray,
-    gamma: float,
-    supply: np.ndarray,
-    multiplier: float,
-    kink: np.ndarray,
-    keep: float,
-    decay: float,
-    log_base: np.ndarray,
-    transient: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """`clear` without a circuit breaker, with the linear law, in one call: the depth, the
-    move of `net` coins (`impact`), and the new permanent and transient parts of the log
-    price (new arrays), as `clear`'s numpy steps computed them."""
-    depth = _depth_factor(capacity, share, _stress(vol, calm, gamma))
-    k = net.shape[0]
-    flow = np.empty(k)
-    for j in range(k):
-        flow[j] = net[j] / (supply[j] * depth[j])
-    move = _linear_impact(flow, multiplier, kink)
-    new_base = np.empty(k)
-    new_transient = np.empty(k)
-    for j in range(k):
-        new_base[j] = log_base[j] + keep * move[j]
-        new_transient[j] = decay * transient[j] + (1.0 - keep) * move[j]
-    return new_base, new_transient
 
 
 @compiled

@@ -55,7 +55,6 @@ from crypto401k.model.network import (
     social_adjacency,
     social_edges,
 )
-from crypto401k.model.numpy_calls import rowdots
 from crypto401k.model.policy import RESCUE, PolicyEffects
 from crypto401k.model.records import DayRecords
 from crypto401k.model.regulator import Regulator, open_loss_bps
@@ -698,7 +697,8 @@ class Crypto401kModel(mesa.Model):
             / self.config.market.impact_multiplier
         )  # USD of net flow that moves the price by 1% (linear law)
         # each row's `row @ price`, numpy's product (a list of Python floats)
-        self.flow_savers, self.flow_traders, self.flow_institutions = rowdots(flows, price).tolist()
+        flow_usd = numpy_calls.rowdots(flows, price).tolist()
+        self.flow_savers, self.flow_traders, self.flow_institutions = flow_usd
         self.saver_crypto_wealth = float(value.sum())
         self.saver_loss = self.savers.total_loss(price, pnl)
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd

@@ -649,35 +649,6 @@ def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.
     return np.sign(share) * multiplier * np.where(big, root, a)
 
 
-def market_clear(self, net_coins: np.ndarray, mm_capacity: float, breaker: float | None):
-    """Move prices for the day's net flow and return the execution terms (commit 594e3ed's
-    `Market.clear`: depth, impact and the two parts of the log price in numpy steps)."""
-    from crypto401k.model.market import Clearing, linear_impact_inverse
-
-    depth = self.depth_factor(mm_capacity)
-    move = self.impact(net_coins, depth)
-    scale = np.ones(self.n)
-    halted = False
-    if breaker is not None:
-        big = np.abs(move) > breaker
-        if big.any():
-            halted = True
-            ratio = breaker / np.abs(move[big])
-            if self.cfg.impact_law == "linear":
-                share = np.abs(net_coins[big] / (self.supply[big] * depth[big]))
-                needed = linear_impact_inverse(breaker, self.cfg.impact_multiplier, self.kink[big])
-                scale[big] = np.minimum(1.0, needed / share)
-            else:
-                scale[big] = ratio**2
-            move[big] = np.sign(move[big]) * breaker
-    keep = self.cfg.impact_permanent_share
-    self.log_base = self.log_base + keep * move
-    self.transient = self.decay * self.transient + (1.0 - keep) * move
-    if self.pegged.any():
-        self.set_peg(self.peg_price)
-    return Clearing(scale, self.price, net_coins * scale, halted)
-
-
 def market_record_return(self, prev_log_price: np.ndarray) -> None:
     """Store today's log return and update the rolling realized volatility."""
     self.ret = self.log_price - prev_log_price

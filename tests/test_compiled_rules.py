@@ -143,7 +143,6 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(model_module, "column_sums", array_rules.column_sums_of_numpy)
         patch.setattr(Market, "stress", array_rules.market_stress)
         patch.setattr(Market, "record_return", array_rules.market_record_return)
-        patch.setattr(Market, "clear", array_rules.market_clear)
         patch.setattr(Market, "depth_factor", array_rules.market_depth_factor)
         patch.setattr(Market, "counterparty_shares", array_rules.market_counterparty_shares)
         patch.setattr(market_module, "linear_impact", array_rules.linear_impact)

@@ -56,14 +56,13 @@ DAILY_RULES = {
         "_institution_orders",
         "_take_flow",
     },
-    # the market makers' shares run inside `_counterparty_shares`, the impact law inside
-    # `_clear_linear` (without a circuit breaker)
+    # the market makers' shares run inside `_counterparty_shares`
     "market": {
         "_coins_cap",
         "_stress",
         "_depth_factor",
         "_counterparty_shares",
-        "_clear_linear",
+        "_linear_impact",
         "_sample_std",
     },
     "network": "all",
