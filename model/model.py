@@ -41,7 +41,6 @@ from crypto401k.model.fiscal import FiscalLedger
 from crypto401k.model.kernels import (
     _maximum,
     book_sums,
-    column_sums,
     compiled,
     holdings,
     supply_scale,
@@ -385,25 +384,25 @@ class Crypto401kModel(mesa.Model):
         # retail money follows the market: deposits come from (withdrawals go to) the outside
         coins_cap = market.coins_cap(exec_price)
         self.outside_cash -= traders.refill(exec_price, coins_cap)
-        inst.settle(orders[2], exec_price)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
         flows = book_sums(orders)  # net coins of each book, (books, assets)
-        self._counterparties(sum(flows), exec_price, mm_share)
-        coins, cash = inst.layoff(exec_price, self.outside_coins)
-        self.outside_coins += coins
-        self.outside_cash += cash
-        self.outside_cash -= inst.draw_credit()
-        self.outside_cash += inst.repay()
-        coins, cash, failed = inst.resolve_defaults(exec_price)
-        self.outside_coins += coins
-        self.outside_cash += cash
-        self.failed += [(day, i) for i in failed]
-        coins, cash, _ = inst.close_small(exec_price)
-        self.outside_coins += coins
-        self.outside_cash += cash
-        self.outside_cash -= inst.reenter(market.price, market.coins_cap(market.price), self.rng)
-        self.outside_cash += inst.pay_out(exec_price, coins_cap)
+        # the institutions settle; market makers and the outside take the other side of the
+        # net flow; then layoffs, credit and (on a quiet day) the whole rest of the sequence
+        self.outside_cash, done = inst.after_trade(
+            orders[2], flows, mm_share, exec_price, coins_cap, self.outside_coins, self.outside_cash
+        )
+        if not done:  # a default, a closure or a re-entry today
+            coins, cash, failed = inst.resolve_defaults(exec_price)
+            self.outside_coins += coins
+            self.outside_cash += cash
+            self.failed += [(day, i) for i in failed]
+            coins, cash, _ = inst.close_small(exec_price)
+            self.outside_coins += coins
+            self.outside_cash += cash
+            cap = market.coins_cap(market.price)
+            self.outside_cash -= inst.reenter(market.price, cap, self.rng)
+            self.outside_cash += inst.pay_out(exec_price, coins_cap)
 
         if self._outside_ref is not None:  # its reference follows its holdings, slowly
             follow = 1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days)
@@ -651,13 +650,6 @@ class Crypto401kModel(mesa.Model):
         self.outside_coins += coins
         self.outside_cash += cash
         self.failed.append((self.steps - 1, i))
-
-    def _counterparties(self, net: np.ndarray, price: np.ndarray, mm_share: np.ndarray) -> None:
-        """Market makers and the outside market take the other side of the net flow."""
-        mm_delta = self.institutions.take_flow(-mm_share * net[None, :], price)
-        outside_delta = -net - column_sums(mm_delta)  # the rest goes to the outside market
-        self.outside_coins += outside_delta
-        self.outside_cash -= float(outside_delta @ price)
 
     def _exposure_edges(self, first_node: int) -> list[tuple[int, int, dict[str, Any]]]:
         """The day-0 loans between institutions as (debtor, lender, attributes) edges."""

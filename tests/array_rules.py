@@ -671,10 +671,6 @@ def institution_take_flow(self, wanted: np.ndarray, price: np.ndarray) -> np.nda
     return delta
 
 
-def column_sums_of_numpy(a: np.ndarray) -> np.ndarray:
-    return a.sum(axis=0)
-
-
 def model_fear_share(self, day: int) -> np.ndarray:
     """Share of each saver's social neighbours in fear (panicked savers, traders
     liquidated within a month), shape (savers,)."""
@@ -687,3 +683,30 @@ def model_fear_share(self, day: int) -> np.ndarray:
         fear[:n_s] = np.logical_or(fear[:n_s], savers_hit)
         fear[n_s : n_s + n_r] = np.logical_or(fear[n_s : n_s + n_r], traders_hit)
     return neighbour_share(self._savers_adj, fear, self._savers_degree)
+
+
+def institution_after_trade(
+    self,
+    orders: np.ndarray,
+    flows: np.ndarray,
+    mm_share: np.ndarray,
+    price: np.ndarray,
+    coins_cap: float,
+    outside_coins: np.ndarray,
+    outside_cash: float,
+) -> tuple[float, bool]:
+    """The model's sequence of then, up to the repayments (the institutions settle, market
+    makers and the outside take the other side of the net flow, layoffs, credit); the
+    rest of the day's sequence always follows, as the methods (resolve_defaults, ...)."""
+    self.settle(orders, price)
+    net = sum(flows)
+    mm_delta = institution_take_flow(self, -mm_share * net[None, :], price)
+    outside_delta = -net - mm_delta.sum(axis=0)  # the rest goes to the outside market
+    outside_coins += outside_delta
+    outside_cash -= float(outside_delta @ price)
+    coins, cash = institution_layoff(self, price, outside_coins)
+    outside_coins += coins
+    outside_cash += cash
+    outside_cash -= institution_draw_credit(self)
+    outside_cash += institution_repay(self)
+    return outside_cash, False

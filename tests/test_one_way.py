@@ -49,13 +49,8 @@ def test_workers_come_from_a_fork_server_where_there_is_one(monkeypatch):
 # institutions' balance-sheet helpers are called only from other compiled code (or by no run)
 DAILY_RULES = {
     "kernels": {"_column_sums", "_supply_scale", "_book_sums"},
-    "institution": {
-        "_equity_at",
-        "_mm_capacity_at",
-        "_pay_out_at",
-        "_institution_orders",
-        "_take_flow",
-    },
+    # the post-trade sequence (take_flow, layoff, credit, payout) runs inside `_after_trade`
+    "institution": {"_equity_at", "_mm_capacity_at", "_institution_orders", "_after_trade"},
     # the market makers' shares run inside `_counterparty_shares`
     "market": {
         "_coins_cap",
@@ -98,7 +93,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 5 + 6 + 1 + 5 + 3, loaded
+    assert len(loaded) == 3 + 4 + 6 + 1 + 5 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 

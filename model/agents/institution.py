@@ -429,6 +429,55 @@ class InstitutionPopulation:
         self.cash -= delta @ price
         return delta
 
+    def after_trade(
+        self,
+        orders: np.ndarray,
+        flows: np.ndarray,
+        mm_share: np.ndarray,
+        price: np.ndarray,
+        coins_cap: float,
+        outside_coins: np.ndarray,
+        outside_cash: float,
+    ) -> tuple[float, bool]:
+        """The institutions' books after the day's trades at `price`, in one compiled call:
+        `settle` their `orders` (n, assets); market makers `take_flow` of their share
+        `mm_share` (n, assets) of the net of the order books `flows` (books, assets), the
+        outside market the rest; `layoff`, `draw_credit`, `repay`. Then, on a day with no
+        default, no closure and no place to refill (nearly every day), the rest of the
+        day's sequence too (nothing passes to the outside) and `pay_out` at `coins_cap`.
+        `outside_coins` (assets,) is updated in place; returns the outside's cash, USD, and
+        whether the day's sequence is done (else `resolve_defaults`, `close_small`,
+        `reenter` and `pay_out` follow, as methods)."""
+        c = self.cfg
+        outside_cash, done, paid = _after_trade(
+            orders,
+            flows,
+            mm_share,
+            price,
+            self.coins,
+            self.cash,
+            self.loans,
+            self.credit,
+            self.kind,
+            self.alive,
+            self.mm_target_coins,
+            self.equity0,
+            self.equity_ref,
+            self.equity_peak,
+            outside_coins,
+            outside_cash,
+            (
+                c.mm_inventory_limit,
+                self._cap_ratio(coins_cap),
+                1.0 - c.mm_inventory_weight,
+                c.fund_exit_equity,
+                c.mm_withdraw_equity,
+            ),
+        )
+        if done:
+            self.paid_out += paid
+        return outside_cash, done
+
     def layoff(self, price: np.ndarray, outside_coins: np.ndarray) -> tuple[np.ndarray, float]:
         """Market makers pass excess inventory to (or refill it from) the outside market at
         the day's price, without price impact. Returns (coins, cash) the outside receives."""
@@ -915,3 +964,87 @@ def _take_flow(
             delta[i, j] = _minimum(_maximum(wanted[i, j], -coins[i, j]), room)
             coins[i, j] = coins[i, j] + delta[i, j]
     return delta
+
+
+@compiled
+def _after_trade(
+    orders: np.ndarray,
+    flows: np.ndarray,
+    mm_share: np.ndarray,
+    price: np.ndarray,
+    coins: np.ndarray,
+    cash: np.ndarray,
+    loans: np.ndarray,
+    credit: np.ndarray,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    mm_target_coins: np.ndarray,
+    equity0: np.ndarray,
+    equity_ref: np.ndarray,
+    equity_peak: np.ndarray,
+    outside_coins: np.ndarray,
+    outside_cash: float,
+    limits: tuple[float, float, float, float, float],
+) -> tuple[float, bool, float]:  # pragma: no cover - compiled
+    """`InstitutionPopulation.after_trade`: each step as its method (and the model's
+    `_counterparties`) computes it, in the same order, the outside's books included."""
+    mm_limit, ratio, buffer_share, fund_exit, mm_withdraw = limits
+    n, k = coins.shape
+    # settle the institutions' own orders
+    for i in range(n):
+        for j in range(k):
+            coins[i, j] = _maximum(coins[i, j] + orders[i, j], 0.0)
+    spent = numpy_calls.matvec(orders, price)
+    for i in range(n):
+        cash[i] = cash[i] - spent[i]
+    # market makers take their share of the net flow, the outside market the rest
+    net = np.empty(k)
+    for j in range(k):
+        net[j] = 0.0  # Python's sum() of the books' rows starts from 0
+        for b in range(flows.shape[0]):
+            net[j] = net[j] + flows[b, j]
+    wanted = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
+            wanted[i, j] = -mm_share[i, j] * net[j]
+    taken = _take_flow(wanted, mm_limit, mm_target_coins, coins)
+    paid = numpy_calls.matvec(taken, price)
+    for i in range(n):
+        cash[i] = cash[i] - paid[i]
+    took = _column_parts(taken, VALUE)
+    rest = np.empty((1, k))
+    for j in range(k):
+        rest[0, j] = -net[j] - took[j]
+        outside_coins[j] = outside_coins[j] + rest[0, j]
+    outside_cash = outside_cash - numpy_calls.rowdots(rest, price)[0]
+    # market makers lay off excess inventory; credit drawn and repaid
+    laid = _layoff(coins, mm_target_coins, kind, alive, outside_coins)
+    usd = numpy_calls.matvec(laid, price)
+    for i in range(n):
+        cash[i] = cash[i] + usd[i]
+    laid_sums = _column_parts(laid, VALUE)
+    for j in range(k):
+        outside_coins[j] = outside_coins[j] + laid_sums[j]
+    outside_cash = outside_cash + -(0.0 + _pairwise(usd, VALUE))
+    outside_cash = outside_cash - _draw_credit(cash, loans, credit, kind, alive)
+    outside_cash = outside_cash + _repay(cash, loans, kind, alive)
+    # a default, a closure or a place to refill: the rest of the day is the methods'
+    if len(_broke_at(coins, price, cash, loans, alive)) > 0:
+        return outside_cash, False, 0.0
+    equity = _equity_at(coins, price, cash, loans)
+    if len(_small(equity, kind, alive, fund_exit, equity_ref, mm_withdraw, equity_peak)) > 0:
+        return outside_cash, False, 0.0
+    for i in range(n):
+        if not alive[i]:
+            return outside_cash, False, 0.0
+    # none: nothing passes to the outside (resolve_defaults, close_small: 0 coins and 0 USD
+    # added, twice; reenter: 0 USD), then the market makers' payout
+    for _ in range(2):
+        for j in range(k):
+            outside_coins[j] = outside_coins[j] + 0.0
+        outside_cash = outside_cash + 0.0
+    outside_cash = outside_cash - 0.0
+    payout = _pay_out_at(
+        coins, price, cash, loans, equity0, ratio, buffer_share, kind, alive, equity_peak
+    )
+    return outside_cash + payout, True, payout
