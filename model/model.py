@@ -56,7 +56,7 @@ from crypto401k.model.network import (
 )
 from crypto401k.model.policy import RESCUE, PolicyEffects
 from crypto401k.model.records import DayRecords
-from crypto401k.model.regulator import Regulator, open_loss_bps
+from crypto401k.model.regulator import Regulator, loss_bps
 from crypto401k.model.stablecoin import Stablecoin
 from mesa.discrete_space import Network
 
@@ -229,13 +229,8 @@ class Crypto401kModel(mesa.Model):
         self.initial_cash = self.total_cash()
         self.initial_coins = self.total_coins()
         self.initial_plan_dollars = float(self.savers.other.sum())
-        price = self.market.price
-        self._set_records(
-            np.zeros((3, self.market.n)),
-            False,
-            self.savers.crypto_value(price),
-            self.savers.pnl(price),
-        )
+        value, _, open_loss = self.savers.close_marks(self.market.price)
+        self._set_records(np.zeros((3, self.market.n)), False, value, open_loss)
         self.asset_names = [a.name for a in cfg.assets]
         self._extra_columns = (
             [f"{name}_{asset}" for name in PER_ASSET_REPORTERS for asset in self.asset_names]
@@ -416,10 +411,9 @@ class Crypto401kModel(mesa.Model):
         if warm:
             return
         # the regulator's signal for tomorrow: savers' open loss against cost (nets gains)
-        value = savers.crypto_value(market.price)
-        pnl = savers.pnl(market.price)
-        self._loss_bps = open_loss_bps(pnl, float(savers.other.sum() + value.sum()))
-        self._set_records(flows[:3], clearing.halted, value, pnl)
+        value, other, open_loss = savers.close_marks(market.price)
+        self._loss_bps = loss_bps(open_loss, other + value)
+        self._set_records(flows[:3], clearing.halted, value, open_loss)
         if self.board is not None:
             self._update_signals()
 
@@ -664,12 +658,10 @@ class Crypto401kModel(mesa.Model):
             for i, j in zip(debtor.tolist(), creditor.tolist(), strict=True)
         ]
 
-    def _set_records(
-        self, flows: np.ndarray, halted: bool, value: np.ndarray, pnl: np.ndarray
-    ) -> None:
+    def _set_records(self, flows: np.ndarray, halted: bool, value: float, open_loss: float) -> None:
         """The day's model reporters; `flows` are the savers', traders' and institutions'
-        net coins, rows of shape (3, assets), `value` and `pnl` the savers' crypto value and
-        profit at the close, USD (savers,)."""
+        net coins, rows of shape (3, assets), `value` and `open_loss` the plans' crypto and
+        their cohorts' open losses at the close, USD (`SaverPopulation.close_marks`)."""
         price = self.market.price
         gap = np.where(
             self.market.pegged, 0.0, np.abs(self.market.log_price - self.market.log_fundamental)
@@ -691,8 +683,8 @@ class Crypto401kModel(mesa.Model):
         # each row's `row @ price`, numpy's product (a list of Python floats)
         flow_usd = numpy_calls.rowdots(flows, price).tolist()
         self.flow_savers, self.flow_traders, self.flow_institutions = flow_usd
-        self.saver_crypto_wealth = float(value.sum())
-        self.saver_loss = self.savers.total_loss(price, pnl)
+        self.saver_crypto_wealth = value
+        self.saver_loss = open_loss + self.savers.retired_loss  # as `savers.total_loss`
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
         self.panicked_savers = int(self.savers.panicked.sum())
         self.fund_leverage = self.institutions.mean_fund_leverage(price)

@@ -152,9 +152,15 @@ def open_loss_bps(pnl: np.ndarray, plan_assets_usd: float) -> float:
     Returns:
         1e4 x sum over cohorts of max(0, -pnl) / plan_assets_usd (0 without plan assets).
     """
+    return loss_bps(float(np.maximum(0.0, -pnl).sum()), plan_assets_usd)
+
+
+def loss_bps(open_loss_usd: float, plan_assets_usd: float) -> float:
+    """`open_loss_bps` of the open loss already summed, USD: 1e4 x open_loss_usd /
+    plan_assets_usd (0 without plan assets)."""
     if plan_assets_usd <= 0.0:
         return 0.0
-    return 1e4 * float(np.maximum(0.0, -pnl).sum()) / plan_assets_usd
+    return 1e4 * open_loss_usd / plan_assets_usd
 
 
 def effects_of(level: int, cfg: RegulatorConfig) -> PolicyEffects:

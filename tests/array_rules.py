@@ -710,3 +710,10 @@ def institution_after_trade(
     outside_cash -= institution_draw_credit(self)
     outside_cash += institution_repay(self)
     return outside_cash, False
+
+
+def saver_close_marks(self, price: np.ndarray) -> tuple[float, float, float]:
+    """The plans' crypto, their other assets and their cohorts' open losses, USD."""
+    value = self.crypto_value(price)
+    pnl = value + self.proceeds - self.cost
+    return float(value.sum()), float(self.other.sum()), float(np.maximum(0.0, -pnl).sum())

@@ -122,6 +122,12 @@ class SaverPopulation:
         """Profit of each cohort's crypto so far, USD: value + proceeds - cost."""
         return self.crypto_value(price) + self.proceeds - self.cost
 
+    def close_marks(self, price: np.ndarray) -> tuple[float, float, float]:
+        """The plans at `price` in one compiled call, USD: their crypto
+        (`crypto_value(price).sum()`), the rest of their assets (`other.sum()`) and their
+        open loss (the cohorts' losses, `np.maximum(0, -pnl(price)).sum()`)."""
+        return _close_marks(self.coins, price, self.proceeds, self.cost, self.other)
+
     def total_loss(self, price: np.ndarray, pnl: np.ndarray | None = None) -> float:
         """Savers' cumulative crypto losses, USD (cohorts in the red, plus retired ones);
         `pnl` is `self.pnl(price)` when the caller has it already."""
@@ -589,6 +595,22 @@ def _saver_rule(
         0.0 + _pairwise(bought[:n_due], VALUE),
     )
     return orders, contribution, (sums, (in_phase, n_due > 0))
+
+
+@compiled
+def _close_marks(
+    coins: np.ndarray, price: np.ndarray, proceeds: np.ndarray, cost: np.ndarray, other: np.ndarray
+) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """`SaverPopulation.close_marks`: numpy's product and sums, bit for bit."""
+    value = numpy_calls.matvec(coins, price)
+    loss = np.empty(value.shape[0])
+    for i in range(value.shape[0]):
+        loss[i] = _maximum(0.0, -((value[i] + proceeds[i]) - cost[i]))
+    return (
+        0.0 + _pairwise(value, VALUE),
+        0.0 + _pairwise(other, VALUE),
+        0.0 + _pairwise(loss, VALUE),
+    )
 
 
 class RetirementSaver(RowAgent):
