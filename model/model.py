@@ -33,7 +33,7 @@ from crypto401k.model.agencies import AgencyBoard
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
 from crypto401k.model.agents.institution import Institution, InstitutionPopulation
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
-from crypto401k.model.agents.trader import RetailTrader, TraderPopulation
+from crypto401k.model.agents.trader import CHARTIST, RetailTrader, TraderPopulation
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
@@ -663,10 +663,16 @@ class Crypto401kModel(mesa.Model):
         net coins, rows of shape (3, assets), `value` and `open_loss` the plans' crypto and
         their cohorts' open losses at the close, USD (`SaverPopulation.close_marks`)."""
         price = self.market.price
-        gap = np.where(
-            self.market.pegged, 0.0, np.abs(self.market.log_price - self.market.log_fundamental)
+        m = self.market
+        n_chartists, self.panicked_savers, self.institutions_alive = record_counts(
+            m.log_price,
+            m.log_fundamental,
+            m.pegged,
+            self.max_mispricing,
+            self.traders.strategy,
+            self.savers.panicked,
+            self.institutions.alive,
         )
-        np.maximum(self.max_mispricing, gap, out=self.max_mispricing)
         self.price = float(price[0])
         self.fundamental = float(self.market.fundamental[0])
         self.log_return = float(self.market.ret[0])
@@ -686,12 +692,10 @@ class Crypto401kModel(mesa.Model):
         self.saver_crypto_wealth = value
         self.saver_loss = open_loss + self.savers.retired_loss  # as `savers.total_loss`
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
-        self.panicked_savers = int(self.savers.panicked.sum())
         self.fund_leverage = self.institutions.mean_fund_leverage(price)
         self.defaults = self.institutions.defaults
-        self.institutions_alive = int(self.institutions.alive.sum())
         self.liquidations = self.traders.liquidations
-        self.chartist_share = float(self.traders.shares()[1])
+        self.chartist_share = n_chartists / self.traders.n if self.traders.n else 0.0
         if self.board is None:
             self.regulator_pressure = self.regulator.pressure
             self.policy_level = self.regulator.level
@@ -804,6 +808,28 @@ class Crypto401kModel(mesa.Model):
             "stable_coins_held": float(self.total_coins()[self.stable_index]),
             "stable_reserve_plus_shortfall": sc.reserve + sc.shortfall,
         }
+
+
+@compiled
+def record_counts(
+    log_price: np.ndarray,
+    log_fundamental: np.ndarray,
+    pegged: np.ndarray,
+    max_mispricing: np.ndarray,
+    strategy: np.ndarray,
+    panicked: np.ndarray,
+    alive: np.ndarray,
+) -> tuple[int, int, int]:  # pragma: no cover - compiled
+    """The records' marks in one call: `max_mispricing` (assets,) raised in place to
+    today's |log(P/F)| of each floating coin; the numbers of chartists among `strategy`,
+    of True in `panicked` and in `alive`."""
+    for j in range(log_price.shape[0]):
+        gap = 0.0 if pegged[j] else np.abs(log_price[j] - log_fundamental[j])
+        max_mispricing[j] = _maximum(max_mispricing[j], gap)
+    chartists = 0
+    for i in range(strategy.shape[0]):
+        chartists += strategy[i] == CHARTIST
+    return chartists, np.count_nonzero(panicked), np.count_nonzero(alive)
 
 
 @compiled

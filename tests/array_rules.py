@@ -717,3 +717,18 @@ def saver_close_marks(self, price: np.ndarray) -> tuple[float, float, float]:
     value = self.crypto_value(price)
     pnl = value + self.proceeds - self.cost
     return float(value.sum()), float(self.other.sum()), float(np.maximum(0.0, -pnl).sum())
+
+
+def record_counts(
+    log_price: np.ndarray,
+    log_fundamental: np.ndarray,
+    pegged: np.ndarray,
+    max_mispricing: np.ndarray,
+    strategy: np.ndarray,
+    panicked: np.ndarray,
+    alive: np.ndarray,
+) -> tuple[int, int, int]:
+    """The records' largest mispricing so far (in place) and their three counts."""
+    gap = np.where(pegged, 0.0, np.abs(log_price - log_fundamental))
+    np.maximum(max_mispricing, gap, out=max_mispricing)
+    return int(np.bincount(strategy, minlength=3)[1]), int(panicked.sum()), int(alive.sum())

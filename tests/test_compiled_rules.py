@@ -142,6 +142,7 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(SaverPopulation, "fill", staticmethod(array_rules.fill))
         patch.setattr(model_module, "supply_scale", array_rules.supply_scale)
         patch.setattr(model_module.Crypto401kModel, "_fear_share", array_rules.model_fear_share)
+        patch.setattr(model_module, "record_counts", array_rules.record_counts)
         patch.setattr(Market, "stress", array_rules.market_stress)
         patch.setattr(Market, "record_return", array_rules.market_record_return)
         patch.setattr(Market, "depth_factor", array_rules.market_depth_factor)
