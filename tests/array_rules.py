@@ -12,7 +12,6 @@ from crypto401k.model.agents.institution import (
     LAYOFF_RATE,
     LENDER,
     MARKET_MAKER,
-    margin_factor,
 )
 from crypto401k.model.agents.saver import DAYS_PER_YEAR, panic_hazard
 from crypto401k.model.agents.trader import (
@@ -27,6 +26,17 @@ from crypto401k.model.policy import PolicyEffects
 from benchmarks.reference import broker_credit_scale
 
 SUPPLY_MARGIN = 0.5
+
+
+def margin_factor(
+    vol: np.ndarray, calm_vol: np.ndarray, weight: np.ndarray, exponent: float
+) -> float:
+    """Share of their normal borrowing lenders allow today: min(1, (calm / realized)^b) of
+    the position-weighted volatility ratio over coins."""
+    ratio = float(weight @ (vol / np.maximum(calm_vol, 1e-12)))
+    if exponent == 0.0 or ratio <= 1.0:
+        return 1.0
+    return ratio**-exponent
 
 
 def herd_signal(self) -> np.ndarray:

@@ -246,30 +246,22 @@ class InstitutionPopulation:
         `vol` is each asset's realized daily volatility, shape (assets,): above its calm
         level lenders allow less borrowing (procyclical margins).
         """
-        funds = np.flatnonzero(self.alive & (self.kind == FUND))
-        if len(funds):  # the funds' positions (a product over these rows only, as before)
-            value = self.coins[funds] @ price
-            equity = self.equity(price)
-            b = self.cfg.margin_vol_exponent
-            allowed = margin_factor(vol, self.calm_vol, self.cap_share, b)
-        else:
-            value, equity, allowed = np.zeros(0), np.zeros(self.n), 1.0
-        return _institution_orders(
-            funds,
-            value,
-            equity,
-            allowed,
+        return _decide_at(
+            self.coins,
+            price,
+            self.cash,
+            self.loans,
+            vol,
+            self.calm_vol,
+            self.cfg.margin_vol_exponent,
             effects.leverage_cap,
             self.leverage_target,
             self.leverage_max,
             self.speed,
-            self.coins,
-            self.cash,
             self.credit,
             self.kind,
             self.alive,
             self.cap_share,
-            price,
             float(self.cfg.lender_liquidation_days),
         )
 
@@ -506,16 +498,21 @@ def leverage_order(
     return np.where(equity > 0, delta, -value)
 
 
+@compiled
 def margin_factor(
     vol: np.ndarray, calm_vol: np.ndarray, weight: np.ndarray, exponent: float
-) -> float:
+) -> float:  # pragma: no cover - compiled
     """Share of their normal borrowing lenders allow today: min(1, (calm / realized)^b) of
     the position-weighted volatility ratio over coins (Aymanns & Farmer 2015's leverage rule;
-    b = 1/2 for value at risk). 1 in calm markets, falls as volatility rises."""
-    ratio = float(weight @ (vol / np.maximum(calm_vol, 1e-12)))
-    if exponent == 0.0 or ratio <= 1.0:
+    b = 1/2 for value at risk). 1 in calm markets, falls as volatility rises. `vol`,
+    `calm_vol` (daily) and `weight` have shape (assets,)."""
+    ratio = np.empty((1, vol.shape[0]))
+    for j in range(vol.shape[0]):
+        ratio[0, j] = vol[j] / _maximum(calm_vol[j], 1e-12)
+    r = numpy_calls.rowdots(ratio, weight)[0]  # `weight @ ratio`, numpy's product
+    if exponent == 0.0 or r <= 1.0:
         return 1.0
-    return ratio**-exponent
+    return r**-exponent
 
 
 class Institution(RowAgent):
@@ -790,6 +787,65 @@ def _institution_orders(
         for j in range(k):
             orders[i, j] = _maximum(orders[i, j], -coins[i, j])
     return orders
+
+
+@compiled
+def _decide_at(
+    coins: np.ndarray,
+    price: np.ndarray,
+    cash: np.ndarray,
+    loans: np.ndarray,
+    vol: np.ndarray,
+    calm_vol: np.ndarray,
+    exponent: float,
+    leverage_cap: float,
+    leverage_target: np.ndarray,
+    leverage_max: np.ndarray,
+    speed: np.ndarray,
+    credit: np.ndarray,
+    kind: np.ndarray,
+    alive: np.ndarray,
+    cap_share: np.ndarray,
+    liquidation_days: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`InstitutionPopulation.decide` in one call: the live funds, their positions (a
+    product over their rows only), equity and lenders' margin factor, then the orders."""
+    n, k = coins.shape
+    m = 0
+    for i in range(n):
+        m += alive[i] and kind[i] == FUND
+    funds = np.empty(m, np.int64)
+    held = np.empty((m, k))
+    a = 0
+    for i in range(n):
+        if alive[i] and kind[i] == FUND:
+            funds[a] = i
+            held[a] = coins[i]
+            a += 1
+    if m:
+        value = numpy_calls.matvec(held, price)
+        equity = _equity_at(coins, price, cash, loans)
+        allowed = margin_factor(vol, calm_vol, cap_share, exponent)
+    else:
+        value, equity, allowed = np.zeros(0), np.zeros(n), 1.0
+    return _institution_orders(
+        funds,
+        value,
+        equity,
+        allowed,
+        leverage_cap,
+        leverage_target,
+        leverage_max,
+        speed,
+        coins,
+        cash,
+        credit,
+        kind,
+        alive,
+        cap_share,
+        price,
+        liquidation_days,
+    )
 
 
 @compiled
