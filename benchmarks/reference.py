@@ -332,6 +332,11 @@ class PlainSavers:
     def pnl(self, price: np.ndarray) -> np.ndarray:
         return self.crypto_value(price) + self._column("proceeds") - self._column("cost")
 
+    def close_marks(self, price: np.ndarray) -> tuple[float, float, float]:
+        value = self.crypto_value(price)
+        loss = np.maximum(0.0, -(value + self._column("proceeds") - self._column("cost")))
+        return float(value.sum()), float(self.other.sum()), float(loss.sum())
+
     def total_loss(self, price: np.ndarray, pnl: np.ndarray | None = None) -> float:
         pnl = self.pnl(price) if pnl is None else pnl
         return float(np.maximum(0.0, -pnl).sum() + self.retired_loss)
@@ -397,9 +402,9 @@ class PlainTraders:
     def cash(self) -> np.ndarray:
         return np.array([a.cash for a in self.agents])
 
-    def shares(self) -> np.ndarray:
-        counts = np.bincount([a.strategy for a in self.agents], minlength=3)
-        return counts / self.n if self.n else np.zeros(3)
+    @property
+    def strategy(self) -> np.ndarray:
+        return np.array([a.strategy for a in self.agents], dtype=np.int8)
 
     def decide(
         self,

@@ -49,8 +49,9 @@ def test_workers_come_from_a_fork_server_where_there_is_one(monkeypatch):
 # institutions' balance-sheet helpers are called only from other compiled code (or by no run)
 DAILY_RULES = {
     "kernels": {"_column_sums", "_supply_scale", "_book_sums"},
-    # the post-trade sequence (take_flow, layoff, credit, payout) runs inside `_after_trade`
-    "institution": {"_equity_at", "_mm_capacity_at", "_institution_orders", "_after_trade"},
+    # the orders run inside `_decide_at`; the post-trade sequence (take_flow, layoff,
+    # credit, payout) inside `_after_trade`
+    "institution": {"_mm_capacity_at", "_decide_at", "_after_trade", "_mean_fund_leverage_at"},
     # the market makers' shares run inside `_counterparty_shares`
     "market": {
         "_coins_cap",
