@@ -266,12 +266,9 @@ class SaverPopulation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Execute coin changes `delta` at `price`, sweep cash out, retire cohorts that are
         done; return the rows that retired and the balances they withdrew (USD)."""
-        spend = delta @ price
-        buys = np.maximum(delta, 0.0) @ price
-        swept, done, retired_loss, withdrawn_total = _settle(
+        swept, rows, withdrawn, retired_loss, withdrawn_total = _settle(
             delta,
-            spend,
-            buys,
+            price,
             self.coins,
             self.cash,
             self.cost,
@@ -282,8 +279,6 @@ class SaverPopulation:
             self.retiring,
         )
         ledger.from_market += swept
-        rows = np.flatnonzero(done)
-        withdrawn = self.other[rows].copy()
         if rows.size:
             self.retired_loss += retired_loss
             ledger.withdrawals_out += withdrawn_total
@@ -360,8 +355,7 @@ def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> 
 @compiled
 def _settle(
     delta: np.ndarray,
-    spend: np.ndarray,
-    buys: np.ndarray,
+    price: np.ndarray,
     coins: np.ndarray,
     cash: np.ndarray,
     cost: np.ndarray,
@@ -370,11 +364,19 @@ def _settle(
     eligible: np.ndarray,
     target_date: np.ndarray,
     retiring: np.ndarray,
-) -> tuple[float, np.ndarray, float, float]:
+) -> tuple[float, np.ndarray, np.ndarray, float, float]:
     """`SaverPopulation.settle` in place, but the reset of retired rows: returns the USD
-    swept back to the plans, which rows retire, their crypto loss and their withdrawals."""
+    swept back to the plans, the rows that retire (in order), their balances (USD, a copy),
+    the sum of their crypto losses and of their balances. The products with `price` are
+    numpy's (`delta @ price`, `np.maximum(delta, 0) @ price`)."""
     n, k = delta.shape
-    done = np.zeros(n, dtype=np.bool_)
+    spend = numpy_calls.matvec(delta, price)
+    bought = np.empty((n, k))
+    for i in range(n):
+        for j in range(k):
+            bought[i, j] = _maximum(delta[i, j], 0.0)
+    buys = numpy_calls.matvec(bought, price)
+    rows = np.empty(n, np.int64)
     loss = np.empty(n)
     out = np.empty(n)
     m = 0
@@ -394,11 +396,18 @@ def _settle(
         for j in range(k):
             empty = empty and coins[i, j] == 0.0
         if retiring[i] and empty:
-            done[i] = True
+            rows[m] = i
             loss[m] = _maximum(0.0, -(proceeds[i] - cost[i]))
             out[m] = other[i]
             m += 1
-    return swept, done, 0.0 + _pairwise(loss[:m], VALUE), 0.0 + _pairwise(out[:m], VALUE)
+    withdrawn = out[:m].copy()
+    return (
+        swept,
+        rows[:m].copy(),
+        withdrawn,
+        0.0 + _pairwise(loss[:m], VALUE),
+        0.0 + _pairwise(withdrawn, VALUE),
+    )
 
 
 def panic_hazard(
