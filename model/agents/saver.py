@@ -187,21 +187,15 @@ class SaverPopulation:
         s = self.cfg
         u = rng.random((3, self.n))  # fixed number of draws a day: reproducible whatever happens
         self.update_offer(day)
-        value = self.crypto_value(price)  # (n,) USD, at the open
-        hazard = panic_hazard(
-            drawdown,
-            self.target_date,
-            fear_share,
-            s.panic_rate_crash,
-            s.panic_drawdown_scale,
-            s.target_date_panic_factor,
-            s.panic_social_weight,
-        )
         orders, self.contributed, sums = _saver_rule(
             day,
             u,
-            hazard,
-            value,
+            (  # the panic hazard's terms (`panic_hazard`)
+                crash_hazard(drawdown, s.panic_rate_crash, s.panic_drawdown_scale),
+                s.target_date_panic_factor,
+                s.panic_social_weight,
+            ),
+            fear_share,
             price,
             self.menu,
             self.coins,
@@ -239,6 +233,7 @@ class SaverPopulation:
             s.channel == "payroll+reallocation",
             effects.freeze,
             effects.freeze or effects.allocation_factor < 1.0,
+            self.cap_coins,
         )
         (growth, payroll, to_crypto, moved, rebalanced), (in_phase, due) = sums
         ledger.other_return += growth
@@ -248,8 +243,7 @@ class SaverPopulation:
             ledger.to_market += moved
         if due:  # some sleeve was due to rebalance
             ledger.to_market += rebalanced
-        # 8. the concentration cap (the unspent cash goes back to the plan at settlement)
-        return self.within_cap(orders)
+        return orders
 
     @staticmethod
     def fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -424,8 +418,14 @@ def panic_hazard(
     yearly hazard = rate_crash * min(1, drawdown/drawdown_scale)
                     * (target_date_factor if target-date else 1) * (1 + w * fear_share)
     """
-    yearly = rate_crash * min(1.0, max(0.0, drawdown) / drawdown_scale)
+    yearly = crash_hazard(drawdown, rate_crash, drawdown_scale)
     return _panic_hazard(yearly, target_date, fear_share, target_date_factor, social_weight)
+
+
+def crash_hazard(drawdown: float, rate_crash: float, drawdown_scale: float) -> float:
+    """The yearly panic hazard of the market's fall alone (`panic_hazard`'s first terms),
+    per year: rate_crash * min(1, drawdown / drawdown_scale)."""
+    return rate_crash * min(1.0, max(0.0, drawdown) / drawdown_scale)
 
 
 @compiled
@@ -454,8 +454,8 @@ def _panic_hazard(
 def _saver_rule(
     day: int,
     u: np.ndarray,
-    hazard: np.ndarray,
-    value: np.ndarray,
+    panic: tuple[float, float, float],
+    fear_share: np.ndarray,
     price: np.ndarray,
     menu: np.ndarray,
     coins: np.ndarray,
@@ -479,14 +479,20 @@ def _saver_rule(
     reallocating: bool,
     freeze: bool,
     capped: bool,
+    cap: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, tuple[tuple[float, ...], tuple[bool, bool]]]:
-    """Steps 1-7 of the module's daily rule for every cohort, in place in the state arrays;
-    `u` (3, n) the day's uniform draws, `hazard` (n,) the daily panic probability, `value`
-    (n,) the crypto at the open (USD). Returns the orders in coins (n, assets) before the
-    concentration cap, the USD contributed by each cohort, and the day's sums for the ledger
-    (USD: growth of other assets, payroll, payroll to crypto, reallocation moved and
-    rebalancing bought) with whether any cohort was in those last two steps. Every operation is
-    the numpy rule's, in its order, and the sums are numpy's pairwise sums: bit for bit."""
+    """The module's daily rule for every cohort, in place in the state arrays; `u` (3, n)
+    the day's uniform draws, `panic` the yearly hazard of the market's fall
+    (`crash_hazard`), the target-date factor and the social weight, `fear_share` (n,) as
+    `panic_hazard` takes them. Returns the orders in coins (n, assets) within the
+    concentration cap `cap` (coins, (assets,)), the USD contributed by each cohort, and
+    the day's sums for the ledger (USD: growth of other assets, payroll, payroll to
+    crypto, reallocation moved and rebalancing bought) with whether any cohort was in
+    those last two steps. Every operation is the numpy rule's, in its order, the products
+    and sums numpy's: bit for bit."""
+    # the crypto at the open (USD) and the daily panic probability, (n,) each
+    value = numpy_calls.matvec(coins, price)
+    hazard = _panic_hazard(panic[0], target_date, fear_share, panic[1], panic[2])
     growth_rate, retirement_age, recovery, stop_share, sell_fraction, alloc_now = rates[:6]
     sleeve_weight, unwind = rates[6], rates[7]
     pay_interval, realloc_days, realloc_start, rebalance_interval = days
@@ -603,7 +609,9 @@ def _saver_rule(
         0.0 + _pairwise(moved, VALUE),
         0.0 + _pairwise(bought[:n_due], VALUE),
     )
-    return orders, contribution, (sums, (in_phase, n_due > 0))
+    # 8. the concentration cap (the unspent cash goes back to the plan at settlement)
+    capped_orders = cap_buys(orders, _column_parts(coins, VALUE), cap)
+    return capped_orders, contribution, (sums, (in_phase, n_due > 0))
 
 
 @compiled
