@@ -238,6 +238,20 @@ def book_sums(orders: list[np.ndarray]) -> np.ndarray:
     return _book_sums(tuple(_book(q) for q in orders))
 
 
+@compiled
+def _net_flow(orders: tuple[np.ndarray, ...]) -> np.ndarray:  # pragma: no cover - compiled
+    net = np.zeros(orders[0].shape[1])  # Python's sum() of the books' sums starts from 0
+    for q in orders:
+        net += _column_parts(q, VALUE)
+    return net
+
+
+def net_flow(orders: list[np.ndarray]) -> np.ndarray:
+    """Net coins of all order books together, shape (assets,): `sum(book_sums(orders))`,
+    the books' sums added book after book, in one call."""
+    return _net_flow(tuple(_book(q) for q in orders))
+
+
 def _book(q: np.ndarray) -> np.ndarray:
     """An order book as the compiled sums take it: C-ordered, writeable float64 (the same
     array when it is one already, as every book of the engine is)."""

@@ -43,6 +43,7 @@ from crypto401k.model.kernels import (
     book_sums,
     compiled,
     holdings,
+    net_flow,
     supply_scale,
 )
 from crypto401k.model.ledger import Ledger
@@ -354,9 +355,7 @@ class Crypto401kModel(mesa.Model):
         orders = scale_buys(orders, buy_scale)
         mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
         mm_share, _ = market.counterparty_shares(mm_capacity)
-        clearing = market.clear(
-            sum(book_sums(orders)), mm_capacity.sum(), cfg.regulator.circuit_breaker
-        )
+        clearing = market.clear(net_flow(orders), mm_capacity.sum(), cfg.regulator.circuit_breaker)
         if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
             orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
