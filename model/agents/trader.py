@@ -122,12 +122,9 @@ class TraderPopulation:
         if self.shock_chol is not None:  # sentiment moves assets together (market.correlation)
             eps_common = eps_common @ self.shock_chol.T
         eps_own = rng.standard_normal((n, n_assets))
-        log_p = np.log(price)
-        mispricing = log_fundamental - log_p  # (assets,)
-        if t.attention > 0.0 and last_return is not None:  # a big move draws trading
-            loud = attention_factor(last_return, t.attention, self.calm_vol)
-        else:
-            loud = np.ones(n_assets)  # x 1.0 is exact: the same as no scaling
+        # a big move draws trading (`attention_factor`; x 1.0 is exact: no attention, no move)
+        noticed = t.attention > 0.0 and last_return is not None
+        last = last_return if noticed else np.zeros(n_assets)
 
         # strategy switching (noise traders keep their role)
         adj = self.adjacency
@@ -139,7 +136,7 @@ class TraderPopulation:
             t.herding_locality,
             t.predisposition,
             t.herding,
-            t.misalignment * float(self.cap_share @ mispricing**2),
+            t.misalignment,
         )
         rule = (
             u,
@@ -147,14 +144,14 @@ class TraderPopulation:
             self.coins,
             price,
             self.cash,
-            mispricing,
+            log_fundamental,
             self.trend,
             eps_common,
             eps_own,
-            loud,
+            (last, t.attention if noticed else 0.0, self.calm_vol),
             self.cap_share,
             self.w0,
-            np.minimum(self.leverage, effects.leverage_cap),
+            effects.leverage_cap,
             (
                 t.fundamentalist_reaction,
                 t.fundamentalist_noise,
@@ -178,7 +175,7 @@ class TraderPopulation:
 
         Returns the USD written off today (a loss of the brokers, i.e. the outside account).
         """
-        written_off = _settle(self.coins, orders, self.cash, orders @ price)
+        written_off = _settle(self.coins, orders, self.cash, price)
         self.bad_debt += written_off
         return written_off
 
@@ -195,7 +192,7 @@ class TraderPopulation:
         if days is None or self.n == 0:
             return 0.0
         scale = self.cfg.wealth_share * coins_cap  # USD: the sector's target equity
-        return _refill(self.cash, self.coins @ price, self.entry_share, scale, days)
+        return _refill(self.cash, self.coins, price, self.entry_share, scale, days)
 
     def update_trend(self, log_return: np.ndarray) -> None:
         self.trend = self.trend_decay * self.trend + (1.0 - self.trend_decay) * log_return
@@ -208,7 +205,19 @@ def attention_factor(
     1 + attention * max(0, |r| / reference - 1), with `reference` each coin's calm daily
     volatility (> 0). A day's move beyond it draws attention and trading the next day (an
     ARCH-like, one-day memory)."""
-    return 1.0 + attention * np.maximum(0.0, np.abs(last_return) / reference - 1.0)
+    r = np.asarray(last_return, dtype=float)
+    return _attention(r, float(attention), np.broadcast_to(np.asarray(reference, float), r.shape))
+
+
+@compiled
+def _attention(
+    last_return: np.ndarray, attention: float, reference: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`attention_factor`, as numpy computes it, element by element."""
+    out = np.empty(last_return.shape[0])
+    for j in range(out.shape[0]):
+        out[j] = 1.0 + attention * _maximum(0.0, np.abs(last_return[j]) / reference[j] - 1.0)
+    return out
 
 
 # ---- the compiled passes of `TraderPopulation.decide` ----------------------------------
@@ -378,14 +387,14 @@ def _trader_rule(
     coins: np.ndarray,
     price: np.ndarray,
     cash: np.ndarray,
-    mispricing: np.ndarray,
+    log_fundamental: np.ndarray,
     trend: np.ndarray,
     eps_common: np.ndarray,
     eps_own: np.ndarray,
-    loud: np.ndarray,
+    attention: tuple[np.ndarray, float, np.ndarray],
     cap_share: np.ndarray,
     w0: np.ndarray,
-    limit: np.ndarray,
+    leverage_cap: float,
     reactions: tuple[float, float, float, float, float, float],
     credit: float,
     leverage: np.ndarray,
@@ -397,8 +406,23 @@ def _trader_rule(
     the holdings' values `coins @ price`, the orders, their values and the brokers' credit
     and margin check. (orders in coins (n, assets), traders liquidated). `exp` and the
     products are numpy's own routines called from here (`model/numpy_calls.py`), so the
-    result is what the three passes with numpy's calls between them gave, to the last bit."""
-    strategy, indptr, indices, data, locality, predisposition, herding, misalignment = switching
+    result is what the three passes with numpy's calls between them gave, to the last bit.
+    `attention` is yesterday's return, the attention and the calm volatility
+    (`attention_factor`; an attention of 0 leaves the noise as it is)."""
+    strategy, indptr, indices, data, locality, predisposition, herding, coefficient = switching
+    k = price.shape[0]
+    mispricing = np.empty(k)  # (assets,), of numpy's log of the price
+    square = np.empty(k)
+    log_p = numpy_calls.log(price)
+    for j in range(k):
+        mispricing[j] = log_fundamental[j] - log_p[j]
+        square[j] = mispricing[j] * mispricing[j]  # numpy's mispricing**2
+    last_return, attention_rate, calm = attention
+    loud = _attention(last_return, attention_rate, calm) if attention_rate > 0.0 else np.ones(k)
+    misalignment = coefficient * numpy_calls.rowdots(cap_share.reshape((1, k)), square)[0]
+    limit = np.empty(leverage.shape[0])
+    for i in range(leverage.shape[0]):
+        limit[i] = _minimum(leverage[i], leverage_cap)
     a = _switching_index(
         strategy, indptr, indices, data, locality, predisposition, herding, misalignment
     )
@@ -417,10 +441,11 @@ def _trader_rule(
 
 @compiled
 def _settle(
-    coins: np.ndarray, orders: np.ndarray, cash: np.ndarray, spend: np.ndarray
+    coins: np.ndarray, orders: np.ndarray, cash: np.ndarray, price: np.ndarray
 ) -> float:  # pragma: no cover - compiled
-    """`TraderPopulation.settle` in place (`spend` = orders @ price, USD): the USD written
-    off, the negative cash of accounts left with no coins."""
+    """`TraderPopulation.settle` in place (paying `orders @ price`, numpy's product, USD):
+    the USD written off, the negative cash of accounts left with no coins."""
+    spend = numpy_calls.matvec(orders, price)
     n, k = coins.shape
     broke = np.empty(n)
     m = 0
@@ -439,9 +464,16 @@ def _settle(
 
 @compiled
 def _refill(
-    cash: np.ndarray, value: np.ndarray, entry_share: np.ndarray, scale: float, days: float
+    cash: np.ndarray,
+    coins: np.ndarray,
+    price: np.ndarray,
+    entry_share: np.ndarray,
+    scale: float,
+    days: float,
 ) -> float:  # pragma: no cover - compiled
-    """`TraderPopulation.refill` in place (`value` = coins @ price, USD); the USD paid in."""
+    """`TraderPopulation.refill` in place (the holdings' value `coins @ price`, numpy's
+    product, USD); the USD paid in."""
+    value = numpy_calls.matvec(coins, price)
     paid = np.empty(cash.shape[0])
     for i in range(cash.shape[0]):
         paid[i] = (scale * entry_share[i] - (value[i] + cash[i])) / days
