@@ -62,8 +62,8 @@ DAILY_RULES = {
         "_sample_std",
     },
     "network": "all",
-    # the panic exponent runs inside `_panic_hazard`
-    "saver": {"cap_buys", "_fill", "_settle", "_panic_hazard", "_saver_rule"},
+    # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
+    "saver": {"cap_buys", "_fill", "_settle", "_saver_rule"},
     # the switching index, the orders and the margin check run inside `_trader_rule`
     "trader": {"_trader_rule", "_settle", "_refill"},
 }
@@ -94,7 +94,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 6 + 1 + 5 + 3, loaded
+    assert len(loaded) == 3 + 4 + 6 + 1 + 4 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 
