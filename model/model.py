@@ -326,8 +326,7 @@ class Crypto401kModel(mesa.Model):
         if warm:  # no 401(k) flows in the burn-in
             saver_orders = np.zeros_like(savers.coins)
         else:  # the savers' drawdown from the 1-year high, their neighbours' fear
-            peak = self._peaks.max(axis=0)
-            drawdown = float(savers.menu @ np.maximum(0.0, 1.0 - price / peak))
+            drawdown = menu_drawdown(savers.menu, price, self._peaks)
             fear_share = self._fear_share(day)
             saver_orders = savers.decide(
                 day, price, drawdown, fear_share, effects, self.rng, self.ledger
@@ -398,15 +397,23 @@ class Crypto401kModel(mesa.Model):
             self.outside_cash -= inst.reenter(market.price, cap, self.rng)
             self.outside_cash += inst.pay_out(exec_price, coins_cap)
 
-        if self._outside_ref is not None:  # its reference follows its holdings, slowly
-            follow = 1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days)
-            self._outside_ref += follow * (np.maximum(self.outside_coins, 0.0) - self._outside_ref)
+        # the outside's reference follows its holdings, slowly (none in the burn-in); the
+        # savers' 1-year high; gains on the day's opening holdings at the close-to-close
+        # price change
+        ref = self._outside_ref
+        close_books(
+            holdings_before,
+            market.price,
+            prev_price,
+            self.holding_pnl,
+            self.holding_pnl_asset,
+            self._peaks[day % PEAK_WINDOW],
+            np.empty(0) if ref is None else ref,
+            self.outside_coins,
+            1.0 - 0.5 ** (1.0 / cfg.outside.reference_halflife_days),
+        )
         market.record_return(prev_log)
         traders.update_trend(market.ret)
-        self._peaks[day % PEAK_WINDOW] = market.price
-        # gains on the day's opening holdings at the close-to-close price change
-        self.holding_pnl += holdings_before @ (market.price - prev_price)
-        self.holding_pnl_asset += holdings_before * (market.price - prev_price)[None, :]
         if warm:
             return
         # the regulator's signal for tomorrow: savers' open loss against cost (nets gains)
@@ -807,6 +814,56 @@ class Crypto401kModel(mesa.Model):
             "stable_coins_held": float(self.total_coins()[self.stable_index]),
             "stable_reserve_plus_shortfall": sc.reserve + sc.shortfall,
         }
+
+
+@compiled
+def menu_drawdown(
+    menu: np.ndarray, price: np.ndarray, peaks: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """The menu-weighted fall of `price` (assets,) from its high over the rows of `peaks`
+    (days, assets), 0..1: `menu @ np.maximum(0, 1 - price / peaks.max(axis=0))`, numpy's
+    product."""
+    k = price.shape[0]
+    fall = np.empty(k)
+    for j in range(k):
+        peak = peaks[0, j]
+        for d in range(1, peaks.shape[0]):
+            peak = _maximum(peak, peaks[d, j])
+        fall[j] = _maximum(0.0, 1.0 - price[j] / peak)
+    return numpy_calls.rowdots(menu.reshape((1, k)), fall)[0]
+
+
+@compiled
+def close_books(
+    holdings: np.ndarray,
+    price: np.ndarray,
+    prev_price: np.ndarray,
+    pnl: np.ndarray,
+    pnl_asset: np.ndarray,
+    peak_row: np.ndarray,
+    outside_ref: np.ndarray,
+    outside_coins: np.ndarray,
+    follow: float,
+) -> None:  # pragma: no cover - compiled
+    """The day's close, in place: the outside's reference (`outside_ref`, (assets,) or
+    empty before day 0) moves `follow` of the way to its holdings; today's `price` is the
+    savers' `peak_row`; each holder's gains on its opening `holdings` (holders, assets) at
+    the change from `prev_price` are added to `pnl` (holders,), numpy's product, and
+    `pnl_asset` (holders, assets)."""
+    k = price.shape[0]
+    for j in range(outside_ref.shape[0]):
+        outside_ref[j] = outside_ref[j] + follow * (
+            _maximum(outside_coins[j], 0.0) - outside_ref[j]
+        )
+    change = np.empty(k)
+    for j in range(k):
+        change[j] = price[j] - prev_price[j]
+        peak_row[j] = price[j]
+    gains = numpy_calls.matvec(holdings, change)
+    for h in range(holdings.shape[0]):
+        pnl[h] = pnl[h] + gains[h]
+        for j in range(k):
+            pnl_asset[h, j] = pnl_asset[h, j] + holdings[h, j] * change[j]
 
 
 @compiled

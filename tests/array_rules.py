@@ -742,3 +742,32 @@ def record_counts(
     gap = np.where(pegged, 0.0, np.abs(log_price - log_fundamental))
     np.maximum(max_mispricing, gap, out=max_mispricing)
     return int(np.bincount(strategy, minlength=3)[1]), int(panicked.sum()), int(alive.sum())
+
+
+def menu_drawdown(menu: np.ndarray, price: np.ndarray, peaks: np.ndarray) -> float:
+    """The menu-weighted fall of prices from their high over the rows of `peaks`."""
+    return float(menu @ np.maximum(0.0, 1.0 - price / peaks.max(axis=0)))
+
+
+def close_books(
+    holdings: np.ndarray,
+    price: np.ndarray,
+    prev_price: np.ndarray,
+    pnl: np.ndarray,
+    pnl_asset: np.ndarray,
+    peak_row: np.ndarray,
+    outside_ref: np.ndarray,
+    outside_coins: np.ndarray,
+    follow: float,
+) -> None:
+    """The outside's reference, the savers' high and the holders' gains, in place."""
+    if outside_ref.size:
+        outside_ref += follow * (np.maximum(outside_coins, 0.0) - outside_ref)
+    peak_row[:] = price
+    pnl += holdings @ (price - prev_price)
+    pnl_asset += holdings * (price - prev_price)[None, :]
+
+
+def net_flow(orders: list[np.ndarray]) -> np.ndarray:
+    """Net coins of all order books together, (assets,)."""
+    return sum(q.sum(axis=0) for q in orders)
