@@ -435,8 +435,9 @@ class InstitutionPopulation:
         `settle` their `orders` (n, assets); market makers `take_flow` of their share
         `mm_share` (n, assets) of the net of the order books `flows` (books, assets), the
         outside market the rest; `layoff`, `draw_credit`, `repay`. Then, on a day with no
-        default, no closure and no place to refill (nearly every day), the rest of the
-        day's sequence too (nothing passes to the outside) and `pay_out` at `coins_cap`.
+        default, no closure and no place to refill today (nearly every day), the rest of
+        the day's sequence too (nothing passes to the outside; the dead wait a day more) and
+        `pay_out` at `coins_cap`.
         `outside_coins` (assets,) is updated in place; returns the outside's cash, USD, and
         whether the day's sequence is done (else `resolve_defaults`, `close_small`,
         `reenter` and `pay_out` follow, as methods)."""
@@ -456,6 +457,8 @@ class InstitutionPopulation:
             self.equity0,
             self.equity_ref,
             self.equity_peak,
+            self.days_dead,
+            -1 if c.reentry_days is None else c.reentry_days,
             outside_coins,
             outside_cash,
             (
@@ -1038,6 +1041,8 @@ def _after_trade(
     equity0: np.ndarray,
     equity_ref: np.ndarray,
     equity_peak: np.ndarray,
+    days_dead: np.ndarray,
+    wait: int,
     outside_coins: np.ndarray,
     outside_cash: float,
     limits: tuple[float, float, float, float, float],
@@ -1090,11 +1095,14 @@ def _after_trade(
     equity = _equity_at(coins, price, cash, loans)
     if len(_small(equity, kind, alive, fund_exit, equity_ref, mm_withdraw, equity_peak)) > 0:
         return outside_cash, False, 0.0
-    for i in range(n):
-        if not alive[i]:
+    for i in range(n):  # a place whose wait ends today (`reenter`; wait < 0: no re-entry)
+        if not alive[i] and 0 <= wait <= days_dead[i] + 1:
             return outside_cash, False, 0.0
     # none: nothing passes to the outside (resolve_defaults, close_small: 0 coins and 0 USD
-    # added, twice; reenter: 0 USD), then the market makers' payout
+    # added, twice; reenter: the dead wait a day more, 0 USD), then the market makers' payout
+    for i in range(n):
+        if not alive[i]:
+            days_dead[i] += 1
     for _ in range(2):
         for j in range(k):
             outside_coins[j] = outside_coins[j] + 0.0
