@@ -13,7 +13,7 @@ from crypto401k.model.agents.institution import (
     LENDER,
     MARKET_MAKER,
 )
-from crypto401k.model.agents.saver import DAYS_PER_YEAR, panic_hazard
+from crypto401k.model.agents.saver import DAYS_PER_YEAR, offer_share, panic_hazard
 from crypto401k.model.agents.trader import (
     CHARTIST,
     FUNDAMENTALIST,
@@ -771,3 +771,12 @@ def close_books(
 def net_flow(orders: list[np.ndarray]) -> np.ndarray:
     """Net coins of all order books together, (assets,)."""
     return sum(q.sum(axis=0) for q in orders)
+
+
+def saver_update_offer(self, day: int) -> None:
+    """Set which cohorts' plans offer crypto on `day` (and when each first did)."""
+    share = offer_share(self.cfg, day, self.open_day, self.offer_ceiling)
+    self.offering = self.adopt_rank < share
+    if self.target_date_only:  # self-directed savers may no longer buy crypto
+        self.offering &= self.target_date
+    self.first_offer[self.offering & (self.first_offer < 0)] = day

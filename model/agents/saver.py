@@ -151,11 +151,15 @@ class SaverPopulation:
 
     def update_offer(self, day: int) -> None:
         """Set which cohorts' plans offer crypto on `day` (and when each first did)."""
-        share = offer_share(self.cfg, day, self.open_day, self.offer_ceiling)
-        self.offering = self.adopt_rank < share
-        if self.target_date_only:  # self-directed savers may no longer buy crypto
-            self.offering &= self.target_date
-        self.first_offer[self.offering & (self.first_offer < 0)] = day
+        _offer(
+            day,
+            offer_share(self.cfg, day, self.open_day, self.offer_ceiling),
+            self.adopt_rank,
+            self.target_date_only,  # self-directed savers may no longer buy crypto
+            self.target_date,
+            self.offering,
+            self.first_offer,
+        )
 
     def within_cap(self, orders: np.ndarray) -> np.ndarray:
         """`orders` (coins, shape (n, assets)) with buys scaled down to the room left under
@@ -312,6 +316,25 @@ def offer_share(cfg: SaverConfig, day: int, open_day: int | None, ceiling: float
     ramp = since / cfg.offer_ramp_days
     share = cfg.offer_share_start + (cfg.offer_share_end - cfg.offer_share_start) * ramp
     return min(share, ceiling)
+
+
+@compiled
+def _offer(
+    day: int,
+    share: float,
+    adopt_rank: np.ndarray,
+    target_date_only: bool,
+    target_date: np.ndarray,
+    offering: np.ndarray,
+    first_offer: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """`SaverPopulation.update_offer` in place: the cohorts whose plan's adoption rank is
+    below `share` offer crypto (only target-date ones if `target_date_only`); the day each
+    first did."""
+    for i in range(offering.shape[0]):
+        offering[i] = adopt_rank[i] < share and (target_date[i] or not target_date_only)
+        if offering[i] and first_offer[i] < 0:
+            first_offer[i] = day
 
 
 @compiled
