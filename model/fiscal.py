@@ -162,10 +162,10 @@ class FiscalLedger:
     def contribute(self, day: int, contribution: np.ndarray) -> None:
         """Payroll contributions of the day, USD per cohort (crypto part included)."""
         paid, roth_tax, forgone = _contribute(self.shadow, contribution, self.roth, self.rate)
-        if paid:
+        if paid:  # one flow each, kept as two floats (as `_add` keeps them)
             t = self.time(day)
-            self._add("roth", t, roth_tax)
-            self._add("forgone", t, forgone)
+            self._flows["roth"].append((t, roth_tax))
+            self._flows["forgone"].append((t, forgone))
 
     def withdraw(self, day: int, rows: np.ndarray, balance: np.ndarray) -> None:
         """Cohorts `rows` retire today with `balance` (USD); their shadows retire too."""
