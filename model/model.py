@@ -30,10 +30,12 @@ import networkx as nx
 import numpy as np
 from crypto401k.model import numpy_calls
 from crypto401k.model.agencies import AgencyBoard
+from crypto401k.model.agents.exchange import FEAR_DAYS as EXCHANGE_FEAR_DAYS
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
 from crypto401k.model.agents.institution import Institution, InstitutionPopulation
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
 from crypto401k.model.agents.trader import CHARTIST, RetailTrader, TraderPopulation
+from crypto401k.model.agents.trader import FEAR_DAYS as TRADER_FEAR_DAYS
 from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
@@ -573,16 +575,17 @@ class Crypto401kModel(mesa.Model):
         liquidated within a month, customers of an exchange failed within a month), shape
         (savers,)."""
         x, adj = self.exchanges, self._savers_adj
-        return fear_share(
+        return savers_fear(
             self.savers.panicked,
-            self.traders.fear(day),
-            x.recently_failed(day),
-            x.saver_customers(),
+            self.traders.liquidated_day,
+            day - TRADER_FEAR_DAYS,
+            x.failed,
+            x.failed_day,
+            day - EXCHANGE_FEAR_DAYS,
+            x.saver_lost,
+            x.saver_exchange,
             x.trader_exchange,
-            adj.indptr,
-            adj.indices,
-            adj.data,
-            self._savers_degree,
+            (adj.indptr, adj.indices, adj.data, self._savers_degree),
         )
 
     def _exchange_day(self, day: int) -> float:
@@ -814,6 +817,39 @@ class Crypto401kModel(mesa.Model):
             "stable_coins_held": float(self.total_coins()[self.stable_index]),
             "stable_reserve_plus_shortfall": sc.reserve + sc.shortfall,
         }
+
+
+@compiled
+def savers_fear(
+    panicked: np.ndarray,
+    liquidated_day: np.ndarray,
+    liquidated_since: int,
+    failed: np.ndarray,
+    failed_day: np.ndarray,
+    failed_since: int,
+    saver_lost: np.ndarray,
+    saver_exchange: np.ndarray,
+    trader_exchange: np.ndarray,
+    adjacency: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`fear_share` of the traders liquidated after day `liquidated_since`
+    (`TraderPopulation.fear`), the exchanges failed after `failed_since`
+    (`ExchangePopulation.recently_failed`) and the savers' venues where they lost coins
+    (`saver_customers`), in one call; `adjacency` the savers' rows (indptr, indices, data)
+    and degrees."""
+    afraid = np.empty(liquidated_day.shape[0], np.bool_)
+    for i in range(afraid.shape[0]):
+        afraid[i] = liquidated_day[i] > liquidated_since
+    recent = np.empty(failed.shape[0], np.bool_)
+    for e in range(recent.shape[0]):
+        recent[e] = failed[e] and failed_day[e] > failed_since
+    customer = np.empty(saver_exchange.shape[0], np.int64)
+    for i in range(customer.shape[0]):
+        customer[i] = saver_exchange[i] if saver_lost[i] else -1
+    indptr, indices, data, degree = adjacency
+    return fear_share(
+        panicked, afraid, recent, customer, trader_exchange, indptr, indices, data, degree
+    )
 
 
 @compiled

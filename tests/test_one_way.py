@@ -61,7 +61,8 @@ DAILY_RULES = {
         "_linear_impact",
         "_sample_std",
     },
-    "network": "all",
+    # the fear share over the social network runs inside the model's `savers_fear`
+    "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
     # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
     "saver": {"cap_buys", "_fill", "_settle", "_saver_rule"},
     # the switching index, the orders and the margin check run inside `_trader_rule`
@@ -71,16 +72,17 @@ DAILY_RULES = {
 
 def _rules_loaded(_: int) -> dict[str, int]:
     """How many compiled versions each daily rule has, as `module.rule`."""
-    from crypto401k.model import kernels, market, network
+    from crypto401k.model import kernels, market
+    from crypto401k.model import model as model_module
     from crypto401k.model.agents import institution, saver, trader
 
-    modules = {"kernels": kernels, "market": market, "network": network}
+    modules = {"kernels": kernels, "market": market, "model": model_module}
     modules.update({"institution": institution, "saver": saver, "trader": trader})
     loaded = {}
     for name, module in modules.items():
         for rule, f in vars(module).items():
             own = hasattr(f, "signatures") and f.py_func.__module__ == module.__name__
-            if own and (DAILY_RULES[name] == "all" or rule in DAILY_RULES[name]):
+            if own and (rule in DAILY_RULES[name]):
                 loaded[f"{name}.{rule}"] = len(f.signatures)
     return loaded
 
@@ -94,7 +96,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 6 + 1 + 4 + 3, loaded
+    assert len(loaded) == 3 + 4 + 6 + 5 + 4 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 
