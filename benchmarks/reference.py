@@ -369,6 +369,11 @@ class PlainSavers:
         """The concentration cap on the plans' buying (as `SaverPopulation.within_cap`)."""
         return cap_buys(orders, self.coins.sum(axis=0), self.cap_coins)
 
+    def fill_within_cap(
+        self, orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray
+    ) -> np.ndarray:
+        return self.within_cap(self.fill(orders, decision_price, price))
+
     def settle(
         self, delta: np.ndarray, price: np.ndarray, ledger: Ledger
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -360,7 +360,7 @@ class Crypto401kModel(mesa.Model):
         if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
             orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
-        orders[0] = savers.within_cap(savers.fill(orders[0], price, exec_price))
+        orders[0] = savers.fill_within_cap(orders[0], price, exec_price)
         orders[3] = savers.fill(orders[3], price, exec_price)
         fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
         orders = scale_buys(orders, fill_scale)

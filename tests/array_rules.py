@@ -780,3 +780,10 @@ def saver_update_offer(self, day: int) -> None:
     if self.target_date_only:  # self-directed savers may no longer buy crypto
         self.offering &= self.target_date
     self.first_offer[self.offering & (self.first_offer < 0)] = day
+
+
+def saver_fill_within_cap(
+    self, orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray
+) -> np.ndarray:
+    """The fill, then the concentration cap."""
+    return within_cap(self, fill(orders, decision_price, price))

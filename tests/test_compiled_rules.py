@@ -140,6 +140,7 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(SaverPopulation, "within_cap", array_rules.within_cap)
         patch.setattr(SaverPopulation, "close_marks", array_rules.saver_close_marks)
         patch.setattr(SaverPopulation, "update_offer", array_rules.saver_update_offer)
+        patch.setattr(SaverPopulation, "fill_within_cap", array_rules.saver_fill_within_cap)
         patch.setattr(SaverPopulation, "fill", staticmethod(array_rules.fill))
         patch.setattr(model_module, "supply_scale", array_rules.supply_scale)
         patch.setattr(model_module.Crypto401kModel, "_fear_share", array_rules.model_fear_share)

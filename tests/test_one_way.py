@@ -64,7 +64,7 @@ DAILY_RULES = {
     # the fear share over the social network runs inside the model's `savers_fear`
     "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
     # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
-    "saver": {"cap_buys", "_fill", "_settle", "_saver_rule"},
+    "saver": {"_fill", "_fill_within_cap", "_settle", "_saver_rule"},
     # the switching index, the orders and the margin check run inside `_trader_rule`
     "trader": {"_trader_rule", "_settle", "_refill"},
 }

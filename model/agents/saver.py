@@ -166,6 +166,13 @@ class SaverPopulation:
         the concentration cap."""
         return cap_buys(orders, column_sums(self.coins), self.cap_coins)
 
+    def fill_within_cap(
+        self, orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray
+    ) -> np.ndarray:
+        """`within_cap(fill(orders, decision_price, price))` in one compiled call: the coins
+        the plans' orders buy (+) or sell (-) at `price`, buys within the cap."""
+        return _fill_within_cap(orders, decision_price, price, self.coins, self.cap_coins)
+
     def allocation_now(self, effects: PolicyEffects) -> float:
         """The crypto allocation that policy allows today."""
         if effects.freeze:
@@ -367,6 +374,17 @@ def _fill(orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray) -> 
             x = orders[i, j]
             out[i, j] = (_maximum(x, 0.0) * decision_price[j]) / price[j] + _minimum(x, 0.0)
     return out
+
+
+@compiled
+def _fill_within_cap(
+    orders: np.ndarray,
+    decision_price: np.ndarray,
+    price: np.ndarray,
+    coins: np.ndarray,
+    cap: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    return cap_buys(_fill(orders, decision_price, price), _column_parts(coins, VALUE), cap)
 
 
 @compiled
