@@ -48,7 +48,7 @@ def test_workers_come_from_a_fork_server_where_there_is_one(monkeypatch):
 # the compiled rules a day of the model calls from Python; the kernels' inner helpers and the
 # institutions' balance-sheet helpers are called only from other compiled code (or by no run)
 DAILY_RULES = {
-    "kernels": {"_column_sums", "_supply_scale", "_book_sums"},
+    "kernels": {"_supply_scale", "_book_sums", "_net_flow"},
     # the orders run inside `_decide_at`; the post-trade sequence (take_flow, layoff,
     # credit, payout) inside `_after_trade`
     "institution": {"_mm_capacity_at", "_decide_at", "_after_trade", "_mean_fund_leverage_at"},
