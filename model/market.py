@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from crypto401k.model import numpy_calls
 from crypto401k.model.config import Config
 from crypto401k.model.kernels import VALUE, _column_parts, _maximum, _pairwise, compiled
 
@@ -183,9 +184,11 @@ class Market:
         average (self-exciting when `jump_branching` > 0);
         `drop` is a scheduled fractional fall, one for every coin or one per asset, shape
         (A,)."""
-        z = self.chol @ self.rng.standard_normal(self.n)
+        draws = self.rng.standard_normal(self.n)
         self.prev_log_fundamental = self.log_fundamental.copy()
-        self.log_fundamental = self.log_fundamental + self.drift + self.fund_vol * z
+        self.log_fundamental = random_walk(
+            self.log_fundamental, self.drift, self.fund_vol, self.chol, draws
+        )
         if self.jump_chance > 0.0:  # drawn only when on: without jumps, the same stream
             hit, size = self.rng.random(), self.rng.standard_normal()
             self.jumped = hit < self.jump_chance + self.jump_excitement
@@ -306,6 +309,23 @@ def linear_impact_inverse(move: float, multiplier: float, kink: np.ndarray) -> n
     """The |share| whose `linear_impact` is `move` (> 0), shape of `kink`."""
     m = move / multiplier
     return np.where(m <= kink, m, m * m / np.where(kink > 0, kink, 1.0))
+
+
+@compiled
+def random_walk(
+    log_fundamental: np.ndarray,
+    drift: np.ndarray,
+    vol: np.ndarray,
+    chol: np.ndarray,
+    draws: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """A day's step of the log fundamentals, shape (A,): `log_fundamental + drift + vol *
+    (chol @ draws)`, correlated normal shocks (numpy's product, `numpy_calls.matvec`)."""
+    z = numpy_calls.matvec(chol, draws)
+    out = np.empty(z.shape[0])
+    for j in range(z.shape[0]):
+        out[j] = (log_fundamental[j] + drift[j]) + vol[j] * z[j]
+    return out
 
 
 @compiled

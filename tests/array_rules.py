@@ -787,3 +787,14 @@ def saver_fill_within_cap(
 ) -> np.ndarray:
     """The fill, then the concentration cap."""
     return within_cap(self, fill(orders, decision_price, price))
+
+
+def random_walk(
+    log_fundamental: np.ndarray,
+    drift: np.ndarray,
+    vol: np.ndarray,
+    chol: np.ndarray,
+    draws: np.ndarray,
+) -> np.ndarray:
+    """A day's step of the log fundamentals."""
+    return log_fundamental + drift + vol * (chol @ draws)

@@ -60,6 +60,7 @@ DAILY_RULES = {
         "_counterparty_shares",
         "_linear_impact",
         "_sample_std",
+        "random_walk",
     },
     # the fear share over the social network runs inside the model's `savers_fear`
     "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
@@ -96,7 +97,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 6 + 5 + 4 + 3, loaded
+    assert len(loaded) == 3 + 4 + 7 + 5 + 4 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 
