@@ -163,7 +163,7 @@ class FiscalLedger:
         """Payroll contributions of the day, USD per cohort (crypto part included)."""
         paid, roth_tax, forgone = _contribute(self.shadow, contribution, self.roth, self.rate)
         if paid:  # one flow each, kept as two floats (as `_add` keeps them)
-            t = self.time(day)
+            t = float(self.time(day))
             self._flows["roth"].append((t, roth_tax))
             self._flows["forgone"].append((t, forgone))
 

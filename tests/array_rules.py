@@ -14,11 +14,7 @@ from crypto401k.model.agents.institution import (
     MARKET_MAKER,
 )
 from crypto401k.model.agents.saver import DAYS_PER_YEAR, offer_share, panic_hazard
-from crypto401k.model.agents.trader import (
-    CHARTIST,
-    FUNDAMENTALIST,
-    attention_factor,
-)
+from crypto401k.model.agents.trader import CHARTIST, FUNDAMENTALIST
 from crypto401k.model.kernels import buy_sell_sums, column_sums
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
@@ -37,6 +33,14 @@ def margin_factor(
     if exponent == 0.0 or ratio <= 1.0:
         return 1.0
     return ratio**-exponent
+
+
+def attention_factor(
+    last_return: np.ndarray, attention: float, reference: float | np.ndarray
+) -> np.ndarray:
+    """Multiplier of the traders' noise after yesterday's move: 1 + attention * max(0,
+    |r| / reference - 1)."""
+    return 1.0 + attention * np.maximum(0.0, np.abs(last_return) / reference - 1.0)
 
 
 def herd_signal(self) -> np.ndarray:

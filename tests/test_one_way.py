@@ -65,7 +65,7 @@ DAILY_RULES = {
     # the fear share over the social network runs inside the model's `savers_fear`
     "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
     # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
-    "saver": {"_fill", "_fill_within_cap", "_settle", "_saver_rule"},
+    "saver": {"_offer", "_fill", "_fill_within_cap", "_settle", "_saver_rule", "_close_marks"},
     # the switching index, the orders and the margin check run inside `_trader_rule`
     "trader": {"_trader_rule", "_settle", "_refill"},
 }
@@ -97,7 +97,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 7 + 5 + 4 + 3, loaded
+    assert len(loaded) == 3 + 4 + 7 + 5 + 6 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 

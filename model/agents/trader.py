@@ -201,12 +201,13 @@ class TraderPopulation:
 def attention_factor(
     last_return: np.ndarray, attention: float, reference: float | np.ndarray
 ) -> np.ndarray:
-    """Multiplier of the traders' noise after yesterday's move, shape (assets,):
-    1 + attention * max(0, |r| / reference - 1), with `reference` each coin's calm daily
-    volatility (> 0). A day's move beyond it draws attention and trading the next day (an
-    ARCH-like, one-day memory)."""
-    r = np.asarray(last_return, dtype=float)
-    return _attention(r, float(attention), np.broadcast_to(np.asarray(reference, float), r.shape))
+    """Multiplier of the traders' noise after yesterday's move, shape (assets,) (any shape
+    `last_return` and `reference` broadcast to): 1 + attention * max(0, |r| / reference - 1),
+    with `reference` each coin's calm daily volatility (> 0). A day's move beyond it draws
+    attention and trading the next day (an ARCH-like, one-day memory)."""
+    r, ref = np.broadcast_arrays(np.asarray(last_return, float), np.asarray(reference, float))
+    out = _attention(r.ravel(), float(attention), ref.ravel())
+    return out.reshape(r.shape)[()]  # a scalar for scalars, as numpy gives
 
 
 @compiled
