@@ -218,12 +218,22 @@ def social_adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_array:
     """Sparse 0/1 adjacency of the social layer, shape (n_nodes, n_nodes), from its edge
     array (edges, 2)."""
     if len(edges) == 0:
-        return sp.csr_array((n_nodes, n_nodes))
+        return int64_indices(sp.csr_array((n_nodes, n_nodes)))
     rows = np.concatenate([edges[:, 0], edges[:, 1]])
     cols = np.concatenate([edges[:, 1], edges[:, 0]])
     adj = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n_nodes, n_nodes))
     adj.data[:] = 1.0  # duplicate edges collapse to 1
-    return adj
+    return int64_indices(adj)
+
+
+def int64_indices(adj: sp.csr_array) -> sp.csr_array:
+    """`adj` (a copy) with int64 index arrays: scipy picks int32 for some matrices (an empty
+    one, say), and each index type would be another compiled version of the rules that
+    read the adjacency (one machine-code version serves every network)."""
+    out = adj.copy()
+    out.indices = out.indices.astype(np.int64)
+    out.indptr = out.indptr.astype(np.int64)
+    return out
 
 
 @compiled

@@ -153,3 +153,12 @@ def test_an_agent_removed_before_the_grid_exists_leaves_cleanly():
     agent.detach()  # the view only (remove() raises: the row would keep trading)
     assert "grid" not in vars(m) and agent not in m.agents
     assert all(a is not agent for cell in m.grid.all_cells for a in cell.agents)
+
+
+def test_adjacencies_have_one_index_type_whatever_the_network():
+    """int64 indices for an empty network too (scipy picks int32 for it), so that one
+    compiled version of the rules that read them serves every network."""
+    for edges in (np.zeros((0, 2), dtype=np.int64), np.array([(0, 1), (1, 2)])):
+        adj = social_adjacency(edges, 4)
+        for part in (adj, adj[:2], adj[1:3][:, 1:3]):
+            assert part.indices.dtype == part.indptr.dtype == np.int64

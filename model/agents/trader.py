@@ -33,6 +33,7 @@ from crypto401k.model.agents.view import RowAgent
 from crypto401k.model.config import Config
 from crypto401k.model.kernels import VALUE, _maximum, _minimum, _pairwise, compiled
 from crypto401k.model.market import calm_reference_vol, cholesky_psd
+from crypto401k.model.network import int64_indices
 from crypto401k.model.policy import PolicyEffects
 
 FUNDAMENTALIST, CHARTIST, NOISE = 0, 1, 2
@@ -70,7 +71,7 @@ class TraderPopulation:
         self.bad_debt = 0.0  # USD written off by brokers, cumulative
         self.trend = np.zeros(len(price0))
         self.trend_decay = 0.5 ** (1.0 / t.trend_halflife_days)
-        self.adjacency = adjacency  # trader-to-trader social edges, (n, n)
+        self.adjacency = int64_indices(adjacency)  # trader-to-trader social edges, (n, n)
         # each coin's calm daily volatility (a move beyond it draws attention), as the
         # institutions' margins read it
         self.calm_vol = calm_reference_vol(cfg)
