@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import pytest
 from crypto401k.model.config import Config
 from hypothesis import HealthCheck, Phase, settings
@@ -52,6 +53,15 @@ def small_config(**overrides: Any) -> Config:
     items = dict(SMALL)
     items.update({k.replace("__", "."): v for k, v in overrides.items()})
     return Config().with_overrides(items)
+
+
+def readonly(a: Any) -> np.ndarray:
+    """`a` as a read-only float64 array, as the market hands its prices to the rules: each
+    compiled rule is compiled once per argument type, and a writable price would compile a
+    second version of it in a clean clone's first test run."""
+    out = np.array(a, dtype=float)
+    out.flags.writeable = False
+    return out
 
 
 # ---- layers ------------------------------------------------------------------------------

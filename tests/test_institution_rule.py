@@ -12,9 +12,9 @@ from crypto401k.model.agents.institution import (
 from crypto401k.model.ledger import Ledger
 from crypto401k.model.policy import PolicyEffects
 
-from tests.conftest import small_config
+from tests.conftest import readonly, small_config
 
-PRICE = np.array([100.0])
+PRICE = readonly([100.0])  # USD/coin, read-only as the market's prices
 
 
 def test_margin_call_sells_exactly_what_restores_the_target():
@@ -68,7 +68,7 @@ def test_initial_balance_sheets():
 def test_margin_call_in_the_population_restores_target_at_decision_price():
     inst = _population(institutions__adjust_speed=0.01)
     funds = np.flatnonzero(inst.kind == FUND)
-    crash = PRICE * 0.75
+    crash = readonly(PRICE * 0.75)
     called = inst.leverage(crash)[funds] > inst.leverage_max[funds]
     assert called.any() and not called.all()  # heterogeneous limits: only some are called
     orders = inst.decide(crash, PolicyEffects.none(), inst.calm_vol)  # calm: full margins
@@ -83,7 +83,7 @@ def test_default_passes_loss_to_creditors_pro_rata():
     owed = inst.loans[fund].copy()
     creditors = np.flatnonzero(owed[: inst.n] > 0)
     equity_before = inst.equity(PRICE)
-    crash = PRICE * 0.3  # the fund is now insolvent
+    crash = readonly(PRICE * 0.3)  # the fund is now insolvent
     assets = float(inst.coins[fund] @ crash + inst.cash[fund])
     recovery = assets / owed.sum()
     assert recovery < 1
@@ -107,7 +107,7 @@ def test_cascade_through_leveraged_lenders():
         institutions__n_lenders=1,
         institutions__fund_equity_share=0.5,
     )
-    _, _, failed = inst.resolve_defaults(PRICE * 0.05)
+    _, _, failed = inst.resolve_defaults(readonly(PRICE * 0.05))
     kinds = inst.kind[failed]
     assert (kinds == FUND).any() and (kinds == LENDER).any()
     assert inst.defaults == len(failed)
@@ -162,7 +162,7 @@ def test_credit_is_finite_funds_cannot_buy_beyond_what_lenders_have():
     inst.cash[lenders] = 0.0  # the lenders have lent all they had
     assert np.allclose(inst.buying_power(funds), np.maximum(inst.cash[funds], 0.0))
     # a boom that would make every fund buy: orders are cut to the funds' own cash
-    orders = inst.decide(PRICE * 3.0, PolicyEffects.none(), inst.calm_vol)
+    orders = inst.decide(readonly(PRICE * 3.0), PolicyEffects.none(), inst.calm_vol)
     spend = np.maximum(orders[funds], 0.0) @ (PRICE * 3.0)
     assert (spend <= np.maximum(inst.cash[funds], 0.0) + 1e-9).all()
 
@@ -187,7 +187,7 @@ def test_an_entrant_is_sized_to_the_market_it_enters_with_fresh_traits():
     target_before = inst.leverage_target[fund]
     for i in (fund, mm):
         inst.fail(i, PRICE)
-    crashed = PRICE * 0.2  # the market is a fifth of its day-0 size
+    crashed = readonly(PRICE * 0.2)  # the market is a fifth of its day-0 size
     put_in = inst.reenter(crashed, 0.2 * inst.cap0, rng)  # dead for 1 day: replaced
     assert inst.alive[fund] and inst.alive[mm] and put_in > 0
     share = inst.cfg.entry_equity_share * 0.2
@@ -207,7 +207,7 @@ def test_a_fund_that_lost_most_of_its_equity_closes_and_repays_its_creditors():
     # a fall that leaves it solvent but below the exit share of its starting equity
     lev = inst.leverage(PRICE)[fund]
     keep = 0.5 * inst.cfg.fund_exit_equity  # equity falls to this share of the start
-    crash = PRICE * (1.0 - (1.0 - keep) / lev)
+    crash = readonly(PRICE * (1.0 - (1.0 - keep) / lev))
     assert 0 < inst.equity(crash)[fund] < inst.cfg.fund_exit_equity * inst.equity_ref[fund]
     cash_before = inst.cash.copy()
     _, _, closed = inst.close_small(crash)
@@ -246,7 +246,7 @@ def test_a_market_maker_keeps_its_cash_buffer_when_paying_out():
     cap = inst.cap0
     target = inst.mm_target(cap)[mm]
     # its inventory doubled in value: equity above target, but the gain is in coins
-    doubled = PRICE * 2.0
+    doubled = readonly(PRICE * 2.0)
     assert inst.equity(doubled)[mm] > target
     buffer = (1.0 - inst.cfg.mm_inventory_weight) * target
     assert inst.cash[mm] <= buffer * (1 + 1e-12)
@@ -263,10 +263,10 @@ def test_market_makers_capacity_is_scale_free_and_at_most_their_target():
     inst.cash *= 2.0
     inst.coins *= 1.0  # same coins, at twice the price
     inst.loans *= 2.0
-    assert np.isclose(inst.mm_capacity(PRICE * 2.0, 2.0 * cap).sum(), 1.0)
+    assert np.isclose(inst.mm_capacity(readonly(PRICE * 2.0), 2.0 * cap).sum(), 1.0)
     # a market maker above its target quotes with its target only
     inst.cash[np.flatnonzero(mms)[0]] *= 10.0
-    assert np.isclose(inst.mm_capacity(PRICE * 2.0, 2.0 * cap).sum(), 1.0)
+    assert np.isclose(inst.mm_capacity(readonly(PRICE * 2.0), 2.0 * cap).sum(), 1.0)
 
 
 def test_a_market_maker_past_its_loss_limit_closes():

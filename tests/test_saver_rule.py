@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.array_rules import rebalance_target
-from tests.conftest import small_config
+from tests.conftest import readonly, small_config
 
-PRICE = np.array([100.0])
+PRICE = readonly([100.0])  # USD/coin, read-only as the market's prices
 
 
 # every plan offers crypto and every participant opts in, no concentration cap: the rule itself
@@ -75,11 +75,11 @@ def test_target_date_savers_buy_after_fall_and_sell_after_rise():
     ledger = Ledger()
     fear = np.zeros(pop.n)
     effects = PolicyEffects.none()
-    after_fall = pop.decide(0, PRICE * 0.5, 0.5, fear, effects, rng, ledger)
+    after_fall = pop.decide(0, readonly(PRICE * 0.5), 0.5, fear, effects, rng, ledger)
     assert (after_fall[:, 0] > 0).all()
     pop.cash[:] = 0.0
     pop.eligible[:] = 1e9
-    after_rise = pop.decide(0, PRICE * 2.0, 0.0, fear, effects, rng, ledger)
+    after_rise = pop.decide(0, readonly(PRICE * 2.0), 0.0, fear, effects, rng, ledger)
     assert (after_rise[:, 0] < 0).all()
 
 
@@ -94,7 +94,8 @@ def test_self_directed_savers_do_not_rebalance():
     pop.eligible[:] = 1e9
     pop.age[:] = 40.0
     pop.pay_phase[:] = 1
-    orders = pop.decide(0, PRICE * 0.5, 0.5, np.zeros(pop.n), PolicyEffects.none(), rng, Ledger())
+    half = readonly(PRICE * 0.5)
+    orders = pop.decide(0, half, 0.5, np.zeros(pop.n), PolicyEffects.none(), rng, Ledger())
     assert (orders == 0).all()
 
 
@@ -186,7 +187,7 @@ def test_warning_and_freeze_stop_new_money_but_do_not_make_target_date_funds_sel
         orders = pop.decide(0, PRICE, 0.0, np.zeros(pop.n), effects, rng, Ledger())
         assert np.allclose(orders, 0.0)
         # after a fall, still no buying of the dip with new money
-        orders = pop.decide(0, PRICE * 0.5, 0.5, np.zeros(pop.n), effects, rng, Ledger())
+        orders = pop.decide(0, readonly(PRICE * 0.5), 0.5, np.zeros(pop.n), effects, rng, Ledger())
         assert (orders <= 0).all()
 
 

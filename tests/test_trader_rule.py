@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.array_rules import budget_clip, needs_liquidation
-from tests.conftest import small_config
+from tests.conftest import readonly, small_config
 
-PRICE = np.array([100.0])
+PRICE = readonly([100.0])  # USD/coin, read-only as the market's prices
 
 
 def _population(n=50, **overrides):
@@ -89,7 +89,7 @@ def test_liquidated_trader_sells_everything_and_bad_debt_is_written_off():
     pop.cash[:] = -96.0  # equity 4 at price 100: below maintenance
     orders = pop.decide(5, PRICE, np.log(PRICE), PolicyEffects.none(), rng)
     assert np.allclose(orders[:, 0], -1.0)
-    written_off = pop.settle(orders, PRICE * 0.9)  # sold at 90: equity -6 each
+    written_off = pop.settle(orders, readonly(PRICE * 0.9))  # sold at 90: equity -6 each
     assert np.isclose(written_off, 60.0)
     assert (pop.cash == 0).all() and (pop.coins == 0).all()
     assert pop.liquidations == 10 and pop.fear(6).all()
