@@ -119,7 +119,7 @@ def test_refill_closes_each_account_s_gap_to_its_share_geometrically(days, cap, 
     """Each day an account gets 1/refill_days of the gap between its day-0 share of
     wealth_share x the coins' cap and its equity; the sum paid is returned."""
     pop, _ = _population(n=20, traders__refill_days=days)
-    p = np.array([price])
+    p = readonly([price])
     pop.cash[:5] -= 3.0 * pop.equity(p)[:5]  # losers (some with negative equity)
     target = pop.cfg.wealth_share * cap * pop.entry_share
     gap0 = target - pop.equity(p)
