@@ -712,7 +712,9 @@ def institution_after_trade(
     """The model's sequence of then, up to the repayments (the institutions settle, market
     makers and the outside take the other side of the net flow, layoffs, credit); the
     rest of the day's sequence always follows, as the methods (resolve_defaults, ...)."""
-    self.settle(orders, price)
+    self.coins += orders  # the institutions settle their own orders
+    np.maximum(self.coins, 0.0, out=self.coins)
+    self.cash -= orders @ price
     net = sum(flows)
     mm_delta = institution_take_flow(self, -mm_share * net[None, :], price)
     outside_delta = -net - mm_delta.sum(axis=0)  # the rest goes to the outside market

@@ -31,9 +31,7 @@ INSTITUTION_METHODS = (
     "draw_credit",
     "repay",
     "resolve_defaults",
-    "layoff",
     "close_small",
-    "take_flow",
     "after_trade",
 )
 SMALL = {"savers.n_cohorts": 300, "traders.n_traders": 150}
@@ -137,7 +135,6 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(TraderPopulation, "refill", array_rules.trader_refill)
         patch.setattr(SaverPopulation, "decide", array_rules.saver_decide)
         patch.setattr(SaverPopulation, "settle", array_rules.saver_settle)
-        patch.setattr(SaverPopulation, "within_cap", array_rules.within_cap)
         patch.setattr(SaverPopulation, "close_marks", array_rules.saver_close_marks)
         patch.setattr(SaverPopulation, "update_offer", array_rules.saver_update_offer)
         patch.setattr(SaverPopulation, "fill_within_cap", array_rules.saver_fill_within_cap)

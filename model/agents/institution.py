@@ -43,7 +43,6 @@ from crypto401k.model.kernels import (
     _maximum,
     _minimum,
     _pairwise,
-    column_sums,
     compiled,
 )
 from crypto401k.model.ledger import Ledger
@@ -265,11 +264,6 @@ class InstitutionPopulation:
             float(self.cfg.lender_liquidation_days),
         )
 
-    def settle(self, orders: np.ndarray, price: np.ndarray) -> None:
-        self.coins += orders
-        np.maximum(self.coins, 0.0, out=self.coins)
-        self.cash -= orders @ price
-
     # ---- credit and default ------------------------------------------------------------
     def lendable(self) -> np.ndarray:
         """Cash each institution can lend now, USD (n,): a live lender's positive cash."""
@@ -413,14 +407,6 @@ class InstitutionPopulation:
         self.coins[i] -= lost_coins
         self.cash[i] -= lost_cash
 
-    def take_flow(self, wanted: np.ndarray, price: np.ndarray) -> np.ndarray:
-        """Market makers take their share `wanted` (n, assets; coins, + bought) of the day's
-        net flow at `price`, but deliver no coins they lack and buy no more than
-        `mm_inventory_limit` x their target inventory (risk limits). Returns what they took."""
-        delta = _take_flow(wanted, self.cfg.mm_inventory_limit, self.mm_target_coins, self.coins)
-        self.cash -= delta @ price
-        return delta
-
     def after_trade(
         self,
         orders: np.ndarray,
@@ -432,9 +418,12 @@ class InstitutionPopulation:
         outside_cash: float,
     ) -> tuple[float, bool]:
         """The institutions' books after the day's trades at `price`, in one compiled call:
-        `settle` their `orders` (n, assets); market makers `take_flow` of their share
-        `mm_share` (n, assets) of the net of the order books `flows` (books, assets), the
-        outside market the rest; `layoff`, `draw_credit`, `repay`. Then, on a day with no
+        they settle their `orders` (n, assets); market makers take their share `mm_share`
+        (n, assets) of the net of the order books `flows` (books, assets), but deliver no
+        coins they lack and buy no more than `mm_inventory_limit` x their target inventory
+        (risk limits), and the outside market takes the rest; market makers pass excess
+        inventory to (or refill it from) the outside at `price`, without price impact
+        (`LAYOFF_RATE` of the gap a day); `draw_credit`, `repay`. Then, on a day with no
         default, no closure and no place to refill today (nearly every day), the rest of
         the day's sequence too (nothing passes to the outside; the dead wait a day more) and
         `pay_out` at `coins_cap`.
@@ -472,14 +461,6 @@ class InstitutionPopulation:
         if done:
             self.paid_out += paid
         return outside_cash, done
-
-    def layoff(self, price: np.ndarray, outside_coins: np.ndarray) -> tuple[np.ndarray, float]:
-        """Market makers pass excess inventory to (or refill it from) the outside market at
-        the day's price, without price impact. Returns (coins, cash) the outside receives."""
-        delta = _layoff(self.coins, self.mm_target_coins, self.kind, self.alive, outside_coins)
-        usd = delta @ price
-        self.cash += usd
-        return column_sums(delta), -float(usd.sum())
 
 
 def leverage_order(

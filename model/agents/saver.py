@@ -49,7 +49,6 @@ from crypto401k.model.kernels import (
     _maximum,
     _minimum,
     _pairwise,
-    column_sums,
     compiled,
 )
 from crypto401k.model.ledger import Ledger
@@ -161,16 +160,11 @@ class SaverPopulation:
             self.first_offer,
         )
 
-    def within_cap(self, orders: np.ndarray) -> np.ndarray:
-        """`orders` (coins, shape (n, assets)) with buys scaled down to the room left under
-        the concentration cap."""
-        return cap_buys(orders, column_sums(self.coins), self.cap_coins)
-
     def fill_within_cap(
         self, orders: np.ndarray, decision_price: np.ndarray, price: np.ndarray
     ) -> np.ndarray:
-        """`within_cap(fill(orders, decision_price, price))` in one compiled call: the coins
-        the plans' orders buy (+) or sell (-) at `price`, buys within the cap."""
+        """`fill(orders, decision_price, price)` with the buys scaled down to the room left
+        under the concentration cap (`cap_buys`), in one compiled call, (n, assets)."""
         return _fill_within_cap(orders, decision_price, price, self.coins, self.cap_coins)
 
     def allocation_now(self, effects: PolicyEffects) -> float:

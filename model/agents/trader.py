@@ -86,12 +86,6 @@ class TraderPopulation:
     def fear(self, day: int) -> np.ndarray:
         return day - self.liquidated_day < FEAR_DAYS
 
-    def shares(self) -> np.ndarray:
-        """Fractions of fundamentalists, chartists and noise traders."""
-        if self.n == 0:
-            return np.zeros(3)
-        return np.bincount(self.strategy, minlength=3) / self.n
-
     # ---- the rule ----------------------------------------------------------------------
     def decide(
         self,
