@@ -139,7 +139,7 @@ class FiscalLedger:
         return (day + 1) / 365.0
 
     def _add(self, key: str, t: np.ndarray | float, amount: np.ndarray | float) -> None:
-        if np.ndim(t) == 0 and np.ndim(amount) == 0:  # one flow (most days: no broadcast)
+        if isinstance(t, float | int) and isinstance(amount, float | int):  # one flow
             # kept as two floats; `entries` makes them the arrays every reader sees
             self._flows[key].append((float(t), float(amount)))
             return
@@ -162,10 +162,10 @@ class FiscalLedger:
     def contribute(self, day: int, contribution: np.ndarray) -> None:
         """Payroll contributions of the day, USD per cohort (crypto part included)."""
         paid, roth_tax, forgone = _contribute(self.shadow, contribution, self.roth, self.rate)
-        if paid:  # one flow each, kept as two floats (as `_add` keeps them)
-            t = float(self.time(day))
-            self._flows["roth"].append((t, roth_tax))
-            self._flows["forgone"].append((t, forgone))
+        if paid:
+            t = self.time(day)
+            self._add("roth", t, roth_tax)
+            self._add("forgone", t, forgone)
 
     def withdraw(self, day: int, rows: np.ndarray, balance: np.ndarray) -> None:
         """Cohorts `rows` retire today with `balance` (USD); their shadows retire too."""
