@@ -12,13 +12,16 @@ contiguous vector, by numpy's pairwise summation (blocks of up to 128 values sum
 accumulators, halves of longer runs summed separately, `pairwise_sum` in numpy's
 loops_utils.h), which `_pairwise` repeats step for step. Anything not C-ordered float64 goes
 back to numpy. Compiled once per machine (`cache=True`: later processes load the machine
-code from `__pycache__`).
+code from `__pycache__`), and again after any change of the model's code
+(`model/compile_cache.py`: numba alone would keep a rule that inlines a changed function of
+another file).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from crypto401k.model import compile_cache  # noqa: F401  (the cache follows the model's code)
 
 # every compiled pass: cached on disk per machine, releasing the GIL, and numpy's error model
 # (a division by zero gives inf or NaN, as numpy does, not an exception)

@@ -255,13 +255,20 @@ def fear_share(
     failed exchange (`exchange_failed`). 0 for isolated savers (`degree` 0)."""
     n_s, n_r = panicked.shape[0], traders_afraid.shape[0]
     flag = np.zeros(n_s + n_r)
+    afraid = 0
     for i in range(n_s):
         e = saver_exchange[i]
-        flag[i] = 1.0 if panicked[i] or (e >= 0 and exchange_failed[e]) else 0.0
+        if panicked[i] or (e >= 0 and exchange_failed[e]):
+            flag[i] = 1.0
+            afraid += 1
     for i in range(n_r):
         e = trader_exchange[i]
-        flag[n_s + i] = 1.0 if traders_afraid[i] or (e >= 0 and exchange_failed[e]) else 0.0
+        if traders_afraid[i] or (e >= 0 and exchange_failed[e]):
+            flag[n_s + i] = 1.0
+            afraid += 1
     share = np.zeros(n_s)
+    if afraid == 0:  # most days: every count is 0.0 (weights are finite), so every share 0
+        return share
     for i in range(indptr.shape[0] - 1):
         count = 0.0
         for jj in range(indptr[i], indptr[i + 1]):
