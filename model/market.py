@@ -220,6 +220,17 @@ class Market:
     def counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Who takes the other side of the net flow: each market maker's share, shape
         (n_institutions, A), and the outside market's, shape (A,); in proportion to depth."""
+        mm_share, outside, _ = self._quote(mm_capacity)
+        return mm_share, outside
+
+    def quote(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The market makers' quotes in one compiled call: each one's share of the net
+        flow, shape (n_institutions, A) (`counterparty_shares`), and the day's depth factor,
+        shape (A,), `depth_factor(mm_capacity.sum())`, which `clear` takes."""
+        mm_share, _, depth = self._quote(mm_capacity)
+        return mm_share, depth
+
+    def _quote(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return _counterparty_shares(
             mm_capacity, self.cfg.market_maker_depth_share, self.vol, self.calm_vol,
             self.cfg.depth_stress_sensitivity,
@@ -233,9 +244,11 @@ class Market:
         dollar volume at day-0 prices). The linear law turns into a square root beyond
         `impact_kink_turnover` days of volume (a fire sale of a large part of the coins).
         """
+        if self.cfg.impact_law == "linear":  # `linear_impact` of the share, in one call
+            return _linear_move(
+                net_coins, self.supply, depth, self.cfg.impact_multiplier, self.kink
+            )
         share = net_coins / (self.supply * depth)
-        if self.cfg.impact_law == "linear":
-            return linear_impact(share, self.cfg.impact_multiplier, self.kink)
         return (
             np.sign(share)
             * self.cfg.sqrt_impact_coefficient
@@ -243,9 +256,9 @@ class Market:
             * np.sqrt(np.abs(share) / self.turnover)
         )
 
-    def clear(self, net_coins: np.ndarray, mm_capacity: float, breaker: float | None) -> Clearing:
-        """Move prices for the day's net flow and return the execution terms."""
-        depth = self.depth_factor(mm_capacity)
+    def clear(self, net_coins: np.ndarray, depth: np.ndarray, breaker: float | None) -> Clearing:
+        """Move prices for the day's net flow (coins, shape (A,)) at `depth` (the depth
+        factor, shape (A,): `depth_factor`, or `quote`'s) and return the execution terms."""
         move = self.impact(net_coins, depth)
         scale = np.ones(self.n)
         halted = False
@@ -359,14 +372,15 @@ def _depth_factor(
 @compiled
 def _counterparty_shares(
     capacity: np.ndarray, share: float, vol: np.ndarray, calm: np.ndarray, gamma: float
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """`counterparty_shares` in one call: the stress, the total depth (numpy's sum of the
-    capacities), each market maker's share and the outside's, as numpy computed them."""
+    capacities), each market maker's share and the outside's, as numpy computed them; and
+    the total depth, `depth_factor(capacity.sum())`."""
     stress = _stress(vol, calm, gamma)
     total = _depth_factor(0.0 + _pairwise(capacity, VALUE), share, stress)
     mm_share = _maker_shares(capacity, share, stress, total)
     outside = 1.0 - _column_parts(mm_share, VALUE)
-    return mm_share, outside
+    return mm_share, outside, total
 
 
 @compiled
@@ -378,6 +392,21 @@ def _maker_shares(
         for j in range(stress.shape[0]):
             out[i, j] = ((share * capacity[i]) / stress[j]) / total[j]
     return out
+
+
+@compiled
+def _linear_move(
+    net_coins: np.ndarray,
+    supply: np.ndarray,
+    depth: np.ndarray,
+    multiplier: float,
+    kink: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """`linear_impact(net_coins / (supply * depth), multiplier, kink)` in one pass."""
+    share = np.empty(net_coins.shape[0])
+    for j in range(share.shape[0]):
+        share[j] = net_coins[j] / (supply[j] * depth[j])
+    return _linear_impact(share, multiplier, kink)
 
 
 @compiled

@@ -355,8 +355,8 @@ class Crypto401kModel(mesa.Model):
         buy_scale = supply_scale(orders, self.outside_coins, SUPPLY_MARGIN)
         orders = scale_buys(orders, buy_scale)
         mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
-        mm_share, _ = market.counterparty_shares(mm_capacity)
-        clearing = market.clear(net_flow(orders), mm_capacity.sum(), cfg.regulator.circuit_breaker)
+        mm_share, depth = market.quote(mm_capacity)
+        clearing = market.clear(net_flow(orders), depth, cfg.regulator.circuit_breaker)
         if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
             orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
@@ -686,8 +686,7 @@ class Crypto401kModel(mesa.Model):
         self.fundamental = float(self.market.fundamental[0])
         self.log_return = float(self.market.ret[0])
         self.volatility_30d = float(self.market.vol[0] * np.sqrt(365.0))
-        mm_capacity = self.institutions.mm_capacity(price, self.market.coins_cap(price)).sum()
-        depth = self.market.depth_factor(mm_capacity)
+        _, depth = m.quote(self.institutions.mm_capacity(price, m.coins_cap(price)))
         self.depth_usd = float(
             0.01
             * price[0]

@@ -651,6 +651,23 @@ def market_counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarra
     return mm_share, 1.0 - mm_share.sum(axis=0)
 
 
+def market_quote(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each market maker's share of the net flow and the day's depth factor."""
+    mm_share, _ = self.counterparty_shares(mm_capacity)
+    return mm_share, self.depth_factor(float(mm_capacity.sum()))
+
+
+def linear_move(
+    net_coins: np.ndarray,
+    supply: np.ndarray,
+    depth: np.ndarray,
+    multiplier: float,
+    kink: np.ndarray,
+) -> np.ndarray:
+    """The linear law's move for a net flow of `net_coins` at `depth` (`Market.impact`)."""
+    return linear_impact(net_coins / (supply * depth), multiplier, kink)
+
+
 def linear_impact(share: np.ndarray, multiplier: float, kink: np.ndarray) -> np.ndarray:
     """Log-price move of a net flow of `share` of the supply (over depth), shape (A,):
     `multiplier * share` up to `kink`, then a square root, `multiplier * sqrt(kink * |share|)`

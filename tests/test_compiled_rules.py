@@ -149,7 +149,9 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(Market, "record_return", array_rules.market_record_return)
         patch.setattr(Market, "depth_factor", array_rules.market_depth_factor)
         patch.setattr(Market, "counterparty_shares", array_rules.market_counterparty_shares)
+        patch.setattr(Market, "quote", array_rules.market_quote)
         patch.setattr(market_module, "linear_impact", array_rules.linear_impact)
+        patch.setattr(market_module, "_linear_move", array_rules.linear_move)
         patch.setattr(market_module, "random_walk", array_rules.random_walk)
         for name in INSTITUTION_METHODS:
             patch.setattr(InstitutionPopulation, name, getattr(array_rules, f"institution_{name}"))

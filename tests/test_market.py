@@ -17,16 +17,16 @@ def test_linear_impact_is_the_inelastic_markets_multiplier():
     m = _market(**{"market.impact_multiplier": 5.0})
     coins = m.supply * 0.001  # buy 0.1% of supply
     before = m.log_price.copy()
-    m.clear(coins, mm_capacity=1.0, breaker=None)
+    m.clear(coins, m.depth_factor(1.0), breaker=None)
     assert np.allclose(m.log_price - before, 5.0 * 0.001)
 
 
 def test_buying_raises_and_selling_lowers_price():
     m = _market()
     p0 = m.price.copy()
-    m.clear(m.supply * 1e-3, 1.0, None)
+    m.clear(m.supply * 1e-3, m.depth_factor(1.0), None)
     assert m.price[0] > p0[0]
-    m.clear(-m.supply * 3e-3, 1.0, None)
+    m.clear(-m.supply * 3e-3, m.depth_factor(1.0), None)
     assert m.price[0] < p0[0]
 
 
@@ -34,11 +34,11 @@ def test_transient_impact_decays_and_permanent_does_not():
     perm = _market(**{"market.impact_permanent_share": 1.0})
     trans = _market(**{"market.impact_permanent_share": 0.0, "market.impact_halflife_days": 5.0})
     for m in (perm, trans):
-        m.clear(m.supply * 1e-3, 1.0, None)
+        m.clear(m.supply * 1e-3, m.depth_factor(1.0), None)
     jump_perm, jump_trans = perm.log_price.copy(), trans.log_price.copy()
     for _ in range(5):
         for m in (perm, trans):
-            m.clear(np.zeros(1), 1.0, None)
+            m.clear(np.zeros(1), m.depth_factor(1.0), None)
     p0 = np.log(110_000.0)
     assert np.isclose(perm.log_price[0], jump_perm[0])
     assert np.isclose(trans.log_price[0] - p0, (jump_trans[0] - p0) / 2)
@@ -80,7 +80,9 @@ def test_each_coin_s_depth_thins_beyond_its_own_calm_volatility():
 def test_circuit_breaker_caps_the_move_and_scales_orders():
     m = _market(**{"market.impact_multiplier": 5.0})
     before = m.log_price.copy()
-    clearing = m.clear(m.supply * 0.1, 1.0, breaker=0.1)  # unhalted move would be 0.5
+    clearing = m.clear(
+        m.supply * 0.1, m.depth_factor(1.0), breaker=0.1
+    )  # unhalted move would be 0.5
     assert clearing.halted
     assert np.isclose(m.log_price[0] - before[0], 0.1)
     assert np.isclose(clearing.scale[0], 0.2)
@@ -127,11 +129,11 @@ def test_a_day_s_impact_relaxes_to_its_permanent_share(theta, halflife, quiet_da
         }
     )
     p0 = m.log_price[0]
-    m.clear(m.supply * flow, 1.0, None)
+    m.clear(m.supply * flow, m.depth_factor(1.0), None)
     jump = m.log_price[0] - p0
     for _ in range(quiet_days):
         m.step_fundamental()
-        m.clear(np.zeros(1), 1.0, None)
+        m.clear(np.zeros(1), m.depth_factor(1.0), None)
     left = theta + (1.0 - theta) * 0.5 ** (quiet_days / halflife)
     # the log price is about 11.6: each quiet day's addition rounds at about 2e-15, so a
     # tiny jump is compared to within what 200 roundings can move it
@@ -154,7 +156,7 @@ def test_transient_impact_makes_returns_revert_at_lag_1(theta, halflife):
     flows = np.random.default_rng(7).standard_normal(40_000) * 1e-4 * m.supply[0]
     log_p = np.empty(len(flows))
     for t, q in enumerate(flows):
-        m.clear(np.array([q]), 1.0, None)
+        m.clear(np.array([q]), m.depth_factor(1.0), None)
         log_p[t] = m.log_price[0]
     r = np.diff(log_p)
     d, keep = 0.5 ** (1.0 / halflife), 1.0 - theta

@@ -52,16 +52,9 @@ DAILY_RULES = {
     # the orders run inside `_decide_at`; the post-trade sequence (take_flow, layoff,
     # credit, payout) inside `_after_trade`
     "institution": {"_mm_capacity_at", "_decide_at", "_after_trade", "_mean_fund_leverage_at"},
-    # the market makers' shares run inside `_counterparty_shares`
-    "market": {
-        "_coins_cap",
-        "_stress",
-        "_depth_factor",
-        "_counterparty_shares",
-        "_linear_impact",
-        "_sample_std",
-        "random_walk",
-    },
+    # the stress, the depth and the market makers' shares run inside `_counterparty_shares`
+    # (`Market.quote`), the impact law inside `_linear_move`
+    "market": {"_coins_cap", "_counterparty_shares", "_linear_move", "_sample_std", "random_walk"},
     # the fear share over the social network runs inside the model's `savers_fear`
     "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
     # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
@@ -97,7 +90,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 7 + 5 + 6 + 3, loaded
+    assert len(loaded) == 3 + 4 + 5 + 5 + 6 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 
