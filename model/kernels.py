@@ -58,25 +58,43 @@ def _minimum(a: float, b: float) -> float:  # pragma: no cover - compiled
 
 @compiled
 def _block(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no cover
-    """numpy's sum of a block of at most 128 values, a[lo : lo + n]: below 8 values one
-    accumulator, else 8 accumulators combined as a tree, then the rest one by one."""
+    """numpy's sum of a block of at most 128 values, a[lo : lo + n] (`_block_of`), with
+    `mode` a constant in each of the three copies (so that `_part` is folded away)."""
+    if mode == POSITIVE:
+        return _block_of(a, lo, n, POSITIVE)
+    if mode == NEGATIVE:
+        return _block_of(a, lo, n, NEGATIVE)
+    return _block_of(a, lo, n, VALUE)
+
+
+@numba.njit(inline="always")
+def _block_of(a: np.ndarray, lo: int, n: int, mode: int) -> float:  # pragma: no cover
+    """Below 8 values one accumulator, else 8 accumulators combined as a tree, then the
+    rest one by one. The 8 accumulators are scalars (registers), not an array."""
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
             res += _part(a[i], mode)
         return res
-    r = np.empty(8)
-    for j in range(8):
-        r[j] = _part(a[lo + j], mode)
-    i = 8
-    end = n - n % 8
+    r0, r1 = _part(a[lo], mode), _part(a[lo + 1], mode)
+    r2, r3 = _part(a[lo + 2], mode), _part(a[lo + 3], mode)
+    r4, r5 = _part(a[lo + 4], mode), _part(a[lo + 5], mode)
+    r6, r7 = _part(a[lo + 6], mode), _part(a[lo + 7], mode)
+    end = lo + n - n % 8
+    i = lo + 8
     while i < end:
-        for j in range(8):
-            r[j] += _part(a[lo + i + j], mode)
+        r0 += _part(a[i], mode)
+        r1 += _part(a[i + 1], mode)
+        r2 += _part(a[i + 2], mode)
+        r3 += _part(a[i + 3], mode)
+        r4 += _part(a[i + 4], mode)
+        r5 += _part(a[i + 5], mode)
+        r6 += _part(a[i + 6], mode)
+        r7 += _part(a[i + 7], mode)
         i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        res += _part(a[lo + i], mode)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += _part(a[i], mode)
         i += 1
     return res
 
