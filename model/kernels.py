@@ -150,6 +150,15 @@ def _column_parts(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover -
     """`_part` of each column of the 2-D array `a` summed as numpy sums it over the rows,
     shape (columns,): pairwise when `a` has one column, else row after row from 0.0 (up to
     four columns at a time, each in its own register)."""
+    if mode == POSITIVE:  # the mode a constant in each copy, as in `_block`
+        return _columns_of(a, POSITIVE)
+    if mode == NEGATIVE:
+        return _columns_of(a, NEGATIVE)
+    return _columns_of(a, VALUE)
+
+
+@numba.njit(inline="always")
+def _columns_of(a: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover - compiled
     n, k = a.shape
     out = np.zeros(k)
     if k == 1:
