@@ -157,7 +157,7 @@ class Crypto401kModel(mesa.Model):
         traders_adj = adj[n_s : n_s + n_r][:, n_s : n_s + n_r]
         self.traders = TraderPopulation(cfg, self.rng, price0, market_cap, traders_adj)
         self.institutions = InstitutionPopulation(cfg, self.rng, price0, market_cap)
-        self._savers_adj = adj[:n_s]
+        self._social = adj  # the social layer's 0/1 adjacency, (nodes, nodes)
         self._savers_degree = self.degree[:n_s]
         self.exchanges = ExchangePopulation(cfg, self.rng, n_r, employer)
         self.first_node = {
@@ -574,7 +574,7 @@ class Crypto401kModel(mesa.Model):
         """Share of each saver's social neighbours in fear (panicked savers, traders
         liquidated within a month, customers of an exchange failed within a month), shape
         (savers,)."""
-        x, adj = self.exchanges, self._savers_adj
+        x, adj = self.exchanges, self._social
         return savers_fear(
             self.savers.panicked,
             self.traders.liquidated_day,
@@ -585,7 +585,7 @@ class Crypto401kModel(mesa.Model):
             x.saver_lost,
             x.saver_exchange,
             x.trader_exchange,
-            (adj.indptr, adj.indices, adj.data, self._savers_degree),
+            (adj.indptr, adj.indices, self._savers_degree),
         )
 
     def _exchange_day(self, day: int) -> float:
@@ -829,13 +829,13 @@ def savers_fear(
     saver_lost: np.ndarray,
     saver_exchange: np.ndarray,
     trader_exchange: np.ndarray,
-    adjacency: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    adjacency: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:  # pragma: no cover - compiled
     """`fear_share` of the traders liquidated after day `liquidated_since`
     (`TraderPopulation.fear`), the exchanges failed after `failed_since`
     (`ExchangePopulation.recently_failed`) and the savers' venues where they lost coins
-    (`saver_customers`), in one call; `adjacency` the savers' rows (indptr, indices, data)
-    and degrees."""
+    (`saver_customers`), in one call; `adjacency` the social layer's (indptr, indices) and
+    the savers' degrees."""
     afraid = np.empty(liquidated_day.shape[0], np.bool_)
     for i in range(afraid.shape[0]):
         afraid[i] = liquidated_day[i] > liquidated_since
@@ -845,10 +845,8 @@ def savers_fear(
     customer = np.empty(saver_exchange.shape[0], np.int64)
     for i in range(customer.shape[0]):
         customer[i] = saver_exchange[i] if saver_lost[i] else -1
-    indptr, indices, data, degree = adjacency
-    return fear_share(
-        panicked, afraid, recent, customer, trader_exchange, indptr, indices, data, degree
-    )
+    indptr, indices, degree = adjacency
+    return fear_share(panicked, afraid, recent, customer, trader_exchange, indptr, indices, degree)
 
 
 @compiled

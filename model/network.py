@@ -245,35 +245,37 @@ def fear_share(
     trader_exchange: np.ndarray,
     indptr: np.ndarray,
     indices: np.ndarray,
-    data: np.ndarray,
     degree: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """Share of each saver's neighbours in fear, shape (savers,): the savers' rows of the
-    social CSR adjacency (`indptr`, `indices`, `data`; nodes numbered savers, traders, then
-    the rest) over a flag per node: a panicked saver, a trader in fear (`traders_afraid`),
+    """Share of each saver's neighbours in fear, shape (savers,), over the social layer's
+    0/1 symmetric adjacency (`social_adjacency`: `indptr`, `indices`, nodes numbered
+    savers, traders, then the rest): a panicked saver, a trader in fear (`traders_afraid`),
     or a customer (`saver_exchange`, `trader_exchange`: its exchange, -1 none) of a recently
-    failed exchange (`exchange_failed`). 0 for isolated savers (`degree` 0)."""
+    failed exchange (`exchange_failed`) counts for each of its saver neighbours; `degree`
+    is each saver's number of neighbours (0: a share of 0).
+
+    Only the few agents in fear are visited (their rows, by symmetry their savers'
+    columns): each count is a whole number of neighbours, exact in any order of addition,
+    so the shares are those of the sum over each saver's row, to the last bit."""
     n_s, n_r = panicked.shape[0], traders_afraid.shape[0]
-    flag = np.zeros(n_s + n_r)
-    afraid = 0
-    for i in range(n_s):
-        e = saver_exchange[i]
-        if panicked[i] or (e >= 0 and exchange_failed[e]):
-            flag[i] = 1.0
-            afraid += 1
-    for i in range(n_r):
-        e = trader_exchange[i]
-        if traders_afraid[i] or (e >= 0 and exchange_failed[e]):
-            flag[n_s + i] = 1.0
-            afraid += 1
+    count = np.zeros(n_s)
+    afraid = False
+    for v in range(n_s + n_r):
+        if v < n_s:
+            e = saver_exchange[v]
+            hit = panicked[v] or (e >= 0 and exchange_failed[e])
+        else:
+            e = trader_exchange[v - n_s]
+            hit = traders_afraid[v - n_s] or (e >= 0 and exchange_failed[e])
+        if hit:
+            afraid = True
+            for jj in range(indptr[v], indptr[v + 1]):
+                if indices[jj] < n_s:
+                    count[indices[jj]] += 1.0
+    if not afraid:  # most days: every share is 0
+        return count
     share = np.zeros(n_s)
-    if afraid == 0:  # most days: every count is 0.0 (weights are finite), so every share 0
-        return share
-    for i in range(indptr.shape[0] - 1):
-        count = 0.0
-        for jj in range(indptr[i], indptr[i + 1]):
-            node = indices[jj]
-            count += data[jj] * (flag[node] if node < n_s + n_r else 0.0)
+    for i in range(n_s):
         if degree[i] > 0:
-            share[i] = count / degree[i]
+            share[i] = count[i] / degree[i]
     return share

@@ -713,7 +713,7 @@ def model_fear_share(self, day: int) -> np.ndarray:
         savers_hit, traders_hit = self.exchanges.customers_in_fear(day)
         fear[:n_s] = np.logical_or(fear[:n_s], savers_hit)
         fear[n_s : n_s + n_r] = np.logical_or(fear[n_s : n_s + n_r], traders_hit)
-    return neighbour_share(self._savers_adj, fear, self._savers_degree)
+    return neighbour_share(self._social[: self.savers.n], fear, self._savers_degree)
 
 
 def institution_after_trade(
