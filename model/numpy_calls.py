@@ -32,9 +32,11 @@ routine to numpy's result bit for bit on random arrays of every size and on spec
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import math
 import os
+from typing import Any
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -92,7 +94,6 @@ def _doubles_at(typingctx, address):
     return sig, codegen
 
 
-@cfunc(LOOP, cache=True)
 def _exp_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
     n = dims[0]
     x, y = carray(_doubles_at(args[0]), n), carray(_doubles_at(args[1]), n)
@@ -100,7 +101,6 @@ def _exp_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
         y[i] = math.exp(x[i])
 
 
-@cfunc(LOOP, cache=True)
 def _log_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
     n = dims[0]
     x, y = carray(_doubles_at(args[0]), n), carray(_doubles_at(args[1]), n)
@@ -108,7 +108,6 @@ def _log_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
         y[i] = math.log(x[i]) if x[i] >= 0.0 else np.nan  # numpy's NaN, not an exception
 
 
-@cfunc(LOOP, cache=True)
 def _expm1_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
     n = dims[0]
     x, y = carray(_doubles_at(args[0]), n), carray(_doubles_at(args[1]), n)
@@ -116,7 +115,6 @@ def _expm1_stand_in(args, dims, steps, data):  # pragma: no cover - compiled
         y[i] = math.expm1(x[i])
 
 
-@cfunc(GEMV, cache=True)
 def _dgemv_stand_in(
     order, trans, n, m, alpha, a, lda, x, incx, beta, y, incy
 ):  # pragma: no cover - compiled
@@ -133,7 +131,6 @@ def _dgemv_stand_in(
         out[i] = s
 
 
-@cfunc(DOT, cache=True)
 def _ddot_stand_in(n, x, incx, y, incy):  # pragma: no cover - compiled
     xs, ys = carray(_doubles_at(x), n), carray(_doubles_at(y), n)
     s = 0.0
@@ -142,13 +139,21 @@ def _ddot_stand_in(n, x, incx, y, incy):  # pragma: no cover - compiled
     return s
 
 
-STAND_INS = {
-    "exp": _exp_stand_in,
-    "log": _log_stand_in,
-    "expm1": _expm1_stand_in,
-    "dgemv": _dgemv_stand_in,
-    "ddot": _ddot_stand_in,
+_STAND_IN_SOURCES = {
+    "exp": (LOOP, _exp_stand_in),
+    "log": (LOOP, _log_stand_in),
+    "expm1": (LOOP, _expm1_stand_in),
+    "dgemv": (GEMV, _dgemv_stand_in),
+    "ddot": (DOT, _ddot_stand_in),
 }
+
+
+@functools.cache
+def stand_ins() -> dict[str, Any]:
+    """The stand-ins as C functions (numba `cfunc`s, cached on disk), compiled or loaded on
+    first use: only where numpy's routines are not found, and by their tests (loading them
+    at every import cost each process ~0.1 s)."""
+    return {name: cfunc(sig, cache=True)(fn) for name, (sig, fn) in _STAND_IN_SOURCES.items()}
 
 
 # ---- numpy's routines -------------------------------------------------------------------------
@@ -267,7 +272,7 @@ def _register() -> str:
         _probe(addresses)
         why = ""
     except (ImportError, OSError, AttributeError) as exc:
-        addresses = {name: stand_in.address for name, stand_in in STAND_INS.items()}
+        addresses = {name: stand_in.address for name, stand_in in stand_ins().items()}
         why = f"{type(exc).__name__}: {exc}"
     for name, address in addresses.items():
         llvm.add_symbol(NAMES[name], address)

@@ -127,7 +127,7 @@ def _stand_in(name: str, x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     call = np.array([x.ctypes.data, out.ctypes.data, x.size, 8, 8], np.intp)
     as_int = ctypes.POINTER(ctypes.c_ssize_t)
-    nc.STAND_INS[name].ctypes(
+    nc.stand_ins()[name].ctypes(
         call.ctypes.data_as(as_int), call[2:].ctypes.data_as(as_int),
         call[3:].ctypes.data_as(as_int), None,
     )  # fmt: skip
@@ -137,7 +137,7 @@ def _stand_in(name: str, x: np.ndarray) -> np.ndarray:
 def _stand_in_matvec(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     m, n = a.shape
     out = np.empty(m)
-    nc.STAND_INS["dgemv"].ctypes(
+    nc.stand_ins()["dgemv"].ctypes(
         102, 112, n, m, 1.0, a.ctypes.data, n, x.ctypes.data, 1, 0.0, out.ctypes.data, 1
     )
     return out
@@ -161,7 +161,7 @@ def test_the_stand_ins_are_numpy_s_to_a_unit_in_the_last_place(x, shape, seed):
     rng = np.random.default_rng(seed)
     a, v = rng.lognormal(0.0, 1.0, shape), rng.lognormal(0.0, 1.0, shape[1])
     np.testing.assert_allclose(_stand_in_matvec(a, v), a @ v, rtol=1e-13)
-    dot = nc.STAND_INS["ddot"].ctypes(shape[1], v.ctypes.data, 1, v.ctypes.data, 1)
+    dot = nc.stand_ins()["ddot"].ctypes(shape[1], v.ctypes.data, 1, v.ctypes.data, 1)
     np.testing.assert_allclose(dot, v @ v, rtol=1e-13)
 
 
