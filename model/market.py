@@ -276,9 +276,11 @@ class Market:
                 else:  # sqrt law: impact goes with the flow's square root
                     scale[big] = ratio**2
                 move[big] = np.sign(move[big]) * breaker
-        keep = self.cfg.impact_permanent_share
-        self.log_base = self.log_base + keep * move
-        self.transient = self.decay * self.transient + (1.0 - keep) * move
+        # the permanent part of the move, and the transient part that decays
+        self._log_base, self._transient = _apply_move(
+            self._log_base, self._transient, move, self.cfg.impact_permanent_share, self.decay
+        )
+        self._prices = None
         if self.pegged.any():
             self.set_peg(self.peg_price)
         return Clearing(scale, self.price, net_coins * scale, halted)
@@ -392,6 +394,20 @@ def _maker_shares(
         for j in range(stress.shape[0]):
             out[i, j] = ((share * capacity[i]) / stress[j]) / total[j]
     return out
+
+
+@compiled
+def _apply_move(
+    log_base: np.ndarray, transient: np.ndarray, move: np.ndarray, keep: float, decay: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """New arrays `log_base + keep * move` and `decay * transient + (1 - keep) * move`,
+    numpy's operations in numpy's order, in one pass."""
+    base = np.empty(move.shape[0])
+    trans = np.empty(move.shape[0])
+    for j in range(move.shape[0]):
+        base[j] = log_base[j] + keep * move[j]
+        trans[j] = decay * transient[j] + (1.0 - keep) * move[j]
+    return base, trans
 
 
 @compiled

@@ -651,6 +651,13 @@ def market_counterparty_shares(self, mm_capacity: np.ndarray) -> tuple[np.ndarra
     return mm_share, 1.0 - mm_share.sum(axis=0)
 
 
+def apply_move(
+    log_base: np.ndarray, transient: np.ndarray, move: np.ndarray, keep: float, decay: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The permanent and the transient parts of the log price after a move."""
+    return log_base + keep * move, decay * transient + (1.0 - keep) * move
+
+
 def market_quote(self, mm_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each market maker's share of the net flow and the day's depth factor."""
     mm_share, _ = self.counterparty_shares(mm_capacity)

@@ -152,6 +152,7 @@ def test_compiled_rules_give_the_array_rules_model_bit_for_bit(case, monkeypatch
         patch.setattr(Market, "quote", array_rules.market_quote)
         patch.setattr(market_module, "linear_impact", array_rules.linear_impact)
         patch.setattr(market_module, "_linear_move", array_rules.linear_move)
+        patch.setattr(market_module, "_apply_move", array_rules.apply_move)
         patch.setattr(market_module, "random_walk", array_rules.random_walk)
         for name in INSTITUTION_METHODS:
             patch.setattr(InstitutionPopulation, name, getattr(array_rules, f"institution_{name}"))

@@ -54,7 +54,14 @@ DAILY_RULES = {
     "institution": {"_mm_capacity_at", "_decide_at", "_after_trade", "_mean_fund_leverage_at"},
     # the stress, the depth and the market makers' shares run inside `_counterparty_shares`
     # (`Market.quote`), the impact law inside `_linear_move`
-    "market": {"_coins_cap", "_counterparty_shares", "_linear_move", "_sample_std", "random_walk"},
+    "market": {
+        "_coins_cap",
+        "_counterparty_shares",
+        "_linear_move",
+        "_apply_move",
+        "_sample_std",
+        "random_walk",
+    },
     # the fear share over the social network runs inside the model's `savers_fear`
     "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
     # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
@@ -90,7 +97,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 5 + 5 + 6 + 3, loaded
+    assert len(loaded) == 3 + 4 + 6 + 5 + 6 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 
