@@ -348,7 +348,7 @@ class Crypto401kModel(mesa.Model):
             self._rescue_order(price),
             self._outside_order(price),
         ]
-        if self.exchanges.n:  # customers of a failed exchange cannot trade
+        if self.exchanges.n and self.exchanges.frozen(day).any():  # their customers cannot trade
             frozen_savers, frozen_traders = self.exchanges.customers_frozen(day)
             orders[0][frozen_savers] = 0.0
             orders[1][frozen_traders] = 0.0

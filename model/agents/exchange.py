@@ -123,10 +123,11 @@ class ExchangePopulation:
         failing exchange is drawn uniformly among those still open: the record's failures
         hit mid-size venues as often as large ones."""
         u = rng.random(2)
-        open_ = np.flatnonzero(~self.failed)
-        if self.cfg.failure_rate_annual <= 0 or not len(open_):
+        rate = self.cfg.failure_rate_annual
+        if rate <= 0 or u[0] >= self.hazard_factor * rate / 365.0:
             return None
-        if u[0] >= self.hazard_factor * self.cfg.failure_rate_annual / 365.0:
+        open_ = np.flatnonzero(~self.failed)
+        if not len(open_):
             return None
         return int(open_[min(int(u[1] * len(open_)), len(open_) - 1)])
 
@@ -176,6 +177,8 @@ class ExchangePopulation:
     def news_today(self, day: int) -> float:
         """Today's fall of every coin's fundamental value (fraction) from the failures whose
         news is still arriving: the product of their daily steps."""
+        if not self.failed.any():  # most runs, most days
+            return 0.0
         since = day - self.failed_day
         arriving = self.failed & (since >= 0) & (since < self.cfg.news_days)
         if not arriving.any():
