@@ -6,7 +6,9 @@ machine code after `network.py` changes. A process would then run yesterday's ru
 today's `source_hash`, silently. The locators here are numba's own (the folder it would
 choose: `NUMBA_CACHE_DIR`, the package's `__pycache__`, or the user's cache when that is
 read-only), with one change: a function's stamp is its file's hash together with a hash of
-every Python file of the model, so that any edit recompiles every rule once.
+every Python file of the model, so that any edit recompiles every rule once. (A user who
+sets `NUMBA_CACHE_LOCATOR_CLASSES` replaces numba's list, these included; the code's hash is
+taken once per process, so a process should not outlive an edit of the model it runs.)
 """
 
 from __future__ import annotations

@@ -377,7 +377,7 @@ def _counterparty_shares(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """`counterparty_shares` in one call: the stress, the total depth (numpy's sum of the
     capacities), each market maker's share and the outside's, as numpy computed them; and
-    the total depth, `depth_factor(capacity.sum())`."""
+    the day's depth factor per asset, `depth_factor(capacity.sum())`, shape (assets,)."""
     stress = _stress(vol, calm, gamma)
     total = _depth_factor(0.0 + _pairwise(capacity, VALUE), share, stress)
     mm_share = _maker_shares(capacity, share, stress, total)

@@ -258,6 +258,8 @@ def fear_share(
     columns): each count is a whole number of neighbours, exact in any order of addition,
     so the shares are those of the sum over each saver's row, to the last bit."""
     n_s, n_r = panicked.shape[0], traders_afraid.shape[0]
+    if indptr.shape[0] < n_s + n_r + 1:  # compiled code checks no bounds: refuse a slice
+        raise ValueError("fear_share takes the whole social adjacency, not the savers' rows")
     count = np.zeros(n_s)
     afraid = False
     for v in range(n_s + n_r):

@@ -185,3 +185,8 @@ def test_a_retirement_books_the_payout_formulas_taxes_bit_for_bit(
         assert booked_t.tobytes() == times.ravel().tobytes()
         assert booked.tobytes() == np.repeat(tax, payout_years).tobytes()
     assert (ledger.shadow[rows] == 0.0).all()
+    # a numpy integer day books the same flows
+    again = FiscalLedger(cfg, rng.lognormal(size=n), rng.uniform(0, 1e6, n), growth, 65.0)
+    again.withdraw(np.int64(day), rows, balance)
+    [(booked_t, booked)] = again.entries("withdrawal")
+    assert booked_t.tobytes() == times.ravel().tobytes() and booked.size == booked_t.size

@@ -161,3 +161,14 @@ def test_adjacencies_have_one_index_type_whatever_the_network():
         adj = social_adjacency(edges, 4)
         for part in (adj, adj[:2], adj[1:3][:, 1:3]):
             assert part.indices.dtype == part.indptr.dtype == np.int64
+
+
+def test_the_fear_share_refuses_the_savers_rows_alone():
+    """It reads the rows of every saver and trader in fear: a slice would be read past."""
+    adj = social_adjacency(np.array([(0, 1), (0, 2), (1, 2), (2, 3)]), 4)
+    savers = adj[:2]
+    with pytest.raises(ValueError, match="whole social adjacency"):
+        fear_share(
+            np.zeros(2, bool), np.ones(2, bool), np.zeros(0, bool), np.full(2, -1),
+            np.full(2, -1), savers.indptr, savers.indices, np.ones(2),
+        )  # fmt: skip
