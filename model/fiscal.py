@@ -209,8 +209,30 @@ class FiscalLedger:
         return out
 
     def pv(self, key: str, discount: float) -> float:
-        """Present value at day 0 of one stream of cash flows (USD)."""
-        return float(sum(a @ discount_factors(t, discount) for t, a in self.entries(key)))
+        """Present value at day 0 of one stream of cash flows (USD): each booked entry's
+        `amounts @ discount_factors(times, discount)`, added in the order booked.
+
+        A run books hundreds of one-flow entries (a payday's contributions); each run of
+        them is discounted in one array operation, each value the same product as its
+        one-element `@`, and the values still added one by one in order, so the sum is the
+        same to the last bit (`tests/test_fiscal_ledger.py`), ~10x faster."""
+        total = 0.0
+        flows = self._flows[key]
+        i = 0
+        while i < len(flows):
+            t, a = flows[i]
+            if type(t) is not float:  # an array entry: its own product
+                total += a @ discount_factors(t, discount)
+                i += 1
+                continue
+            j = i + 1
+            while j < len(flows) and type(flows[j][0]) is float:
+                j += 1
+            times, amounts = np.array(flows[i:j]).T
+            for value in (amounts * discount_factors(times, discount)).tolist():
+                total += value
+            i = j
+        return float(total)
 
     def by_year(self, key: str, years: int) -> np.ndarray:
         """The stream summed by year from the start (year k: k <= t < k + 1), USD."""

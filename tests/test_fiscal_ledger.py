@@ -190,3 +190,19 @@ def test_a_retirement_books_the_payout_formulas_taxes_bit_for_bit(
     again.withdraw(np.int64(day), rows, balance)
     [(booked_t, booked)] = again.entries("withdrawal")
     assert booked_t.tobytes() == times.ravel().tobytes() and booked.size == booked_t.size
+
+
+def test_present_values_are_the_sum_over_entries_bit_for_bit():
+    """`pv` discounts runs of one-flow entries together: the same bits as each entry's own
+    product added in order (the definition), on a run with paydays and retirements."""
+    from crypto401k.model.fiscal import discount_factors
+
+    m = Crypto401kModel(plan_config(400, **{"savers.allocation": 0.05}), rng=3)
+    m.run()
+    ledger = m.projected_ledger()
+    assert any(type(t) is float for t, _ in ledger._flows["roth"])  # one-flow entries
+    assert any(type(t) is not float for t, _ in ledger._flows["withdrawal"])  # payouts
+    for discount in (0.0, 0.02, 0.037):
+        for key in ledger.KEYS:
+            want = float(sum(a @ discount_factors(t, discount) for t, a in ledger.entries(key)))
+            assert np.float64(ledger.pv(key, discount)).tobytes() == np.float64(want).tobytes()
