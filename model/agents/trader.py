@@ -201,7 +201,8 @@ def attention_factor(
     with `reference` each coin's calm daily volatility (> 0). A day's move beyond it draws
     attention and trading the next day (an ARCH-like, one-day memory)."""
     r, ref = np.broadcast_arrays(np.asarray(last_return, float), np.asarray(reference, float))
-    out = _attention(r.ravel(), float(attention), ref.ravel())
+    # copies: a view of a broadcast array warns when numba reads its flags (numpy 2.5)
+    out = _attention(r.ravel().copy(), float(attention), ref.ravel().copy())
     return out.reshape(r.shape)[()]  # a scalar for scalars, as numpy gives
 
 
