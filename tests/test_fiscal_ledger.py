@@ -2,8 +2,14 @@
 closed-form present value to the cent with no crypto, the traditional/Roth equivalence,
 the counterfactual without crypto, and rescue spending."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from crypto401k.model import numpy_calls
 from crypto401k.model.model import Crypto401kModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,7 +201,7 @@ def test_a_retirement_books_the_payout_formulas_taxes_bit_for_bit(
 def test_present_values_are_the_sum_over_entries_bit_for_bit():
     """`pv` discounts runs of one-flow entries together: the same bits as each entry's own
     product added in order (the definition), on a run with paydays and retirements."""
-    from crypto401k.model.fiscal import discount_factors
+    from crypto401k.model.fiscal import present_value
 
     m = Crypto401kModel(plan_config(400, **{"savers.allocation": 0.05}), rng=3)
     m.run()
@@ -204,5 +210,45 @@ def test_present_values_are_the_sum_over_entries_bit_for_bit():
     assert any(type(t) is not float for t, _ in ledger._flows["withdrawal"])  # payouts
     for discount in (0.0, 0.02, 0.037):
         for key in ledger.KEYS:
-            want = float(sum(a @ discount_factors(t, discount) for t, a in ledger.entries(key)))
+            want = 0.0  # added one by one (Python 3.12's sum() of floats compensates)
+            for t, a in ledger.entries(key):
+                want += present_value(a, t, discount)
             assert np.float64(ledger.pv(key, discount)).tobytes() == np.float64(want).tobytes()
+
+
+# a default-size run's projected ledger in a new interpreter with OpenBLAS on `threads`
+# threads: the fiscal summary (hex floats), the longest booked entry and OpenBLAS's threads
+FISCAL_IN_PROCESS = """
+import json, sys
+from crypto401k.model import numpy_calls
+from crypto401k.model.config import Config
+from crypto401k.model.model import Crypto401kModel
+
+m = Crypto401kModel(Config().with_overrides({"run.steps": 3, "run.burn_in_days": 5}), rng=3)
+m.run()
+ledger = m.projected_ledger()
+print(json.dumps({
+    "summary": {k: float(v).hex() for k, v in ledger.summary(0.03).items()},
+    "longest": max(len(a) for t, a in ledger.entries("withdrawal")),
+    "threads": numpy_calls._openblas().scipy_openblas_get_num_threads64_(),
+}))
+"""
+
+
+@pytest.mark.skipif(not numpy_calls.AVAILABLE, reason="numpy's OpenBLAS not found here")
+def test_present_values_are_the_same_on_any_number_of_blas_threads():
+    """A default-size run's present values are the same bits with OpenBLAS on one thread (a
+    Dask worker, a cluster job under OMP_NUM_THREADS=1) as on two: its long products never
+    go through OpenBLAS's dot product, which splits a vector of more than 10,000 values
+    among its threads and adds their parts (`fiscal.present_value`)."""
+    out = {}
+    for threads in (1, 2):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"}
+        done = subprocess.run(
+            [sys.executable, "-c", FISCAL_IN_PROCESS], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        out[threads] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out[1]["threads"] == 1 and out[2]["threads"] == min(2, os.cpu_count() or 1)
+    assert out[1]["longest"] > 10_000  # the payouts: about 2,000 cohorts x 25 years
+    assert out[1]["summary"] == out[2]["summary"]
