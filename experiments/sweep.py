@@ -31,6 +31,7 @@ from crypto401k.experiments.extras import require
 from crypto401k.experiments.run import json_default
 from crypto401k.experiments.spec import Point
 from crypto401k.experiments.worker import execute
+from crypto401k.model import numpy_calls
 from crypto401k.model.config import ConfigError
 
 RUNS_SUBDIR = "runs"
@@ -193,7 +194,9 @@ def in_processes(
     """fn(item) for each item in at most `workers` processes (the project's one process
     pool; `_context` says where they come from); yields (index of the item, its finished
     future) as each finishes."""
-    pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=_context())
+    pool = ProcessPoolExecutor(
+        min(workers, len(items)), mp_context=_context(), initializer=_one_blas_thread
+    )
     try:
         futures = {pool.submit(fn, x): j for j, x in enumerate(items)}
         remaining = set(futures)
@@ -203,6 +206,14 @@ def in_processes(
                 yield futures[fut], fut
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_blas_thread() -> None:
+    """Each worker's numpy on one OpenBLAS thread, as Dask's workers are: a worker runs one
+    single-threaded model, and OpenBLAS's threads (started for products of more than about
+    9,000 values: at 10,000 agents and more) would only take cores from the other workers and
+    spin after each product. No result depends on it (`tests/test_fiscal_ledger.py`)."""
+    numpy_calls.blas_threads(1)
 
 
 def _on_processes(workers: int, fn, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict]]:

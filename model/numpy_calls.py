@@ -190,6 +190,7 @@ def float64_loop(ufunc: np.ufunc) -> int:
     raise ImportError(f"numpy {np.__version__}: no float64 loop of {ufunc.__name__}")
 
 
+@functools.cache
 def _openblas() -> ctypes.CDLL:
     """The OpenBLAS library numpy's wheel ships with (numpy.libs)."""
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
@@ -198,6 +199,19 @@ def _openblas() -> ctypes.CDLL:
     if not found:
         raise ImportError(f"no OpenBLAS in {libs}: numpy's products cannot be reproduced")
     return ctypes.CDLL(found[0])
+
+
+def blas_threads(n: int | None = None) -> int:
+    """The number of threads numpy's OpenBLAS may start in this process, after setting it to
+    `n` if given; 0 where numpy has another BLAS (then nothing is set). A sweep's workers
+    run on one (`experiments.sweep.in_processes`)."""
+    try:
+        blas = _openblas()
+        if n is not None:
+            blas.scipy_openblas_set_num_threads64_(int(n))
+        return int(blas.scipy_openblas_get_num_threads64_())
+    except (ImportError, OSError, AttributeError):
+        return 0
 
 
 def _numpy_s() -> dict[str, int]:

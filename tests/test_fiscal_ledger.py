@@ -216,39 +216,48 @@ def test_present_values_are_the_sum_over_entries_bit_for_bit():
             assert np.float64(ledger.pv(key, discount)).tobytes() == np.float64(want).tobytes()
 
 
-# a default-size run's projected ledger in a new interpreter with OpenBLAS on `threads`
-# threads: the fiscal summary (hex floats), the longest booked entry and OpenBLAS's threads
-FISCAL_IN_PROCESS = """
-import json, sys
+# a run of 12,000 cohorts (so that numpy's products of the savers' holdings, 12,000 x 1, are
+# above OpenBLAS's threshold for threads) in a new interpreter with OpenBLAS on `threads`
+# threads: its fiscal summary (hex floats), a hash of its records and state, the longest
+# booked entry and OpenBLAS's threads
+ON_THREADS = """
+import hashlib, json
 from crypto401k.model import numpy_calls
 from crypto401k.model.config import Config
 from crypto401k.model.model import Crypto401kModel
 
-m = Crypto401kModel(Config().with_overrides({"run.steps": 3, "run.burn_in_days": 5}), rng=3)
+m = Crypto401kModel(Config().with_overrides(
+    {"run.steps": 3, "run.burn_in_days": 5, "savers.n_cohorts": 12_000}), rng=3)
 m.run()
 ledger = m.projected_ledger()
+records = m.datacollector.get_model_vars_dataframe().to_numpy(float)
+state = [m.savers.coins, m.savers.other, m.traders.coins, m.institutions.coins, records]
 print(json.dumps({
     "summary": {k: float(v).hex() for k, v in ledger.summary(0.03).items()},
+    "run": hashlib.sha256(b"".join(a.tobytes() for a in state)).hexdigest(),
     "longest": max(len(a) for t, a in ledger.entries("withdrawal")),
-    "threads": numpy_calls._openblas().scipy_openblas_get_num_threads64_(),
+    "threads": numpy_calls.blas_threads(),
 }))
 """
 
 
 @pytest.mark.skipif(not numpy_calls.AVAILABLE, reason="numpy's OpenBLAS not found here")
-def test_present_values_are_the_same_on_any_number_of_blas_threads():
-    """A default-size run's present values are the same bits with OpenBLAS on one thread (a
-    Dask worker, a cluster job under OMP_NUM_THREADS=1) as on two: its long products never
-    go through OpenBLAS's dot product, which splits a vector of more than 10,000 values
-    among its threads and adds their parts (`fiscal.present_value`)."""
+def test_a_run_is_the_same_on_any_number_of_blas_threads():
+    """A run's records, state and present values are the same bits with numpy's OpenBLAS on
+    one thread (a sweep's or Dask's worker, a cluster job under OMP_NUM_THREADS=1) as on
+    two: the present values never go through OpenBLAS's dot product, which splits a vector
+    of more than 10,000 values among its threads and adds their parts
+    (`fiscal.present_value`), and its threaded products of a matrix and a vector give each
+    row what one thread gives."""
     out = {}
     for threads in (1, 2):
         env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"}
         done = subprocess.run(
-            [sys.executable, "-c", FISCAL_IN_PROCESS], env=env, capture_output=True, text=True
+            [sys.executable, "-c", ON_THREADS], env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-2000:]
         out[threads] = json.loads(done.stdout.strip().splitlines()[-1])
     assert out[1]["threads"] == 1 and out[2]["threads"] == min(2, os.cpu_count() or 1)
-    assert out[1]["longest"] > 10_000  # the payouts: about 2,000 cohorts x 25 years
+    assert out[1]["longest"] > 10_000  # the payouts: thousands of cohorts x 25 years
     assert out[1]["summary"] == out[2]["summary"]
+    assert out[1]["run"] == out[2]["run"]

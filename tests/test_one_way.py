@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = [*ROOT.glob("model/**/*.py"), *ROOT.glob("experiments/**/*.py"), ROOT / "app.py"]
 
@@ -99,6 +101,20 @@ def test_workers_start_with_the_compiled_rules_loaded():
     loaded = done.result()
     assert len(loaded) == 3 + 4 + 6 + 5 + 6 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
+
+
+def test_workers_run_numpy_on_one_blas_thread():
+    """Each pool worker's OpenBLAS starts no threads of its own (`sweep._one_blas_thread`),
+    whatever this process allows."""
+    from crypto401k.experiments import sweep
+    from crypto401k.model import numpy_calls
+
+    if not numpy_calls.blas_threads():
+        pytest.skip("numpy has another BLAS than OpenBLAS here: nothing to set")
+    before = numpy_calls.blas_threads()
+    threads = [f.result() for _, f in sweep.in_processes(2, numpy_calls.blas_threads, [None] * 2)]
+    assert threads == [1, 1]
+    assert numpy_calls.blas_threads() == before  # this process keeps its own setting
 
 
 def _square_plus(seed: int, years: float) -> float:
