@@ -32,7 +32,12 @@ from crypto401k.model import numpy_calls
 from crypto401k.model.agencies import AgencyBoard
 from crypto401k.model.agents.exchange import FEAR_DAYS as EXCHANGE_FEAR_DAYS
 from crypto401k.model.agents.exchange import Exchange, ExchangePopulation
-from crypto401k.model.agents.institution import Institution, InstitutionPopulation
+from crypto401k.model.agents.institution import (
+    Institution,
+    InstitutionPopulation,
+    _mean_fund_leverage_at,
+    _mm_capacity_at,
+)
 from crypto401k.model.agents.saver import RetirementSaver, SaverPopulation
 from crypto401k.model.agents.trader import CHARTIST, RetailTrader, TraderPopulation
 from crypto401k.model.agents.trader import FEAR_DAYS as TRADER_FEAR_DAYS
@@ -41,15 +46,17 @@ from crypto401k.model.config import AGENCIES, Config, ConfigError
 from crypto401k.model.event_window import EventWindow
 from crypto401k.model.fiscal import FiscalLedger
 from crypto401k.model.kernels import (
+    VALUE,
+    _book_sums,
     _maximum,
-    book_sums,
+    _net_flow,
+    _pairwise,
+    _supply_scale,
     compiled,
     holdings,
-    net_flow,
-    supply_scale,
 )
 from crypto401k.model.ledger import Ledger
-from crypto401k.model.market import Market
+from crypto401k.model.market import Market, _coins_cap, _depth_factor, _stress
 from crypto401k.model.network import (
     employer_assignment,
     fear_share,
@@ -352,17 +359,18 @@ class Crypto401kModel(mesa.Model):
             frozen_savers, frozen_traders = self.exchanges.customers_frozen(day)
             orders[0][frozen_savers] = 0.0
             orders[1][frozen_traders] = 0.0
-        buy_scale = supply_scale(orders, self.outside_coins, SUPPLY_MARGIN)
+        # the books go to the compiled sums as they are: the model's are C-ordered float64
+        buy_scale = _supply_scale(tuple(orders), self.outside_coins, SUPPLY_MARGIN)
         orders = scale_buys(orders, buy_scale)
         mm_capacity = inst.mm_capacity(price, market.coins_cap(price))
         mm_share, depth = market.quote(mm_capacity)
-        clearing = market.clear(net_flow(orders), depth, cfg.regulator.circuit_breaker)
+        clearing = market.clear(_net_flow(tuple(orders)), depth, cfg.regulator.circuit_breaker)
         if not (clearing.scale == 1.0).all():  # a breaker fired (q * 1.0 is q: skipped)
             orders = [q * clearing.scale[None, :] for q in orders]
         exec_price = clearing.price
         orders[0] = savers.fill_within_cap(orders[0], price, exec_price)
         orders[3] = savers.fill(orders[3], price, exec_price)
-        fill_scale = supply_scale(orders, self.outside_coins, margin=1.0 - 1e-9)
+        fill_scale = _supply_scale(tuple(orders), self.outside_coins, 1.0 - 1e-9)
         orders = scale_buys(orders, fill_scale)
 
         if not warm:
@@ -381,7 +389,7 @@ class Crypto401kModel(mesa.Model):
         self.outside_cash -= traders.refill(exec_price, coins_cap)
         self.outside_coins += orders[4][0]  # the outside's own order (it pays for it)
         self.outside_cash -= float(orders[4][0] @ exec_price)
-        flows = book_sums(orders)  # net coins of each book, (books, assets)
+        flows = _book_sums(tuple(orders))  # net coins of each book, (books, assets)
         # the institutions settle; market makers and the outside take the other side of the
         # net flow; then layoffs, credit and (on a quiet day) the whole rest of the sequence
         self.outside_cash, done = inst.after_trade(
@@ -672,21 +680,13 @@ class Crypto401kModel(mesa.Model):
         net coins, rows of shape (3, assets), `value` and `open_loss` the plans' crypto and
         their cohorts' open losses at the close, USD (`SaverPopulation.close_marks`)."""
         price = self.market.price
-        m = self.market
-        n_chartists, self.panicked_savers, self.institutions_alive = record_counts(
-            m.log_price,
-            m.log_fundamental,
-            m.pegged,
-            self.max_mispricing,
-            self.traders.strategy,
-            self.savers.panicked,
-            self.institutions.alive,
+        (n_chartists, self.panicked_savers, self.institutions_alive), depth, flow_usd, leverage = (
+            self._record_marks(flows)
         )
         self.price = float(price[0])
         self.fundamental = float(self.market.fundamental[0])
         self.log_return = float(self.market.ret[0])
         self.volatility_30d = float(self.market.vol[0] * np.sqrt(365.0))
-        _, depth = m.quote(self.institutions.mm_capacity(price, m.coins_cap(price)))
         self.depth_usd = float(
             0.01
             * price[0]
@@ -694,13 +694,11 @@ class Crypto401kModel(mesa.Model):
             * depth[0]
             / self.config.market.impact_multiplier
         )  # USD of net flow that moves the price by 1% (linear law)
-        # each row's `row @ price`, numpy's product (a list of Python floats)
-        flow_usd = numpy_calls.rowdots(flows, price).tolist()
-        self.flow_savers, self.flow_traders, self.flow_institutions = flow_usd
+        self.flow_savers, self.flow_traders, self.flow_institutions = flow_usd.tolist()
         self.saver_crypto_wealth = value
         self.saver_loss = open_loss + self.savers.retired_loss  # as `savers.total_loss`
         self.saver_loss_share = self.saver_loss / self.config.savers.plan_assets_usd
-        self.fund_leverage = self.institutions.mean_fund_leverage(price)
+        self.fund_leverage = leverage
         self.defaults = self.institutions.defaults
         self.liquidations = self.traders.liquidations
         self.chartist_share = n_chartists / self.traders.n if self.traders.n else 0.0
@@ -713,6 +711,23 @@ class Crypto401kModel(mesa.Model):
         self.halted = bool(halted)
         self.pnl_savers, self.pnl_traders, self.pnl_institutions, self.pnl_outside = (
             self.holding_pnl.tolist()
+        )
+
+    def _record_marks(
+        self, flows: np.ndarray
+    ) -> tuple[tuple[int, int, int], np.ndarray, np.ndarray, float]:
+        """The records' marks at the close in one compiled call (`record_marks`): the
+        counts (chartists, panicked savers, live institutions), the depth factor (assets,)
+        at the market makers' capacity (`Market.quote`'s), each of `flows`' rows' USD and the
+        funds' mean leverage (`InstitutionPopulation.mean_fund_leverage`)."""
+        m, inst, mc = self.market, self.institutions, self.config.market
+        return record_marks(
+            (m.log_price, m.log_fundamental, m.pegged, self.max_mispricing),
+            (self.traders.strategy, self.savers.panicked, inst.alive),
+            m.price,
+            (m.supply, mc.market_maker_depth_share, m.vol, m.calm_vol, mc.depth_stress_sensitivity),
+            (inst.coins, inst.cash, inst.loans, inst.equity0, inst.cap0, inst.kind),
+            flows,
         )
 
     def _set_extra_records(self) -> None:
@@ -900,25 +915,40 @@ def close_books(
 
 
 @compiled
-def record_counts(
-    log_price: np.ndarray,
-    log_fundamental: np.ndarray,
-    pegged: np.ndarray,
-    max_mispricing: np.ndarray,
-    strategy: np.ndarray,
-    panicked: np.ndarray,
-    alive: np.ndarray,
-) -> tuple[int, int, int]:  # pragma: no cover - compiled
-    """The records' marks in one call: `max_mispricing` (assets,) raised in place to
-    today's |log(P/F)| of each floating coin; the numbers of chartists among `strategy`,
-    of True in `panicked` and in `alive`."""
+def record_marks(
+    mispricing: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    counted: tuple[np.ndarray, np.ndarray, np.ndarray],
+    price: np.ndarray,
+    market: tuple[np.ndarray, float, np.ndarray, np.ndarray, float],
+    makers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray],
+    flows: np.ndarray,
+) -> tuple[tuple[int, int, int], np.ndarray, np.ndarray, float]:  # pragma: no cover - compiled
+    """The records' marks in one call, each as the population's own rule computes it:
+    `max_mispricing` (assets,) raised in place to today's |log(P/F)| of each floating coin
+    (`mispricing`: log price, log fundamental, pegged, max_mispricing); the numbers of
+    chartists among the traders' strategies, of True in panicked and in alive (`counted`);
+    the depth factor (assets,) at the market makers' capacity (`InstitutionPopulation.
+    mm_capacity` at the coins' cap, `Market.quote`; `market`: supply, the makers' depth
+    share, volatility, calm volatility, stress sensitivity; `makers`: the institutions'
+    coins, cash, loans, day-0 equity and cap, kind); each row of `flows` (coins, (rows,
+    assets)) in USD, numpy's `row @ price`; and the funds' mean leverage."""
+    log_price, log_fundamental, pegged, max_mispricing = mispricing
     for j in range(log_price.shape[0]):
         gap = 0.0 if pegged[j] else np.abs(log_price[j] - log_fundamental[j])
         max_mispricing[j] = _maximum(max_mispricing[j], gap)
+    strategy, panicked, alive = counted
     chartists = 0
     for i in range(strategy.shape[0]):
         chartists += strategy[i] == CHARTIST
-    return chartists, np.count_nonzero(panicked), np.count_nonzero(alive)
+    counts = (chartists, np.count_nonzero(panicked), np.count_nonzero(alive))
+    supply, depth_share, vol, calm, gamma = market
+    coins, cash, loans, equity0, cap0, kind = makers
+    coins_cap = _coins_cap(price, supply, pegged)
+    ratio = coins_cap / cap0 if cap0 > 0 else 1.0  # `InstitutionPopulation._cap_ratio`
+    capacity = _mm_capacity_at(coins, price, cash, loans, equity0, ratio, kind, alive)
+    depth = _depth_factor(0.0 + _pairwise(capacity, VALUE), depth_share, _stress(vol, calm, gamma))
+    leverage = _mean_fund_leverage_at(coins, price, cash, loans, kind, alive)
+    return counts, depth, numpy_calls.rowdots(flows, price), leverage
 
 
 @compiled

@@ -774,6 +774,28 @@ def record_counts(
     return int(np.bincount(strategy, minlength=3)[1]), int(panicked.sum()), int(alive.sum())
 
 
+def model_record_marks(
+    self, flows: np.ndarray
+) -> tuple[tuple[int, int, int], np.ndarray, np.ndarray, float]:
+    """The records' marks as the model computed them before `record_marks`: the counts, the
+    depth factor of `Market.quote` at the market makers' capacity, each row's `row @ price`
+    and the funds' mean leverage."""
+    m = self.market
+    counts = record_counts(
+        m.log_price,
+        m.log_fundamental,
+        m.pegged,
+        self.max_mispricing,
+        self.traders.strategy,
+        self.savers.panicked,
+        self.institutions.alive,
+    )
+    price = m.price
+    _, depth = m.quote(self.institutions.mm_capacity(price, m.coins_cap(price)))
+    flow_usd = np.array([row @ price for row in flows])
+    return counts, depth, flow_usd, self.institutions.mean_fund_leverage(price)
+
+
 def menu_drawdown(menu: np.ndarray, price: np.ndarray, peaks: np.ndarray) -> float:
     """The menu-weighted fall of prices from their high over the rows of `peaks`."""
     return float(menu @ np.maximum(0.0, 1.0 - price / peaks.max(axis=0)))

@@ -53,7 +53,8 @@ DAILY_RULES = {
     "kernels": {"_supply_scale", "_book_sums", "_net_flow"},
     # the orders run inside `_decide_at`; the post-trade sequence (take_flow, layoff,
     # credit, payout) inside `_after_trade`
-    "institution": {"_mm_capacity_at", "_decide_at", "_after_trade", "_mean_fund_leverage_at"},
+    # the funds' mean leverage runs inside the model's `record_marks`
+    "institution": {"_mm_capacity_at", "_decide_at", "_after_trade"},
     # the stress, the depth and the market makers' shares run inside `_counterparty_shares`
     # (`Market.quote`), the impact law inside `_linear_move`
     "market": {
@@ -65,7 +66,7 @@ DAILY_RULES = {
         "random_walk",
     },
     # the fear share over the social network runs inside the model's `savers_fear`
-    "model": {"savers_fear", "menu_drawdown", "close_books", "record_counts", "outside_order"},
+    "model": {"savers_fear", "menu_drawdown", "close_books", "record_marks", "outside_order"},
     # the panic hazard and the concentration cap of the day's orders run inside `_saver_rule`
     "saver": {"_offer", "_fill", "_fill_within_cap", "_settle", "_saver_rule", "_close_marks"},
     # the switching index, the orders and the margin check run inside `_trader_rule`
@@ -99,7 +100,7 @@ def test_workers_start_with_the_compiled_rules_loaded():
     assert preload.load_compiled_rules() == "ok"
     [(_, done)] = list(sweep.in_processes(2, _rules_loaded, [0]))
     loaded = done.result()
-    assert len(loaded) == 3 + 4 + 6 + 5 + 6 + 3, loaded
+    assert len(loaded) == 3 + 3 + 6 + 5 + 6 + 3, loaded
     assert all(n >= 1 for n in loaded.values()), loaded
 
 
