@@ -209,10 +209,12 @@ def in_processes(
 
 
 def _one_blas_thread() -> None:
-    """Each worker's numpy on one OpenBLAS thread, as Dask's workers are: a worker runs one
-    single-threaded model, and OpenBLAS's threads (started for products of more than about
-    9,000 values: at 10,000 agents and more) would only take cores from the other workers and
-    spin after each product. No result depends on it (`tests/test_fiscal_ledger.py`)."""
+    """Each pool worker's numpy on one OpenBLAS thread, as Dask's workers are: a worker runs
+    one single-threaded model, and OpenBLAS's threads (started for a product of a matrix of
+    rows x assets >= 9,216 and a vector: from about 2,300 cohorts with four assets, 9,216 with
+    one) would only take cores from the other workers and spin after each product. No
+    result depends on it (`tests/test_fiscal_ledger.py`). (One worker runs in the calling
+    process, which keeps its own setting.)"""
     numpy_calls.blas_threads(1)
 
 

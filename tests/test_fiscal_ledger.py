@@ -201,8 +201,6 @@ def test_a_retirement_books_the_payout_formulas_taxes_bit_for_bit(
 def test_present_values_are_the_sum_over_entries_bit_for_bit():
     """`pv` discounts runs of one-flow entries together: the same bits as each entry's own
     product added in order (the definition), on a run with paydays and retirements."""
-    from crypto401k.model.fiscal import present_value
-
     m = Crypto401kModel(plan_config(400, **{"savers.allocation": 0.05}), rng=3)
     m.run()
     ledger = m.projected_ledger()
@@ -211,23 +209,22 @@ def test_present_values_are_the_sum_over_entries_bit_for_bit():
     for discount in (0.0, 0.02, 0.037):
         for key in ledger.KEYS:
             want = 0.0  # added one by one (Python 3.12's sum() of floats compensates)
-            for t, a in ledger.entries(key):
-                want += present_value(a, t, discount)
+            for t, a in ledger.entries(key):  # the definition: numpy's sum of the products
+                want += float(np.sum(a * (1.0 + discount) ** -t))
             assert np.float64(ledger.pv(key, discount)).tobytes() == np.float64(want).tobytes()
 
 
-# a run of 12,000 cohorts (so that numpy's products of the savers' holdings, 12,000 x 1, are
-# above OpenBLAS's threshold for threads) in a new interpreter with OpenBLAS on `threads`
-# threads: its fiscal summary (hex floats), a hash of its records and state, the longest
-# booked entry and OpenBLAS's threads
+# a four-asset run of 12,003 cohorts (so that numpy's products of the savers' holdings,
+# 12,003 x 4, are above OpenBLAS's threshold for threads, in blocks that do not divide the
+# rows) in a new interpreter with OpenBLAS on `threads` threads: its fiscal summary (hex
+# floats), a hash of its records and state, the longest booked entry and OpenBLAS's threads
 ON_THREADS = """
 import hashlib, json
-from crypto401k.model import numpy_calls
-from crypto401k.model.config import Config
+from crypto401k.model import numpy_calls, scenarios
 from crypto401k.model.model import Crypto401kModel
 
-m = Crypto401kModel(Config().with_overrides(
-    {"run.steps": 3, "run.burn_in_days": 5, "savers.n_cohorts": 12_000}), rng=3)
+m = Crypto401kModel(scenarios.load("four_assets").with_overrides(
+    {"run.steps": 3, "run.burn_in_days": 5, "savers.n_cohorts": 12_003}), rng=3)
 m.run()
 ledger = m.projected_ledger()
 records = m.datacollector.get_model_vars_dataframe().to_numpy(float)
@@ -257,7 +254,9 @@ def test_a_run_is_the_same_on_any_number_of_blas_threads():
         )
         assert done.returncode == 0, done.stderr[-2000:]
         out[threads] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out[1]["threads"] == 1 and out[2]["threads"] == min(2, os.cpu_count() or 1)
-    assert out[1]["longest"] > 10_000  # the payouts: thousands of cohorts x 25 years
+    assert out[1]["threads"] == 1
+    if out[2]["threads"] < 2:  # OpenBLAS counts the CPUs this process may use
+        pytest.skip("OpenBLAS starts one thread here: no second count to compare")
+    assert out[1]["longest"] > 10_000  # the payouts: thousands of cohorts x 20 years
     assert out[1]["summary"] == out[2]["summary"]
     assert out[1]["run"] == out[2]["run"]
