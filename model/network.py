@@ -18,7 +18,7 @@ building it costs more than the whole construction of the model.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -93,86 +93,123 @@ def _block_edges(
     order = np.argsort(block_of, kind="stable")  # position in block order -> node id
     _, sizes = np.unique(block_of, return_counts=True)
     k, w = cfg.mean_degree, cfg.within_block_share
-    inside = (w * k / np.maximum(sizes - 1, 1)).tolist()
-    outside = ((1 - w) * k / np.maximum(n_social - sizes, 1)).tolist()
-
-    def prob(i: int, j: int) -> float:  # symmetric: the mean of the two blocks' rates
-        return min(inside[i] if i == j else (outside[i] + outside[j]) / 2, 1.0)
-
-    edges = block_model_edges(sizes.tolist(), prob, py_random)
+    inside = w * k / np.maximum(sizes - 1, 1)
+    outside = (1 - w) * k / np.maximum(n_social - sizes, 1)
+    # symmetric: between two blocks the mean of their rates; inside a block its own rate
+    p = (outside[:, None] + outside[None, :]) / 2
+    np.fill_diagonal(p, inside)
+    edges = block_model_edges(sizes.tolist(), np.minimum(p, 1.0), py_random)
     return order[edges]
 
 
-def block_model_edges(
-    sizes: list[int], prob: Callable[[int, int], float], py_random: Random
-) -> np.ndarray:
+def block_model_edges(sizes: list[int], p: np.ndarray, py_random: Random) -> np.ndarray:
     """Edges of an undirected stochastic block model without self-loops, shape (edges, 2).
 
-    `prob(i, j)` is the edge probability between blocks i and j (symmetric). The same graph,
-    from the same draws of `py_random`, as ``networkx.stochastic_block_model(sizes, p,
-    seed=py_random, sparse=True)``: nodes 0..sum(sizes)-1 in block order, and for each pair
-    of blocks the geometric skips of Batagelj & Brandes (2005) over the candidate pairs.
-    networkx walks the skipped pairs one by one, which is quadratic in the number of nodes,
-    and holds the blocks x blocks matrix as Python floats; here a skip is arithmetic and a
-    probability is computed when needed, so the cost is one draw per edge and per pair of
-    blocks.
+    `p[i, j]` is the edge probability between blocks i and j (symmetric, shape (blocks,
+    blocks)). The same graph, from the same draws of `py_random` (left in the same state), as
+    ``networkx.stochastic_block_model(sizes, p, seed=py_random, sparse=True)``: nodes
+    0..sum(sizes)-1 in block order, and for each pair of blocks the geometric skips of
+    Batagelj & Brandes (2005) over the candidate pairs. networkx walks the skipped pairs one
+    by one, which is quadratic in the number of nodes; here a skip is arithmetic, so the cost
+    is one draw per edge and per pair of blocks, in one compiled pass that draws
+    `py_random.random()`'s numbers itself (`_mt_random`, from the generator's state).
 
     networkx enumerates each block's nodes in the iteration order of a Python set of
     consecutive integers; `list(set(range(a, b)))` reproduces that order.
     """
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-    parts = [list(set(range(bounds[x], bounds[x + 1]))) for x in range(len(sizes))]
-    lengths = [len(part) for part in parts]
-    us: list[int] = []
-    vs: list[int] = []
-    draw = py_random.random
-    for i in range(len(sizes)):
-        for j in range(i, len(sizes)):
-            p = prob(i, j)
-            if p <= 0:
+    nodes = np.array(
+        [v for x in range(len(sizes)) for v in set(range(bounds[x], bounds[x + 1]))],
+        dtype=np.int64,
+    )
+    version, words, gauss = py_random.getstate()
+    mt = np.array(words[:-1], dtype=np.int64)  # MT19937's 624 words, then its position
+    at = np.array([words[-1]], dtype=np.int64)
+    us, vs = _block_model_pass(
+        np.asarray(bounds, dtype=np.int64), nodes, np.asarray(p, dtype=np.float64), mt, at
+    )
+    py_random.setstate((version, (*mt.tolist(), int(at[0])), gauss))
+    return np.column_stack([us, vs])
+
+
+# CPython's random.random(): MT19937 (Matsumoto & Nishimura 1998) and its 53-bit float
+_MT_N, _MT_M = 624, 397
+_MT_MATRIX_A, _MT_UPPER, _MT_LOWER = 0x9908B0DF, 0x80000000, 0x7FFFFFFF  # int64 arithmetic
+
+
+@compiled
+def _mt_word(mt: np.ndarray, at: np.ndarray) -> int:  # pragma: no cover - compiled
+    """The generator's next 32-bit word (CPython's genrand_uint32); `mt` holds 32-bit words."""
+    if at[0] >= _MT_N:
+        for kk in range(_MT_N):
+            y = (mt[kk] & _MT_UPPER) | (mt[(kk + 1) % _MT_N] & _MT_LOWER)
+            mag = _MT_MATRIX_A if y & 1 else 0
+            mt[kk] = mt[(kk + _MT_M) % _MT_N] ^ (y >> 1) ^ mag
+        at[0] = 0
+    y = mt[at[0]]
+    at[0] += 1
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9D2C5680
+    y ^= (y << 15) & 0xEFC60000
+    y ^= y >> 18
+    return y & 0xFFFFFFFF
+
+
+@compiled
+def _mt_random(mt: np.ndarray, at: np.ndarray) -> float:  # pragma: no cover - compiled
+    """CPython's random.random(): 53 random bits from two words, in [0, 1)."""
+    a = _mt_word(mt, at) >> 5
+    b = _mt_word(mt, at) >> 6
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+
+
+@compiled
+def _block_model_pass(
+    bounds: np.ndarray, nodes: np.ndarray, p: np.ndarray, mt: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    us = np.empty(1024, dtype=np.int64)
+    vs = np.empty(1024, dtype=np.int64)
+    n = 0
+    blocks = len(bounds) - 1
+    for i in range(blocks):
+        a0, m_i = bounds[i], bounds[i + 1] - bounds[i]
+        for j in range(i, blocks):
+            b0, m_j = bounds[j], bounds[j + 1] - bounds[j]
+            pij = p[i, j]
+            if pij <= 0 or (pij < 1 and math.log(1 - pij) == 0):  # below 1e-16: no edges
                 continue
-            total = lengths[i] * (lengths[i] - 1) // 2 if i == j else lengths[i] * lengths[j]
-            if p == 1:
+            total = m_i * (m_i - 1) // 2 if i == j else m_i * m_j
+            log_q = 0.0
+            if pij == 1:
                 pos = 0
             else:
-                log_q = math.log(1 - p)
-                pos = math.floor(math.log(draw()) / log_q)
-            if pos >= total:  # most pairs of blocks: no edge between them
-                continue
-            pair_at = _combination_at(parts[i]) if i == j else _product_at(parts[i], parts[j])
+                log_q = math.log(1 - pij)
+                pos = _skip(_mt_random(mt, at), log_q, total)
+            row, start = 0, 0  # inside a block: the row of combinations(nodes, 2) and its start
             while pos < total:
-                u, v = pair_at(pos)
-                us.append(u)
-                vs.append(v)
-                step = 0 if p == 1 else math.floor(math.log(draw()) / log_q)
-                pos += 1 + step
-    return np.column_stack([np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)])
+                if i == j:
+                    while pos >= start + m_i - 1 - row:
+                        start += m_i - 1 - row
+                        row += 1
+                    u, v = nodes[a0 + row], nodes[a0 + row + 1 + pos - start]
+                else:
+                    u, v = nodes[a0 + pos // m_j], nodes[b0 + pos % m_j]
+                if n == len(us):
+                    us = np.concatenate((us, np.empty(n, dtype=np.int64)))
+                    vs = np.concatenate((vs, np.empty(n, dtype=np.int64)))
+                us[n] = u
+                vs[n] = v
+                n += 1
+                pos += 1 if pij == 1 else 1 + _skip(_mt_random(mt, at), log_q, total)
+    return us[:n].copy(), vs[:n].copy()
 
 
-def _combination_at(items: list[int]) -> Any:
-    """Pair number `pos` of itertools.combinations(items, 2); positions must not decrease."""
-    m = len(items)
-    state = [0, 0]  # row, number of pairs before the row
-
-    def at(pos: int) -> tuple[int, int]:
-        row, start = state
-        while pos >= start + m - 1 - row:
-            start += m - 1 - row
-            row += 1
-        state[0], state[1] = row, start
-        return items[row], items[row + 1 + pos - start]
-
-    return at
-
-
-def _product_at(a: list[int], b: list[int]) -> Any:
-    """Pair number `pos` of itertools.product(a, b)."""
-    m = len(b)
-
-    def at(pos: int) -> tuple[int, int]:
-        return a[pos // m], b[pos % m]
-
-    return at
+@compiled
+def _skip(u: float, log_q: float, total: int) -> int:  # pragma: no cover - compiled
+    """floor(log(u) / log(1 - p)), the pairs skipped; `total` (no more edges) where Python's
+    would overflow or be undefined (u = 0: log(0) raises in Python)."""
+    s = math.log(u) / log_q if u > 0 else math.inf
+    return math.floor(s) if s < total else total
 
 
 def _read_graphml(path: str | None, n_total: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The market graph: topologies, layers, reproducibility, GraphML input."""
 
+import math
 import random
 
 import networkx as nx
@@ -9,6 +10,7 @@ from crypto401k.model.agents.institution import Institution
 from crypto401k.model.config import Config, ConfigError
 from crypto401k.model.model import Crypto401kModel
 from crypto401k.model.network import (
+    _mt_random,
     block_model_edges,
     employer_assignment,
     fear_share,
@@ -16,6 +18,8 @@ from crypto401k.model.network import (
     social_adjacency,
     social_edges,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import small_config
 
@@ -55,24 +59,79 @@ def test_savers_cluster_by_employer_in_the_block_model():
     assert same > 0.6  # within_block_share 0.8 vs ~0.2 by chance for Zipf employers
 
 
+def _random_block_model(r: random.Random) -> tuple[list[int], np.ndarray]:
+    sizes = [r.randint(1, 60) for _ in range(r.randint(1, 12))]
+    p = np.array(
+        [[r.choice([0.0, 1.0, 0.3 * r.random(), r.random()]) for _ in sizes] for _ in sizes]
+    )
+    return sizes, (p + p.T) / 2
+
+
 def test_block_model_is_networkx_s_graph_from_the_same_draws():
     # the arithmetic skips reproduce networkx's sampler exactly, so results made before
     # the rewrite stay valid: same edges, and the generator left in the same state
     for trial in range(40):
-        r = random.Random(trial)
-        nb = r.randint(1, 12)
-        sizes = [r.randint(1, 60) for _ in range(nb)]
-        p = np.array(
-            [[r.choice([0.0, 1.0, 0.3 * r.random(), r.random()]) for _ in sizes] for _ in sizes]
-        )
-        p = ((p + p.T) / 2).tolist()
+        sizes, p = _random_block_model(random.Random(trial))
         ours, theirs = random.Random(trial), random.Random(trial)
-        edges = block_model_edges(sizes, lambda i, j, p=p: p[i][j], ours)
-        g = nx.stochastic_block_model(sizes, p, seed=theirs, sparse=True)
+        edges = block_model_edges(sizes, p, ours)
+        g = nx.stochastic_block_model(sizes, p.tolist(), seed=theirs, sparse=True)
         assert sorted(map(tuple, np.sort(edges, axis=1).tolist())) == sorted(
             tuple(sorted(e)) for e in g.edges()
         )
         assert ours.random() == theirs.random()
+
+
+def _python_block_model_edges(sizes: list[int], p: np.ndarray, py_random: random.Random):
+    """The sampler as it was written in Python before it was compiled (commit 63a7706): the
+    oracle of the compiled pass's edges, in their order, and of the draws it takes."""
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+    parts = [list(set(range(bounds[x], bounds[x + 1]))) for x in range(len(sizes))]
+    us, vs = [], []
+    for i in range(len(sizes)):
+        for j in range(i, len(sizes)):
+            prob = min(float(p[i][j]), 1.0)
+            if prob <= 0:
+                continue
+            a, b = parts[i], parts[j]
+            total = len(a) * (len(a) - 1) // 2 if i == j else len(a) * len(b)
+            log_q = math.log(1 - prob) if prob < 1 else 0.0
+            pos = 0 if prob == 1 else math.floor(math.log(py_random.random()) / log_q)
+            row, start = 0, 0  # combinations(a, 2): the row of pair `pos` and its first pair
+            while pos < total:
+                if i == j:
+                    while pos >= start + len(a) - 1 - row:
+                        start += len(a) - 1 - row
+                        row += 1
+                    u, v = a[row], a[row + 1 + pos - start]
+                else:
+                    u, v = a[pos // len(b)], b[pos % len(b)]
+                us.append(u)
+                vs.append(v)
+                pos += 1 + (0 if prob == 1 else math.floor(math.log(py_random.random()) / log_q))
+    return np.column_stack([np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)])
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1))
+def test_block_model_pass_gives_python_s_edges_in_order_and_leaves_the_same_state(trial, seed):
+    sizes, p = _random_block_model(random.Random(trial))
+    ours, theirs = random.Random(seed), random.Random(seed)
+    edges = block_model_edges(sizes, p, ours)
+    oracle = _python_block_model_edges(sizes, p, theirs)
+    assert edges.dtype == np.int64 and edges.shape == oracle.shape
+    assert np.array_equal(edges, oracle)
+    assert ours.getstate() == theirs.getstate()
+
+
+def test_compiled_draws_are_python_s_random_bit_for_bit_across_many_twists():
+    # 10,000 random() calls are 20,000 words: 32 regenerations of MT19937's 624 words
+    python = random.Random(2026)
+    python.random()  # a position inside the words, not at their start
+    _, words, _ = python.getstate()
+    mt, at = np.array(words[:-1], dtype=np.int64), np.array([words[-1]], dtype=np.int64)
+    ours = np.array([_mt_random(mt, at) for _ in range(10_000)])
+    theirs = np.array([python.random() for _ in range(10_000)])
+    assert np.array_equal(ours.view(np.int64), theirs.view(np.int64))
+    assert (*mt.tolist(), int(at[0])) == python.getstate()[1]
 
 
 def test_fear_share_over_sparse_adjacency():
