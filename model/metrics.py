@@ -7,7 +7,7 @@ of daily log returns. Annualization uses 365 days (crypto trades every day).
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 from scipy.sparse import csgraph
 
 DAYS_PER_YEAR = 365
@@ -27,15 +27,45 @@ def annualized_volatility(returns: np.ndarray) -> float:
 
 def excess_kurtosis(returns: np.ndarray) -> float:
     """Sample excess kurtosis m4 / m2^2 - 3 of the population moments (0 for a Gaussian);
-    NaN for a constant series."""
+    NaN for a constant series. `scipy.stats.kurtosis(r, bias=True)`, bit for bit."""
     r = np.asarray(returns, dtype=float)
-    return float(stats.kurtosis(r, fisher=True, bias=True)) if np.ptp(r) > 0 else float("nan")
+    if not np.ptp(r) > 0:
+        return float("nan")
+    mean, (m2, m4) = _central_moments(r, (2, 4))
+    with np.errstate(all="ignore"):
+        vals = np.where(_flat(m2, mean), np.nan, m4 / m2**2.0)
+    return float((vals - 3)[()])
 
 
 def skewness(returns: np.ndarray) -> float:
-    """Sample skewness m3 / m2^1.5 of the population moments; NaN for a constant series."""
+    """Sample skewness m3 / m2^1.5 of the population moments; NaN for a constant series.
+    `scipy.stats.skew(r, bias=True)`, bit for bit."""
     r = np.asarray(returns, dtype=float)
-    return float(stats.skew(r, bias=True)) if np.ptp(r) > 0 else float("nan")
+    if not np.ptp(r) > 0:
+        return float("nan")
+    mean, (m2, m3) = _central_moments(r, (2, 3))
+    with np.errstate(all="ignore"):
+        vals = np.where(_flat(m2, mean), np.nan, m3 / m2**1.5)
+    return float(vals[()])
+
+
+# The two moments' functions repeat scipy.stats' (1.18) operations one for one, so that the
+# metrics keep their bits, without importing scipy.stats (0.3 s of every process's start).
+def _central_moments(r: np.ndarray, orders: tuple[int, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The mean (shape (1,)) and the central moments of `orders` (0-d arrays) of series `r`."""
+    mean = np.mean(r, axis=0, keepdims=True)
+    centred = r - mean
+    moments = [
+        np.squeeze(np.mean(centred ** np.asarray(k, dtype=r.dtype), axis=0, keepdims=True), 0)
+        for k in orders
+    ]
+    return mean, moments
+
+
+def _flat(m2: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """scipy's test for a variance lost in rounding: m2 <= (eps * mean)^2."""
+    with np.errstate(all="ignore"):
+        return m2 <= (np.finfo(np.float64).eps * np.squeeze(mean, 0)) ** 2
 
 
 def max_drawdown(prices: np.ndarray) -> float:
