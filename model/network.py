@@ -116,7 +116,26 @@ def block_model_edges(sizes: list[int], p: np.ndarray, py_random: Random) -> np.
 
     networkx enumerates each block's nodes in the iteration order of a Python set of
     consecutive integers; `list(set(range(a, b)))` reproduces that order.
+
+    Where networkx raises, the pass goes on: a probability so small that 1 - p rounds to 1
+    (below about 1.1e-16) gives no edges and takes no draw, and a draw of exactly 0.0 ends
+    its pair of blocks. `py_random` must be a `random.Random` whose `random()` is CPython's
+    (the pass reads the generator's state, not the method); `p` must hold probabilities.
     """
+    n_blocks = len(sizes)
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    if n_blocks == 0 and p.size == 0:
+        p = p.reshape(0, 0)
+    if p.shape != (n_blocks, n_blocks) or not ((p >= 0.0) & (p <= 1.0)).all():
+        raise ValueError(
+            f"p must be a ({n_blocks}, {n_blocks}) array of probabilities in [0, 1]; "
+            f"got shape {p.shape}"
+            + ("" if p.shape != (n_blocks, n_blocks) else f", values from {p.min()} to {p.max()}")
+        )
+    if not isinstance(py_random, Random) or type(py_random).random is not Random.random:
+        raise TypeError(
+            f"py_random must be a random.Random with CPython's random(); got {type(py_random)}"
+        )
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
     nodes = np.array(
         [v for x in range(len(sizes)) for v in set(range(bounds[x], bounds[x + 1]))],
@@ -125,9 +144,7 @@ def block_model_edges(sizes: list[int], p: np.ndarray, py_random: Random) -> np.
     version, words, gauss = py_random.getstate()
     mt = np.array(words[:-1], dtype=np.int64)  # MT19937's 624 words, then its position
     at = np.array([words[-1]], dtype=np.int64)
-    us, vs = _block_model_pass(
-        np.asarray(bounds, dtype=np.int64), nodes, np.asarray(p, dtype=np.float64), mt, at
-    )
+    us, vs = _block_model_pass(np.asarray(bounds, dtype=np.int64), nodes, p, mt, at)
     py_random.setstate((version, (*mt.tolist(), int(at[0])), gauss))
     return np.column_stack([us, vs])
 

@@ -43,7 +43,7 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
         elements=VALUES,
     )
 )
-@np.errstate(invalid="ignore")  # inf - inf is NaN in both
+@np.errstate(invalid="ignore", over="ignore")  # inf - inf is NaN in both; sums may overflow to inf
 def test_the_kernels_sum_columns_as_numpy_does(a: np.ndarray):
     # the kernels themselves, whatever the size (the wrappers hand small ones to numpy)
     if a.shape[1] > 1:  # numpy reduces a single column pairwise, not row by row
@@ -138,7 +138,7 @@ def test_maximum_and_minimum_are_numpy_s_to_the_sign_of_zero():
         )
     )
 )
-@np.errstate(invalid="ignore")
+@np.errstate(invalid="ignore", over="ignore")
 def test_holdings_are_each_population_s_numpy_sums_and_the_outside_s(books):
     savers, traders, institutions, outside = books
     expected = np.vstack([savers.sum(axis=0), traders.sum(axis=0), institutions.sum(axis=0)])

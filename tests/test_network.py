@@ -122,6 +122,20 @@ def test_block_model_pass_gives_python_s_edges_in_order_and_leaves_the_same_stat
     assert ours.getstate() == theirs.getstate()
 
 
+def test_block_model_refuses_what_is_not_a_probability_or_cpython_s_generator():
+    class Half(random.Random):
+        def random(self) -> float:
+            return 0.5
+
+    for p in ([[1.5]], [[np.nan]], [[-0.1]], [[0.5, 0.5]]):
+        with pytest.raises(ValueError, match="probabilities in"):
+            block_model_edges([3], np.array(p), random.Random(0))
+    with pytest.raises(TypeError, match="CPython's random"):
+        block_model_edges([3], np.array([[0.5]]), Half(0))
+    assert block_model_edges([], np.zeros((0, 0)), random.Random(0)).shape == (0, 2)
+    assert block_model_edges([], [], random.Random(0)).shape == (0, 2)
+
+
 def test_compiled_draws_are_python_s_random_bit_for_bit_across_many_twists():
     # 10,000 random() calls are 20,000 words: 32 regenerations of MT19937's 624 words
     python = random.Random(2026)
