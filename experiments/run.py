@@ -217,16 +217,48 @@ def clean_stale_temporaries(out: Path) -> list[Path]:
 
 
 def prepare_out_dir(out: Path) -> None:
-    """Refuse to overwrite a directory that is not an earlier run's output."""
-    if out.exists():
-        if not out.is_dir():
-            raise ConfigError(f"out = {str(out)!r}: exists and is not a directory")
-        contents = {p.name for p in out.iterdir()}
-        if contents and not contents <= set(RUN_FILES):
-            raise ConfigError(
-                f"out = {str(out)!r}: exists and holds files that are not a crypto401k run's "
-                f"({', '.join(sorted(contents - set(RUN_FILES))[:3])}); choose another directory"
-            )
+    """Refuse a folder that `write_outputs` must not replace: anything but a missing or empty
+    folder or an earlier run's output, i.e. exactly RUN_FILES, each a plain file, with a
+    summary.json a run wrote (a user's own config.toml or summary.json there is theirs). Also
+    refused: a symbolic link (replacing it would leave its target as it was) and the current
+    folder or one above it (the shell would be left in a deleted folder)."""
+    text = str(out)
+    if out.is_symlink():
+        raise ConfigError(
+            f"out = {text!r}: is a symbolic link; choose the folder it points to "
+            f"({os.path.realpath(out)!r}) or another folder"
+        )
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"out = {text!r}: exists and is not a directory")
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise ConfigError(
+            f"out = {text!r}: is the current folder or holds it, which a run's output replaces; "
+            "choose a folder inside it, e.g. runs/mine"
+        )
+    entries = list(out.iterdir())
+    if not entries:
+        return
+    foreign = sorted(
+        p.name for p in entries if p.name not in RUN_FILES or p.is_symlink() or not p.is_file()
+    )
+    if foreign or len(entries) != len(RUN_FILES) or not _written_by_a_run(out / "summary.json"):
+        what = ", ".join(foreign[:3]) if foreign else "not all four of a run's files"
+        raise ConfigError(
+            f"out = {text!r}: exists and is not an earlier crypto401k run's output ({what}); "
+            "choose another directory"
+        )
+
+
+def _written_by_a_run(summary: Path) -> bool:
+    """True if `summary` is the summary.json a run writes (a JSON object with its keys)."""
+    try:
+        data = json.loads(summary.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"version", "seed", "days", "metrics"} <= data.keys()
 
 
 def write_outputs(out: Path, cfg: Config, ts: pd.DataFrame, summary: dict[str, Any]) -> None:

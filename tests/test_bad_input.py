@@ -185,6 +185,47 @@ def test_run_out_is_checked_before_the_simulation(tmp_path, capsys, no_work, whe
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
 
 
+@pytest.mark.parametrize(
+    "what", ["own_config", "folder_named_as_a_file", "own_summary", "symlink", "here", "above"]
+)
+def test_run_out_never_replaces_what_a_run_did_not_write(
+    tmp_path, capsys, no_work, what, monkeypatch
+):
+    # a run replaces its folder whole: only an earlier run's four plain files may be there
+    out = tmp_path / "proj"
+    out.mkdir()
+    if what == "own_config":  # the user's commented scenario, given as --config too
+        (out / "config.toml").write_text("# mine\n[savers]\nallocation = 0.05 # five\n")
+    elif what == "folder_named_as_a_file":
+        (out / "timeseries.csv").mkdir()
+        (out / "timeseries.csv" / "important.txt").write_text("precious")
+    elif what == "own_summary":  # the four names, but not a run's summary
+        for name in ("timeseries.parquet", "timeseries.csv", "config.toml"):
+            (out / name).write_text("x")
+        (out / "summary.json").write_text('{"thesis": "mine"}')
+    elif what == "symlink":
+        (tmp_path / "link").symlink_to(out, target_is_directory=True)
+    else:  # the current folder, or one above it
+        (out / "inner").mkdir()
+        monkeypatch.chdir(out if what == "here" else out / "inner")
+    target = {"symlink": str(tmp_path / "link"), "here": ".", "above": ".."}.get(what, str(out))
+    before = _tree(tmp_path)
+    argv = ["run", *SMALL, "--out", target]
+    if what == "own_config":
+        argv[1:3] = ["--config", str(out / "config.toml")]
+    refused(argv, capsys, "--out", repr(target))
+    assert _tree(tmp_path) == before
+
+
+def test_run_out_replaces_an_earlier_run_s_output(tmp_path, capsys):
+    out = tmp_path / "latest"
+    assert main(["run", *SMALL, "--out", str(out), "--quiet"]) == 0
+    first = (out / "summary.json").read_text()
+    assert main(["run", *SMALL, "--seed", "2", "--out", str(out), "--quiet"]) == 0
+    assert (out / "summary.json").read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest"]
+
+
 def test_non_ascii_out_with_an_ascii_terminal_is_no_traceback(tmp_path):
     out = tmp_path / "résultats"
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
