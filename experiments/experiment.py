@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import socket
 import sys
@@ -409,13 +410,20 @@ def _grid_outputs(
 
 # ---- sensitivity -------------------------------------------------------------------------
 def _check_bounds(spec: Spec) -> None:
+    """Each bound's parameter takes every value the analysis may sample in [low, high]: both
+    ends and a point inside that is no whole number (an integer parameter or a switch cannot
+    be sampled); errors name the spec and the bound."""
     for name, (lo, hi) in spec.sensitivity.bounds.items():
+        where = f"spec {spec.name}: sensitivity.bounds.{name} = {[lo, hi]}"
         if not lo < hi:
-            raise ConfigError(
-                f"spec {spec.name}: sensitivity.bounds.{name} = {[lo, hi]}: low < high"
-            )
-        for v in (lo, hi):
-            check_overrides({**spec.fixed_overrides(), name: v})
+            raise ConfigError(f"{where}: must be [low, high] with low < high")
+        for v in (lo, hi, lo + (hi - lo) / math.pi):
+            try:
+                check_overrides({**spec.fixed_overrides(), name: v})
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"{where}: the analysis samples real values in it, and {exc}"
+                ) from None
 
 
 def _run_sensitivity(

@@ -158,6 +158,14 @@ class Spec(_Strict):
                 raise ValueError("a grid experiment needs an [answer] table")
         elif self.sensitivity is None:
             raise ValueError("kind 'sensitivity' needs a [sensitivity] table with bounds")
+        else:
+            if not self.sensitivity.bounds:
+                raise ValueError("sensitivity.bounds is empty; must give at least one parameter")
+            if self.sensitivity.screen_metric not in self.metrics:
+                raise ValueError(
+                    f"sensitivity.screen_metric = {self.sensitivity.screen_metric!r}: must be "
+                    f"one of the spec's metrics ({', '.join(self.metrics)})"
+                )
         return self
 
     def _check_dimensions(self) -> None:

@@ -226,6 +226,45 @@ def test_run_out_replaces_an_earlier_run_s_output(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest"]
 
 
+SENSITIVITY = """
+name = "mine"
+kind = "sensitivity"
+question = "q"
+seeds = 2
+years = 0.1
+metrics = ["annualized_volatility", "max_drawdown"]
+
+[sensitivity]
+morris_trajectories = 2
+sobol_samples = 2
+sobol_top = 1
+{extra}
+
+[sensitivity.bounds]
+{bounds}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "bounds", "expected"),
+    [
+        ('screen_metric = "nope"', '"savers.allocation" = [0.0, 0.05]', ["screen_metric", "nope"]),
+        ("", "", ["sensitivity.bounds", "empty"]),
+        ("", '"savers.n_cohorts" = [10, 100]', ["sensitivity.bounds.savers.n_cohorts", "integer"]),
+        ("", '"savers.allocation" = [0.0, 5.0]', ["sensitivity.bounds.savers.allocation", "1"]),
+        ("", '"savers.allocation" = [0.05, 0.01]', ["sensitivity.bounds.savers.allocation"]),
+    ],
+)
+def test_a_sensitivity_spec_is_checked_before_its_runs(
+    tmp_path, capsys, no_work, extra, bounds, expected
+):
+    # each of these stopped a sensitivity analysis after its first runs, or with a traceback
+    spec = _spec(tmp_path, SENSITIVITY.format(extra=extra, bounds=bounds))
+    before = _tree(tmp_path)
+    refused(["experiment", spec, "--out", str(tmp_path / "o")], capsys, *expected)
+    assert _tree(tmp_path) == before and not (tmp_path / "o").exists()
+
+
 def test_non_ascii_out_with_an_ascii_terminal_is_no_traceback(tmp_path):
     out = tmp_path / "résultats"
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
