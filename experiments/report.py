@@ -14,6 +14,7 @@ import pandas as pd
 from crypto401k.experiments import analysis
 from crypto401k.experiments import figures as draw
 from crypto401k.experiments.registry import METRICS, metric_info
+from crypto401k.experiments.run import FILE_MODE
 from crypto401k.experiments.spec import (
     Answer,
     Point,
@@ -69,6 +70,7 @@ def _uniform_column(col: pd.Series) -> pd.Series:
 def _unique_tmp(path: Path) -> Path:
     """A fresh temporary file beside `path` (unique: two writers never share one)."""
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     return Path(tmp)
 

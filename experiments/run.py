@@ -141,6 +141,12 @@ def _fiscal_detail(m: Crypto401kModel) -> dict[str, Any]:
 
 
 # ---- the output folder ----------------------------------------------------------------------
+# the mode a plain open() gives a new file (0o666 less the umask), for the files written through
+# tempfile.mkstemp (whose 0o600 would leave an experiment's files unreadable to the group that
+# can read its figures and a run's files); the umask read once, at import
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 TMP_TAG = "crypto401k-tmp"  # `run` writes .NAME.crypto401k-tmp-PID beside the output folder
 OLD_TAG = "crypto401k-old"  # and moves an earlier run's folder to .NAME.crypto401k-old-PID
 # characters those names add to the output folder's own name (a pid has at most 7 digits)

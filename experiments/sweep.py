@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto401k.experiments.extras import require
-from crypto401k.experiments.run import json_default
+from crypto401k.experiments.run import FILE_MODE, json_default
 from crypto401k.experiments.spec import Point
 from crypto401k.experiments.worker import execute
 from crypto401k.model import numpy_calls
@@ -103,6 +103,7 @@ def write_record(run_dir: Path, record: dict[str, Any]) -> None:
     """Write one run's record atomically (temporary file in the same folder, then rename)."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=run_dir)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, default=json_default, allow_nan=True)
             f.flush()

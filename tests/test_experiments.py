@@ -276,6 +276,22 @@ def test_no_figures_writes_the_same_summary_without_them_and_leaves_none_behind(
     assert without == with_figures[: with_figures.index("\n\n## Figures")] + "\n"
 
 
+def test_an_experiment_s_files_get_the_mode_its_figures_get(tmp_path):
+    # files written through mkstemp (0o600) were unreadable to the group that could read the
+    # figures beside them; every file now gets what open() gives under the umask
+    spec = str(write_spec(tmp_path, GOOD))
+    out = tmp_path / "o"
+    run_experiment(spec, workers=1, out=out, progress=False)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {
+        str(p.relative_to(out)): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()
+    }
+    assert any(k.startswith("runs/") for k in modes) and "manifest.json" in modes
+    assert "runs.parquet" in modes and any(k.endswith(".png") for k in modes)
+    assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     real = outcomes.run_metrics
 
