@@ -154,6 +154,16 @@ def check_out_dir(out: Path, name: str | None = None) -> None:
         return
     if not out.is_dir():
         raise ConfigError(f"out = {str(out)!r}: exists and is not a directory")
+    for entry, kind, right in (
+        (LOCK_FILE, "a file", Path.is_file),
+        (RUNS_SUBDIR, "a folder", Path.is_dir),
+    ):
+        path = out / entry
+        if (path.exists() or path.is_symlink()) and (path.is_symlink() or not right(path)):
+            raise ConfigError(
+                f"out = {str(out)!r}: its {entry!r} is not {kind} as a sweep writes it; "
+                "choose another folder, or remove it"
+            )
     names = {p.name for p in out.iterdir()} - {LOCK_FILE}
     if not names:
         return
@@ -181,7 +191,13 @@ class FolderLock:
 
     def __init__(self, out: Path, wait: bool = False) -> None:
         self.path = out / LOCK_FILE
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a folder of that name, a place that cannot be written
+            raise ConfigError(
+                f"out = {str(out)!r}: cannot lock it through {LOCK_FILE!r} "
+                f"({exc.strerror or exc}); choose another folder, or remove that entry"
+            ) from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

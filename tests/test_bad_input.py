@@ -265,6 +265,24 @@ def test_a_sensitivity_spec_is_checked_before_its_runs(
     assert _tree(tmp_path) == before and not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("entry", [".crypto401k.lock", "runs"])
+def test_an_experiment_folder_with_a_strange_lock_or_runs_is_refused(
+    tmp_path, capsys, no_work, entry
+):
+    # a lock that is a folder, or runs that is a file, gave a traceback
+    spec = _spec(tmp_path)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"experiment": "mine"}))
+    if entry == "runs":
+        (out / "runs").write_text("x")
+    else:
+        (out / entry).mkdir()
+    before = _tree(tmp_path)
+    refused(["experiment", spec, "--out", str(out)], capsys, "--out", repr(entry))
+    assert _tree(tmp_path) == before
+
+
 def test_non_ascii_out_with_an_ascii_terminal_is_no_traceback(tmp_path):
     out = tmp_path / "résultats"
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
