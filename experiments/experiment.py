@@ -154,16 +154,12 @@ def check_out_dir(out: Path, name: str | None = None) -> None:
         return
     if not out.is_dir():
         raise ConfigError(f"out = {str(out)!r}: exists and is not a directory")
-    for entry, kind, right in (
-        (LOCK_FILE, "a file", Path.is_file),
-        (RUNS_SUBDIR, "a folder", Path.is_dir),
-    ):
-        path = out / entry
-        if (path.exists() or path.is_symlink()) and (path.is_symlink() or not right(path)):
-            raise ConfigError(
-                f"out = {str(out)!r}: its {entry!r} is not {kind} as a sweep writes it; "
-                "choose another folder, or remove it"
-            )
+    runs = out / RUNS_SUBDIR  # (a lock that is not a file is FolderLock's to refuse)
+    if runs.is_symlink() or (runs.exists() and not runs.is_dir()):
+        raise ConfigError(
+            f"out = {str(out)!r}: its {RUNS_SUBDIR!r} is not a folder as a sweep writes it; "
+            "choose another folder, or remove it"
+        )
     names = {p.name for p in out.iterdir()} - {LOCK_FILE}
     if not names:
         return

@@ -65,9 +65,9 @@ def _central_moments(r: np.ndarray, orders: tuple[int, ...]) -> tuple[np.ndarray
 
 
 def _flat(m2: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """scipy's test for a variance lost in rounding: m2 <= (eps * mean)^2."""
-    with np.errstate(all="ignore"):
-        return m2 <= (np.finfo(np.float64).eps * np.squeeze(mean, 0)) ** 2
+    """scipy's test for a variance lost in rounding: m2 <= (eps * mean)^2 (under the
+    callers' errstate)."""
+    return m2 <= (np.finfo(np.float64).eps * np.squeeze(mean, 0)) ** 2
 
 
 def max_drawdown(prices: np.ndarray) -> float:

@@ -138,7 +138,7 @@ def block_model_edges(sizes: list[int], p: np.ndarray, py_random: Random) -> np.
         )
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
     nodes = np.array(
-        [v for x in range(len(sizes)) for v in set(range(bounds[x], bounds[x + 1]))],
+        [v for x in range(n_blocks) for v in set(range(bounds[x], bounds[x + 1]))],
         dtype=np.int64,
     )
     version, words, gauss = py_random.getstate()
@@ -193,15 +193,11 @@ def _block_model_pass(
         for j in range(i, blocks):
             b0, m_j = bounds[j], bounds[j + 1] - bounds[j]
             pij = p[i, j]
-            if pij <= 0 or (pij < 1 and math.log(1 - pij) == 0):  # below 1e-16: no edges
+            log_q = math.log(1 - pij) if 0 < pij < 1 else 0.0
+            if pij <= 0 or (pij < 1 and log_q == 0):  # below about 1e-16: no edges
                 continue
             total = m_i * (m_i - 1) // 2 if i == j else m_i * m_j
-            log_q = 0.0
-            if pij == 1:
-                pos = 0
-            else:
-                log_q = math.log(1 - pij)
-                pos = _skip(_mt_random(mt, at), log_q, total)
+            pos = 0 if pij == 1 else _skip(_mt_random(mt, at), log_q, total)
             row, start = 0, 0  # inside a block: the row of combinations(nodes, 2) and its start
             while pos < total:
                 if i == j:
