@@ -64,7 +64,7 @@ def test_moments_are_scipy_s_bit_for_bit(seed, n, kind):
 
 
 def test_the_worker_s_imports_leave_scipy_stats_out():
-    # scipy.stats adds about 0.3 s to every sweep worker's and command's start
+    # scipy.stats adds about 0.4-0.5 s to every sweep worker's and command's start
     code = (
         "import sys, crypto401k.experiments.worker, crypto401k.experiments.preload; "
         "print('scipy.stats' in sys.modules)"
